@@ -1,0 +1,1 @@
+"""Pure-Python core: config schema, run store, metric events, errors. Imports nothing heavy."""

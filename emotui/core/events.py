@@ -1,0 +1,118 @@
+"""metrics.jsonl: append-only metric events, one JSON object per line, flushed per line.
+
+Event shapes (every event has ``time``, ``split`` and ``step``):
+- train:  {"split": "train", "step", "epoch", "loss", "learning_rate", "grad_norm", "samples_per_second"}
+- eval:   {"split": "eval",  "step", "epoch", "loss", "accuracy", "macro_f1"}
+- test:   {"split": "test",  "step", "epoch", "loss", "accuracy", "macro_f1"}
+
+Readers poll with a byte offset (inotify does not fire on NFS) and leave a torn last line for
+the next poll.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any, Iterable
+
+
+def _clean(value: Any) -> Any:
+    # JSON has no NaN/inf; a diverged loss is recorded as null plus a flag the UI can show.
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+class MetricsWriter:
+    """Appends events to metrics.jsonl; each line is written and flushed whole."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._fh = open(self.path, "a", encoding="utf-8")
+
+    def write(self, split: str, step: int, **fields: Any) -> dict[str, Any]:
+        event = {"time": round(time.time(), 3), "split": split, "step": int(step)}
+        for key, value in fields.items():
+            event[key] = _clean(value)
+            if isinstance(value, float) and not math.isfinite(value):
+                event.setdefault("nonfinite", []).append(key)
+        self._fh.write(json.dumps(event) + "\n")
+        self._fh.flush()
+        return event
+
+    def close(self) -> None:
+        try:
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+        except (OSError, ValueError):
+            pass  # already closed, or the filesystem went away: nothing left to save
+        self._fh.close()
+
+    def __enter__(self) -> "MetricsWriter":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def truncate_after_step(path: Path, step: int) -> None:
+    """Drop events past ``step`` (resume from a checkpoint must not duplicate steps).
+
+    Test events are dropped too: a resumed run predicts the test split again at its end.
+    """
+    events = read_all(path)
+    kept = [e for e in events if int(e.get("step", 0)) <= step and e.get("split") != "test"]
+    if len(kept) == len(events):
+        return
+    from emotui.core.runstore import atomic_write_text
+
+    atomic_write_text(path, "".join(json.dumps(e) + "\n" for e in kept))
+
+
+class MetricsReader:
+    """Incremental reader: ``poll()`` returns the events appended since the last call."""
+
+    def __init__(self, path: Path, offset: int = 0):
+        self.path = Path(path)
+        self.offset = offset
+        self._inode: int | None = None
+        # True after a poll that started over: consumers drop what they had and take the lot.
+        self.restarted = False
+
+    def poll(self) -> list[dict[str, Any]]:
+        self.restarted = False
+        try:
+            with open(self.path, "rb") as fh:
+                stat = os.fstat(fh.fileno())
+                # Replaced (resume truncation writes a new file) or shrunk: start over.
+                if stat.st_size < self.offset or (self._inode not in (None, stat.st_ino)):
+                    self.offset, self.restarted = 0, True
+                self._inode = stat.st_ino
+                fh.seek(self.offset)
+                chunk = fh.read()
+        except FileNotFoundError:
+            return []
+        end = chunk.rfind(b"\n")
+        if end < 0:
+            return []
+        complete, self.offset = chunk[: end + 1], self.offset + end + 1
+        return list(parse_lines(complete.splitlines()))
+
+
+def parse_lines(lines: Iterable[bytes | str]) -> Iterable[dict[str, Any]]:
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            event = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            continue  # a torn or foreign line: skip it rather than stop the reader
+        if isinstance(event, dict):
+            yield event
+
+
+def read_all(path: Path) -> list[dict[str, Any]]:
+    return MetricsReader(path).poll()
