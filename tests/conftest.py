@@ -1,0 +1,155 @@
+"""Shared fixtures: a tiny RoBERTa, a learnable toy emotion dataset, the offline shared assets.
+
+Every test runs offline (no Hub, no W&B) and writes runs into a temporary store.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DIR = REPO_ROOT.parent / "shared"
+
+TOY_LABELS = ("sadness", "joy", "love", "anger", "fear", "surprise")
+# Each label owns a few keywords; the rest of a sentence is shared filler, so a tiny model can
+# learn the task in a few epochs from the keywords alone.
+TOY_KEYWORDS = {
+    0: ("sad", "lonely", "gloomy", "miserable", "heartbroken"),
+    1: ("happy", "cheerful", "glad", "delighted", "joyful"),
+    2: ("loving", "adore", "tender", "beloved", "affection"),
+    3: ("angry", "furious", "mad", "irritated", "outraged"),
+    4: ("scared", "afraid", "terrified", "anxious", "nervous"),
+    5: ("surprised", "amazed", "shocked", "astonished", "stunned"),
+}
+TOY_FILLER = (
+    "i feel", "today", "really", "so", "about the", "weekend", "and my", "friend", "at work",
+    "this morning", "after the", "meeting", "quite", "very", "when i", "saw", "it", "again",
+)
+TOY_SPLIT_SIZES = {"train": 300, "validation": 60, "test": 60}
+
+
+def toy_sentence(rng: random.Random, label: int) -> str:
+    words = [rng.choice(TOY_FILLER) for _ in range(rng.randint(2, 6))]
+    for _ in range(rng.randint(1, 2)):
+        words.insert(rng.randint(0, len(words)), rng.choice(TOY_KEYWORDS[label]))
+    return " ".join(words)
+
+
+def toy_rows(n: int, seed: int) -> list[dict]:
+    rng = random.Random(seed)
+    # Every label present in every split (labels cycle), order shuffled.
+    rows = [{"text": toy_sentence(rng, i % 6), "label": i % 6} for i in range(n)]
+    rng.shuffle(rows)
+    return rows
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def toy_data_dir(tmp_path_factory) -> Path:
+    """train/validation/test.jsonl ({"text", "label"}), labels 0..5, 300/60/60 rows."""
+    root = tmp_path_factory.mktemp("toy_data")
+    for seed, (split, n) in enumerate(TOY_SPLIT_SIZES.items()):
+        write_jsonl(root / f"{split}.jsonl", toy_rows(n, seed))
+    return root
+
+
+def _tokenizer_corpus() -> list[str]:
+    rng = random.Random(1234)
+    lines = [toy_sentence(rng, i % 6) for i in range(600)]
+    lines.append("classify the emotion of the following text: ")
+    lines.append("i didnt feel humiliated and i am feeling grouchy about it")
+    return lines
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """A tiny RoBERTa (2 layers, hidden 32) + byte-level BPE tokenizer, saved with save_pretrained."""
+    from tokenizers import ByteLevelBPETokenizer
+    from transformers import (
+        AutoModel,
+        AutoTokenizer,
+        RobertaConfig,
+        RobertaForSequenceClassification,
+        RobertaTokenizerFast,
+    )
+
+    root = tmp_path_factory.mktemp("tiny_roberta")
+    bpe = ByteLevelBPETokenizer()
+    bpe.train_from_iterator(
+        _tokenizer_corpus(), vocab_size=500, min_frequency=1,
+        special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"],
+    )
+    bpe_dir = root / "bpe"
+    bpe_dir.mkdir()
+    bpe.save_model(str(bpe_dir))
+    merges = [
+        tuple(line.split(" ")) for line in (bpe_dir / "merges.txt").read_text(encoding="utf-8").splitlines()
+        if line and not line.startswith("#version")
+    ]
+    tokenizer = RobertaTokenizerFast(vocab=bpe.get_vocab(), merges=merges, model_max_length=128)
+    model_dir = root / "model"
+    tokenizer.save_pretrained(model_dir)
+
+    config = RobertaConfig(
+        vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=64, max_position_embeddings=140, type_vocab_size=1,
+        pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id, num_labels=6,
+    )
+    import torch
+
+    torch.manual_seed(0)
+    RobertaForSequenceClassification(config).save_pretrained(model_dir)
+
+    # Prove it loads the way emotui loads models.
+    AutoTokenizer.from_pretrained(model_dir)
+    AutoModel.from_pretrained(model_dir)
+    return model_dir
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    if not SHARED_DIR.is_dir():
+        pytest.skip(f"shared assets not found at {SHARED_DIR}")
+    return SHARED_DIR
+
+
+@pytest.fixture(scope="session")
+def emotion_data_dir(shared_dir) -> Path:
+    path = shared_dir / "data" / "emotion"
+    if not (path / "train.jsonl").is_file():
+        pytest.skip(f"emotion data not found at {path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def minilm_dir(shared_dir) -> Path:
+    path = shared_dir / "models" / "all-MiniLM-L6-v2"
+    if not (path / "config.json").is_file():
+        pytest.skip(f"MiniLM model not found at {path}")
+    return path
+
+
+@pytest.fixture
+def runs_dir(tmp_path) -> Path:
+    path = tmp_path / "runs"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture(autouse=True)
+def offline_environment(monkeypatch, tmp_path_factory):
+    """No test reaches the network or writes to ./runs."""
+    for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
+        monkeypatch.setenv(name, "1")
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    monkeypatch.setenv("EMOTUI_RUNS_DIR", str(tmp_path_factory.mktemp("default_runs")))
