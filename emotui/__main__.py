@@ -1,0 +1,3 @@
+from emotui.cli.main import main
+
+raise SystemExit(main())

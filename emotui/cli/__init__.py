@@ -1,0 +1,1 @@
+"""Command line: parses argv, prints; imports everything heavy lazily."""

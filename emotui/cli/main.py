@@ -1,0 +1,104 @@
+"""`emotui` entry point: builds the parser from the subcommand modules and maps errors to exit codes.
+
+Each module in COMMANDS exposes ``register(subparsers, common)``, adding its parsers with
+``set_defaults(handler=fn)``; a handler takes the parsed args and returns an exit code.
+Nothing here imports torch: `emotui --help` and the TUI start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from emotui import __version__
+from emotui.core.errors import EmotuiError
+
+COMMANDS = (
+    "emotui.cli.run_cmd",
+    "emotui.cli.runs_cmd",
+)
+
+EPILOG = """\
+With no command, emotui opens the terminal UI on the run store (./runs, --runs-dir or
+$EMOTUI_RUNS_DIR). Exit codes: 0 ok, 1 a run failed, 2 bad input, 130 interrupted.
+"""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with one-line errors and 'did you mean' for unknown flags."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        from emotui.cli.flags import explain_argparse_error
+
+        print(f"emotui: error: {explain_argparse_error(self, message)}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def common_parser() -> argparse.ArgumentParser:
+    common = ArgumentParser(add_help=False)
+    common.add_argument(
+        "--runs-dir", "--runs_dir", dest="runs_dir", metavar="DIR", default=None,
+        help="run store (default: $EMOTUI_RUNS_DIR or ./runs)",
+    )
+    return common
+
+
+def build_parser() -> ArgumentParser:
+    common = common_parser()
+    parser = ArgumentParser(
+        prog="emotui",
+        description="Fine-tune transformer text classifiers (full, LoRA, prompt tuning) locally or "
+        "on Slurm; sweep, monitor and compare runs.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[common],
+    )
+    parser.add_argument("--version", action="version", version=f"emotui {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
+    for module_name in COMMANDS:
+        importlib.import_module(module_name).register(sub, common)
+    return parser
+
+
+def _subparser(parser: argparse.ArgumentParser, name: str | None):
+    for action in parser._actions:  # argparse has no public accessor for subparsers
+        if isinstance(action, argparse._SubParsersAction) and name:
+            return action.choices.get(name)
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        # Report against the subcommand's own flags, so the suggestion is one it accepts.
+        from emotui.cli.flags import unknown_argument_message
+
+        sub = _subparser(parser, getattr(args, "command", None)) or parser
+        print(f"emotui: error: {unknown_argument_message(sub, unknown[0])}", file=sys.stderr)
+        return 2
+    handler = getattr(args, "handler", None)
+    try:
+        if handler is None:
+            from emotui.tui.app import run_tui
+
+            return run_tui(runs_dir=args.runs_dir)
+        return int(handler(args) or 0)
+    except EmotuiError as exc:
+        print(f"emotui: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("emotui: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `emotui ls | head`
+        return 0
+    except Exception as exc:
+        # A bug, not bad input: still one line for the user; the traceback on request.
+        if os.environ.get("EMOTUI_DEBUG"):
+            raise
+        print(f"emotui: internal error: {type(exc).__name__}: {exc} "
+              "(rerun with EMOTUI_DEBUG=1 for the traceback, and please report it)", file=sys.stderr)
+        return 1

@@ -1,0 +1,164 @@
+"""`emotui run`: train one run (inline, in the foreground) from flags and/or a YAML config."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shutil
+import sys
+import threading
+from typing import Any
+
+from emotui.cli.flags import add_config_flags, config_from_args
+from emotui.core.config import RunConfig, dump_config
+from emotui.core.errors import ConfigError, DataError, EmotuiError
+from emotui.core.runstore import RunPaths, RunStore, atomic_write_text
+from emotui.core.status import RunState, now, read_status, write_status
+
+DESCRIPTION = """\
+Train a text classifier: full fine-tuning, LoRA or prompt tuning (text- or random-initialised).
+Accepts the study's train.py flags unchanged (e.g. --model_name_or_path roberta-base
+--dataset_name dair-ai/emotion --peft_method lora --lora_r 8 --learning_rate 2e-4), or the short
+--method full|lora|prompt-text|prompt-random. Settings: defaults < --config FILE < flags.
+"""
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    parser = sub.add_parser(
+        "run", parents=[common], help="train one run (foreground by default)",
+        description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    out = parser.add_argument_group("output")
+    out.add_argument("--json", action="store_true", help="print the results object as JSON")
+    out.add_argument("--quiet", "-q", action="store_true", help="no live display")
+    add_config_flags(parser)
+    parser.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    config, _sections = config_from_args(args)
+    store = RunStore(args.runs_dir)
+    paths = create_run(store, config, backend="inline")
+    return run_inline(paths, config, json_output=args.json, quiet=args.quiet)
+
+
+def create_run(store: RunStore, config: RunConfig, *, backend: str, **status: Any) -> RunPaths:
+    """A new run directory with its resolved config.yaml and a queued status.json."""
+    paths = store.create(config.method)
+    try:
+        atomic_write_text(paths.config, dump_config(config))
+        write_status(paths, run_id=paths.run_id, state=RunState.QUEUED, reason=None,
+                     backend=backend, method=config.method, created=now(), **status)
+    except BaseException:
+        shutil.rmtree(paths.root, ignore_errors=True)
+        raise
+    return paths
+
+
+class _LogFiles:
+    """Route the run's log records to its stdout.log / stderr.log while it trains in-process."""
+
+    def __init__(self, paths: RunPaths):
+        fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        self.out = logging.FileHandler(paths.stdout, encoding="utf-8")
+        self.out.setLevel(logging.INFO)
+        self.out.setFormatter(fmt)
+        self.err = logging.FileHandler(paths.stderr, encoding="utf-8")
+        self.err.setLevel(logging.WARNING)
+        self.err.setFormatter(fmt)
+        self.loggers = [logging.getLogger(n) for n in ("emotui", "py.warnings", "transformers",
+                                                       "peft", "datasets")]
+
+    def __enter__(self) -> "_LogFiles":
+        logging.captureWarnings(True)
+        for logger in self.loggers:
+            logger.addHandler(self.out if logger.name == "emotui" else self.err)
+            if logger.name == "emotui":
+                logger.addHandler(self.err)
+                logger.setLevel(logging.INFO)
+            # The terminal shows the live display; library chatter goes to the run's logs only.
+            logger.propagate = False
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for logger in self.loggers:
+            for handler in (self.out, self.err):
+                logger.removeHandler(handler)
+            logger.propagate = True
+        logging.captureWarnings(False)
+        self.out.close()
+        self.err.close()
+
+
+def run_inline(paths: RunPaths, config: RunConfig, *, json_output: bool, quiet: bool,
+               resume: bool = False) -> int:
+    """Train in this process (in a worker thread, so Ctrl-C can stop it cleanly) and report."""
+    from rich.console import Console
+
+    from emotui.cli.follow import follow_run
+
+    console = Console(stderr=json_output)
+    outcome: dict[str, Any] = {}
+    stop = threading.Event()
+
+    def work() -> None:
+        try:
+            from emotui.train import train
+
+            outcome["results"] = train(config, paths.root, resume=resume, stop_event=stop)
+        except BaseException as exc:  # handed to the main thread, which decides what it means
+            outcome["error"] = exc
+
+    with _LogFiles(paths):
+        worker = threading.Thread(target=work, name=f"train-{paths.run_id}", daemon=True)
+        worker.start()
+        if not json_output:
+            console.print(f"[dim]run[/] [bold]{paths.run_id}[/]  ({config.method}, "
+                          f"{config.model_name_or_path})")
+        try:
+            if quiet or json_output:
+                worker.join()
+            else:
+                follow_run(paths, console, done=lambda: not worker.is_alive())
+                worker.join()
+        except KeyboardInterrupt:
+            console.print("[yellow]stopping: saving a checkpoint (Ctrl-C again to abort)...[/]")
+            stop.set()
+            worker.join()
+            write_status(paths, state=RunState.CANCELLED, ended=now(),
+                         reason=f"interrupted (Ctrl-C); resume with: emotui run --resume "
+                                f"{paths.run_id}")
+            raise
+    error = outcome.get("error")
+    if isinstance(error, (ConfigError, DataError)) and not resume:
+        # Bad input found while setting up: no run happened, so leave nothing behind.
+        shutil.rmtree(paths.root, ignore_errors=True)
+        raise error
+    if error is not None:
+        return report_failure(paths, error, console)
+    results = outcome["results"]
+    if json_output:
+        print(json.dumps(results, indent=2))
+    else:
+        print_summary(results, console)
+    return 0
+
+
+def report_failure(paths: RunPaths, error: BaseException, console: Any) -> int:
+    status = read_status(paths)
+    if status.get("state") not in (RunState.FAILED.value, RunState.CANCELLED.value,
+                                   RunState.PREEMPTED.value):
+        reason = f"{type(error).__name__}: {str(error).strip().splitlines()[-1] if str(error).strip() else ''}"
+        status = write_status(paths, state=RunState.FAILED, reason=reason, ended=now())
+    print(f"emotui: run {paths.run_id} {status.get('state')}: {status.get('reason')} "
+          f"(details: emotui logs {paths.run_id} --stderr)", file=sys.stderr)
+    if isinstance(error, EmotuiError):
+        return error.exit_code
+    return 1
+
+
+def print_summary(results: dict[str, Any], console: Any) -> None:
+    from emotui.cli.render import results_table
+
+    console.print(results_table(results))

@@ -1,0 +1,195 @@
+"""Commands over existing runs: ls, show, logs, predict, rm."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any
+
+from emotui.core.errors import ConfigError, EmotuiError
+from emotui.core.results import load_config_dict, summarize
+from emotui.core.runstore import RunPaths, RunStore, read_json
+from emotui.core.status import read_status, state_of
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    ls = sub.add_parser("ls", parents=[common], help="list runs with their state and metrics")
+    ls.add_argument("--json", action="store_true", help="a JSON list of run summaries")
+    ls.add_argument("--state", action="append", metavar="STATE",
+                    help="only runs in this state (repeatable)")
+    ls.set_defaults(handler=handle_ls)
+
+    show = sub.add_parser("show", parents=[common], help="one run: state, config and results")
+    show.add_argument("run", metavar="RUN", help="run id (or a unique prefix or suffix)")
+    show.add_argument("--json", action="store_true",
+                      help="{run_id, status, reason, ..., config, results} as JSON")
+    show.set_defaults(handler=handle_show)
+
+    logs = sub.add_parser("logs", parents=[common], help="print a run's log (-f to follow)")
+    logs.add_argument("run", metavar="RUN")
+    logs.add_argument("-f", "--follow", action="store_true", help="keep printing until it ends")
+    logs.add_argument("--stderr", action="store_true", help="stderr.log instead of stdout.log")
+    logs.set_defaults(handler=handle_logs)
+
+    predict = sub.add_parser("predict", parents=[common],
+                             help="label texts with a run's best checkpoint")
+    predict.add_argument("run", metavar="RUN")
+    predict.add_argument("texts", metavar="TEXT", nargs="*", help="texts to classify")
+    predict.add_argument("--file", metavar="F",
+                         help="one text per line ('-' for standard input)")
+    predict.add_argument("--json", action="store_true", help="label + probabilities as JSON")
+    predict.set_defaults(handler=handle_predict)
+
+    rm = sub.add_parser("rm", parents=[common], help="delete finished runs")
+    rm.add_argument("runs", metavar="RUN", nargs="+")
+    rm.add_argument("--yes", "-y", action="store_true", help="do not ask")
+    rm.set_defaults(handler=handle_rm)
+
+
+def refresh_live_states(store: RunStore, runs: list[RunPaths]) -> None:
+    """Ask the launch backends for fresh states (one batched scheduler call per backend)."""
+    try:
+        from emotui.launch.monitor import refresh_runs
+    except ImportError:  # launch layer not installed in this build: files are the truth
+        return
+    refresh_runs(runs)
+
+
+def handle_ls(args: argparse.Namespace) -> int:
+    store = RunStore(args.runs_dir)
+    runs = list(store)
+    refresh_live_states(store, runs)
+    rows = [summarize(p) for p in runs]
+    if args.state:
+        rows = [r for r in rows if r.get("status") in set(args.state)]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    from rich.console import Console
+
+    from emotui.cli.render import runs_table
+
+    console = Console()
+    if not rows:
+        console.print(f"no runs in {store.root}; start one with 'emotui run' or 'emotui'")
+        return 0
+    console.print(runs_table(rows, time.time()))
+    return 0
+
+
+def show_payload(paths: RunPaths) -> dict[str, Any]:
+    payload = summarize(paths)
+    payload["status_detail"] = read_status(paths)
+    payload["config"] = load_config_dict(paths)
+    payload["results"] = read_json(paths.results)
+    payload["run_dir"] = str(paths.root)
+    return payload
+
+
+def handle_show(args: argparse.Namespace) -> int:
+    store = RunStore(args.runs_dir)
+    paths = store.find(args.run)
+    refresh_live_states(store, [paths])
+    payload = show_payload(paths)
+    if args.json:
+        print(json.dumps(payload, indent=2, default=str))
+        return 0
+    from rich.console import Console
+
+    from emotui.cli.render import results_table, runs_table
+
+    console = Console()
+    console.print(runs_table([payload], time.time()))
+    if payload["results"]:
+        console.print(results_table(payload["results"]))
+    config = {k: v for k, v in payload["config"].items() if v not in (None, {}, "")}
+    console.print("[dim]config:[/] " + ", ".join(f"{k}={v}" for k, v in config.items()))
+    console.print(f"[dim]run dir:[/] {paths.root}")
+    return 0
+
+
+def handle_logs(args: argparse.Namespace) -> int:
+    store = RunStore(args.runs_dir)
+    paths = store.find(args.run)
+    path = paths.stderr if args.stderr else paths.stdout
+    offset = 0
+    while True:
+        try:
+            with open(path, "rb") as fh:
+                fh.seek(offset)
+                chunk = fh.read()
+        except FileNotFoundError:
+            chunk = b""
+        if chunk:
+            sys.stdout.write(chunk.decode("utf-8", errors="replace"))
+            sys.stdout.flush()
+            offset += len(chunk)
+        if not args.follow:
+            return 0
+        state = state_of(read_status(paths))
+        if state is not None and state.finished:
+            refresh_live_states(store, [paths])
+            if not chunk:
+                return 0
+        time.sleep(0.5)
+
+
+def read_texts(args: argparse.Namespace) -> list[str]:
+    texts = list(args.texts)
+    if args.file:
+        try:
+            source = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"--file {args.file} cannot be read: {exc.strerror}") from None
+        with source:
+            texts.extend(line.rstrip("\n") for line in source if line.strip())
+    if not texts:
+        raise ConfigError("no texts to classify; give TEXT arguments or --file F")
+    return texts
+
+
+def handle_predict(args: argparse.Namespace) -> int:
+    store = RunStore(args.runs_dir)
+    paths = store.find(args.run)
+    texts = read_texts(args)
+    from emotui.train import predict
+
+    predictions = predict(paths.root, texts)
+    if args.json:
+        print(json.dumps([{"text": t, **p} for t, p in zip(texts, predictions)], indent=2))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(box=None, padding=(0, 2), header_style="bold")
+    table.add_column("label")
+    table.add_column("p", justify="right")
+    table.add_column("text", overflow="fold")
+    for text, pred in zip(texts, predictions):
+        table.add_row(pred["label"], f"{pred['probabilities'][pred['label']]:.3f}", text)
+    Console().print(table)
+    return 0
+
+
+def handle_rm(args: argparse.Namespace) -> int:
+    store = RunStore(args.runs_dir)
+    targets = [store.find(ref) for ref in args.runs]
+    refresh_live_states(store, targets)
+    for paths in targets:
+        state = state_of(read_status(paths))
+        if state is not None and not state.finished:
+            raise EmotuiError(f"run {paths.run_id} is {state}; cancel it first "
+                              f"(emotui cancel {paths.run_id})")
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise ConfigError("rm needs --yes when not run interactively")
+        names = ", ".join(p.run_id for p in targets)
+        if input(f"delete {names}? [y/N] ").strip().lower() not in ("y", "yes"):
+            print("nothing deleted")
+            return 0
+    for paths in targets:
+        store.delete(paths.run_id)
+        print(f"deleted {paths.run_id}")
+    return 0
