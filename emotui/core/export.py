@@ -1,0 +1,181 @@
+"""Table rows -> text: CSV, Markdown, LaTeX tabular, Typst table, JSON.
+
+Used by `emotui compare` and the TUI's compare screen; pure stdlib so both can call it freely.
+Machine formats (csv, json) keep values as they are; the typeset formats (md, latex, typst)
+show numbers rounded for reading and escape whatever the target language treats as markup.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from typing import Any, Iterable
+
+from emotui.core.errors import ConfigError
+
+FORMATS = ("csv", "md", "latex", "typst", "json")
+FORMAT_ALIASES = {"markdown": "md", "tex": "latex", "typ": "typst"}
+FILE_SUFFIXES = {"csv": ".csv", "md": ".md", "latex": ".tex", "typst": ".typ", "json": ".json"}
+
+
+def normalize_format(fmt: str) -> str:
+    key = str(fmt).strip().lower()
+    key = FORMAT_ALIASES.get(key, key)
+    if key not in FORMATS:
+        raise ConfigError(
+            f"unknown export format '{fmt}'; choose one of: {', '.join(FORMATS)} (or markdown)"
+        )
+    return key
+
+
+def export_rows(rows: list[dict[str, Any]], columns: list[str], fmt: str) -> str:
+    """The rows (only the given columns, in that order) as text in the chosen format."""
+    fmt = normalize_format(fmt)
+    columns = list(columns)
+    return _WRITERS[fmt](rows, columns)
+
+
+# ---------------------------------------------------------------------------------------------
+# Cell formatting
+# ---------------------------------------------------------------------------------------------
+
+
+def format_value(value: Any) -> str:
+    """A cell as a person reads it: rounded numbers, empty for missing, lists joined."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return str(value)
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        magnitude = abs(value)
+        if magnitude >= 100:
+            return f"{value:.1f}"
+        if magnitude >= 0.001:
+            return f"{value:.4f}".rstrip("0").rstrip(".")
+        return f"{value:.3g}"  # learning rates: 2e-05
+    if isinstance(value, (list, tuple)):
+        return ", ".join(format_value(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value, sort_keys=True, default=str)
+    return " ".join(str(value).split())  # one line per cell, whatever the source held
+
+
+def is_numeric_column(rows: Iterable[dict[str, Any]], column: str) -> bool:
+    values = [r.get(column) for r in rows if r.get(column) is not None]
+    return bool(values) and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) for v in values
+    )
+
+
+def _raw(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
+# Writers
+# ---------------------------------------------------------------------------------------------
+
+
+def to_csv(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        cells = []
+        for c in columns:
+            v = _raw(row.get(c))
+            if v is None:
+                cells.append("")
+            elif isinstance(v, bool):
+                cells.append("true" if v else "false")
+            elif isinstance(v, (list, tuple, dict)):
+                cells.append(json.dumps(v, default=str))
+            else:
+                cells.append(v)
+        writer.writerow(cells)
+    return out.getvalue()
+
+
+def to_json(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    data = [{c: _raw(row.get(c)) for c in columns} for row in rows]
+    return json.dumps(data, indent=2, default=str) + "\n"
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("|", "\\|")
+
+
+def to_markdown(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    lines = ["| " + " | ".join(_md_escape(c) for c in columns) + " |"]
+    aligns = ["---:" if is_numeric_column(rows, c) else "---" for c in columns]
+    lines.append("| " + " | ".join(aligns) + " |")
+    for row in rows:
+        lines.append("| " + " | ".join(_md_escape(format_value(row.get(c))) for c in columns) + " |")
+    return "\n".join(lines) + "\n"
+
+
+_LATEX_SPECIALS = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+}
+
+
+def latex_escape(text: str) -> str:
+    return "".join(_LATEX_SPECIALS.get(ch, ch) for ch in text)
+
+
+def to_latex(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    spec = "".join("r" if is_numeric_column(rows, c) else "l" for c in columns)
+    lines = [f"\\begin{{tabular}}{{{spec}}}", "\\hline"]
+    lines.append(" & ".join(latex_escape(c) for c in columns) + r" \\")
+    lines.append("\\hline")
+    for row in rows:
+        lines.append(" & ".join(latex_escape(format_value(row.get(c))) for c in columns) + r" \\")
+    lines += ["\\hline", "\\end{tabular}"]
+    return "\n".join(lines) + "\n"
+
+
+def typst_string(text: str) -> str:
+    """A Typst string literal: cells as strings need no markup escaping beyond quotes."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def to_typst(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    aligns = ", ".join("right" if is_numeric_column(rows, c) else "left" for c in columns)
+    lines = [
+        "#table(",
+        f"  columns: {len(columns)},",
+        f"  align: ({aligns},)," if columns else "",
+        "  table.header(" + ", ".join(typst_string(c) for c in columns) + "),",
+    ]
+    for row in rows:
+        lines.append("  " + ", ".join(typst_string(format_value(row.get(c))) for c in columns) + ",")
+    lines.append(")")
+    return "\n".join(line for line in lines if line) + "\n"
+
+
+_WRITERS = {
+    "csv": to_csv,
+    "json": to_json,
+    "md": to_markdown,
+    "latex": to_latex,
+    "typst": to_typst,
+}
