@@ -336,9 +336,9 @@ _TRUE = {"true", "yes", "y", "1", "on"}
 _FALSE = {"false", "no", "n", "0", "off"}
 
 
-def suggest(name: str, candidates: Iterable[str]) -> str:
-    """' (did you mean --x?)' or ''."""
-    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+def suggest(name: str, candidates: Iterable[str], cutoff: float = 0.6) -> str:
+    """"; did you mean 'x'?" or ''."""
+    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=cutoff)
     return f"; did you mean '{close[0]}'?" if close else ""
 
 
@@ -392,6 +392,9 @@ def coerce_value(name: str, value: Any, source: str = "config") -> Any:
         if not isinstance(value, Mapping):
             raise ConfigError(f"{where} must be a mapping, got {value!r}")
         return dict(value)
+    if name == "metric_for_best_model":
+        # HF spells it eval_accuracy too; W&B sweeps eval/accuracy.
+        value = str(value).strip().removeprefix("eval_").removeprefix("eval/")
     if isinstance(value, (list, tuple)):
         # A YAML list for a comma-separated option (lora_target_modules: [query, value]).
         return ",".join(str(v) for v in value)
@@ -407,7 +410,7 @@ def check_range(name: str, value: Any, source: str = "config") -> None:
         shown = ", ".join("unset" if c is None else str(c) for c in choices)
         raise ConfigError(
             f"{name} (from {source}) must be one of: {shown}; got {value!r}"
-            + (suggest(str(value), [str(c) for c in choices if c]))
+            + (suggest(str(value), [str(c) for c in choices if c], cutoff=0.5))
         )
     lo, hi = meta.get("min"), meta.get("max")
     if lo is not None and (value < lo or (meta.get("min_exclusive") and value == lo)):
@@ -503,6 +506,8 @@ def validate_combinations(config: RunConfig, explicit: set[str], sources: Mappin
     method = config.method
     for name in explicit:
         allowed = FIELDS[name].metadata.get("methods")
+        if getattr(config, name) == FIELDS[name].default:
+            continue  # a saved config.yaml spells out every default; only real choices count
         if allowed and method not in allowed:
             if name == "prompt_tuning_init_text" and config.peft_method == "prompt_tuning":
                 continue  # an empty init text is caught below
