@@ -96,8 +96,12 @@ def _scalar(text: str) -> Any:
 def config_from_args(
     args: argparse.Namespace, extra_layers: list[tuple[str, dict[str, Any]]] | None = None,
 ) -> tuple[cfg.RunConfig, dict[str, Any]]:
-    """Defaults < user defaults / extra layers < --config file < flags -> (config, file sections)."""
-    layers = list(extra_layers or [])
+    """Defaults < user config file < extra layers < --config file < flags -> (config, sections)."""
+    from emotui.core.userconfig import load_user_config, user_config_path
+
+    user_run, _user_sections = cfg.split_sections(load_user_config())
+    layers = [(str(user_config_path()), user_run)] if user_run else []
+    layers += list(extra_layers or [])
     sections: dict[str, Any] = {}
     if getattr(args, "config_file", None):
         data = cfg.read_yaml_mapping(args.config_file)
