@@ -1,0 +1,74 @@
+"""The emotui Textual app: routes between screens; the screens hold the logic.
+
+`run_tui(runs_dir)` is what `emotui` with no command calls.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable, Iterable
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from emotui.tui.sources import LocalRunSource, RunSource
+
+
+class EmotuiApp(App):
+    """Browse, launch, follow and compare runs of a run source."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "emotui"
+    BINDINGS = [
+        Binding("q", "quit", "Quit"),
+        Binding("t", "toggle_theme", "Theme"),
+        Binding("ctrl+p", "command_palette", "Commands", show=False),
+    ]
+
+    def __init__(self, source: RunSource, *, clock: Callable[[], float] = time.time,
+                 export_dir: Path | None = None, poll_interval: float = 1.0):
+        super().__init__()
+        self.source = source
+        # One clock for elapsed times and ETAs: tests freeze it so snapshots are stable.
+        self.clock = clock
+        self.export_dir = Path(export_dir) if export_dir else Path.cwd()
+        self.poll_interval = poll_interval
+        self.theme = "textual-dark"
+
+    def on_mount(self) -> None:
+        from emotui.tui.screens.runs import RunsScreen
+
+        self.push_screen(RunsScreen(poll_interval=self.poll_interval))
+
+    def action_toggle_theme(self) -> None:
+        self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """Every key binding of the current screen is also a command in the palette."""
+        yield from super().get_system_commands(screen)
+        seen = set()
+        for binding in [*screen.BINDINGS, *self.BINDINGS]:
+            if not isinstance(binding, Binding) or not binding.description:
+                continue
+            if binding.action in seen or binding.action == "command_palette":
+                continue
+            seen.add(binding.action)
+            key = binding.key.split(",")[0]
+            yield SystemCommand(
+                binding.description,
+                f"{binding.description} (key: {key})",
+                lambda action=binding.action, target=screen: self.call_later(
+                    self.run_action, action, target),
+            )
+
+
+def run_tui(runs_dir: str | None = None) -> int:
+    """Open the TUI on a run store (--runs-dir, $EMOTUI_RUNS_DIR or ./runs)."""
+    from emotui.core.runstore import resolve_runs_dir
+
+    root = resolve_runs_dir(runs_dir)
+    app = EmotuiApp(LocalRunSource(root))
+    app.run()
+    return app.return_code or 0

@@ -1,0 +1,1 @@
+"""One module per screen; each owns the workers whose results it shows."""

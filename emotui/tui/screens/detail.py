@@ -1,0 +1,273 @@
+"""One run: live plots, state, throughput and ETA, logs, config and (when done) results."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from rich.syntax import Syntax
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import (DataTable, Footer, Header, Input, Log, Static, TabbedContent,
+                             TabPane)
+from textual.worker import get_current_worker
+from textual_plotext import PlotextPlot
+
+from emotui.core.errors import EmotuiError
+from emotui.core.events import MetricsReader
+from emotui.tui import control
+from emotui.tui import formatting as fmt
+from emotui.tui.messages import DetailLoaded, LogLinesArrived, MetricsArrived
+from emotui.tui.sources.tail import TextTail
+from emotui.tui.widgets.plots import MetricSeries, draw
+
+STREAMS = ("stdout", "stderr")
+
+
+class RunDetailScreen(Screen):
+    """Follows one run's directory while shown; its worker stops when the screen closes."""
+
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("1", "tab('plots')", "Plots"),
+        Binding("2", "tab('logs')", "Logs"),
+        Binding("3", "tab('config')", "Config"),
+        Binding("4", "tab('results')", "Results"),
+        Binding("o", "switch_stream", "stdout/stderr"),
+        Binding("slash", "search", "Search log"),
+        Binding("N", "next_match", "Next match", show=False),
+        Binding("x", "cancel_run", "Cancel run"),
+        Binding("r", "resume_run", "Resume", show=False),
+    ]
+
+    def __init__(self, run_id: str, poll_interval: float = 0.5):
+        super().__init__()
+        self.run_id = run_id
+        self.poll_interval = poll_interval
+        self.series = MetricSeries()
+        self.stream = "stdout"
+        self.log_lines: dict[str, list[str]] = {s: [] for s in STREAMS}
+        self.row: dict[str, Any] = {}
+        self._results_shown = False
+        self._match_at = -1
+        self._stop = threading.Event()
+
+    @property
+    def source(self):
+        return self.app.source
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("", id="detail-summary")
+        with TabbedContent(id="detail-tabs", initial="plots"):
+            with TabPane("Plots", id="plots"):
+                with Grid(id="plot-grid"):
+                    yield PlotextPlot(id="plot-loss")
+                    yield PlotextPlot(id="plot-eval")
+                    yield PlotextPlot(id="plot-lr")
+            with TabPane("Logs", id="logs"):
+                yield Log(id="log", highlight=False, max_lines=20000)
+                with Horizontal(id="log-bar"):
+                    yield Input(placeholder="/ search the log", id="log-search", compact=True)
+                    yield Static("stdout", id="log-stream")
+            with TabPane("Config", id="config"):
+                with VerticalScroll():
+                    yield Static("", id="config-text")
+            with TabPane("Results", id="results"):
+                with VerticalScroll():
+                    yield Static("Results appear when the run completes.", id="results-note")
+                    yield DataTable(id="per-class", cursor_type="none", zebra_stripes=True)
+                    yield Static("", id="confusion-title")
+                    yield DataTable(id="confusion", cursor_type="none")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = self.run_id
+        self.sub_title = "run"
+        self._paint_plots()
+        self.follow_run()
+
+    def on_unmount(self) -> None:
+        self._stop.set()
+
+    # --- following the run directory (one thread worker, three byte-offset readers) -----------
+
+    @work(thread=True, name="follow-run", group="detail", exclusive=True)
+    def follow_run(self) -> None:
+        worker = get_current_worker()
+        detail = self.source.detail(self.run_id)
+        self.post_message(DetailLoaded(detail))
+        reader = MetricsReader(detail.metrics_path) if detail.metrics_path else None
+        tails = {name: TextTail(path) for name, path in detail.log_paths.items()}
+        status_seen = detail.status.get("updated")
+        while not worker.is_cancelled and not self._stop.is_set():
+            if reader is not None:
+                events = reader.poll()
+                if events or reader.restarted:
+                    self.post_message(MetricsArrived(self.run_id, events, reader.restarted))
+            for name, tail in tails.items():
+                lines = tail.poll()
+                if lines:
+                    self.post_message(LogLinesArrived(self.run_id, name, lines))
+            if self._stop.wait(self.poll_interval):
+                return
+            fresh = self.source.detail(self.run_id)
+            if fresh.status.get("updated") != status_seen or (fresh.results and not
+                                                             detail.results):
+                status_seen, detail = fresh.status.get("updated"), fresh
+                self.post_message(DetailLoaded(fresh))
+
+    @on(DetailLoaded)
+    def _paint_detail(self, message: DetailLoaded) -> None:
+        detail = message.detail
+        self.row = detail.row
+        self._paint_summary()
+        if detail.config_text:
+            self.query_one("#config-text", Static).update(
+                Syntax(detail.config_text, "yaml", theme="ansi_dark", background_color="default"))
+        if detail.results.get("per_class") and not self._results_shown:
+            self._paint_results(detail.results)
+
+    @on(MetricsArrived)
+    def _paint_metrics(self, message: MetricsArrived) -> None:
+        if message.restarted:
+            self.series.clear()
+        self.series.add(message.events)
+        self._paint_plots()
+        self._paint_summary()
+
+    @on(LogLinesArrived)
+    def _paint_log(self, message: LogLinesArrived) -> None:
+        self.log_lines[message.stream].extend(message.lines)
+        if message.stream == self.stream:
+            self.query_one(Log).write_lines(message.lines)
+
+    # --- painting -----------------------------------------------------------------------------
+
+    def _paint_summary(self) -> None:
+        row, now = self.row, self.app.clock()
+        if not row:
+            return
+        first = Text()
+        first.append_text(fmt.state_text(row))
+        progress = row.get("progress")
+        first.append(f"  {fmt.method_label(row.get('method'))}  ")
+        first.append_text(fmt.progress_bar(progress))
+        first.append(f"  epoch {fmt.epoch_label(row)}")
+        elapsed = fmt.elapsed(row, now)
+        first.append(f"  elapsed {fmt.duration(elapsed)}")
+        if row.get("status") == "running" and progress and elapsed:
+            first.append(f"  ETA {fmt.duration(elapsed * (1 - progress) / progress)}")
+        parts = []
+        rate = self.series.last_train.get("samples_per_second")
+        if rate:
+            parts.append(f"{rate:.0f} samples/s")
+        best = row.get("eval_accuracy")
+        if best is None and self.series.eval_acc:
+            best = max(a for _, a in self.series.eval_acc)
+        if best is not None:
+            parts.append(f"best eval {fmt.percent(best)}")
+        if row.get("test_accuracy") is not None:
+            parts.append(f"test {fmt.percent(row['test_accuracy'])}")
+        parts.append(fmt.backend_label(row))
+        if row.get("reason"):
+            parts.append(f"reason: {row['reason']}")
+        first.append("\n" + " · ".join(parts))
+        self.query_one("#detail-summary", Static).update(first)
+
+    def _paint_plots(self) -> None:
+        s = self.series
+        draw(self.query_one("#plot-loss", PlotextPlot), "training loss", "step",
+             [("loss", s.loss)])
+        draw(self.query_one("#plot-eval", PlotextPlot), "eval accuracy / macro-F1", "epoch",
+             [("accuracy", s.eval_acc), ("macro-F1", s.eval_f1)])
+        draw(self.query_one("#plot-lr", PlotextPlot), "learning rate", "step", [("lr", s.lr)])
+
+    def _paint_results(self, results: dict[str, Any]) -> None:
+        self._results_shown = True
+        self.query_one("#results-note", Static).update(
+            f"best epoch {results.get('best_epoch')} · test accuracy "
+            f"{fmt.percent(results.get('test_accuracy'))} · test macro-F1 "
+            f"{fmt.percent(results.get('test_macro_f1'))} · trainable params "
+            f"{fmt.count(results.get('trainable_params'))} · checkpoint "
+            f"{fmt.byte_size(results.get('checkpoint_bytes'))}"
+            + ("\n[b red]collapsed: predicts (nearly) one class[/]" if results.get("collapsed")
+               else ""))
+        per_class = self.query_one("#per-class", DataTable)
+        per_class.clear(columns=True)
+        per_class.add_columns("class", "precision", "recall", "F1", "support")
+        for name, scores in (results.get("per_class") or {}).items():
+            per_class.add_row(name, *(fmt.number(scores.get(k), 3) for k in
+                                      ("precision", "recall", "f1")), str(scores.get("support")))
+        matrix = results.get("confusion_matrix") or []
+        labels = results.get("label_names") or [str(i) for i in range(len(matrix))]
+        confusion = self.query_one("#confusion", DataTable)
+        confusion.clear(columns=True)
+        self.query_one("#confusion-title", Static).update(
+            "confusion matrix (rows: true, columns: predicted)")
+        confusion.add_columns("true \\ pred", *(label[:7] for label in labels))
+        for row_index, (label, counts) in enumerate(zip(labels, matrix)):
+            # The diagonal (correct predictions) in bold, the confusions dim.
+            cells = [Text(str(c), style="bold" if i == row_index else "dim")
+                     for i, c in enumerate(counts)]
+            confusion.add_row(label, *cells)
+
+    # --- actions ------------------------------------------------------------------------------
+
+    def action_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+
+    def action_switch_stream(self) -> None:
+        self.stream = "stderr" if self.stream == "stdout" else "stdout"
+        log = self.query_one(Log)
+        log.clear()
+        log.write_lines(self.log_lines[self.stream])
+        self.query_one("#log-stream", Static).update(self.stream)
+        self._match_at = -1
+
+    def action_search(self) -> None:
+        self.action_tab("logs")
+        self.query_one("#log-search", Input).focus()
+
+    @on(Input.Submitted, "#log-search")
+    def _search_submitted(self) -> None:
+        self.action_next_match()
+
+    def action_next_match(self) -> None:
+        needle = self.query_one("#log-search", Input).value.strip().lower()
+        lines = self.log_lines[self.stream]
+        if not needle:
+            return
+        hits = [i for i, line in enumerate(lines) if needle in line.lower()]
+        if not hits:
+            self.query_one("#log-stream", Static).update(f"{self.stream} · no match")
+            return
+        after = [i for i in hits if i > self._match_at]
+        self._match_at = after[0] if after else hits[0]
+        log = self.query_one(Log)
+        log.auto_scroll = False
+        log.scroll_to(y=self._match_at, animate=False)
+        self.query_one("#log-stream", Static).update(
+            f"{self.stream} · match {hits.index(self._match_at) + 1}/{len(hits)} "
+            f"at line {self._match_at + 1}")
+
+    def _control(self, verb: str, act) -> None:
+        if not getattr(self.source, "controllable", False):
+            self.notify("This run cannot be controlled from here.", severity="warning")
+            return
+        try:
+            act(self.source.paths(self.run_id))
+        except EmotuiError as exc:
+            self.notify(str(exc), title=f"{verb} failed", severity="error")
+        else:
+            self.notify(f"{verb}: {self.run_id}")
+
+    def action_cancel_run(self) -> None:
+        self._control("Cancel", control.cancel)
+
+    def action_resume_run(self) -> None:
+        self._control("Resume", control.resume)

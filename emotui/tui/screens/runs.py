@@ -1,0 +1,290 @@
+"""Home: the live table of runs, with filters, sort, selection and the run actions."""
+
+from __future__ import annotations
+
+import threading
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Select, Static
+from textual.worker import get_current_worker
+
+from emotui.core.errors import EmotuiError
+from emotui.tui import control
+from emotui.tui import formatting as fmt
+from emotui.tui.messages import RowsUpdated
+from emotui.tui.screens.confirm import ConfirmScreen
+from emotui.tui.widgets.run_table import COLUMN_KEYS, COLUMNS, RunTable
+
+_SORTABLE = COLUMN_KEYS[1:]
+_LABELS = {c.key: c.label for c in COLUMNS}
+
+
+class RunsScreen(Screen):
+    """Every run of the source, updated in place as the run directories change."""
+
+    BINDINGS = [
+        Binding("enter", "open", "Open"),
+        Binding("n", "launch", "New run"),
+        Binding("space", "toggle_select", "Select"),
+        Binding("c", "compare", "Compare"),
+        Binding("x", "cancel_run", "Cancel run"),
+        Binding("r", "resume_run", "Resume"),
+        Binding("d", "delete_run", "Delete"),
+        Binding("slash", "focus_filter", "Filter"),
+        Binding("f", "cycle_state", "State filter", show=False),
+        Binding("m", "cycle_method", "Method filter", show=False),
+        Binding("s", "cycle_sort", "Sort"),
+        Binding("S", "reverse_sort", "Reverse sort", show=False),
+        Binding("w", "sweeps", "Sweeps"),
+        Binding("escape", "clear_filter", "Clear filter", show=False),
+    ]
+
+    def __init__(self, poll_interval: float = 1.0):
+        super().__init__()
+        self.poll_interval = poll_interval
+        self.all_rows: dict[str, dict] = {}
+        self.scanning = True
+        self._wake = threading.Event()
+
+    @property
+    def source(self):
+        return self.app.source
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="filters"):
+            yield Input(placeholder="/ filter: id, method, reason, model...", id="filter-text")
+            yield Select([(s, s) for s in fmt.STATES], prompt="any state", id="filter-state")
+            yield Select([(fmt.method_label(m), m) for m in fmt.METHODS], prompt="any method",
+                         id="filter-method")
+        yield RunTable(id="runs", clock=self.app.clock)
+        yield Static("", id="runs-status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = "emotui"
+        self.sub_title = str(getattr(self.source, "root", self.source.name))
+        self.query_one(RunTable).focus()
+        self.poll_runs()
+        self.set_interval(1.0, self._tick)
+        self._paint_status()
+
+    # --- polling (thread worker: reads files, posts batches) ------------------------------------
+
+    @work(thread=True, name="poll-runs", group="runs", exclusive=True)
+    def poll_runs(self) -> None:
+        worker = get_current_worker()
+        while not worker.is_cancelled:
+            for batch in self.source.poll():
+                if worker.is_cancelled:
+                    return
+                if batch.changed or batch.removed or batch.complete:
+                    self.post_message(RowsUpdated(batch))
+            self._wake.wait(self.poll_interval)
+            self._wake.clear()
+
+    def refresh_now(self) -> None:
+        """Poll again without waiting for the interval (after submit, cancel, delete)."""
+        self._wake.set()
+
+    @on(RowsUpdated)
+    def _paint_rows(self, message: RowsUpdated) -> None:
+        batch = message.batch
+        table = self.query_one(RunTable)
+        for rid in batch.removed:
+            self.all_rows.pop(rid, None)
+        table.drop(batch.removed)
+        for row in batch.changed:
+            self.all_rows[row["run_id"]] = row
+        visible = [r for r in batch.changed
+                   if r["run_id"] in table.rows_by_id or self._matches(r)]
+        added = table.show(visible)
+        if added:
+            table.resort()
+        if batch.complete:
+            self.scanning = False
+        self._paint_status()
+
+    def _tick(self) -> None:
+        self.query_one(RunTable).tick()
+
+    # --- filters and sort ---------------------------------------------------------------------
+
+    def _matches(self, row: dict) -> bool:
+        state = self.query_one("#filter-state", Select).value
+        method = self.query_one("#filter-method", Select).value
+        if state is not Select.NULL and row.get("status") != state:
+            return False
+        if method is not Select.NULL and row.get("method") != method:
+            return False
+        text = self.query_one("#filter-text", Input).value.strip().lower()
+        if text:
+            hay = " ".join(str(row.get(k) or "") for k in (
+                "run_id", "status", "method", "reason", "model_name_or_path", "backend",
+                "job_id", "sweep_id")) + " " + fmt.method_label(row.get("method"))
+            return all(word in hay.lower() for word in text.split())
+        return True
+
+    def refilter(self) -> None:
+        """Rebuild the visible rows after a filter change (a user action, not a live update)."""
+        table = self.query_one(RunTable)
+        current = table.current_id
+        table.clear()
+        table.rows_by_id.clear()
+        table.show([r for r in self.all_rows.values() if self._matches(r)])
+        table.resort()
+        if current is not None and current in table.rows:
+            table.move_cursor(row=table.get_row_index(current), animate=False)
+        self._paint_status()
+
+    @on(Input.Changed, "#filter-text")
+    @on(Select.Changed)
+    def _filter_changed(self) -> None:
+        self.refilter()
+
+    @on(Input.Submitted, "#filter-text")
+    def _filter_done(self) -> None:
+        self.query_one(RunTable).focus()
+
+    def action_focus_filter(self) -> None:
+        self.query_one("#filter-text", Input).focus()
+
+    def action_clear_filter(self) -> None:
+        self.query_one("#filter-text", Input).value = ""
+        self.query_one("#filter-state", Select).clear()
+        self.query_one("#filter-method", Select).clear()
+        self.query_one(RunTable).focus()
+
+    def _cycle(self, select_id: str, values: tuple[str, ...]) -> None:
+        select = self.query_one(select_id, Select)
+        order = [Select.NULL, *values]
+        index = next((i for i, v in enumerate(order) if v == select.value), 0)
+        nxt = order[(index + 1) % len(order)]
+        if nxt is Select.NULL:
+            select.clear()
+        else:
+            select.value = nxt
+
+    def action_cycle_state(self) -> None:
+        self._cycle("#filter-state", fmt.STATES)
+
+    def action_cycle_method(self) -> None:
+        self._cycle("#filter-method", fmt.METHODS)
+
+    def action_cycle_sort(self) -> None:
+        table = self.query_one(RunTable)
+        index = _SORTABLE.index(table.sort_column) if table.sort_column in _SORTABLE else -1
+        table.sort_by(_SORTABLE[(index + 1) % len(_SORTABLE)], reverse=False)
+        self._paint_status()
+
+    def action_reverse_sort(self) -> None:
+        table = self.query_one(RunTable)
+        table.sort_by(table.sort_column, reverse=not table.sort_reverse)
+        self._paint_status()
+
+    @on(DataTable.HeaderSelected)
+    def _header_clicked(self, event: DataTable.HeaderSelected) -> None:
+        if event.column_key.value in _SORTABLE:
+            self.query_one(RunTable).sort_by(event.column_key.value)
+            self._paint_status()
+
+    def _paint_status(self) -> None:
+        table = self.query_one(RunTable)
+        arrow = "↓" if table.sort_reverse else "↑"
+        parts = [f"{len(self.all_rows)} runs", f"{table.row_count} shown"]
+        if table.selected:
+            parts.append(f"{len(table.selected)} selected")
+        parts.append(f"sort: {_LABELS[table.sort_column]} {arrow}")
+        if self.scanning:
+            parts.append("loading…")
+        self.query_one("#runs-status", Static).update(" · ".join(parts))
+
+    # --- actions ------------------------------------------------------------------------------
+
+    @on(DataTable.RowSelected)
+    def _row_selected(self) -> None:
+        self.action_open()
+
+    def action_open(self) -> None:
+        rid = self.query_one(RunTable).current_id
+        if rid:
+            from emotui.tui.screens.detail import RunDetailScreen
+
+            self.app.push_screen(RunDetailScreen(rid))
+
+    def action_toggle_select(self) -> None:
+        table = self.query_one(RunTable)
+        rid = table.current_id
+        if rid:
+            table.toggle_selected(rid)
+            if table.cursor_row < table.row_count - 1:
+                table.move_cursor(row=table.cursor_row + 1, animate=False)
+            self._paint_status()
+
+    def action_launch(self) -> None:
+        from emotui.tui.screens.launch import LaunchScreen
+
+        self.app.push_screen(LaunchScreen(), callback=lambda _: self.refresh_now())
+
+    def action_sweeps(self) -> None:
+        from emotui.tui.screens.sweeps import SweepsScreen
+
+        self.app.push_screen(SweepsScreen(dict(self.all_rows)))
+
+    def action_compare(self) -> None:
+        chosen = self.query_one(RunTable).chosen()
+        if len(chosen) < 2:
+            self.notify("Select two or more runs with space, then press c.", severity="warning")
+            return
+        from emotui.tui.screens.compare import CompareScreen
+
+        self.app.push_screen(CompareScreen(chosen))
+
+    def _controllable(self) -> bool:
+        if not getattr(self.source, "controllable", False):
+            self.notify("Runs of this source cannot be controlled from here.", severity="warning")
+            return False
+        return True
+
+    def _each_chosen(self, verb: str, act) -> None:
+        if not self._controllable():
+            return
+        for rid in self.query_one(RunTable).chosen():
+            try:
+                act(rid)
+            except EmotuiError as exc:
+                self.notify(str(exc), title=f"{verb} failed", severity="error")
+            else:
+                self.notify(f"{verb}: {rid}")
+        self.refresh_now()
+
+    def action_cancel_run(self) -> None:
+        self._each_chosen("Cancel", lambda rid: control.cancel(self.source.paths(rid)))
+
+    def action_resume_run(self) -> None:
+        self._each_chosen("Resume", lambda rid: control.resume(self.source.paths(rid)))
+
+    def action_delete_run(self) -> None:
+        if not self._controllable():
+            return
+        chosen = self.query_one(RunTable).chosen()
+        if not chosen:
+            return
+        busy = [r for r in chosen if self.all_rows.get(r, {}).get("status")
+                in ("queued", "running", "preempted")]
+        if busy:
+            self.notify(f"{busy[0]} is {self.all_rows[busy[0]]['status']}; cancel it first.",
+                        title="Not deleted", severity="error")
+            return
+        shown = chosen[0] if len(chosen) == 1 else f"{len(chosen)} runs"
+        question = f"Delete {shown} and all its files (checkpoints, logs, metrics)?"
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._each_chosen("Deleted", lambda rid: control.delete(self.source.store, rid))
+
+        self.app.push_screen(ConfirmScreen(question), answered)

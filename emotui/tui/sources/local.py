@@ -1,0 +1,155 @@
+"""The local run store as a run source: polls run directories by file mtimes, caches rows.
+
+Start-up cost matters (a store may hold 10,000 runs): a row needs status.json, results.json and
+the config (parsed once per run, with libyaml when present); no metrics file is read. Runs are
+loaded newest first in batches so the first screenful appears at once. Afterwards only active runs
+are checked on every poll; finished ones every ``full_scan_every`` polls (a CLI resume or delete).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import yaml
+
+from emotui.core.results import summarize
+from emotui.core.runstore import RUN_ID_RE, RunPaths, RunStore, read_json
+from emotui.core.status import HEARTBEAT_STALE_S, FINISHED, RunState
+from emotui.tui.sources.base import RowBatch, RunDetail
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_TAG_METHODS = {"full": "full", "lora": "lora", "ptext": "prompt_tuning_text",
+                "prand": "prompt_tuning_random"}
+_FINISHED_VALUES = {s.value for s in FINISHED}
+
+
+def _mtime(path: Path) -> int | None:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return None
+
+
+def load_config(path: Path) -> tuple[dict[str, Any], str]:
+    """(config mapping, its YAML text); empty when absent or unreadable."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = yaml.load(text, Loader=_Loader) or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return {}, ""
+    return (data if isinstance(data, dict) else {}), text
+
+
+class LocalRunSource:
+    """Runs in a local (or NFS-mounted) run store directory."""
+
+    controllable = True
+
+    def __init__(self, root: str | os.PathLike | None, *, batch_size: int = 250,
+                 full_scan_every: int = 10, clock: Callable[[], float] = time.time):
+        self.store = RunStore(root)
+        self.name = f"local:{self.store.root}"
+        self.batch_size = batch_size
+        self.full_scan_every = full_scan_every
+        self.clock = clock
+        self._stamps: dict[str, tuple[int | None, int | None]] = {}
+        self._configs: dict[str, dict[str, Any]] = {}
+        self._rows: dict[str, dict[str, Any]] = {}
+        self._polls = 0
+
+    @property
+    def root(self) -> Path:
+        return self.store.root
+
+    def paths(self, run_id: str) -> RunPaths:
+        return RunPaths(self.root / run_id)
+
+    def _list_ids(self) -> set[str]:
+        try:
+            with os.scandir(self.root) as entries:
+                return {e.name for e in entries
+                        if e.is_dir() and RUN_ID_RE.match(e.name) and ".." not in e.name}
+        except FileNotFoundError:
+            return set()
+
+    def _row(self, run_id: str, stamps: tuple[int | None, int | None]) -> dict[str, Any] | None:
+        paths = self.paths(run_id)
+        if stamps[0] is None:
+            return None  # being created: no status.json yet
+        config = self._configs.get(run_id)
+        if config is None:
+            config, _ = load_config(paths.config)
+            if config:
+                self._configs[run_id] = config
+        row = summarize(paths, config=config)
+        if not row.get("method"):
+            tag = run_id.split("-")[2] if run_id.count("-") >= 3 else ""
+            row["method"] = _TAG_METHODS.get(tag)
+        row["collapsed"] = None
+        if stamps[1] is not None:
+            row["collapsed"] = (read_json(paths.results) or {}).get("collapsed")
+        # A running job that stopped touching its heartbeat may be lost (node died, OOM-killed).
+        row["stale"] = False
+        if row.get("status") == RunState.RUNNING.value:
+            beat = _mtime(paths.heartbeat)
+            row["stale"] = beat is not None and self.clock() - beat / 1e9 > HEARTBEAT_STALE_S
+        row["source"] = "local"
+        return row
+
+    def poll(self) -> Iterator[RowBatch]:
+        self._polls += 1
+        full = self._polls == 1 or self._polls % self.full_scan_every == 0
+        present = self._list_ids()
+        removed = [rid for rid in self._rows if rid not in present]
+        for rid in removed:
+            self._forget(rid)
+        batch = RowBatch(removed=removed)
+        # Newest first, so the top of the default ordering fills first.
+        for rid in sorted(present, reverse=True):
+            row = self._rows.get(rid)
+            active = row is None or row.get("status") not in _FINISHED_VALUES
+            if not (full or active):
+                continue
+            paths = self.paths(rid)
+            stamps = (_mtime(paths.status), _mtime(paths.results))
+            stale_beat = row is not None and row.get("status") == RunState.RUNNING.value
+            if stamps == self._stamps.get(rid) and not stale_beat:
+                continue
+            fresh = self._row(rid, stamps)
+            if fresh is None:
+                continue
+            self._stamps[rid] = stamps
+            if fresh == row:
+                continue
+            self._rows[rid] = fresh
+            batch.changed.append(fresh)
+            if len(batch.changed) >= self.batch_size:
+                batch.known, batch.complete = len(self._rows), False
+                yield batch
+                batch = RowBatch()
+        batch.known, batch.complete = len(self._rows), True
+        yield batch
+
+    def _forget(self, run_id: str) -> None:
+        self._rows.pop(run_id, None)
+        self._stamps.pop(run_id, None)
+        self._configs.pop(run_id, None)
+
+    def detail(self, run_id: str) -> RunDetail:
+        paths = self.paths(run_id)
+        config, text = load_config(paths.config)
+        stamps = (_mtime(paths.status), _mtime(paths.results))
+        row = self._row(run_id, stamps) or {"run_id": run_id}
+        return RunDetail(
+            run_id=run_id,
+            row=row,
+            status=read_json(paths.status) or {},
+            config=config,
+            config_text=text,
+            results=read_json(paths.results) or {},
+            metrics_path=paths.metrics,
+            log_paths={"stdout": paths.stdout, "stderr": paths.stderr},
+        )

@@ -1,0 +1,160 @@
+"""The live run table: cells are updated in place, so the cursor and scroll never jump."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from rich.text import Text
+from textual.widgets import DataTable
+from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
+
+from emotui.tui import formatting as fmt
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    label: str
+    cell: Callable[[dict[str, Any], float], Any]
+    # The raw value sorted on (numbers sort as numbers, None last).
+    raw: Callable[[dict[str, Any], float], Any]
+
+
+def _get(name: str) -> Callable[[dict[str, Any], float], Any]:
+    return lambda row, now: row.get(name)
+
+
+COLUMNS = (
+    Column("sel", " ", lambda r, n: "", lambda r, n: None),
+    Column("id", "run", lambda r, n: r["run_id"], _get("run_id")),
+    Column("state", "state", lambda r, n: fmt.state_text(r), _get("status")),
+    Column("method", "method", lambda r, n: fmt.method_label(r.get("method")), _get("method")),
+    Column("hparams", "hyperparameters", lambda r, n: fmt.hyperparameters(r),
+           lambda r, n: fmt.hyperparameters(r)),
+    Column("progress", "progress", lambda r, n: fmt.progress_bar(r.get("progress")),
+           _get("progress")),
+    Column("epoch", "ep", lambda r, n: fmt.epoch_label(r), _get("epoch")),
+    Column("eval", "eval acc", lambda r, n: fmt.percent(r.get("eval_accuracy")),
+           _get("eval_accuracy")),
+    Column("test", "test acc", lambda r, n: fmt.percent(r.get("test_accuracy")),
+           _get("test_accuracy")),
+    Column("elapsed", "elapsed", lambda r, n: fmt.duration(fmt.elapsed(r, n)), fmt.elapsed),
+    Column("backend", "backend", lambda r, n: fmt.backend_label(r), fmt.backend_label),
+    Column("reason", "reason", lambda r, n: r.get("reason") or "", _get("reason")),
+)
+COLUMN_KEYS = tuple(c.key for c in COLUMNS)
+_BY_KEY = {c.key: c for c in COLUMNS}
+SELECTED_MARK = Text("●", style="bold cyan")
+
+
+class RunTable(DataTable):
+    """Rows keyed by run id; ``show`` adds or updates, ``drop`` removes; nothing is rebuilt."""
+
+    def __init__(self, *, clock: Callable[[], float] = time.time, **kwargs: Any):
+        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        self.clock = clock
+        self.rows_by_id: dict[str, dict[str, Any]] = {}
+        self.selected: set[str] = set()
+        self.sort_column = "id"
+        self.sort_reverse = True
+
+    def on_mount(self) -> None:
+        for column in COLUMNS:
+            self.add_column(column.label, key=column.key)
+
+    # --- rows ---------------------------------------------------------------------------------
+
+    def _cells(self, row: dict[str, Any], now: float) -> list[Any]:
+        cells = [c.cell(row, now) for c in COLUMNS]
+        cells[0] = SELECTED_MARK if row["run_id"] in self.selected else ""
+        return cells
+
+    def show(self, rows: list[dict[str, Any]]) -> int:
+        """Add rows not in the table, update changed cells of those that are. Returns added."""
+        now = self.clock()
+        new = []
+        for row in rows:
+            rid = row["run_id"]
+            old = self.rows_by_id.get(rid)
+            self.rows_by_id[rid] = row
+            if old is None:
+                new.append(row)
+                continue
+            for column, value in zip(COLUMNS[1:], self._cells(row, now)[1:]):
+                if column.cell(old, now) != value or column.key == "elapsed":
+                    self._update(rid, column.key, value)
+        if new:
+            # Batch insert: add_rows lays out once for the whole batch.
+            self.add_rows_keyed([(r["run_id"], self._cells(r, now)) for r in new])
+        return len(new)
+
+    def add_rows_keyed(self, rows: list[tuple[str, list[Any]]]) -> None:
+        for key, cells in rows:
+            self.add_row(*cells, key=key)
+
+    def drop(self, run_ids: list[str]) -> None:
+        for rid in run_ids:
+            self.rows_by_id.pop(rid, None)
+            self.selected.discard(rid)
+            try:
+                self.remove_row(rid)
+            except RowDoesNotExist:
+                pass
+
+    def _update(self, rid: str, column: str, value: Any) -> None:
+        try:
+            self.update_cell(rid, column, value, update_width=column in ("reason", "backend"))
+        except (CellDoesNotExist, RowDoesNotExist):
+            pass
+
+    def tick(self) -> None:
+        """Advance the elapsed column of running runs (the only cell that changes by itself)."""
+        now = self.clock()
+        for rid, row in self.rows_by_id.items():
+            if row.get("status") == "running" and rid in self.rows:
+                self._update(rid, "elapsed", fmt.duration(fmt.elapsed(row, now)))
+
+    # --- cursor, selection, order -------------------------------------------------------------
+
+    @property
+    def current_id(self) -> str | None:
+        if not self.row_count:
+            return None
+        try:
+            key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
+        except CellDoesNotExist:
+            return None
+        return key.value
+
+    def toggle_selected(self, rid: str) -> None:
+        if rid in self.selected:
+            self.selected.discard(rid)
+            self._update(rid, "sel", "")
+        else:
+            self.selected.add(rid)
+            self._update(rid, "sel", SELECTED_MARK)
+
+    def chosen(self) -> list[str]:
+        """The selected runs in table order, or the run under the cursor."""
+        if self.selected:
+            order = [k.value for k in self.rows]
+            return [rid for rid in order if rid in self.selected]
+        current = self.current_id
+        return [current] if current else []
+
+    def sort_by(self, column: str, reverse: bool | None = None) -> None:
+        if reverse is None:
+            reverse = not self.sort_reverse if column == self.sort_column else False
+        self.sort_column, self.sort_reverse = column, reverse
+        self.resort()
+
+    def resort(self) -> None:
+        current = self.current_id
+        raw, now = _BY_KEY[self.sort_column].raw, self.clock()
+        rows = self.rows_by_id
+        self.sort("id", key=lambda rid: fmt.sort_key(raw(rows[str(rid)], now)),
+                  reverse=self.sort_reverse)
+        if current is not None and current in self.rows:
+            self.move_cursor(row=self.get_row_index(current), animate=False)
