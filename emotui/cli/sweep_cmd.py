@@ -1,0 +1,316 @@
+"""`emotui sweep`: run a W&B sweep file offline (or through W&B), resume it, show its status."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any
+
+from emotui.core.errors import ConfigError
+
+DESCRIPTION = """\
+Run a W&B sweep file (method grid | random | bayes, metric, parameters, run_cap,
+early_terminate: hyperband) with emotui's training, offline by default. The study's sweep files
+run unchanged; --set pins a setting for every trial (e.g. --set num_train_epochs=1,
+--set model_name_or_path=/models/minilm; `--set dataset_name=` unsets one).
+
+  emotui sweep FILE [options]      start the sweep, or continue it (same file, same --set)
+  emotui sweep resume SWEEP        continue an interrupted sweep
+  emotui sweep status SWEEP        progress, best trial, trials sorted by the metric
+  emotui sweep ls                  the sweeps in the run store
+
+Finished trials are never rerun; a trial that was running when the sweep stopped is resumed
+from its last checkpoint. State lives in <runs>/sweeps/<sweep id>/.
+"""
+
+ACTIONS = ("resume", "status", "ls")
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    parser = sub.add_parser(
+        "sweep", parents=[common], help="run a W&B sweep file offline or through W&B",
+        description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("target", metavar="FILE|resume|status|ls",
+                        help="a sweep YAML file, or resume / status / ls")
+    parser.add_argument("sweep", nargs="?", metavar="SWEEP",
+                        help="sweep id (or a unique part of it) for resume / status")
+    parser.add_argument("--backend", choices=("inline", "local", "slurm"), default=None,
+                        help="where trials run (default: inline, one at a time in this process; "
+                        "local when --max-parallel > 1)")
+    parser.add_argument("--max-parallel", "--max_parallel", dest="max_parallel", type=int,
+                        default=None, metavar="N", help="trials running at once (local, slurm)")
+    parser.add_argument("--controller", choices=("offline", "wandb"), default="offline",
+                        help="offline: emotui picks the trials (default); wandb: a W&B sweep and "
+                        "agents (needs a W&B key and network)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="KEY=VALUE", help="pin a setting for every trial (repeatable)")
+    parser.add_argument("--count", type=int, default=None, metavar="N",
+                        help="start at most N new trials now (random/bayes without run_cap need it)")
+    parser.add_argument("--name", default=None, metavar="ID",
+                        help="sweep id (default: <file stem>-<hash of its settings>)")
+    parser.add_argument("--config", dest="config_file", default=None, metavar="FILE",
+                        help="YAML with slurm: / backend: / wandb: sections for the backend")
+    parser.add_argument("--project", default=None, help="W&B project (--controller wandb)")
+    parser.add_argument("--entity", default=None, help="W&B entity (--controller wandb)")
+    parser.add_argument("--dry-run", "--dry_run", dest="dry_run", action="store_true",
+                        help="validate and print the trials it would start now; start nothing")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    from emotui.core.runstore import RunStore
+
+    store = RunStore(args.runs_dir)
+    if args.target == "ls":
+        return _ls(store, args)
+    if args.target == "status":
+        return _status(store, _need_ref(args), args)
+    if args.target == "resume":
+        return _resume(store, _need_ref(args), args)
+    if args.sweep:
+        raise ConfigError(f"unexpected argument '{args.sweep}'; see 'emotui sweep --help'")
+    return _start(store, args)
+
+
+def _need_ref(args: argparse.Namespace) -> str:
+    if not args.sweep:
+        raise ConfigError(f"'emotui sweep {args.target}' needs a sweep id; 'emotui sweep ls' "
+                          "lists them")
+    return args.sweep
+
+
+def _echo(json_output: bool):
+    def echo(line: str) -> None:
+        print(f"{time.strftime('%H:%M:%S')} {line}", file=sys.stderr if json_output else sys.stdout,
+              flush=True)
+    return echo
+
+
+def _count(args: argparse.Namespace) -> int | None:
+    if args.count is not None and args.count < 1:
+        raise ConfigError(f"--count must be >= 1, got {args.count}")
+    return args.count
+
+
+def _backend(args: argparse.Namespace) -> tuple[str, int]:
+    parallel = args.max_parallel
+    if parallel is not None and parallel < 1:
+        raise ConfigError(f"--max-parallel must be >= 1, got {parallel}")
+    backend = args.backend or ("local" if parallel and parallel > 1 else "inline")
+    if backend == "inline" and parallel and parallel > 1:
+        raise ConfigError("the inline backend runs one trial at a time; add --backend local "
+                          "(or slurm) for --max-parallel > 1")
+    return backend, parallel or 1
+
+
+def _sections(args: argparse.Namespace) -> dict[str, Any]:
+    if not args.config_file:
+        return {}
+    from emotui.core.config import read_yaml_mapping, split_sections
+
+    _run, sections = split_sections(read_yaml_mapping(args.config_file))
+    return sections
+
+
+def _start(store: Any, args: argparse.Namespace) -> int:
+    from emotui.sweep.runner import dry_run, open_sweep, save_sweep
+
+    count = _count(args)
+    backend, parallel = _backend(args)
+    spec, paths, exists = open_sweep(args.target, args.overrides, store, name=args.name)
+    if args.controller == "wandb":
+        from emotui.sweep.wandb_controller import run_wandb_sweep
+
+        return run_wandb_sweep(spec, store, backend=backend, max_parallel=parallel, count=count,
+                               project=args.project, entity=args.entity, dry_run=args.dry_run,
+                               echo=_echo(args.json), sections=_sections(args))
+    if args.dry_run:
+        trials = dry_run(spec, paths if exists else None, count=count, max_parallel=parallel)
+        if args.json:
+            print(json.dumps(trials, indent=2, default=str))
+        else:
+            _print_plan(spec, paths.sweep_id, trials, exists)
+        return 0
+    save_sweep(spec, paths, args.target, args.overrides)
+    return _drive(spec, paths, store, args, backend, parallel, count, resumed=exists)
+
+
+def _resume(store: Any, ref: str, args: argparse.Namespace) -> int:
+    from emotui.sweep.runner import load_saved
+    from emotui.sweep.store import SweepStore
+
+    paths = SweepStore(store.root).find(ref)
+    spec = load_saved(paths)
+    if args.overrides:
+        raise ConfigError("--set cannot change a sweep being resumed; start a new one with "
+                          "'emotui sweep FILE --set ...'")
+    backend, parallel = _backend(args)
+    if args.backend is None and args.max_parallel is None:
+        from emotui.core.runstore import read_json
+
+        previous = read_json(paths.controller) or {}
+        backend = previous.get("backend") or backend
+        parallel = int(previous.get("max_parallel") or parallel)
+    return _drive(spec, paths, store, args, backend, parallel, _count(args), resumed=True)
+
+
+def _drive(spec: Any, paths: Any, store: Any, args: argparse.Namespace, backend: str,
+           parallel: int, count: int | None, *, resumed: bool) -> int:
+    from emotui.sweep.launching import SweepInterrupted, make_launcher
+    from emotui.sweep.runner import run_sweep
+    from emotui.sweep.summary import summarize_sweep
+
+    echo = _echo(args.json)
+    launcher = make_launcher(backend, max_parallel=parallel, sections=_sections(args))
+    total = spec.planned_total()
+    echo(f"sweep {paths.sweep_id}: {'continuing' if resumed else 'starting'} ({spec.method}, "
+         f"{total if total is not None else '?'} trials planned, backend {backend}"
+         + (f", {parallel} at a time" if parallel > 1 else "") + ")")
+    started = time.time()
+    try:
+        ending = run_sweep(spec, paths, store, launcher, max_parallel=parallel, count=count,
+                           echo=echo)
+    except (SweepInterrupted, KeyboardInterrupt):
+        print(f"emotui: sweep {paths.sweep_id} interrupted; continue it with: emotui sweep "
+              f"resume {paths.sweep_id}", file=sys.stderr)
+        return 130
+    summary = summarize_sweep(paths, store)
+    summary["ending"] = ending
+    summary["elapsed_s"] = round(time.time() - started, 1)
+    if args.json:
+        print(json.dumps(summary, indent=2, default=str))
+    else:
+        print_status(summary)
+        hint = {"paused": f"more trials remain: emotui sweep resume {paths.sweep_id} --count N",
+                "target_reached": "metric target reached"}.get(ending)
+        if hint:
+            print(hint)
+    rows = summary["rows"]
+    if rows and all(r["state"] == "failed" for r in rows):
+        return 1
+    return 0
+
+
+def _status(store: Any, ref: str, args: argparse.Namespace) -> int:
+    from emotui.sweep.store import SweepStore
+    from emotui.sweep.summary import summarize_sweep
+
+    paths = SweepStore(store.root).find(ref)
+    summary = summarize_sweep(paths, store)
+    if args.json:
+        print(json.dumps(summary, indent=2, default=str))
+    else:
+        print_status(summary)
+    return 0
+
+
+def _ls(store: Any, args: argparse.Namespace) -> int:
+    from emotui.sweep.store import SweepStore
+    from emotui.sweep.summary import summarize_sweep
+
+    items = []
+    for paths in SweepStore(store.root):
+        s = summarize_sweep(paths, store)
+        best = s["best"]
+        items.append({
+            "sweep_id": s["sweep_id"], "method": s["method"], "trials": s["trials"],
+            "planned": s["planned"], "finished": s["finished"],
+            "controller": s["controller"]["state"], "alive": s["controller"]["alive"],
+            "metric": (s["metric"] or {}).get("name"),
+            "best_value": best["value"] if best else None,
+            "best_run": best["run_id"] if best else None,
+        })
+    if args.json:
+        print(json.dumps(items, indent=2, default=str))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(box=None)
+    for col in ("sweep", "method", "progress", "controller", "metric", "best", "best run"):
+        table.add_column(col)
+    for it in items:
+        table.add_row(it["sweep_id"], it["method"] or "",
+                      f"{it['finished']}/{it['planned'] if it['planned'] is not None else '?'}",
+                      (it["controller"] or "") + (" (alive)" if it["alive"] else ""),
+                      it["metric"] or "", _fmt(it["best_value"]), it["best_run"] or "")
+    Console().print(table if items else "no sweeps yet: emotui sweep FILE")
+    return 0
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4f}" if abs(value) >= 1e-3 or value == 0 else f"{value:.2e}"
+    return str(value)
+
+
+def _print_plan(spec: Any, sweep_id: str, trials: list[dict[str, Any]], exists: bool) -> None:
+    total = spec.planned_total()
+    print(f"sweep {sweep_id}: {spec.method}, {total if total is not None else '?'} trials planned"
+          f"{' (exists: these are the ones not yet started)' if exists else ''}; would start "
+          f"{len(trials)} now:")
+    for t in trials:
+        params = ", ".join(f"{k}={_fmt(v)}" for k, v in t["params"].items()) or "(no swept values)"
+        print(f"  {t['trial']:>3}  {t['config']['method']:<20} {params}")
+
+
+def print_status(summary: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    metric = summary.get("metric") or {}
+    counts = ", ".join(f"{v} {k.replace('_', '-')}" for k, v in sorted(summary["counts"].items()))
+    planned = summary.get("planned")
+    ctl = summary["controller"]
+    console.print(
+        f"[bold]sweep {summary['sweep_id']}[/]  {summary['method']}  "
+        f"{summary['finished']}/{planned if planned is not None else '?'} finished"
+        + (f" ({counts})" if counts else "")
+        + (f"  metric {metric.get('name')} ({metric.get('goal')})" if metric else "")
+        + f"  controller: {ctl.get('state') or '-'}{' (alive)' if ctl.get('alive') else ''}",
+        highlight=False,
+    )
+    best = summary.get("best")
+    if best:
+        console.print(f"best: trial {best['trial']}  {best['run_id']}  "
+                      f"{metric.get('name')} = {_fmt(best['value'])}", highlight=False)
+    rows = summary["rows"]
+    if not rows:
+        console.print("no trials yet")
+        return
+    params = []
+    for row in rows:
+        for key in row["params"]:
+            if key not in params:
+                params.append(key)
+    table = Table(box=None, pad_edge=False)
+    table.add_column("#", justify="right")
+    table.add_column("run")
+    table.add_column("state")
+    for key in params:
+        table.add_column(key, justify="right")
+    table.add_column(metric.get("name") or "metric", justify="right")
+    table.add_column("test acc", justify="right")
+    table.add_column("epochs", justify="right")
+    table.add_column("note")
+    for row in rows:
+        notes = []
+        if row["early_stopped"]:
+            notes.append("early-stopped")
+        if row["collapsed"]:
+            notes.append("[red]COLLAPSED[/]")
+        if row.get("stale"):
+            notes.append("heartbeat stale")
+        if row["state"] == "failed" and row.get("reason"):
+            notes.append(str(row["reason"])[:60])
+        table.add_row(str(row["trial"]), row["run_id"] or "-", row["state"] or "-",
+                      *[_fmt(row["params"].get(k)) for k in params], _fmt(row["value"]),
+                      _fmt(row["test_accuracy"]), _fmt(row["epochs"]), " ".join(notes))
+    console.print(table)

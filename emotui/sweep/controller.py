@@ -1,0 +1,408 @@
+"""The offline sweep controller: plans trials, launches them, prunes with hyperband, resumes.
+
+One controller drives a sweep at a time. Everything it knows is on disk (``store.py``), so a
+controller that is killed can be started again (``emotui sweep resume``, or the same ``emotui
+sweep FILE`` command) and picks up where it was:
+
+- a trial whose run finished (completed, failed, cancelled, early-stopped) is never rerun;
+- a trial whose run is still alive elsewhere (local process, Slurm job with a fresh heartbeat) is
+  reattached and watched;
+- a trial that was running when everything stopped is resumed in the same run directory from its
+  last checkpoint (``train(resume=True)``); without a checkpoint it restarts there from scratch;
+- a planned trial whose run never started is started.
+
+New trials come from the grid / random / bayes planner (``search.py``) until the grid is done,
+``run_cap`` is reached, ``--count`` new trials were started, or a trial met the metric's target.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from emotui.core.config import RunConfig
+from emotui.core.errors import ConfigError, EmotuiError
+from emotui.core.events import MetricsReader, read_all
+from emotui.core.results import empty_results
+from emotui.core.runstore import RunPaths, RunStore, atomic_write_json, atomic_write_text, \
+    new_run_id, read_json
+from emotui.core.status import RunState, now, read_status, state_of, write_status
+from emotui.core.config import dump_config
+from emotui.sweep import hyperband as hb
+from emotui.sweep.launching import Handle, SweepInterrupted
+from emotui.sweep.search import BayesSearch, grid_point, random_point
+from emotui.sweep.spec import SweepSpec
+from emotui.sweep.store import SweepPaths, controller_alive, read_trials, write_controller, \
+    write_trial
+
+POLL_INTERVAL_S = 2.0
+CONTROLLER_BEAT_S = 5.0
+
+
+def sweep_seed(sweep_id: str) -> int:
+    import hashlib
+
+    return int(hashlib.sha256(sweep_id.encode()).hexdigest()[:8], 16)
+
+
+@dataclass
+class TrialState:
+    record: dict[str, Any]
+    paths: RunPaths | None = None
+    reader: MetricsReader | None = None
+    history: list[float] = field(default_factory=list)
+    handle: Handle | None = None
+
+    @property
+    def index(self) -> int:
+        return int(self.record["index"])
+
+
+class Planner:
+    """Where the next new trial's values come from."""
+
+    def __init__(self, spec: SweepSpec, sweep_id: str, journal: Any):
+        self.spec = spec
+        self.seed = sweep_seed(sweep_id)
+        self.bayes = BayesSearch(spec, sweep_id, journal, self.seed) if spec.method == "bayes" \
+            else None
+
+    def next(self, index: int) -> tuple[dict[str, Any], int | None] | None:
+        if self.spec.method == "grid":
+            point = grid_point(self.spec, index)
+            return None if point is None else (point, None)
+        if self.spec.method == "random":
+            return random_point(self.spec, index, self.seed), None
+        number, values = self.bayes.ask()
+        return values, number
+
+
+def swept_values(spec: SweepSpec, values: dict[str, Any]) -> dict[str, Any]:
+    swept = {p.key for p in spec.swept()}
+    return {k: v for k, v in values.items() if k in swept}
+
+
+class SweepController:
+    def __init__(self, spec: SweepSpec, sweep: SweepPaths, store: RunStore, launcher: Any, *,
+                 max_parallel: int = 1, count: int | None = None,
+                 echo: Callable[[str], None] | None = None, poll_interval: float = POLL_INTERVAL_S):
+        self.spec = spec
+        self.sweep = sweep
+        self.store = store
+        self.launcher = launcher
+        self.max_parallel = 1 if launcher.blocking else max(1, max_parallel)
+        self.count = count
+        self.echo = echo or (lambda line: None)
+        self.poll_interval = poll_interval
+        self.trials: dict[int, TrialState] = {}
+        self.planner = Planner(spec, sweep.sweep_id, sweep.journal)
+        self.started_new = 0
+        self.target_hit: int | None = None
+        self._last_beat = 0.0
+
+    # -- bookkeeping ---------------------------------------------------------------------------
+
+    def _beat(self, force: bool = False, **fields: Any) -> None:
+        if force or time.time() - self._last_beat > CONTROLLER_BEAT_S:
+            write_controller(self.sweep, **fields)
+            self._last_beat = time.time()
+
+    def _load(self) -> None:
+        for record in read_trials(self.sweep):
+            trial = TrialState(record)
+            if record.get("run_id"):
+                trial.paths = self.store.paths(record["run_id"])
+                trial.reader = MetricsReader(trial.paths.metrics)
+            self.trials[trial.index] = trial
+
+    def _refresh_history(self, trial: TrialState) -> list[float]:
+        if trial.reader is None or self.spec.metric is None:
+            return trial.history
+        events = trial.reader.poll()
+        if trial.reader.restarted:
+            trial.history = []
+        trial.history.extend(v for _, v in self.spec.metric.history(events))
+        return trial.history
+
+    def _finished_state(self, trial: TrialState) -> RunState | None:
+        if trial.paths is None:
+            return None
+        return state_of(read_status(trial.paths))
+
+    # -- main loop -----------------------------------------------------------------------------
+
+    def run(self) -> str:
+        """Drive the sweep until nothing is left to do; returns how it ended."""
+        other = controller_alive(self.sweep)
+        if other and other.get("pid") != os.getpid():
+            raise ConfigError(
+                f"sweep {self.sweep.sweep_id} is being run by pid {other.get('pid')} on "
+                f"{other.get('host')}; watch it with 'emotui sweep status {self.sweep.sweep_id}'"
+            )
+        self._beat(force=True, state="running", backend=self.launcher.name,
+                   max_parallel=self.max_parallel, started=now(), ended=None)
+        ending = "interrupted"
+        try:
+            self._load()
+            pending = self._reconcile()
+            ending = self._loop(pending)
+            return ending
+        except SweepInterrupted:
+            ending = "interrupted"
+            raise
+        except KeyboardInterrupt:
+            ending = "interrupted"
+            raise
+        finally:
+            self._beat(force=True, state=ending, ended=now())
+
+    def _reconcile(self) -> list[tuple[TrialState, bool]]:
+        """Sort existing trials into finished / reattached / to (re)start. Returns the starts."""
+        pending: list[tuple[TrialState, bool]] = []
+        for trial in sorted(self.trials.values(), key=lambda t: t.index):
+            self._refresh_history(trial)
+            if trial.paths is None or not trial.paths.status.exists():
+                # Planned but its run never got created: make it now.
+                pending.append((trial, False))
+                continue
+            state = self._finished_state(trial)
+            if state is not None and state.finished:
+                self._settle(trial, announce=False)
+                continue
+            if not self.launcher.blocking and self.launcher.alive(trial.paths):
+                trial.handle = self.launcher.reattach(trial.paths)
+                self.echo(f"trial {trial.index}: reattached to {trial.paths.run_id} ({state})")
+                continue
+            if state == RunState.QUEUED and not trial.paths.metrics.exists():
+                pending.append((trial, False))
+            else:
+                pending.append((trial, True))
+        if self.planner.bayes is not None:
+            self._fail_orphan_bayes_trials()
+        return pending
+
+    def _fail_orphan_bayes_trials(self) -> None:
+        """Optuna trials asked for but never recorded (controller died in between): closed."""
+        from optuna.trial import TrialState as OT
+
+        known = {t.record.get("optuna_number") for t in self.trials.values()}
+        for t in self.planner.bayes.study.get_trials(deepcopy=False, states=(OT.RUNNING,)):
+            if t.number not in known:
+                self.planner.bayes.tell(t.number, None, state="fail")
+
+    def _active(self) -> list[TrialState]:
+        return [t for t in self.trials.values() if t.handle is not None]
+
+    def _loop(self, pending: list[tuple[TrialState, bool]]) -> str:
+        while True:
+            self._beat(state="running")
+            # 1. watch what runs (non-blocking backends)
+            for trial in self._active():
+                if self.launcher.done(trial.handle):
+                    self._settle(trial)
+                    trial.handle = None
+                elif trial.handle.stop_reason is None:
+                    reason = self._hyperband_reason(trial)
+                    if reason:
+                        self.echo(f"trial {trial.index}: {reason}")
+                        self.launcher.stop(trial.handle, reason)
+                        trial.handle.stop_reason = reason
+            # 2. start what fits
+            while len(self._active()) < self.max_parallel:
+                if pending:
+                    trial, resume = pending.pop(0)
+                    self._start(trial, resume=resume)
+                elif self._may_plan():
+                    trial = self._plan()
+                    if trial is None:
+                        break
+                    self._start(trial, resume=False)
+                else:
+                    break
+                if self.launcher.blocking:
+                    break  # settle it before anything else
+            if not self._active() and not pending and not self._may_plan():
+                break
+            if not self.launcher.blocking:
+                time.sleep(self.poll_interval)
+        if self.target_hit is not None:
+            return "target_reached"
+        total = self.spec.planned_total()
+        if total is not None and len(self.trials) >= total:
+            return "finished"
+        return "paused"  # --count reached: more trials remain for a later command
+
+    def _may_plan(self) -> bool:
+        if self.target_hit is not None:
+            return False
+        if self.count is not None and self.started_new >= self.count:
+            return False
+        total = self.spec.planned_total()
+        if total is not None and len(self.trials) >= total:
+            return False
+        if total is None and self.count is None:
+            return False
+        return True
+
+    def _plan(self) -> TrialState | None:
+        index = max(self.trials, default=-1) + 1
+        planned = self.planner.next(index)
+        if planned is None:
+            return None
+        values, number = planned
+        config, _ = self.spec.trial_config(values)
+        record = {
+            "index": index,
+            "params": swept_values(self.spec, values),
+            "run_id": new_run_id(config.method),
+            "optuna_number": number,
+            "created": now(),
+        }
+        write_trial(self.sweep, record)
+        trial = TrialState(record)
+        trial.paths = self.store.paths(record["run_id"])
+        trial.reader = MetricsReader(trial.paths.metrics)
+        self.trials[index] = trial
+        self.started_new += 1
+        return trial
+
+    # -- one trial -----------------------------------------------------------------------------
+
+    def _config_of(self, trial: TrialState) -> RunConfig:
+        values = dict(trial.record.get("params") or {})
+        config, _ = self.spec.trial_config(values)
+        return config
+
+    def _create_run(self, trial: TrialState, config: RunConfig) -> None:
+        if trial.paths is None:
+            trial.record["run_id"] = new_run_id(config.method)
+            write_trial(self.sweep, trial.record)
+            trial.paths = self.store.paths(trial.record["run_id"])
+            trial.reader = MetricsReader(trial.paths.metrics)
+        if not trial.paths.root.exists():
+            self.store.create(config.method, run_id=trial.paths.run_id)
+        atomic_write_text(trial.paths.config, dump_config(config))
+        write_status(trial.paths, run_id=trial.paths.run_id, state=RunState.QUEUED, reason=None,
+                     backend=self.launcher.name, method=config.method, created=now(),
+                     sweep_id=self.sweep.sweep_id, sweep_trial=trial.index)
+
+    def _start(self, trial: TrialState, *, resume: bool) -> None:
+        config = self._config_of(trial)
+        if not resume or trial.paths is None or not trial.paths.root.exists():
+            self._create_run(trial, config)
+            resume = False
+        elif not trial.paths.checkpoint_last.exists():
+            # Interrupted before its first checkpoint: start it again, in the same run directory.
+            for path in (trial.paths.metrics, trial.paths.results, trial.paths.exit_file):
+                path.unlink(missing_ok=True)
+            trial.history, trial.reader = [], MetricsReader(trial.paths.metrics)
+            write_status(trial.paths, state=RunState.QUEUED, reason=None,
+                         sweep_id=self.sweep.sweep_id, sweep_trial=trial.index)
+            resume = False
+        params = ", ".join(f"{k}={_short(v)}" for k, v in (trial.record.get("params") or {}).items())
+        self.echo(f"trial {trial.index}: {'resuming' if resume else 'starting'} "
+                  f"{trial.paths.run_id}" + (f" ({params})" if params else ""))
+        watch = (lambda: self._hyperband_reason(trial)) if self.spec.hyperband else None
+        handle = self.launcher.start(trial.paths, config, resume=resume, watch=watch)
+        trial.handle = handle
+        if self.launcher.blocking:
+            self._after_blocking(trial)
+
+    def _after_blocking(self, trial: TrialState) -> None:
+        outcome = trial.handle.outcome
+        trial.handle = None
+        if outcome.kind == "interrupted":
+            raise SweepInterrupted(trial.paths.run_id)
+        if outcome.kind == "setup_error":
+            # Bad input found before training started: every trial would fail the same way.
+            shutil.rmtree(trial.paths.root, ignore_errors=True)
+            raise outcome.error  # type: ignore[misc]
+        if outcome.kind == "early_stopped":
+            self._mark_early_stopped(trial, outcome.reason or "early-stopped")
+        self._settle(trial)
+
+    def _hyperband_reason(self, trial: TrialState) -> str | None:
+        if self.spec.hyperband is None or self.spec.metric is None:
+            return None
+        histories = {i: self._refresh_history(t) for i, t in self.trials.items()}
+        max_epochs = float(self._config_of(trial).num_train_epochs)
+        decision = hb.should_stop(self.spec.hyperband, self.spec.metric, histories, trial.index,
+                                  max_epochs)
+        if decision is None or len(histories[trial.index]) >= max_epochs:
+            return None  # nothing to save by stopping a trial that has finished its epochs
+        return decision.reason(self.spec.metric)
+
+    def _mark_early_stopped(self, trial: TrialState, reason: str) -> None:
+        """A pruned trial: cancelled (finished, never resumed) with early_stopped and results."""
+        paths = trial.paths
+        events = read_all(paths.metrics)
+        write_status(paths, state=RunState.CANCELLED, early_stopped=True, reason=reason,
+                     ended=now())
+        if read_json(paths.results) is None:
+            atomic_write_json(paths.results, results_from_events(paths, events))
+
+    def _settle(self, trial: TrialState, announce: bool = True) -> None:
+        """Record a finished trial's value; tell bayes; check the target."""
+        if trial.handle is not None and trial.handle.stop_reason and \
+                not read_status(trial.paths).get("early_stopped"):
+            self._mark_early_stopped(trial, trial.handle.stop_reason)
+        status = read_status(trial.paths)
+        results = read_json(trial.paths.results)
+        value = None
+        if self.spec.metric is not None:
+            value = self.spec.metric.final_value(results, read_all(trial.paths.metrics))
+            if value is not None and math.isnan(value):
+                value = None
+        state = status.get("state")
+        early = bool(status.get("early_stopped"))
+        changed = trial.record.get("state") != state or trial.record.get("value") != value
+        trial.record.update(state=state, value=value, early_stopped=early)
+        if changed:
+            write_trial(self.sweep, trial.record)
+        if self.planner.bayes is not None and trial.record.get("optuna_number") is not None:
+            kind = "pruned" if early else ("complete" if state == "completed" else "fail")
+            self.planner.bayes.tell(int(trial.record["optuna_number"]), value, state=kind)
+        if announce:
+            shown = "" if value is None or self.spec.metric is None else \
+                f" {self.spec.metric.name}={value:.4f}"
+            self.echo(f"trial {trial.index}: {trial.paths.run_id} "
+                      f"{'early-stopped' if early else state}{shown}")
+        if state == "completed" and self.spec.metric is not None and \
+                self.spec.metric.reached(value) and self.target_hit is None:
+            self.target_hit = trial.index
+            self.echo(f"target {self.spec.metric.name} {self.spec.metric.target:g} reached by "
+                      f"trial {trial.index}: no new trials")
+
+
+def results_from_events(paths: RunPaths, events: list[dict[str, Any]]) -> dict[str, Any]:
+    """results.json for a trial stopped early: its best evaluated epoch, nothing else invented."""
+    status = read_status(paths)
+    from emotui.core.results import load_config_dict
+
+    config = load_config_dict(paths)
+    out = empty_results(paths.run_id, config.get("method") or status.get("method"),
+                        config.get("model_name_or_path"))
+    out["status"] = status.get("state")
+    evals = [e for e in events if e.get("split") == "eval"]
+    best_metric = config.get("metric_for_best_model") or "accuracy"
+    scored = [e for e in evals if isinstance(e.get(best_metric), (int, float))]
+    if scored:
+        pick = min if best_metric == "loss" else max
+        best = pick(scored, key=lambda e: e[best_metric])
+        out.update(best_epoch=best.get("epoch"), eval_accuracy=best.get("accuracy"),
+                   eval_macro_f1=best.get("macro_f1"))
+    out["epochs_completed"] = len(evals)
+    out["early_stopped"] = True
+    out["collapsed"] = any("loss" in (e.get("nonfinite") or []) for e in events) or None
+    return out
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    text = str(value)
+    return text if len(text) <= 40 else text[:37] + "..."

@@ -1,0 +1,103 @@
+"""Entry points the CLI (and the TUI) call: open a sweep, dry-run it, run or resume it.
+
+A sweep's id is ``<file stem>-<hash of what determines its trials>`` (method, metric, parameters,
+--set overrides, run_cap, early_terminate), so running the same command again finds the same
+sweep and continues it; ``--name`` picks an id instead.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+from emotui.core.errors import ConfigError
+from emotui.core.runstore import RunStore, read_json
+from emotui.sweep.controller import Planner, SweepController, swept_values
+from emotui.sweep.search import grid_point, random_point
+from emotui.sweep.spec import SweepSpec, load_sweep, parse_overrides, parse_sweep
+from emotui.sweep.store import SweepPaths, SweepStore, create_sweep_dir, read_trials
+
+
+def open_sweep(file: str | Path, overrides: list[str], store: RunStore, *,
+               name: str | None = None) -> tuple[SweepSpec, SweepPaths, bool]:
+    """(spec, sweep dir, exists already) for ``emotui sweep FILE``; validates everything first."""
+    spec = load_sweep(file, overrides)
+    sweep_id = name or spec.default_id()
+    paths = SweepStore(store.root).paths(sweep_id)
+    existing = read_json(paths.spec)
+    if existing is not None and existing.get("fingerprint") != spec.fingerprint():
+        raise ConfigError(
+            f"sweep {sweep_id} exists with other settings (from {existing.get('source')}); "
+            "pick another --name or resume it with 'emotui sweep resume " + sweep_id + "'"
+        )
+    return spec, paths, existing is not None
+
+
+def save_sweep(spec: SweepSpec, paths: SweepPaths, file: str | Path, overrides: list[str]) -> None:
+    if paths.spec.exists():
+        return
+    text = Path(file).expanduser().read_text(encoding="utf-8")
+    data = spec.to_json()
+    data.update(sweep_id=paths.sweep_id, fingerprint=spec.fingerprint(), set=list(overrides),
+                planned_total=spec.planned_total())
+    create_sweep_dir(paths, text, data)
+
+
+def load_saved(paths: SweepPaths) -> SweepSpec:
+    """The spec of an existing sweep, re-validated from its saved copy of the file."""
+    import yaml
+
+    saved = read_json(paths.spec)
+    if saved is None:
+        raise ConfigError(f"{paths.root} holds no sweep (spec.json missing)")
+    data = yaml.safe_load(paths.source.read_text(encoding="utf-8")) or {}
+    return parse_sweep(data, source=saved.get("source") or str(paths.source),
+                       overrides=parse_overrides(saved.get("set") or []))
+
+
+def check_runnable(spec: SweepSpec, count: int | None) -> None:
+    if spec.method != "grid" and spec.run_cap is None and count is None:
+        raise ConfigError(
+            f"a {spec.method} sweep without run_cap runs forever; give --count N "
+            "(or add run_cap: N to the file)"
+        )
+
+
+def dry_run(spec: SweepSpec, paths: SweepPaths | None, *, count: int | None,
+            max_parallel: int) -> list[dict[str, Any]]:
+    """The trials a run would start now, with their resolved configs; nothing is written."""
+    check_runnable(spec, count)
+    done = {int(r["index"]) for r in read_trials(paths)} if paths is not None else set()
+    start = max(done, default=-1) + 1
+    total = spec.planned_total()
+    if spec.method == "bayes":
+        n = count or max(1, max_parallel)
+    else:
+        n = (total - len(done)) if total is not None else count
+        if count is not None:
+            n = min(n, count)
+    sweep_id = paths.sweep_id if paths is not None else spec.default_id()
+    planner = Planner(spec, sweep_id, None)  # bayes: an in-memory study, nothing persisted
+    out = []
+    for index in range(start, start + max(0, n or 0)):
+        if spec.method == "grid":
+            values = grid_point(spec, index)
+            if values is None:
+                break
+        elif spec.method == "random":
+            values = random_point(spec, index, planner.seed)
+        else:
+            _, values = planner.bayes.ask()
+        config, _ = spec.trial_config(values)
+        out.append({"trial": index, "params": swept_values(spec, values),
+                    "config": config.to_dict()})
+    return out
+
+
+def run_sweep(spec: SweepSpec, paths: SweepPaths, store: RunStore, launcher: Any, *,
+              max_parallel: int = 1, count: int | None = None,
+              echo: Callable[[str], None] | None = None, poll_interval: float = 2.0) -> str:
+    check_runnable(spec, count) if not read_trials(paths) else None
+    controller = SweepController(spec, paths, store, launcher, max_parallel=max_parallel,
+                                 count=count, echo=echo, poll_interval=poll_interval)
+    return controller.run()

@@ -1,0 +1,429 @@
+"""A W&B sweep file, read and validated against emotui's run config before anything launches.
+
+``load_sweep(path, overrides)`` returns a ``SweepSpec``: method, metric, parameters (each a
+``Distribution`` over one run-config field), run_cap and hyperband settings. Parameter names are
+checked against the run config schema (``emotui.core.config``: FIELDS, the study's aliases such as
+``text_column_name``, and the other TrainingArguments), discrete values are coerced and
+range-checked with the schema's own ``coerce_value``/``check_range``, continuous distributions must
+stay inside a field's range and give integers for integer fields, and ``trial_config`` builds every
+trial's full ``RunConfig`` through ``build_config`` so the combination rules apply too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from emotui.core import config as cfg
+from emotui.core.errors import ConfigError
+from emotui.sweep.distributions import DISCRETE, GRID_OK, Distribution
+from emotui.sweep.metric import Metric
+
+METHODS = ("grid", "random", "bayes")
+# Every top-level key W&B's sweep schema allows; emotui uses the first group.
+TOP_LEVEL_KEYS = (
+    "method", "parameters", "metric", "run_cap", "early_terminate", "program", "command",
+    "name", "description", "project", "entity", "controller", "apiVersion", "kind", "job",
+    "image_uri",
+)
+UNSET = object()  # `--set key=` on a field without an empty value: fall back to its default
+
+
+@dataclass
+class Hyperband:
+    """early_terminate: {type: hyperband, min_iter | max_iter + s, eta, strict}."""
+
+    eta: float = 3.0
+    min_iter: int | None = None
+    max_iter: int | None = None
+    s: int | None = None
+    strict: bool = True
+
+    @classmethod
+    def parse(cls, block: Any, where: str) -> "Hyperband":
+        if not isinstance(block, dict):
+            raise ConfigError(f"{where} must be a mapping such as {{type: hyperband, min_iter: 1}}")
+        kind = block.get("type")
+        if kind != "hyperband":
+            raise ConfigError(f"{where}: type must be hyperband (the only early_terminate W&B "
+                              f"has), got {kind!r}")
+        extra = sorted(set(block) - {"type", "min_iter", "max_iter", "s", "eta", "strict"})
+        if extra:
+            raise ConfigError(f"{where}: unknown key '{extra[0]}' (hyperband takes min_iter or "
+                              "max_iter + s, eta, strict)")
+        out = cls()
+        try:
+            out.eta = float(block.get("eta", 3))
+            if "min_iter" in block:
+                out.min_iter = int(block["min_iter"])
+            if "max_iter" in block:
+                out.max_iter = int(block["max_iter"])
+            if "s" in block:
+                out.s = int(block["s"])
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: min_iter, max_iter and s are integers, eta a number") from None
+        out.strict = bool(block.get("strict", True))
+        if out.eta <= 1:
+            raise ConfigError(f"{where}: eta must be > 1, got {out.eta:g}")
+        if out.min_iter is None and out.max_iter is None:
+            raise ConfigError(f"{where} needs min_iter (first bracket, in epochs) or max_iter + s")
+        if out.min_iter is not None and out.min_iter < 1:
+            raise ConfigError(f"{where}: min_iter must be >= 1, got {out.min_iter}")
+        if out.min_iter is None and out.s is None:
+            raise ConfigError(f"{where}: max_iter needs s (how many brackets below max_iter)")
+        if not out.brackets(10**6):
+            raise ConfigError(f"{where} gives no bracket: raise max_iter or s, or lower eta")
+        return out
+
+    def brackets(self, max_epochs: float) -> list[int]:
+        """Epochs at which runs are compared (W&B: min_iter*eta^k, or max_iter/eta^k for k<=s)."""
+        bands: list[int] = []
+        if self.min_iter is not None:
+            band = float(self.min_iter)
+            while band <= max_epochs and len(bands) < 100:
+                bands.append(int(band))
+                band *= self.eta
+        else:
+            band = float(self.max_iter or 0)
+            for _ in range(self.s or 0):
+                band /= self.eta
+                if band < 1:
+                    break
+                bands.append(int(band))
+        return sorted(b for b in set(bands) if b <= max_epochs)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": "hyperband", "eta": self.eta, "strict": self.strict}
+        for key in ("min_iter", "max_iter", "s"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
+        return out
+
+
+@dataclass
+class Parameter:
+    """One entry of ``parameters``: the run-config key it sets and its distribution."""
+
+    key: str  # normalized: a RunConfig field, another TrainingArguments name, or "method"
+    raw_key: str  # as the file spells it (W&B passes this name back to agents)
+    dist: Distribution
+
+    @property
+    def swept(self) -> bool:
+        return not (self.dist.kind == "constant" or
+                    (self.dist.kind == "categorical" and len(self.dist.args["values"]) == 1))
+
+
+@dataclass
+class SweepSpec:
+    method: str
+    parameters: dict[str, Parameter]
+    metric: Metric | None = None
+    run_cap: int | None = None
+    hyperband: Hyperband | None = None
+    name: str | None = None
+    program: str | None = None
+    command: list[Any] | None = None
+    project: str | None = None
+    entity: str | None = None
+    source: str = "sweep file"
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    # -- views ---------------------------------------------------------------------------------
+
+    def swept(self) -> list[Parameter]:
+        return [p for p in self.parameters.values() if p.swept]
+
+    def grid_size(self) -> int:
+        n = 1
+        for p in self.parameters.values():
+            n *= len(p.dist.grid_values())
+        return n
+
+    def planned_total(self) -> int | None:
+        """How many trials the sweep runs in all (None: unbounded until --count or a target)."""
+        if self.method == "grid":
+            size = self.grid_size()
+            return min(size, self.run_cap) if self.run_cap else size
+        return self.run_cap
+
+    def trial_config(self, values: Mapping[str, Any]) -> tuple[cfg.RunConfig, set[str]]:
+        """The full RunConfig of one trial: the file's fixed values, the trial's, then --set."""
+        layer = {}
+        for key, param in self.parameters.items():
+            if key in values:
+                layer[param.raw_key] = values[key]
+            elif param.dist.kind == "constant":
+                layer[param.raw_key] = param.dist.args["value"]
+        layers = [(self.source, layer)]
+        if self.overrides:
+            layers.append(("--set", {k: v for k, v in self.overrides.items() if v is not UNSET}))
+        return cfg.build_config(layers)
+
+    def fingerprint(self) -> str:
+        """Stable hash of what determines the trials (re-running the same command resumes)."""
+        text = json.dumps(self.to_json(include_source=False), sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+    def default_id(self) -> str:
+        stem = re.sub(r"[^a-z0-9._-]+", "-", (self.name or Path(self.source).stem).lower())
+        stem = stem.strip("-._")[:48] or "sweep"
+        return f"{stem}-{self.fingerprint()}"
+
+    def to_json(self, include_source: bool = True) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "method": self.method,
+            "metric": None if self.metric is None else {
+                "name": self.metric.name, "goal": self.metric.goal, "target": self.metric.target},
+            "run_cap": self.run_cap,
+            "early_terminate": self.hyperband.to_json() if self.hyperband else None,
+            "parameters": {p.raw_key: {"distribution": p.dist.kind, **p.dist.args}
+                           for p in self.parameters.values()},
+            "overrides": {k: (None if v is UNSET else v) for k, v in self.overrides.items()},
+        }
+        if include_source:
+            out.update(source=self.source, name=self.name, program=self.program,
+                       command=self.command, project=self.project, entity=self.entity)
+        return out
+
+    def to_wandb(self) -> dict[str, Any]:
+        """The sweep as W&B's server takes it, --set values folded in as constants."""
+        params = {p.raw_key: p.dist.to_wandb() for p in self.parameters.values()}
+        for key, value in self.overrides.items():
+            for raw in [p.raw_key for p in self.parameters.values() if p.key == key]:
+                params.pop(raw)
+            if value is not UNSET:
+                params[key] = {"value": value}
+        out: dict[str, Any] = {"method": self.method, "parameters": params}
+        if self.metric:
+            out["metric"] = {"name": self.metric.name, "goal": self.metric.goal}
+            if self.metric.target is not None:
+                out["metric"]["target"] = self.metric.target
+        if self.run_cap:
+            out["run_cap"] = self.run_cap
+        if self.hyperband:
+            out["early_terminate"] = self.hyperband.to_json()
+        if self.name:
+            out["name"] = self.name
+        return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading and validation
+# ---------------------------------------------------------------------------------------------
+
+
+def load_sweep(path: str | Path, overrides: list[str] | None = None) -> SweepSpec:
+    """Read and fully validate a sweep file (plus ``--set key=value`` overrides)."""
+    data = cfg.read_yaml_mapping(Path(path), "sweep file")
+    return parse_sweep(data, source=str(path), overrides=parse_overrides(overrides or []))
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """``key=value`` strings -> {field: raw value}; ``key=`` unsets (None, or the default)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r} must look like key=value (e.g. --set num_train_epochs=1)")
+        raw_key, value = item.split("=", 1)
+        key = cfg.normalize_key(raw_key)
+        if key not in cfg.known_keys() or key == "extra_training_args":
+            raise cfg.unknown_key_error(raw_key.strip(), "--set")
+        if key in cfg.FIELDS and cfg.FIELDS[key].metadata.get("secret"):
+            raise ConfigError(f"--set {key}: secrets are never stored; set it in the environment")
+        if value.strip() == "":
+            out[key] = None if (key in cfg.FIELDS and cfg.is_nullable(key)) else UNSET
+        elif key in cfg.EXTRA_TRAINING_ARGS:
+            import yaml
+
+            try:
+                out[key] = yaml.safe_load(value)
+            except yaml.YAMLError:
+                out[key] = value
+        else:
+            out[key] = value
+    return out
+
+
+def parse_sweep(data: Mapping[str, Any], *, source: str = "sweep file",
+                overrides: Mapping[str, Any] | None = None) -> SweepSpec:
+    for key in data:
+        if key not in TOP_LEVEL_KEYS:
+            raise ConfigError(
+                f"{source}: unknown key '{key}'{cfg.suggest(str(key), TOP_LEVEL_KEYS)}; a W&B sweep "
+                "file has method, parameters, metric, run_cap, early_terminate, program, command"
+            )
+    method = data.get("method")
+    if method is None:
+        raise ConfigError(f"{source}: method is missing; give grid, random or bayes")
+    method = str(method).strip().lower()
+    if method not in METHODS:
+        raise ConfigError(
+            f"{source}: unknown method '{data.get('method')}'{cfg.suggest(method, METHODS)}; "
+            "emotui runs grid, random and bayes"
+        )
+    params = data.get("parameters")
+    if not isinstance(params, dict) or not params:
+        raise ConfigError(f"{source}: parameters must be a non-empty mapping of run settings")
+    metric = Metric.parse(data["metric"], f"{source} metric") if data.get("metric") else None
+    run_cap = data.get("run_cap")
+    if run_cap is not None:
+        if isinstance(run_cap, bool) or not isinstance(run_cap, int) or run_cap < 1:
+            raise ConfigError(f"{source}: run_cap must be a positive integer, got {run_cap!r}")
+    hyperband = None
+    if data.get("early_terminate") is not None:
+        hyperband = Hyperband.parse(data["early_terminate"], f"{source} early_terminate")
+        if metric is None:
+            raise ConfigError(f"{source}: early_terminate needs a metric to compare runs by")
+    if method == "bayes" and metric is None:
+        raise ConfigError(f"{source}: bayes search needs a metric, e.g. "
+                          "metric: {name: eval/accuracy, goal: maximize}")
+    command = data.get("command")
+    if command is not None and not isinstance(command, list):
+        raise ConfigError(f"{source}: command must be a list (W&B's ${{env}} ${{program}} ... form)")
+
+    spec = SweepSpec(
+        method=method, parameters={}, metric=metric, run_cap=run_cap, hyperband=hyperband,
+        name=data.get("name"), program=data.get("program"), command=command,
+        project=data.get("project"), entity=data.get("entity"), source=source,
+        overrides=dict(overrides or {}),
+    )
+    for raw_key, block in params.items():
+        param = parse_parameter(str(raw_key), block, source)
+        if param.key in spec.parameters:
+            raise ConfigError(f"{source}: parameters {spec.parameters[param.key].raw_key} and "
+                              f"{raw_key} set the same setting; keep one")
+        spec.parameters[param.key] = param
+    _apply_overrides(spec)
+    if method == "grid":
+        for p in spec.parameters.values():
+            if p.dist.kind not in GRID_OK or p.dist.args.get("probabilities"):
+                what = "probabilities" if p.dist.args.get("probabilities") else \
+                    f"distribution {p.dist.kind}"
+                raise ConfigError(
+                    f"{source} parameters.{p.raw_key}: grid search cannot use {what} (W&B allows "
+                    "only value, values, int_uniform and q_uniform); list values: [...] or use "
+                    "method random or bayes"
+                )
+    validate_combinations(spec)
+    return spec
+
+
+def parse_parameter(raw_key: str, block: Any, source: str) -> Parameter:
+    where = f"{source} parameters.{raw_key}"
+    key = cfg.normalize_key(raw_key)
+    if key not in cfg.known_keys() or key == "extra_training_args":
+        raise cfg.unknown_key_error(raw_key, f"{source} parameters")
+    if key in cfg.FIELDS and cfg.FIELDS[key].metadata.get("secret"):
+        raise ConfigError(f"{where}: secrets cannot be swept or stored; set {key.upper()} or "
+                          "HF_TOKEN in the environment")
+    dist = Distribution.parse(block, where)
+    if key in cfg.FIELDS:
+        _check_field_values(key, dist, where)
+    elif key == "method":
+        for value in _discrete_values(dist, where, key):
+            if str(value).strip().lower() not in cfg.METHOD_ALIASES:
+                raise ConfigError(
+                    f"{where}: method must be one of full, lora, prompt-text, prompt-random; got "
+                    f"{value!r}{cfg.suggest(str(value), cfg.METHOD_ALIASES)}"
+                )
+    return Parameter(key=key, raw_key=raw_key, dist=dist)
+
+
+def _discrete_values(dist: Distribution, where: str, key: str) -> list[Any]:
+    if dist.kind == "constant":
+        return [dist.args["value"]]
+    if dist.kind == "categorical":
+        return dist.args["values"]
+    raise ConfigError(f"{where}: {key} takes a value or values, not distribution {dist.kind}")
+
+
+def _check_field_values(key: str, dist: Distribution, where: str) -> None:
+    """Coerce discrete values in place and range-check them; check a continuous support."""
+    typ = cfg.field_type(key)
+    if dist.kind in DISCRETE:
+        coerced = []
+        for value in _discrete_values(dist, where, key):
+            value = cfg.coerce_value(key, value, where)
+            cfg.check_range(key, value, where)
+            coerced.append(value)
+        if dist.kind == "constant":
+            dist.args["value"] = coerced[0]
+        else:
+            dist.args["values"] = coerced
+        return
+    if typ not in (int, float):
+        raise ConfigError(f"{where}: {key} is a {typ.__name__} setting; give value or values, "
+                          f"not distribution {dist.kind}")
+    if typ is int and not dist.integer_valued:
+        raise ConfigError(
+            f"{where}: {key} takes integers; use distribution int_uniform (integer min/max) or a "
+            f"q_ distribution with an integer q, not {dist.kind}"
+        )
+    lo, hi, lo_inclusive = dist.support()
+    meta = cfg.FIELDS[key].metadata
+    if meta.get("min") is not None:
+        fmin = meta["min"]
+        bad = lo < fmin or (lo == fmin and lo_inclusive and meta.get("min_exclusive"))
+        if bad:
+            op = ">" if meta.get("min_exclusive") else ">="
+            low = "-inf" if math.isinf(lo) else f"{lo:g}"
+            raise ConfigError(f"{where}: distribution {dist.kind} can give {key} = {low} but "
+                              f"{key} must be {op} {fmin:g}; narrow its bounds or use a "
+                              "log_uniform_values / log_normal distribution")
+    if meta.get("max") is not None:
+        fmax = meta["max"]
+        if hi > fmax or (hi == fmax and meta.get("max_exclusive")):
+            op = "<" if meta.get("max_exclusive") else "<="
+            high = "inf" if math.isinf(hi) else f"{hi:g}"
+            raise ConfigError(f"{where}: distribution {dist.kind} can give {key} = {high} but "
+                              f"{key} must be {op} {fmax:g}; narrow its bounds")
+
+
+def _apply_overrides(spec: SweepSpec) -> None:
+    """--set pins a setting for every trial: it replaces the file's entry for it, if any."""
+    for key, value in list(spec.overrides.items()):
+        if key in cfg.FIELDS and value is not UNSET and value is not None:
+            value = cfg.coerce_value(key, value, "--set")
+            cfg.check_range(key, value, "--set")
+            spec.overrides[key] = value
+        if key in spec.parameters:
+            del spec.parameters[key]
+    if not spec.parameters and not spec.overrides:
+        raise ConfigError(f"{spec.source}: no parameters left after --set")
+
+
+def representative_values(spec: SweepSpec) -> dict[str, Any]:
+    """One point of the search space (first value / lower end) for up-front combination checks."""
+    out = {}
+    for key, p in spec.parameters.items():
+        if p.dist.kind in DISCRETE or p.dist.kind in ("int_uniform", "q_uniform"):
+            values = p.dist.grid_values() or [p.dist.args.get("min")]
+            out[key] = values[0]
+    return out
+
+
+def validate_combinations(spec: SweepSpec) -> None:
+    """Every grid trial (or, for random/bayes, each categorical choice) builds a valid RunConfig."""
+    from emotui.sweep.search import grid_points
+
+    if spec.method == "grid":
+        for values in grid_points(spec):
+            spec.trial_config(values)
+        return
+    base = representative_values(spec)
+    # Continuous parameters: try both ends of their support where finite.
+    for key, p in spec.parameters.items():
+        if p.dist.kind in DISCRETE:
+            for value in p.dist.grid_values():
+                spec.trial_config({**base, key: value})
+        elif key not in base:
+            lo, hi, _ = p.dist.support()
+            for end in (lo, hi):
+                if math.isfinite(end) and end != 0:
+                    spec.trial_config({**base, key: end})

@@ -1,0 +1,161 @@
+"""A sweep's durable state: ``<runs>/sweeps/<sweep_id>/``, plain files safe on a shared filesystem.
+
+    sweep.yaml        the sweep file as given (byte for byte)
+    spec.json         the resolved sweep (parameters, --set overrides, metric, seed, backend)
+    trials/0003.json  one file per trial: its index, swept values, run id (optuna number for
+                      bayes); written only by the controller, replaced atomically
+    controller.json   who drives the sweep now (host, pid, updated) and how it ended
+    optuna.journal    the bayes sampler's study (Optuna JournalStorage, append-only)
+
+Each trial is also an ordinary run directory in the run store whose status.json carries
+``sweep_id`` and ``sweep_trial``; the run directory is the truth about the trial's state.
+No locks: one controller per sweep at a time, checked through controller.json's heartbeat.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from emotui.core.errors import ConfigError, RunNotFound
+from emotui.core.runstore import RUN_ID_RE, atomic_write_json, atomic_write_text, read_json
+
+SWEEPS_DIRNAME = "sweeps"
+CONTROLLER_STALE_S = 60.0  # a controller refreshes controller.json every few seconds
+
+
+@dataclass(frozen=True)
+class SweepPaths:
+    root: Path
+
+    @property
+    def sweep_id(self) -> str:
+        return self.root.name
+
+    @property
+    def source(self) -> Path:
+        return self.root / "sweep.yaml"
+
+    @property
+    def spec(self) -> Path:
+        return self.root / "spec.json"
+
+    @property
+    def trials(self) -> Path:
+        return self.root / "trials"
+
+    def trial(self, index: int) -> Path:
+        return self.trials / f"{index:04d}.json"
+
+    @property
+    def controller(self) -> Path:
+        return self.root / "controller.json"
+
+    @property
+    def journal(self) -> Path:
+        return self.root / "optuna.journal"
+
+
+class SweepStore:
+    """The sweeps folder inside a run store."""
+
+    def __init__(self, runs_root: Path):
+        self.root = Path(runs_root) / SWEEPS_DIRNAME
+
+    def paths(self, sweep_id: str) -> SweepPaths:
+        if not RUN_ID_RE.match(sweep_id) or ".." in sweep_id:
+            raise ConfigError(f"'{sweep_id}' is not a valid sweep id (lowercase letters, digits, "
+                              "'.', '_', '-'); 'emotui sweep ls' lists the sweeps")
+        return SweepPaths(self.root / sweep_id)
+
+    def ids(self) -> list[str]:
+        try:
+            return sorted(e for e in os.listdir(self.root) if (self.root / e / "spec.json").exists())
+        except FileNotFoundError:
+            return []
+
+    def find(self, ref: str) -> SweepPaths:
+        """A sweep by id, unique prefix, or a unique substring."""
+        if "/" in ref or ref.startswith("."):
+            raise ConfigError(f"'{ref}' is not a sweep id; 'emotui sweep ls' lists the sweeps")
+        ids = self.ids()
+        if ref in ids:
+            return SweepPaths(self.root / ref)
+        matches = [i for i in ids if i.startswith(ref)] or [i for i in ids if ref in i]
+        if len(matches) == 1:
+            return SweepPaths(self.root / matches[0])
+        if not matches:
+            raise RunNotFound(f"no sweep '{ref}' in {self.root}; 'emotui sweep ls' lists the sweeps")
+        raise RunNotFound(f"'{ref}' matches {len(matches)} sweeps ({', '.join(matches[:5])}); "
+                          "give more of the id")
+
+    def __iter__(self) -> Iterator[SweepPaths]:
+        for sid in self.ids():
+            yield SweepPaths(self.root / sid)
+
+
+def create_sweep_dir(paths: SweepPaths, source_text: str, spec_json: dict[str, Any]) -> None:
+    paths.trials.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(paths.source, source_text)
+    atomic_write_json(paths.spec, spec_json)
+
+
+def read_trials(paths: SweepPaths) -> list[dict[str, Any]]:
+    """Trial records in index order (a record mid-replace is retried once, then skipped)."""
+    out = []
+    try:
+        names = sorted(n for n in os.listdir(paths.trials) if n.endswith(".json")
+                       and not n.startswith("."))
+    except FileNotFoundError:
+        return []
+    for name in names:
+        record = read_json(paths.trials / name)
+        if record is None:
+            time.sleep(0.05)
+            record = read_json(paths.trials / name)
+        if record is not None:
+            out.append(record)
+    return out
+
+
+def write_trial(paths: SweepPaths, record: dict[str, Any]) -> None:
+    atomic_write_json(paths.trial(int(record["index"])), record)
+
+
+# -- the controller claim -----------------------------------------------------------------------
+
+
+def controller_alive(paths: SweepPaths) -> dict[str, Any] | None:
+    """controller.json of a controller still driving this sweep (fresh heartbeat), else None."""
+    info = read_json(paths.controller)
+    if not info or info.get("state") != "running":
+        return None
+    if time.time() - float(info.get("updated") or 0) > CONTROLLER_STALE_S:
+        return None
+    if info.get("host") == socket.gethostname() and not _pid_alive(int(info.get("pid") or 0)):
+        return None
+    return info
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def write_controller(paths: SweepPaths, **fields: Any) -> dict[str, Any]:
+    info = read_json(paths.controller) or {}
+    info.update(fields)
+    info.update(host=socket.gethostname(), pid=os.getpid(), updated=round(time.time(), 3))
+    atomic_write_json(paths.controller, info)
+    return info

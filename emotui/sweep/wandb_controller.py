@@ -1,0 +1,142 @@
+"""--controller wandb: the same sweep file as a real W&B sweep, trials run by W&B agents.
+
+Before anything touches W&B: the key must exist (WANDB_API_KEY or a netrc entry for the W&B
+host, as `wandb login` writes) and the host must answer a TCP connect within a few seconds;
+otherwise one line suggests ``--controller offline`` and the command exits 2 without hanging.
+The key is never read into emotui's files or command lines: wandb finds it itself.
+
+With both present, ``wandb.sweep`` creates the sweep from ``SweepSpec.to_wandb()`` (``--set``
+values folded in as constants, ``report_to`` forced to wandb so the agents' runs report the
+metric) and ``wandb.agent`` runs trials in this process: each agent call builds the trial's
+RunConfig through the same validation as offline trials, creates an ordinary run directory
+(status.json carries ``sweep_id`` = the W&B sweep path) and calls ``emotui.train.train``.
+"""
+
+from __future__ import annotations
+
+import netrc
+import os
+import socket
+from typing import Any, Callable
+from urllib.parse import urlparse
+
+from emotui.core.config import normalize_key
+from emotui.core.errors import ConfigError
+from emotui.core.runstore import RunStore
+from emotui.sweep.spec import SweepSpec
+
+DEFAULT_BASE_URL = "https://api.wandb.ai"
+CONNECT_TIMEOUT_S = 5.0
+OFFLINE_HINT = "run it offline with --controller offline"
+
+
+def base_url() -> str:
+    return os.environ.get("WANDB_BASE_URL") or DEFAULT_BASE_URL
+
+
+def has_api_key(url: str | None = None) -> bool:
+    """True when wandb will find a key: WANDB_API_KEY or a netrc entry for the W&B host."""
+    if os.environ.get("WANDB_API_KEY", "").strip():
+        return True
+    host = urlparse(url or base_url()).hostname or "api.wandb.ai"
+    path = os.environ.get("NETRC") or os.path.join(os.path.expanduser("~"), ".netrc")
+    try:
+        auth = netrc.netrc(path).authenticators(host)
+    except (FileNotFoundError, netrc.NetrcParseError, OSError):
+        return False
+    return bool(auth and auth[2])
+
+
+def reachable(url: str | None = None, timeout: float = CONNECT_TIMEOUT_S) -> str | None:
+    """None when the W&B host accepts a TCP connection, else why not (one phrase)."""
+    parsed = urlparse(url or base_url())
+    host = parsed.hostname or "api.wandb.ai"
+    port = parsed.port or (443 if parsed.scheme != "http" else 80)
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return None
+    except socket.gaierror:
+        return f"cannot resolve {host} (no network or DNS)"
+    except TimeoutError:
+        return f"{host}:{port} did not answer within {timeout:g} s"
+    except OSError as exc:
+        return f"cannot connect to {host}:{port} ({exc.strerror or exc})"
+
+
+def preflight() -> None:
+    """Raise a one-line ConfigError unless W&B can be used now."""
+    mode = os.environ.get("WANDB_MODE", "").strip().lower()
+    if mode in ("disabled", "offline", "dryrun"):
+        raise ConfigError(f"W&B is {mode} here (WANDB_MODE={mode}), so a W&B sweep cannot be "
+                          f"created; {OFFLINE_HINT}")
+    if not has_api_key():
+        raise ConfigError("no W&B API key (set WANDB_API_KEY or run 'wandb login'); "
+                          f"{OFFLINE_HINT}")
+    why = reachable()
+    if why:
+        raise ConfigError(f"W&B server {base_url()} is unreachable: {why}; {OFFLINE_HINT}")
+
+
+def wandb_sweep_config(spec: SweepSpec) -> dict[str, Any]:
+    config = spec.to_wandb()
+    config["parameters"]["report_to"] = {"value": "wandb"}
+    for key in [k for k in config["parameters"] if normalize_key(k) == "report_to"
+                and k != "report_to"]:
+        config["parameters"].pop(key)
+    return config
+
+
+def run_wandb_sweep(spec: SweepSpec, store: RunStore, *, backend: str, max_parallel: int,
+                    count: int | None, project: str | None, entity: str | None, dry_run: bool,
+                    echo: Callable[[str], None], sections: dict[str, Any]) -> int:
+    import json
+
+    sweep_config = wandb_sweep_config(spec)
+    if dry_run:
+        print(json.dumps(sweep_config, indent=2, default=str))
+        return 0
+    preflight()
+    if backend != "inline":
+        raise ConfigError(f"--controller wandb runs its agent inline in this process; start one "
+                          f"'emotui sweep FILE --controller wandb' per GPU (or use --controller "
+                          f"offline with --backend {backend})")
+    wandb_section = sections.get("wandb") or {}
+    project = project or wandb_section.get("project") or spec.project or "emotui"
+    entity = entity or wandb_section.get("entity") or spec.entity
+    return _create_and_run(spec, store, sweep_config, project, entity, count, echo)
+
+
+def _create_and_run(spec: SweepSpec, store: RunStore, sweep_config: dict[str, Any], project: str,
+                    entity: str | None, count: int | None,
+                    echo: Callable[[str], None]) -> int:  # pragma: no cover - needs W&B
+    import wandb
+
+    sweep_id = wandb.sweep(sweep_config, project=project, entity=entity)
+    path = f"{entity + '/' if entity else ''}{project}/{sweep_id}"
+    echo(f"W&B sweep {path} created; running an agent here (more agents: "
+         f"'wandb agent {path}' elsewhere won't use emotui; run this command again instead)")
+    wandb.agent(sweep_id, function=lambda: agent_trial(spec, store, path), project=project,
+                entity=entity, count=count)
+    return 0
+
+
+def agent_trial(spec: SweepSpec, store: RunStore, sweep_path: str) -> None:  # pragma: no cover
+    """One W&B agent trial: W&B's suggested values -> a validated RunConfig -> train."""
+    import wandb
+
+    from emotui.core.config import dump_config
+    from emotui.core.runstore import atomic_write_text
+    from emotui.core.status import RunState, now, write_status
+    from emotui.train import train
+
+    run = wandb.init()
+    values = {normalize_key(k): v for k, v in dict(run.config).items()}
+    values = {k: v for k, v in values.items() if k in spec.parameters}
+    config, _ = spec.trial_config(values)
+    config.report_to = "wandb"
+    paths = store.create(config.method)
+    atomic_write_text(paths.config, dump_config(config))
+    write_status(paths, run_id=paths.run_id, state=RunState.QUEUED, backend="inline",
+                 method=config.method, created=now(), sweep_id=sweep_path,
+                 wandb_run_id=run.id)
+    train(config, paths.root)
