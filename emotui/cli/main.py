@@ -18,6 +18,7 @@ from emotui.core.errors import EmotuiError
 COMMANDS = (
     "emotui.cli.run_cmd",
     "emotui.cli.runs_cmd",
+    "emotui.cli.sweep_cmd",
 )
 
 EPILOG = """\
