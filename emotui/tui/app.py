@@ -62,6 +62,10 @@ class EmotuiApp(App):
                 lambda action=binding.action, target=screen: self.call_later(
                     self.run_action, action, target),
             )
+        extra = getattr(screen, "extra_commands", None)
+        if extra is not None:
+            for title, help_text, callback in extra():
+                yield SystemCommand(title, help_text, callback)
 
 
 def run_tui(runs_dir: str | None = None) -> int:

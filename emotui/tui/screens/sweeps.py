@@ -1,0 +1,134 @@
+"""Sweeps: trials grouped under their sweep, with progress, best so far and collapsed trials."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static, Tree
+
+from emotui.core.runstore import read_json
+from emotui.tui import formatting as fmt
+
+FINISHED = ("completed", "failed", "cancelled")
+
+
+def sweep_info(root, sweep_id: str) -> dict[str, Any]:
+    """spec.json of a sweep written by emotui.sweep ({} when absent: e.g. a W&B-run sweep)."""
+    if root is None:
+        return {}
+    return read_json(root / "sweeps" / sweep_id / "spec.json") or {}
+
+
+def group_by_sweep(rows: dict[str, dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    sweeps: dict[str, list[dict[str, Any]]] = {}
+    for row in sorted(rows.values(), key=lambda r: r["run_id"]):
+        if row.get("sweep_id"):
+            sweeps.setdefault(row["sweep_id"], []).append(row)
+    return sweeps
+
+
+def sweep_label(sweep_id: str, trials: list[dict[str, Any]], spec: dict[str, Any]) -> Text:
+    done = sum(1 for t in trials if t.get("status") in FINISHED)
+    running = sum(1 for t in trials if t.get("status") == "running")
+    total = spec.get("run_cap") or len(trials)
+    scored = [t for t in trials if t.get("eval_accuracy") is not None]
+    best = max(scored, key=lambda t: t["eval_accuracy"]) if scored else None
+    collapsed = sum(1 for t in trials if t.get("collapsed"))
+    label = Text(sweep_id, style="bold")
+    if spec.get("method"):
+        label.append(f"  {spec['method']}", style="dim")
+    label.append("  ")
+    label.append_text(fmt.progress_bar(done / total if total else None))
+    label.append(f"  {done}/{total} done, {running} running")
+    if best is not None:
+        label.append(f"  best {fmt.percent(best['eval_accuracy'])} ({best['run_id'][-4:]})",
+                     style="green")
+    if collapsed:
+        label.append(f"  {collapsed} collapsed", style="bold red")
+    return label
+
+
+def trial_label(trial: dict[str, Any]) -> Text:
+    label = Text(f"{trial['run_id']}  ")
+    state = fmt.state_text(trial)
+    state.pad_right(10 - len(state.plain))
+    label.append_text(state)
+    label.append(f"{fmt.hyperparameters(trial)}  eval {fmt.percent(trial.get('eval_accuracy'))}")
+    if trial.get("collapsed"):
+        label.append("  ✗ collapsed", style="bold red")
+    return label
+
+
+class SweepsScreen(Screen):
+    """A tree of sweeps; refreshed from the home screen's live rows (no extra file reads)."""
+
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("enter", "open", "Open trial", show=False),
+    ]
+
+    def __init__(self, rows: dict[str, dict[str, Any]]):
+        super().__init__()
+        self.rows = rows
+        self._painted: Any = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Tree("sweeps", id="sweep-tree")
+        yield Static("", id="sweeps-status", classes="status-line")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = "sweeps"
+        self.paint()
+        self.set_interval(2.0, self._refresh_rows)
+        self.query_one(Tree).focus()
+
+    def _refresh_rows(self) -> None:
+        home = self.app.screen_stack[1] if len(self.app.screen_stack) > 1 else None
+        rows = getattr(home, "all_rows", None)
+        if rows is not None:
+            self.rows = dict(rows)
+            self.paint()
+
+    def paint(self) -> None:
+        sweeps = group_by_sweep(self.rows)
+        fingerprint = [(sid, [(t["run_id"], t.get("status"), t.get("eval_accuracy"),
+                               t.get("collapsed")) for t in trials])
+                       for sid, trials in sweeps.items()]
+        if fingerprint == self._painted:
+            return  # nothing changed: keep the tree (and its cursor) as it is
+        self._painted = fingerprint
+        tree = self.query_one(Tree)
+        root = getattr(self.app.source, "root", None)
+        expanded = {n.data for n in tree.root.children if n.is_expanded}
+        tree.clear()
+        tree.root.expand()
+        for sid, trials in sweeps.items():
+            node = tree.root.add(sweep_label(sid, trials, sweep_info(root, sid)), data=sid,
+                                 expand=not expanded or sid in expanded)
+            for trial in trials:
+                node.add_leaf(trial_label(trial), data=trial["run_id"])
+        self.query_one("#sweeps-status", Static).update(
+            f"{len(sweeps)} sweeps · enter opens a trial" if sweeps else
+            "No sweeps yet: launch one from the new-run screen (n, then a sweep file).")
+
+    @on(Tree.NodeSelected)
+    def _selected(self, event: Tree.NodeSelected) -> None:
+        rid = event.node.data
+        if rid in self.rows:
+            from emotui.tui.screens.detail import RunDetailScreen
+
+            self.app.push_screen(RunDetailScreen(rid))
+
+    def action_open(self) -> None:
+        node = self.query_one(Tree).cursor_node
+        if node is not None and node.data in self.rows:
+            from emotui.tui.screens.detail import RunDetailScreen
+
+            self.app.push_screen(RunDetailScreen(node.data))
