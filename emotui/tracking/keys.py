@@ -1,0 +1,244 @@
+"""Names on both sides: emotui's metric events and results <-> W&B history, summary and config.
+
+emotui logs under the keys the study's runs have (HF Trainer's WandbCallback: ``train/loss``,
+``train/learning_rate``, ``eval/accuracy``, ``test/accuracy``, x-axis ``train/global_step``), so
+emotui runs and the study's runs share W&B dashboards, and both map back onto emotui's summary
+columns (``emotui.core.results.summarize``) through the same tables here.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from datetime import datetime
+from typing import Any, Iterable, Mapping
+
+from emotui.core.results import KEY_HYPERPARAMETERS, SUMMARY_METRICS
+
+STEP_KEY = "train/global_step"
+EPOCH_KEY = "train/epoch"
+LINK_KEY = "emotui_run_id"  # config key tying a W&B run to its emotui run directory
+_EVENT_META = frozenset({"time", "split", "step", "nonfinite", "epoch"})
+
+# emotui results.json key -> W&B summary key (what finish() writes).
+RESULTS_TO_SUMMARY = {
+    "eval_accuracy": "eval/accuracy",
+    "eval_macro_f1": "eval/macro_f1",
+    "test_accuracy": "test/accuracy",
+    "test_macro_f1": "test/macro_f1",
+    "best_epoch": "best_epoch",
+    "trainable_params": "trainable_params",
+    "total_params": "total_params",
+    "checkpoint_bytes": "checkpoint_bytes",
+    "train_runtime_s": "train_runtime",
+    "train_samples_per_second": "train_samples_per_second",
+    "eval_samples_per_second": "eval/samples_per_second",
+    "peak_gpu_memory_bytes": "peak_gpu_memory_bytes",
+    "epochs_completed": "epochs_completed",
+    "collapsed": "collapsed",
+}
+
+# emotui summary column -> W&B summary keys that may hold it, best first. The later names are
+# what the study's train.py (HF Trainer + WandbCallback) and older transformers versions wrote.
+SUMMARY_CANDIDATES: dict[str, tuple[str, ...]] = {
+    "eval_accuracy": ("eval/accuracy", "eval_accuracy", "best/eval_accuracy"),
+    "eval_macro_f1": ("eval/macro_f1", "eval/f1_macro", "eval/f1", "eval_macro_f1"),
+    "test_accuracy": ("test/accuracy", "predict/accuracy", "test_accuracy"),
+    "test_macro_f1": ("test/macro_f1", "test/f1_macro", "test/f1", "test_macro_f1"),
+    "best_epoch": ("best_epoch",),
+    "trainable_params": ("trainable_params", "model/trainable_parameters", "trainable_parameters"),
+    "total_params": ("total_params", "model/num_parameters", "num_parameters"),
+    "checkpoint_bytes": ("checkpoint_bytes",),
+    "train_runtime_s": ("train_runtime", "train/train_runtime"),
+    "train_samples_per_second": ("train_samples_per_second", "train/train_samples_per_second"),
+    "peak_gpu_memory_bytes": ("peak_gpu_memory_bytes",),
+    "epoch": (EPOCH_KEY, "epoch", "epochs_completed"),
+}
+
+# W&B run state -> emotui RunState value.
+STATE_MAP = {
+    "finished": "completed",
+    "running": "running",
+    "crashed": "failed",
+    "failed": "failed",
+    "killed": "cancelled",
+    "preempted": "preempted",
+    "preempting": "preempted",
+    "pending": "queued",
+}
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+# ---------------------------------------------------------------------------------------------
+# emotui -> W&B
+# ---------------------------------------------------------------------------------------------
+
+
+def event_to_wandb(event: Mapping[str, Any]) -> dict[str, Any]:
+    """One metrics.jsonl event as a W&B log row: ``{split}/{metric}`` + step and epoch."""
+    split = str(event.get("split") or "train")
+    row: dict[str, Any] = {}
+    nonfinite = set(event.get("nonfinite") or ())
+    for key, value in event.items():
+        if key in _EVENT_META:
+            continue
+        if key in nonfinite and value is None:
+            value = math.nan  # a diverged loss: W&B shows NaN, where the JSON line holds null
+        if is_number(value):
+            row[f"{split}/{key}"] = value
+    if not row:
+        return {}
+    if event.get("step") is not None:
+        row[STEP_KEY] = int(event["step"])
+    if is_number(event.get("epoch")):
+        row[EPOCH_KEY] = event["epoch"]
+    return row
+
+
+def results_to_summary(results: Mapping[str, Any]) -> dict[str, Any]:
+    """results.json as W&B summary keys (scalars only; per-class F1 flattened per label)."""
+    summary: dict[str, Any] = {}
+    for key, wandb_key in RESULTS_TO_SUMMARY.items():
+        value = results.get(key)
+        if is_number(value) or isinstance(value, bool):
+            summary[wandb_key] = value
+    per_class = results.get("per_class")
+    items: Iterable[tuple[str, Any]] = ()
+    if isinstance(per_class, Mapping):
+        items = per_class.items()
+    elif isinstance(per_class, list):
+        names = results.get("label_names") or []
+        items = ((entry.get("label") or (names[i] if i < len(names) else str(i)), entry)
+                 for i, entry in enumerate(per_class) if isinstance(entry, Mapping))
+    for label, metrics in items:
+        if isinstance(metrics, Mapping):
+            for metric, value in metrics.items():
+                if is_number(value) and metric != "label":
+                    summary[f"test/per_class/{label}/{metric}"] = value
+        elif is_number(metrics):
+            summary[f"test/per_class/{label}/f1"] = metrics
+    return summary
+
+
+def wandb_config(config_dict: Mapping[str, Any], run_id: str) -> dict[str, Any]:
+    """The resolved run config for W&B: the study's field names, plus the link to the run dir."""
+    out = {k: v for k, v in config_dict.items() if k != "extra_training_args"}
+    out.update(config_dict.get("extra_training_args") or {})
+    out[LINK_KEY] = run_id
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# W&B -> emotui
+# ---------------------------------------------------------------------------------------------
+
+
+def method_of(config: Mapping[str, Any]) -> str | None:
+    """emotui's method name for a W&B run's config (emotui's own, or the study's peft_method)."""
+    if config.get("method") in ("full", "lora", "prompt_tuning_text", "prompt_tuning_random"):
+        return config["method"]
+    if not config:
+        return None
+    peft = config.get("peft_method")
+    if peft == "lora":
+        return "lora"
+    if peft == "prompt_tuning":
+        return "prompt_tuning_text" if config.get("prompt_tuning_init_text") else "prompt_tuning_random"
+    return "full"
+
+
+def _first(mapping: Mapping[str, Any], keys: Iterable[str]) -> Any:
+    for key in keys:
+        value = mapping.get(key)
+        if value is not None and not isinstance(value, (dict, list)):
+            return value
+    return None
+
+
+def parse_time(value: Any) -> float | None:
+    """W&B's createdAt ('2025-01-01T00:00:00' UTC, maybe with Z) or a number -> epoch seconds."""
+    if value is None:
+        return None
+    if is_number(value):
+        return float(value)
+    try:
+        text = str(value).replace("Z", "+00:00")
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        from datetime import timezone
+
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.timestamp()
+
+
+def record_to_row(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A W&B run record (API, cache or offline file; see ``wandb_api.normalize_run``) as a row
+    with summarize()'s columns, plus source/link columns."""
+    config = record.get("config") or {}
+    summary = record.get("summary") or {}
+    state = STATE_MAP.get(str(record.get("state") or "").lower(), record.get("state"))
+    row: dict[str, Any] = {
+        "run_id": record.get("id"),
+        "status": state,
+        "reason": record.get("reason"),
+        "method": method_of(config),
+        "backend": None,
+        "job_id": None,
+        "sweep_id": record.get("sweep") or record.get("group"),
+        "created": parse_time(record.get("created")),
+        "started": parse_time(record.get("created")),
+        "ended": None,
+        "epoch": _first(summary, SUMMARY_CANDIDATES["epoch"]),
+        "progress": 1.0 if state == "completed" else None,
+    }
+    for key in KEY_HYPERPARAMETERS:
+        value = config.get(key)
+        if value is None and key == "model_name_or_path":
+            value = config.get("_name_or_path")
+        if isinstance(value, list):
+            value = ",".join(str(v) for v in value)
+        row[key] = value
+    for key in SUMMARY_METRICS:
+        candidates = SUMMARY_CANDIDATES.get(key, (key,))
+        row[key] = _first(summary, candidates)
+        if row[key] is None:
+            row[key] = _first(config, candidates)  # HF puts model/num_parameters in the config
+    row.update(
+        source=record.get("source", "wandb"),
+        name=record.get("name"),
+        wandb_run_id=record.get("id"),
+        wandb_url=record.get("url"),
+        wandb_project="/".join(p for p in (record.get("entity"), record.get("project")) if p)
+        or None,
+        linked_run_id=config.get(LINK_KEY),
+        tags=list(record.get("tags") or []),
+    )
+    return row
+
+
+def history_to_events(history: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """W&B history rows back into metrics.jsonl-shaped events (for plots of imported runs)."""
+    events: list[dict[str, Any]] = []
+    for row in history:
+        step = row.get(STEP_KEY, row.get("_step", 0))
+        stamp = row.get("_timestamp", time.time())
+        by_split: dict[str, dict[str, Any]] = {}
+        for key, value in row.items():
+            if key.startswith("_") or "/" not in key or key in (STEP_KEY, EPOCH_KEY):
+                continue
+            split, metric = key.split("/", 1)
+            if split in ("train", "eval", "test") and "/" not in metric and is_number(value):
+                by_split.setdefault(split, {})[metric] = value
+        for split in ("train", "eval", "test"):
+            if split in by_split:
+                event = {"time": stamp, "split": split, "step": int(step or 0)}
+                if is_number(row.get(EPOCH_KEY)):
+                    event["epoch"] = row[EPOCH_KEY]
+                event.update(by_split[split])
+                events.append(event)
+    return events

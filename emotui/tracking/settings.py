@@ -1,0 +1,233 @@
+"""Where a run's W&B settings come from, and how they travel to the job.
+
+Precedence, lowest first: the user config's ``wandb:`` section < WANDB_* environment variables <
+the run's own choices (``emotui run --wandb-project ...`` or a ``--config`` file's ``wandb:``
+section). The run's choices are stored in status.json (``wandb_settings``) when the run is created,
+so a detached or Slurm job on another machine logs where the user asked without any environment.
+
+The API key is not a setting: W&B reads it from WANDB_API_KEY or ~/.netrc itself. A key found in
+a config section is refused, so it never lands in a file emotui writes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+from urllib.parse import urlparse
+
+from emotui.core.errors import ConfigError
+
+DEFAULT_PROJECT = "emotui"
+STATUS_KEY = "wandb_settings"
+MODES = ("online", "offline", "disabled")
+SETTING_KEYS = ("entity", "project", "group", "tags", "name", "notes", "job_type", "mode")
+SECRET_KEYS = frozenset({"api_key", "key", "apikey", "token", "password"})
+# The environment variables wandb itself honours for the same settings.
+ENV_VARS = {
+    "entity": "WANDB_ENTITY",
+    "project": "WANDB_PROJECT",
+    "group": "WANDB_RUN_GROUP",
+    "tags": "WANDB_TAGS",
+    "name": "WANDB_NAME",
+    "notes": "WANDB_NOTES",
+    "job_type": "WANDB_JOB_TYPE",
+    "mode": "WANDB_MODE",
+}
+# wandb's older spellings of the modes.
+_MODE_ALIASES = {"dryrun": "offline", "run": "online", "shared": "online", "true": "online",
+                 "false": "disabled", "off": "disabled"}
+
+
+@dataclass
+class WandbSettings:
+    """Everything wandb.init needs from emotui besides the config (never the key)."""
+
+    project: str = DEFAULT_PROJECT
+    entity: str | None = None
+    group: str | None = None
+    tags: list[str] = field(default_factory=list)
+    name: str | None = None
+    notes: str | None = None
+    job_type: str | None = None
+    mode: str = "online"
+
+
+def _tags(value: Any, where: str) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        items = value.split(",")
+    elif isinstance(value, (list, tuple)):
+        items = [str(v) for v in value]
+    else:
+        raise ConfigError(f"wandb tags ({where}) must be a list or comma-separated text")
+    return [t.strip() for t in items if t.strip()]
+
+
+def normalize_mode(value: Any, where: str) -> str:
+    text = str(value).strip().lower()
+    text = _MODE_ALIASES.get(text, text)
+    if text not in MODES:
+        raise ConfigError(f"wandb mode ({where}) must be one of: {', '.join(MODES)}; got {value!r}")
+    return text
+
+
+def clean_section(section: Mapping[str, Any] | None, where: str) -> dict[str, Any]:
+    """A ``wandb:`` mapping checked: known keys only, no secrets, tags as a list."""
+    if not section:
+        return {}
+    if not isinstance(section, Mapping):
+        raise ConfigError(f"'wandb:' in {where} must be a mapping of settings")
+    out: dict[str, Any] = {}
+    for raw_key, value in section.items():
+        key = str(raw_key).strip().lower().replace("-", "_")
+        if key in SECRET_KEYS:
+            raise ConfigError(
+                f"'wandb: {raw_key}' in {where}: emotui does not take the W&B API key from files; "
+                "remove it and set WANDB_API_KEY or run 'wandb login'"
+            )
+        if key not in SETTING_KEYS:
+            raise ConfigError(
+                f"unknown W&B setting '{raw_key}' in {where}; known: {', '.join(SETTING_KEYS)}"
+            )
+        if value is None or value == "":
+            continue
+        if key == "tags":
+            out[key] = _tags(value, where)
+        elif key == "mode":
+            out[key] = normalize_mode(value, where)
+        else:
+            out[key] = str(value)
+    return out
+
+
+def settings_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    env = os.environ if environ is None else environ
+    raw = {key: env[var] for key, var in ENV_VARS.items() if env.get(var)}
+    if env.get("WANDB_DISABLED", "").lower() in ("true", "1", "yes"):
+        raw["mode"] = "disabled"  # the transformers-era switch some users still set
+    return clean_section(raw, "the environment")
+
+
+def user_settings() -> dict[str, Any]:
+    from emotui.core.userconfig import user_config_path, user_section
+
+    return clean_section(user_section("wandb"), f"user config {user_config_path()}")
+
+
+def merge_settings(*layers: Mapping[str, Any]) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        merged.update({k: v for k, v in layer.items() if v not in (None, "", [])})
+    return merged
+
+
+def resolve(run_choices: Mapping[str, Any] | None = None, *, user: Mapping[str, Any] | None = None,
+            environ: Mapping[str, str] | None = None) -> WandbSettings:
+    """The effective settings: user config < environment < the run's own choices."""
+    user_layer = user_settings() if user is None else clean_section(user, "user config")
+    merged = merge_settings(user_layer, settings_from_env(environ),
+                            clean_section(run_choices or {}, "the run's settings"))
+    return WandbSettings(**merged)
+
+
+# ---------------------------------------------------------------------------------------------
+# Command-line flags (added to `emotui run`, `emotui sweep` and `emotui compare`)
+# ---------------------------------------------------------------------------------------------
+
+
+def add_wandb_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "W&B (with --report_to wandb)",
+        "Defaults: the --config file's wandb: section, then WANDB_* variables, then the wandb: "
+        "section of ~/.config/emotui/config.yaml. The API key comes from WANDB_API_KEY or "
+        "'wandb login' only.",
+    )
+    group.add_argument("--wandb-project", "--wandb_project", dest="wandb_project", metavar="NAME",
+                       help=f"W&B project (default: {DEFAULT_PROJECT})")
+    group.add_argument("--wandb-entity", "--wandb_entity", dest="wandb_entity", metavar="NAME",
+                       help="W&B user or team (default: your default entity)")
+    group.add_argument("--wandb-group", "--wandb_group", dest="wandb_group", metavar="NAME",
+                       help="W&B run group (sweep trials: the sweep id)")
+    group.add_argument("--wandb-tags", "--wandb_tags", dest="wandb_tags", metavar="A,B",
+                       help="comma-separated W&B tags (the method is always added)")
+    group.add_argument("--wandb-mode", "--wandb_mode", dest="wandb_mode",
+                       choices=("online", "offline", "disabled"),
+                       help="online, offline (upload later with 'emotui sync') or disabled "
+                            "(default: $WANDB_MODE or online)")
+
+
+def run_choices_from_args(args: argparse.Namespace,
+                          sections: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The run's own W&B choices: the --config file's wandb: section overridden by the flags."""
+    choices = clean_section((sections or {}).get("wandb"), "--config")
+    flags = {
+        "project": getattr(args, "wandb_project", None),
+        "entity": getattr(args, "wandb_entity", None),
+        "group": getattr(args, "wandb_group", None),
+        "tags": getattr(args, "wandb_tags", None),
+        "mode": getattr(args, "wandb_mode", None),
+    }
+    choices.update(clean_section({k: v for k, v in flags.items() if v}, "the command line"))
+    return choices
+
+
+def status_fields(choices: Mapping[str, Any]) -> dict[str, Any]:
+    """What the launcher adds to a new run's status.json (nothing when there are no choices)."""
+    return {STATUS_KEY: dict(choices)} if choices else {}
+
+
+# ---------------------------------------------------------------------------------------------
+# Credentials and reachability (checked before anything can block)
+# ---------------------------------------------------------------------------------------------
+
+
+def base_url() -> str:
+    """The W&B server emotui would talk to ($WANDB_BASE_URL or wandb's default)."""
+    explicit = os.environ.get("WANDB_BASE_URL")
+    if explicit:
+        return explicit.rstrip("/")
+    try:
+        from wandb.sdk.wandb_settings import Settings
+
+        return str(Settings().base_url).rstrip("/")
+    except Exception:  # noqa: BLE001 - any failure here only means "use the public default"
+        return "https://api.wandb.ai"
+
+
+def has_credentials(url: str | None = None) -> bool:
+    """Whether wandb will find an API key (WANDB_API_KEY, an identity token, or ~/.netrc)."""
+    if os.environ.get("WANDB_API_KEY") or os.environ.get("WANDB_IDENTITY_TOKEN_FILE"):
+        return True
+    host = urlparse(url or base_url()).hostname or ""
+    try:
+        import netrc
+
+        return netrc.netrc().authenticators(host) is not None
+    except (FileNotFoundError, OSError, netrc.NetrcParseError):
+        return False
+
+
+def reachable(url: str | None = None, timeout: float = 5.0) -> str | None:
+    """None when a TCP connection to the server opens within timeout, else why not (one phrase).
+
+    wandb itself retries an unreachable server until its own timeouts expire (90 s for init,
+    forever for sync); this check turns "no network" into an answer in at most ``timeout`` s.
+    """
+    parsed = urlparse(url or base_url())
+    host = parsed.hostname
+    if not host:
+        return f"bad W&B base URL {url!r}"
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return None
+    except socket.gaierror:
+        return f"cannot resolve {host}"
+    except socket.timeout:
+        return f"no answer from {host}:{port} within {timeout:g} s"
+    except OSError as exc:
+        return f"cannot connect to {host}:{port} ({exc.strerror or exc})"
