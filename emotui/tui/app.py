@@ -28,9 +28,12 @@ class EmotuiApp(App):
     ]
 
     def __init__(self, source: RunSource, *, clock: Callable[[], float] = time.time,
-                 export_dir: Path | None = None, poll_interval: float = 1.0):
+                 export_dir: Path | None = None, poll_interval: float = 1.0,
+                 store_label: str | None = None):
         super().__init__()
         self.source = source
+        # Shown in the header; tests pass a fixed label (a temporary path would vary).
+        self.store_label = store_label or str(getattr(source, "root", source.name))
         # One clock for elapsed times and ETAs: tests freeze it so snapshots are stable.
         self.clock = clock
         self.export_dir = Path(export_dir) if export_dir else Path.cwd()

@@ -1,43 +1,90 @@
 """What the TUI asks of the layers below: submit, cancel, resume, delete, launch a sweep.
 
-Thin calls into emotui.launch / emotui.sweep (imported lazily: they are not needed to browse
-runs). No scheduling logic lives here; errors surface as EmotuiError for a notification.
+Thin calls into emotui.launch (imported lazily: browsing runs needs none of it). No scheduling
+logic lives here; every failure surfaces as an EmotuiError for a notification.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
-from emotui.core.config import RunConfig
+import yaml
+
+from emotui.core.config import RunConfig, dump_config
 from emotui.core.errors import BackendError, ConfigError
-from emotui.core.runstore import RunPaths, RunStore
-from emotui.core.status import ACTIVE, read_status, state_of
+from emotui.core.runstore import RunPaths, RunStore, atomic_write_text
+from emotui.core.status import ACTIVE, RunState, now, read_status, state_of, write_status
 
 
-def _launch():
+def _slurm_resources(form_values: dict[str, Any] | None):
+    from emotui.launch.resources import resources_from_sources
+
+    # User defaults (~/.config/emotui/config.yaml slurm:) < what the form says.
+    return resources_from_sources(None, form_values or {}, config_source="launch form")
+
+
+def create_run(store: RunStore, config: RunConfig, backend: str) -> RunPaths:
+    """A new run directory with its resolved config.yaml and a queued status.json."""
+    paths = store.create(config.method)
     try:
-        import emotui.launch as launch
-    except ImportError as exc:  # the launch layer is written in parallel; say so plainly
-        raise BackendError(f"launching is unavailable: {exc}") from None
-    return launch
+        atomic_write_text(paths.config, dump_config(config))
+        write_status(paths, run_id=paths.run_id, state=RunState.QUEUED, reason=None,
+                     backend=backend, method=config.method, created=now())
+    except BaseException:
+        shutil.rmtree(paths.root, ignore_errors=True)
+        raise
+    return paths
 
 
 def submit(store: RunStore, config: RunConfig, backend: str,
            slurm: dict[str, Any] | None = None) -> str:
-    """Create a run in the store and start it on the backend; returns the run id."""
-    launch = _launch()
-    sections = {"slurm": dict(slurm or {})} if backend == "slurm" else {}
-    handle = launch.submit(config, backend=backend, store=store, sections=sections)
-    return getattr(handle, "run_id", None) or str(handle)
+    """Create a run and start it on the backend (local: detached; slurm: sbatch); its id."""
+    from emotui.launch import get_backend
+
+    if backend not in ("local", "slurm"):
+        raise ConfigError(f"the TUI launches on local or slurm, not {backend!r}")
+    runner = get_backend(backend)
+    resources = _slurm_resources(slurm) if backend == "slurm" else None
+    paths = create_run(store, config, backend)
+    try:
+        runner.submit(paths, resources=resources)
+    except BaseException as exc:
+        # Nothing half-written: a run that never started leaves no directory behind.
+        shutil.rmtree(paths.root, ignore_errors=True)
+        if isinstance(exc, (BackendError, ConfigError)):
+            raise
+        raise BackendError(f"could not submit to {backend}: {exc}") from exc
+    return paths.run_id
 
 
-def cancel(paths: RunPaths) -> None:
-    _launch().cancel(paths)
+def cancel(paths: RunPaths) -> str:
+    """Cancel an active run; returns what happened (e.g. 'already completed')."""
+    from emotui.launch.monitor import cancel_runs
+
+    notes = cancel_runs([paths])
+    return notes[0][1] if notes else "cancelled"
 
 
 def resume(paths: RunPaths) -> None:
-    _launch().resume(paths)
+    """Start a failed, cancelled or preempted run again from its last checkpoint."""
+    from emotui.launch import monitor
+
+    if hasattr(monitor, "resume_run"):
+        monitor.resume_run(paths)
+        return
+    from emotui.launch import get_backend
+
+    backend = read_status(paths).get("backend") or "local"
+    backend = "local" if backend == "inline" else backend
+    monitor.prepare_resume(paths)
+    resources = _slurm_resources(None) if backend == "slurm" else None
+    get_backend(backend).submit(paths, resume=True, resources=resources)
 
 
 def delete(store: RunStore, run_id: str) -> None:
@@ -51,11 +98,29 @@ def delete(store: RunStore, run_id: str) -> None:
 
 def submit_sweep(store: RunStore, sweep_file: Path, backend: str,
                  slurm: dict[str, Any] | None = None) -> str:
-    """Start a sweep file's trials on the backend; returns the sweep id."""
-    try:
-        import emotui.sweep as sweep
-    except ImportError as exc:
-        raise BackendError(f"sweeps are unavailable: {exc}") from None
-    result = sweep.launch_sweep(Path(sweep_file), backend=backend, store=store,
-                                sections={"slurm": dict(slurm or {})} if backend == "slurm" else {})
-    return getattr(result, "sweep_id", None) or str(result)
+    """Start `emotui sweep FILE` as a detached controller (it outlives the TUI); its log path.
+
+    The file is validated here first so a bad sweep is a one-line message, not a dead process.
+    """
+    from emotui.sweep.spec import load_sweep
+
+    sweep_file = Path(sweep_file).expanduser().absolute()
+    spec = load_sweep(sweep_file)
+    logs = store.root / "sweeps"
+    logs.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%y%m%d-%H%M%S")
+    command = [sys.executable, "-m", "emotui", "sweep", str(sweep_file),
+               "--runs-dir", str(store.root), "--backend", backend]
+    if backend == "slurm" and slurm:
+        extra = logs / f".tui-{stamp}-slurm.yaml"
+        atomic_write_text(extra, yaml.safe_dump({"slurm": dict(slurm)}))
+        command += ["--config", str(extra)]
+    log_path = logs / f".tui-{stamp}.log"
+    with open(log_path, "ab") as log:
+        try:
+            subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                             start_new_session=True, close_fds=True,
+                             env=dict(os.environ, PYTHONUNBUFFERED="1"))
+        except OSError as exc:
+            raise BackendError(f"could not start the sweep controller: {exc}") from None
+    return spec.default_id()

@@ -259,12 +259,19 @@ class RunDetailScreen(Screen):
         if not getattr(self.source, "controllable", False):
             self.notify("This run cannot be controlled from here.", severity="warning")
             return
-        try:
-            act(self.source.paths(self.run_id))
-        except EmotuiError as exc:
-            self.notify(str(exc), title=f"{verb} failed", severity="error")
-        else:
-            self.notify(f"{verb}: {self.run_id}")
+        paths = self.source.paths(self.run_id)
+
+        def work() -> None:
+            try:
+                note = act(paths)
+            except EmotuiError as exc:
+                self.app.call_from_thread(self.notify, str(exc), title=f"{verb} failed",
+                                          severity="error")
+            else:
+                self.app.call_from_thread(self.notify, f"{self.run_id}: {note or verb.lower()}",
+                                          title=verb)
+
+        self.run_worker(work, thread=True, name=f"{verb.lower()}-run", group="control")
 
     def action_cancel_run(self) -> None:
         self._control("Cancel", control.cancel)

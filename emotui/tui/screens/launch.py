@@ -107,7 +107,7 @@ class LaunchScreen(Screen[str | None]):
 
     def on_mount(self) -> None:
         self.title = "new run"
-        self.sub_title = str(getattr(self.app.source, "root", ""))
+        self.sub_title = self.app.store_label
         self.query_one("#slurm-fields").display = False
         self.refresh_preview()
 

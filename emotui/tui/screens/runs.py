@@ -67,7 +67,7 @@ class RunsScreen(Screen):
 
     def on_mount(self) -> None:
         self.title = "emotui"
-        self.sub_title = str(getattr(self.source, "root", self.source.name))
+        self.sub_title = self.app.store_label
         self.query_one(RunTable).focus()
         self.poll_runs()
         self.set_interval(1.0, self._tick)
@@ -251,15 +251,24 @@ class RunsScreen(Screen):
         return True
 
     def _each_chosen(self, verb: str, act) -> None:
+        """Run a control action on the chosen runs in a thread (cancel may wait for a job)."""
         if not self._controllable():
             return
-        for rid in self.query_one(RunTable).chosen():
+        chosen = self.query_one(RunTable).chosen()
+        if chosen:
+            self.run_worker(lambda: self._act(verb, act, chosen), thread=True,
+                            name=f"{verb.lower()}-runs", group="control")
+
+    def _act(self, verb: str, act, run_ids: list[str]) -> None:
+        for rid in run_ids:
             try:
-                act(rid)
+                note = act(rid)
             except EmotuiError as exc:
-                self.notify(str(exc), title=f"{verb} failed", severity="error")
+                self.app.call_from_thread(self.notify, str(exc), title=f"{verb} failed",
+                                          severity="error")
             else:
-                self.notify(f"{verb}: {rid}")
+                self.app.call_from_thread(self.notify, f"{rid}: {note or verb.lower()}",
+                                          title=verb)
         self.refresh_now()
 
     def action_cancel_run(self) -> None:

@@ -8,6 +8,7 @@ are checked on every poll; finished ones every ``full_scan_every`` polls (a CLI 
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from pathlib import Path
@@ -15,11 +16,13 @@ from typing import Any, Callable, Iterator
 
 import yaml
 
+from emotui.core.errors import EmotuiError
 from emotui.core.results import summarize
 from emotui.core.runstore import RUN_ID_RE, RunPaths, RunStore, read_json
 from emotui.core.status import HEARTBEAT_STALE_S, FINISHED, RunState
 from emotui.tui.sources.base import RowBatch, RunDetail
 
+log = logging.getLogger("emotui.tui")
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _TAG_METHODS = {"full": "full", "lora": "lora", "ptext": "prompt_tuning_text",
                 "prand": "prompt_tuning_random"}
@@ -49,7 +52,8 @@ class LocalRunSource:
     controllable = True
 
     def __init__(self, root: str | os.PathLike | None, *, batch_size: int = 250,
-                 full_scan_every: int = 10, clock: Callable[[], float] = time.time):
+                 full_scan_every: int = 10, clock: Callable[[], float] = time.time,
+                 ask_backends_every: int | None = 10):
         self.store = RunStore(root)
         self.name = f"local:{self.store.root}"
         self.batch_size = batch_size
@@ -59,6 +63,9 @@ class LocalRunSource:
         self._configs: dict[str, dict[str, Any]] = {}
         self._rows: dict[str, dict[str, Any]] = {}
         self._polls = 0
+        # Every N polls the launch layer is asked about active runs (one batched squeue, the
+        # process table): a job killed without a word is then recorded as failed, not "running".
+        self.ask_backends_every = ask_backends_every
 
     @property
     def root(self) -> Path:
@@ -101,6 +108,8 @@ class LocalRunSource:
 
     def poll(self) -> Iterator[RowBatch]:
         self._polls += 1
+        if self.ask_backends_every and self._polls % self.ask_backends_every == 0:
+            self._ask_backends()
         full = self._polls == 1 or self._polls % self.full_scan_every == 0
         present = self._list_ids()
         removed = [rid for rid in self._rows if rid not in present]
@@ -132,6 +141,18 @@ class LocalRunSource:
                 batch = RowBatch()
         batch.known, batch.complete = len(self._rows), True
         yield batch
+
+    def _ask_backends(self) -> None:
+        active = [self.paths(rid) for rid, row in self._rows.items()
+                  if row.get("status") not in _FINISHED_VALUES]
+        if not active:
+            return
+        try:
+            from emotui.launch.monitor import refresh_runs
+
+            refresh_runs(active)  # writes terminal states to status.json; the scan sees them
+        except (ImportError, EmotuiError, OSError) as exc:
+            log.warning("could not refresh run states: %s", exc)
 
     def _forget(self, run_id: str) -> None:
         self._rows.pop(run_id, None)

@@ -151,10 +151,15 @@ class RunTable(DataTable):
         self.resort()
 
     def resort(self) -> None:
+        """Re-order rows by the sort column; empty values stay last in either direction."""
         current = self.current_id
         raw, now = _BY_KEY[self.sort_column].raw, self.clock()
-        rows = self.rows_by_id
-        self.sort("id", key=lambda rid: fmt.sort_key(raw(rows[str(rid)], now)),
-                  reverse=self.sort_reverse)
+        keyed = [(fmt.sort_key(raw(self.rows_by_id[k.value], now)), k.value) for k in self.rows]
+        present = sorted((kv for kv in keyed if kv[0][0] < 2), reverse=self.sort_reverse)
+        # Ties broken by run id, newest first, whatever the direction.
+        present = sorted(present, key=lambda kv: kv[0], reverse=self.sort_reverse)
+        empty = [kv for kv in keyed if kv[0][0] == 2]
+        position = {rid: i for i, (_, rid) in enumerate([*present, *empty])}
+        self.sort("id", key=lambda rid: position[str(rid)])
         if current is not None and current in self.rows:
             self.move_cursor(row=self.get_row_index(current), animate=False)

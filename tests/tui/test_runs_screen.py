@@ -1,0 +1,121 @@
+"""Home screen: the live table, filters, sort, selection, delete; live updates in place."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import wait_for
+from fixture_store import RUNS, SWEEP_RUNS
+
+from emotui.core.runstore import RunPaths
+from emotui.core.status import write_status
+from emotui.tui.screens.confirm import ConfirmScreen
+from emotui.tui.widgets.run_table import RunTable
+
+ALL = len(RUNS) + len(SWEEP_RUNS)
+pytestmark = pytest.mark.anyio
+
+
+def table_of(app) -> RunTable:
+    return app.screen.query_one(RunTable)
+
+
+def cell(app, run_id: str, column: str) -> str:
+    value = table_of(app).get_cell(run_id, column)
+    return getattr(value, "plain", value)
+
+
+async def test_table_lists_every_run_with_state_and_metrics(fixture_runs, make_app):
+    app = make_app(fixture_runs)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_for(pilot, lambda: table_of(app).row_count == ALL)
+        assert cell(app, "251120-091500-full-ab2c", "state") == "completed"
+        assert cell(app, "251120-091500-full-ab2c", "test") == "92.50"
+        assert cell(app, "251121-091500-prand-gh5j", "reason") == "Priority"
+        assert cell(app, "251121-091500-prand-gh5j", "backend") == "slurm:4830"
+        assert cell(app, "251121-081500-ptext-ef4g", "elapsed") == "15m00s"
+        assert "45%" in cell(app, "251121-081500-ptext-ef4g", "progress")
+        # Newest first by default.
+        assert table_of(app).current_id == "251122-084500-lora-st4c"
+
+
+async def test_filter_by_text_state_and_method(fixture_runs, make_app):
+    app = make_app(fixture_runs)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_for(pilot, lambda: table_of(app).row_count == ALL)
+        await pilot.press("slash", *"oom", "enter")  # no run mentions oom
+        assert table_of(app).row_count == 0
+        await pilot.press("escape")
+        await pilot.press("slash", *"memory", "enter")  # the failed run's reason
+        assert [k.value for k in table_of(app).rows] == ["251121-101500-full-jk6m"]
+        await pilot.press("escape")
+        assert table_of(app).row_count == ALL
+        await pilot.press("f", "f", "f")  # any -> queued -> running -> completed
+        ids = {k.value for k in table_of(app).rows}
+        assert ids == {"251120-091500-full-ab2c", "251120-101500-lora-cd3e",
+                       "251122-081500-lora-st2a", "251122-083000-lora-st3b"}
+        await pilot.press("m")  # and method full
+        assert {k.value for k in table_of(app).rows} == {"251120-091500-full-ab2c"}
+
+
+async def test_sort_by_column_keeps_the_cursor_on_its_run(fixture_runs, make_app):
+    app = make_app(fixture_runs)
+    async with app.run_test(size=(120, 30)) as pilot:
+        table = table_of(app)
+        await wait_for(pilot, lambda: table.row_count == ALL)
+        await pilot.press("down", "down")
+        before = table.current_id
+        while table.sort_column != "test":
+            await pilot.press("s")
+        await pilot.press("S")  # descending: best test accuracy first
+        order = [k.value for k in table.rows]
+        ordered_ids = [table.get_row_at(i)[1] for i in range(table.row_count)]
+        assert ordered_ids[0] == "251120-091500-full-ab2c"  # 92.50
+        assert ordered_ids[1] == "251120-101500-lora-cd3e"  # 92.15
+        assert table.current_id == before
+        assert len(order) == ALL
+
+
+async def test_live_update_changes_cells_in_place(fixture_runs, make_app):
+    app = make_app(fixture_runs)
+    async with app.run_test(size=(120, 30)) as pilot:
+        table = table_of(app)
+        await wait_for(pilot, lambda: table.row_count == ALL)
+        await pilot.press("down", "down", "down")
+        cursor_run = table.current_id
+        paths = RunPaths(fixture_runs / "251121-081500-ptext-ef4g")
+        write_status(paths, progress=0.9, epoch=4.5)
+        await wait_for(pilot, lambda: "90%" in cell(app, paths.run_id, "progress"))
+        assert cell(app, paths.run_id, "epoch") == "4.5"
+        assert table.current_id == cursor_run and table.row_count == ALL
+
+
+async def test_delete_asks_and_refuses_active_runs(fixture_runs, make_app):
+    app = make_app(fixture_runs)
+    async with app.run_test(size=(120, 30)) as pilot:
+        table = table_of(app)
+        await wait_for(pilot, lambda: table.row_count == ALL)
+        table.move_cursor(row=table.get_row_index("251121-081500-ptext-ef4g"))
+        await pilot.press("d")  # running: refused without a question
+        assert not isinstance(app.screen, ConfirmScreen)
+        assert (fixture_runs / "251121-081500-ptext-ef4g").exists()
+        table.move_cursor(row=table.get_row_index("251121-111500-lora-mn7p"))
+        await pilot.press("d")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        assert (fixture_runs / "251121-111500-lora-mn7p").exists()
+        await pilot.press("d")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: "251121-111500-lora-mn7p" not in table_of(app).rows)
+        assert not (fixture_runs / "251121-111500-lora-mn7p").exists()
+
+
+async def test_selection_and_compare_needs_two(fixture_runs, make_app):
+    app = make_app(fixture_runs)
+    async with app.run_test(size=(120, 30)) as pilot:
+        table = table_of(app)
+        await wait_for(pilot, lambda: table.row_count == ALL)
+        await pilot.press("c")  # nothing selected: a warning, still home
+        assert app.screen.query(RunTable)
+        await pilot.press("space", "space")
+        assert len(table.selected) == 2
+        assert table.chosen() == ["251122-084500-lora-st4c", "251122-083000-lora-st3b"]
