@@ -1,0 +1,104 @@
+"""Filter table rows with small expressions: ``method=lora``, ``test_accuracy>=0.9``,
+``learning_rate<1e-3 and status=completed``, ``model_name_or_path~roberta``.
+
+Conditions are ``COLUMN OP VALUE`` with OP one of ``= == != > >= < <= ~`` (``~``: contains,
+case-insensitive), joined by ``and`` (values may hold commas: ``lora_target_modules=query,value``). Numbers compare as numbers; ``none`` matches a
+missing value. A row without the column fails every condition but ``!=``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
+
+from emotui.core.errors import ConfigError
+
+ALIASES = {"lr": "learning_rate", "acc": "test_accuracy", "state": "status", "id": "run_id"}
+_COND = re.compile(r"^\s*([A-Za-z_][\w./-]*)\s*(==|!=|>=|<=|=|>|<|~)\s*(.*?)\s*$")
+_SPLIT = re.compile(r"\s+and\s+", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Condition:
+    column: str
+    op: str
+    value: Any
+
+    def __call__(self, row: dict[str, Any]) -> bool:
+        have = row.get(self.column)
+        if self.value is None:
+            return (have is None) == (self.op in ("=", "=="))
+        if have is None:
+            return self.op == "!="
+        if self.op == "~":
+            return str(self.value).lower() in str(have).lower()
+        left, right = _comparable(have, self.value)
+        if self.op in ("=", "=="):
+            return left == right
+        if self.op == "!=":
+            return left != right
+        try:
+            return {">": left > right, ">=": left >= right, "<": left < right,
+                    "<=": left <= right}[self.op]
+        except TypeError:
+            return False
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    try:
+        return float(str(value))
+    except ValueError:
+        return None
+
+
+def _comparable(have: Any, want: Any) -> tuple[Any, Any]:
+    a, b = _number(have), _number(want)
+    if a is not None and b is not None:
+        return a, b
+    return str(have).lower(), str(want).lower()
+
+
+def _value(text: str) -> Any:
+    text = text.strip()
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        return text[1:-1]  # quoted: taken literally, even "none"
+    if text.lower() in ("none", "null"):
+        return None
+    return text
+
+
+def parse_filter(expr: str, columns: Iterable[str] | None = None) -> Callable[[dict], bool]:
+    """A predicate over rows; unknown columns are refused when the known columns are given."""
+    known = set(columns) if columns is not None else None
+    conditions: list[Condition] = []
+    for part in _SPLIT.split(expr.strip()):
+        if not part:
+            continue
+        match = _COND.match(part)
+        if not match:
+            raise ConfigError(
+                f"filter '{part}' is not COLUMN OP VALUE (OP: = != > >= < <= ~), "
+                "e.g. --filter 'method=lora and test_accuracy>0.9'"
+            )
+        column, op, raw = match.groups()
+        column = ALIASES.get(column, column)
+        if known is not None and column not in known:
+            close = difflib.get_close_matches(column, sorted(known), n=1, cutoff=0.6)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise ConfigError(f"filter: unknown column '{column}'{hint}")
+        conditions.append(Condition(column, op, _value(raw)))
+    if not conditions:
+        raise ConfigError("empty filter; give e.g. --filter 'method=lora'")
+    return lambda row: all(cond(row) for cond in conditions)
+
+
+def filter_rows(rows: list[dict[str, Any]], exprs: Iterable[str],
+                columns: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    predicates = [parse_filter(e, columns) for e in exprs if e is not None]
+    return [row for row in rows if all(p(row) for p in predicates)]

@@ -1,0 +1,93 @@
+"""Rows for comparison tables from every place runs live: the local store, W&B offline files, a
+W&B project. All rows have the columns of ``emotui.core.results.summarize`` plus ``source``
+(local, wandb, wandb-offline, local+wandb) and the W&B link columns, so the CLI's compare and the
+TUI treat them alike. A W&B run linked to a local run is merged into the local row.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterable
+
+from emotui.core.results import summarize
+from emotui.core.runstore import RunPaths
+from emotui.core.status import read_status
+from emotui.tracking import keys
+from emotui.tracking.offline import OfflineRun, find_run_files, read_offline_runs
+from emotui.tracking.wandb_api import ProjectRuns
+
+LINK_COLUMNS = ("source", "name", "wandb_run_id", "wandb_url", "wandb_project")
+
+
+def local_row(paths: RunPaths) -> dict[str, Any]:
+    """summarize() of a run directory, with where its W&B twin is (from status.json)."""
+    row = summarize(paths)
+    status = read_status(paths)
+    project = "/".join(p for p in (status.get("wandb_entity"), status.get("wandb_project")) if p)
+    row.update(
+        source="local",
+        name=None,
+        wandb_run_id=status.get("wandb_run_id"),
+        wandb_url=status.get("wandb_url"),
+        wandb_project=project or None,
+    )
+    return row
+
+
+def is_offline_path(text: str) -> bool:
+    """Whether a compare argument names offline W&B data rather than a run id."""
+    path = Path(text).expanduser()
+    return path.exists() and bool(find_run_files(path))
+
+
+def offline_runs(path: Path) -> list[OfflineRun]:
+    return read_offline_runs(Path(path).expanduser())
+
+
+def offline_rows(path: Path) -> list[dict[str, Any]]:
+    """Read-only rows of the W&B offline runs under path (nothing is synced or copied)."""
+    return [keys.record_to_row(run.to_record()) for run in offline_runs(path)]
+
+
+def offline_detail(run: OfflineRun) -> dict[str, Any]:
+    """What a detail view needs of an offline run: config, summary, metrics.jsonl-style events."""
+    return {
+        "row": keys.record_to_row(run.to_record()),
+        "config": dict(run.config),
+        "summary": dict(run.summary),
+        "events": keys.history_to_events(run.history),
+        "files": [str(f) for f in run.files],
+        "torn": run.torn,
+    }
+
+
+def project_rows(runs: ProjectRuns) -> list[dict[str, Any]]:
+    return [keys.record_to_row(record) for record in runs.records]
+
+
+def merge_rows(local: Iterable[dict[str, Any]],
+               remote: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Local rows, then remote rows; a remote row linked to a local one fills its gaps instead.
+
+    Linked means: the local run's status.json names the W&B run id, or the W&B run's config
+    holds the local run id (``emotui_run_id``; emotui also uses its run id as the W&B id).
+    """
+    merged = [dict(row) for row in local]
+    by_id = {row["run_id"]: row for row in merged}
+    by_wandb = {row["wandb_run_id"]: row for row in merged if row.get("wandb_run_id")}
+    out_remote: list[dict[str, Any]] = []
+    for row in remote:
+        target = (by_wandb.get(row.get("wandb_run_id"))
+                  or by_id.get(row.get("linked_run_id"))
+                  or (by_id.get(row.get("run_id")) if row.get("linked_run_id") else None))
+        if target is None:
+            out_remote.append(dict(row))
+            continue
+        for key, value in row.items():
+            if target.get(key) is None and value is not None and key not in ("run_id", "source"):
+                target[key] = value
+        if row.get("wandb_url"):
+            target["wandb_url"] = row["wandb_url"]
+        if target.get("source") == "local":
+            target["source"] = "local+" + str(row.get("source") or "wandb")
+    return merged + out_remote
