@@ -19,6 +19,8 @@ COMMANDS = (
     "emotui.cli.run_cmd",
     "emotui.cli.runs_cmd",
     "emotui.cli.sweep_cmd",
+    "emotui.cli.compare_cmd",
+    "emotui.cli.sync_cmd",
 )
 
 EPILOG = """\
