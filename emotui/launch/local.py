@@ -1,0 +1,189 @@
+"""Inline and local backends: a run in this process, or a detached process on this machine.
+
+``local`` starts ``python -m emotui.launch.job RUN_DIR`` in a new session (its own process
+group, no controlling terminal) with stdout/stderr going to the run's stdout.log/stderr.log, so
+it outlives the launcher, the TUI and the terminal. status.json records the pid, process group,
+the process's start time and the machine's boot id: together they name that one process, so a
+later reader never mistakes a reused pid for the job.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from typing import Any, Sequence
+
+from emotui.core.errors import BackendError
+from emotui.core.runstore import RunPaths
+from emotui.core.status import HEARTBEAT_STALE_S, RunState, now, read_status, write_status
+from emotui.launch.base import (
+    clear_launch_leftovers,
+    finish,
+    last_error_line,
+    mark_cancel_requested,
+    outcome_from_exit,
+    process_alive,
+    process_identity,
+    read_exit,
+    stale_heartbeat_reason,
+)
+
+# How long `cancel` lets a job save its checkpoint before killing its process group.
+CANCEL_GRACE_S = 20.0
+
+
+def refresh_processes(runs: Sequence[tuple[RunPaths, dict]]) -> dict[str, dict]:
+    """Live states of runs that are (or were) processes on some machine: no scheduler to ask,
+    so the process table (same host), exit.json and the heartbeat (other hosts) decide."""
+    out: dict[str, dict] = {}
+    for paths, status in runs:
+        state = status.get("state")
+        if state not in (RunState.QUEUED.value, RunState.RUNNING.value, RunState.PREEMPTED.value):
+            out[paths.run_id] = status
+            continue
+        alive = process_alive(status)
+        if alive:
+            out[paths.run_id] = status
+            continue
+        exit_record = read_exit(paths)
+        if alive is None and exit_record is None:
+            # Another machine ran it: only a stale heartbeat says it is gone.
+            reason = stale_heartbeat_reason(paths, HEARTBEAT_STALE_S)
+            if reason and state == RunState.RUNNING.value:
+                status = finish(paths, RunState.FAILED,
+                                f"lost: {reason} from {status.get('host')} (killed or machine down?)")
+            out[paths.run_id] = status
+            continue
+        if status.get("pid") is None and state == RunState.QUEUED.value:
+            out[paths.run_id] = status  # being created right now
+            continue
+        if exit_record is not None:
+            new_state, reason = outcome_from_exit(paths, status, exit_record)
+        elif state == RunState.PREEMPTED.value:
+            new_state, reason = RunState.PREEMPTED, status.get("reason")
+        else:
+            detail = last_error_line(paths)
+            new_state = RunState.FAILED
+            reason = ("process ended without an exit record (killed by SIGKILL or out of memory?)"
+                      + (f"; last error: {detail}" if detail else ""))
+        if new_state.value != state or reason != status.get("reason"):
+            status = finish(paths, new_state, reason)
+        out[paths.run_id] = status
+    return out
+
+
+def signal_group(status: dict[str, Any], sig: int) -> bool:
+    """Send sig to the run's process group (or process). False when it is already gone."""
+    pgid, pid = status.get("pgid"), status.get("pid")
+    try:
+        if pgid:
+            os.killpg(int(pgid), sig)
+        elif pid:
+            os.kill(int(pid), sig)
+        else:
+            return False
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def cancel_processes(runs: Sequence[tuple[RunPaths, dict]], *, grace_s: float = CANCEL_GRACE_S,
+                     first_signal: int = signal.SIGTERM) -> None:
+    """SIGTERM each run's process group (it checkpoints and stops), SIGKILL what is left after
+    grace_s, then record ``cancelled``."""
+    waiting = []
+    for paths, status in runs:
+        mark_cancel_requested(paths)
+        alive = process_alive(status)
+        if alive is None and status.get("pid"):
+            raise BackendError(
+                f"run {paths.run_id} runs on {status.get('host')}, not on this machine; "
+                "cancel it there")
+        if alive and signal_group(status, first_signal):
+            waiting.append((paths, status))
+        else:
+            finish(paths, RunState.CANCELLED, "cancelled by user")
+    deadline = time.monotonic() + grace_s
+    for paths, status in waiting:
+        while process_alive(status) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if process_alive(status):
+            signal_group(status, signal.SIGKILL)
+        finish(paths, RunState.CANCELLED, "cancelled by user")
+
+
+class InlineBackend:
+    """The foreground: `emotui run` trains in its own process (the CLI drives it)."""
+
+    name = "inline"
+
+    def submit(self, paths: RunPaths, *, resume: bool = False, resources: Any = None) -> dict:
+        from emotui.launch.job import run_job
+
+        clear_launch_leftovers(paths)
+        write_status(paths, backend=self.name, **process_identity(os.getpid()))
+        run_job(paths.root, resume=resume, backend=self.name)
+        return read_status(paths)
+
+    def submit_many(self, runs: Sequence[RunPaths], *, resources: Any = None,
+                    max_parallel: int | None = None) -> list[dict]:
+        return [self.submit(p) for p in runs]
+
+    def refresh(self, runs: Sequence[tuple[RunPaths, dict]]) -> dict[str, dict]:
+        return refresh_processes(runs)
+
+    def cancel(self, runs: Sequence[tuple[RunPaths, dict]]) -> None:
+        # An inline run stops cleanly on Ctrl-C: send its process the same.
+        cancel_processes(runs, first_signal=signal.SIGINT)
+
+
+class LocalBackend:
+    """A detached process on this machine (``python -m emotui.launch.job RUN_DIR``)."""
+
+    name = "local"
+
+    def __init__(self, python: str | None = None):
+        self.python = python or sys.executable
+
+    def submit(self, paths: RunPaths, *, resume: bool = False, resources: Any = None) -> dict:
+        clear_launch_leftovers(paths)
+        paths.launch.mkdir(parents=True, exist_ok=True)
+        command = [self.python, "-m", "emotui.launch.job", str(paths.root), "--backend", "local"]
+        if resume:
+            command.append("--resume")
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        write_status(paths, state=RunState.QUEUED, reason=None, backend=self.name,
+                     submitted=now(), launch_folder=str(paths.launch), command=command)
+        with open(paths.stdout, "ab") as out, open(paths.stderr, "ab") as err:
+            try:
+                proc = subprocess.Popen(
+                    command, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env,
+                    start_new_session=True, close_fds=True,
+                )
+            except OSError as exc:
+                raise BackendError(f"could not start {self.python}: {exc}") from None
+        # Reap it when it ends if this process lives that long (the TUI): no zombies.
+        threading.Thread(target=proc.wait, name=f"reap-{proc.pid}", daemon=True).start()
+        # The job writes the same identity itself when it starts; this covers the gap.
+        return write_status(paths, job_id=str(proc.pid), pgid=proc.pid,
+                            **process_identity(proc.pid))
+
+    def submit_many(self, runs: Sequence[RunPaths], *, resources: Any = None,
+                    max_parallel: int | None = None) -> list[dict]:
+        """All at once: a local machine has no queue to throttle them, so a cap below the number
+        of runs is refused (the sweep controller starts trials as slots free up instead)."""
+        if max_parallel is not None and max_parallel < len(runs):
+            raise BackendError(
+                f"the local backend starts runs at once; {len(runs)} runs exceed "
+                f"--max-parallel {max_parallel} (submit them in batches)")
+        return [self.submit(p) for p in runs]
+
+    def refresh(self, runs: Sequence[tuple[RunPaths, dict]]) -> dict[str, dict]:
+        return refresh_processes(runs)
+
+    def cancel(self, runs: Sequence[tuple[RunPaths, dict]]) -> None:
+        cancel_processes(runs)

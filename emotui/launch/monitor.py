@@ -1,0 +1,85 @@
+"""Backend-agnostic entry points: refresh, cancel and resume runs found in the run store.
+
+These read each run's status.json, group the runs by the backend recorded there, and make one
+batched call per backend, so `emotui ls`, the TUI and a sweep controller pay one squeue per poll
+no matter how many runs they track. Nothing is held in memory between calls: a new process
+(after the launcher, the TUI or the machine restarted) gets the same answers.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Iterable
+
+from emotui.core.errors import EmotuiError
+from emotui.core.runstore import RunPaths
+from emotui.core.status import ACTIVE, RunState, read_status, write_status
+from emotui.launch import get_backend
+
+log = logging.getLogger("emotui.launch")
+_ACTIVE = {s.value for s in ACTIVE}
+
+
+def _group(runs: Iterable[RunPaths]) -> tuple[dict[str, dict], dict[str, list]]:
+    done: dict[str, dict] = {}
+    groups: dict[str, list] = {}
+    for paths in runs:
+        status = read_status(paths)
+        if status.get("state") in _ACTIVE:
+            groups.setdefault(status.get("backend") or "inline", []).append((paths, status))
+        else:
+            done[paths.run_id] = status
+    return done, groups
+
+
+def refresh_runs(runs: Iterable[RunPaths]) -> dict[str, dict]:
+    """Live status of each run ({run_id: status}); terminal changes are written to status.json.
+
+    Finished runs cost nothing (their status.json is final); active ones cost one batched
+    scheduler call per backend. A scheduler that cannot be reached leaves the files' word.
+    """
+    out, groups = _group(runs)
+    for name, members in groups.items():
+        try:
+            out.update(get_backend(name).refresh(members))
+        except EmotuiError as exc:  # e.g. a backend name from a newer emotui
+            log.warning("cannot refresh %s runs: %s", name, exc)
+            out.update({p.run_id: s for p, s in members})
+    return out
+
+
+def cancel_runs(runs: Iterable[RunPaths]) -> list[tuple[str, str]]:
+    """Cancel runs; returns (run_id, what happened) for each. Finished runs are left as they
+    are ("already completed"). Raises BackendError when a backend cannot act."""
+    runs = list(runs)
+    current = refresh_runs(runs)  # a job that just ended is not cancelled after the fact
+    notes: list[tuple[str, str]] = []
+    groups: dict[str, list] = {}
+    for paths in runs:
+        status = current.get(paths.run_id) or read_status(paths)
+        state = status.get("state")
+        if state not in _ACTIVE:
+            notes.append((paths.run_id, f"already {state}; nothing to cancel"))
+            continue
+        groups.setdefault(status.get("backend") or "inline", []).append((paths, status))
+    for name, members in groups.items():
+        get_backend(name).cancel(members)
+        notes.extend((p.run_id, "cancelled") for p, _ in members)
+    order = {p.run_id: i for i, p in enumerate(runs)}
+    return sorted(notes, key=lambda n: order[n[0]])
+
+
+RESUMABLE = {RunState.FAILED.value, RunState.CANCELLED.value, RunState.PREEMPTED.value}
+
+
+def prepare_resume(paths: RunPaths) -> dict:
+    """Check a run can be resumed (failed, cancelled or preempted and no longer running) and
+    mark it queued again. Returns the new status."""
+    status = refresh_runs([paths]).get(paths.run_id) or read_status(paths)
+    state = status.get("state")
+    if state not in RESUMABLE:
+        hint = ("it is still active; cancel it first" if state in _ACTIVE
+                else "only failed, cancelled or preempted runs can be resumed")
+        raise EmotuiError(f"run {paths.run_id} is {state}: {hint}")
+    return write_status(paths, state=RunState.QUEUED, reason="resuming", ended=None,
+                        resumed_from=state)

@@ -1,0 +1,231 @@
+"""Slurm resources: what a job asks the scheduler for, merged from four layers.
+
+Precedence (lowest first): built-in defaults < the user config file's ``slurm:`` section
+(``~/.config/emotui/config.yaml``) < the ``slurm:`` section of a ``--config`` file < flags.
+Keys are the flag names with underscores::
+
+    slurm:
+      partition: gpu
+      gpus: 1              # or gres: gpu:a100:1
+      cpus_per_task: 8
+      mem: 32G
+      time: "04:00:00"     # minutes, MM:SS, HH:MM:SS, D-HH[:MM[:SS]], or 90m / 4h / 1d
+      account: my-project
+      qos: normal
+      constraint: a100
+      sbatch_args: {mail-type: END}   # any other sbatch option (a list of "key=value" works too)
+      setup: ["module load cuda/12.4", "source ~/venvs/emotui/bin/activate"]
+      python: null         # the job's python command (default: this interpreter)
+      max_requeues: 3      # timeouts requeued from the last checkpoint before giving up
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Iterable, Mapping
+
+from emotui.core.errors import ConfigError
+
+
+@dataclass
+class SlurmResources:
+    partition: str | None = None
+    gpus: int | None = None  # per node (submitit's gpus_per_node)
+    gres: str | None = None
+    cpus_per_task: int | None = None
+    mem: str | None = None  # as sbatch takes it: 16G, 4000M
+    time: int | None = None  # minutes; None: the partition's default limit
+    account: str | None = None
+    qos: str | None = None
+    constraint: str | None = None
+    sbatch_args: dict[str, str] = field(default_factory=dict)
+    setup: list[str] = field(default_factory=list)
+    python: str | None = None
+    max_requeues: int = 3
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+KEYS = tuple(f.name for f in fields(SlurmResources))
+_KEY_ALIASES = {"gpus_per_node": "gpus", "cpus": "cpus_per_task", "sbatch_arg": "sbatch_args",
+                "timeout_min": "time", "time_limit": "time", "constraints": "constraint"}
+
+# Options emotui sets itself: a user's sbatch_args must not fight them.
+_RESERVED_SBATCH = {"job-name", "output", "error", "array", "open-mode", "signal", "wrap",
+                    "parsable"}
+
+
+def parse_time_minutes(value: Any, source: str = "slurm") -> int:
+    """A Slurm time limit in minutes from 90, "90", "90m", "4h", "1d", "MM:SS", "HH:MM:SS",
+    "D-HH", "D-HH:MM" or "D-HH:MM:SS"."""
+    where = f"slurm time (from {source})"
+    if isinstance(value, bool):
+        raise ConfigError(f"{where} must be a duration such as 04:00:00, got {value!r}")
+    if isinstance(value, (int, float)):
+        minutes = float(value)
+    else:
+        text = str(value).strip().lower()
+        unit = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(m|min|h|d)", text)
+        clock = re.fullmatch(r"(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?", text)
+        if unit:
+            minutes = float(unit.group(1)) * {"m": 1, "min": 1, "h": 60, "d": 1440}[unit.group(2)]
+        elif clock:
+            days, a, b, c = clock.groups()
+            if days is not None:  # D-HH[:MM[:SS]]
+                minutes = int(days) * 1440 + int(a) * 60 + int(b or 0) + int(c or 0) / 60
+            elif c is not None:  # HH:MM:SS
+                minutes = int(a) * 60 + int(b) + int(c) / 60
+            elif b is not None:  # MM:SS (Slurm's reading of two fields)
+                minutes = int(a) + int(b) / 60
+            else:
+                minutes = int(a)
+        else:
+            raise ConfigError(
+                f"{where} must be minutes or [D-]HH:MM:SS (e.g. 04:00:00, 90m, 1d), got {value!r}"
+            )
+    if minutes <= 0:
+        raise ConfigError(f"{where} must be positive, got {value!r}")
+    return max(1, int(round(minutes + 0.4999)))  # round up: never ask for less than given
+
+
+def parse_mem(value: Any, source: str = "slurm") -> str:
+    """Memory as sbatch takes it: 16G, 4000M, 1T (a bare number means GB)."""
+    text = str(value).strip().upper().removesuffix("B")
+    if re.fullmatch(r"\d+", text):
+        return f"{text}G"
+    if re.fullmatch(r"\d+[KMGT]", text):
+        return text
+    raise ConfigError(f"slurm mem (from {source}) must look like 16G or 4000M, got {value!r}")
+
+
+def _positive_int(name: str, value: Any, source: str) -> int:
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        number = 0
+    if isinstance(value, bool) or number < (0 if name == "max_requeues" else 1):
+        raise ConfigError(f"slurm {name} (from {source}) must be a positive integer, got {value!r}")
+    return number
+
+
+def _sbatch_args(value: Any, source: str) -> dict[str, str]:
+    """{"key": "value"} from a mapping, "key=value" strings or a list of them; "--" optional."""
+    if value is None:
+        return {}
+    items: Iterable[tuple[str, Any]]
+    if isinstance(value, Mapping):
+        items = value.items()
+    else:
+        raw = [value] if isinstance(value, str) else list(value)
+        pairs = []
+        for entry in raw:
+            key, sep, val = str(entry).partition("=")
+            pairs.append((key, val if sep else True))
+        items = pairs
+    out: dict[str, str] = {}
+    for key, val in items:
+        name = str(key).strip().lstrip("-").replace("_", "-")
+        if not name or not re.fullmatch(r"[a-z][a-z0-9-]*", name):
+            raise ConfigError(f"slurm sbatch_args (from {source}): '{key}' is not an sbatch option "
+                              "name; write e.g. --sbatch-arg mail-type=END")
+        if name in _RESERVED_SBATCH:
+            raise ConfigError(f"slurm sbatch_args (from {source}): emotui sets --{name} itself; "
+                              "drop it")
+        out[name] = val if val is True else str(val)
+    return out
+
+
+def _setup_lines(value: Any, source: str) -> list[str]:
+    if value is None:
+        return []
+    lines = [value] if isinstance(value, str) else list(value)
+    for line in lines:
+        if not isinstance(line, str) or "\n" in line:
+            raise ConfigError(f"slurm setup (from {source}) must be a list of one-line shell "
+                              f"commands, got {line!r}")
+    return list(lines)
+
+
+def normalize_layer(raw: Mapping[str, Any] | None, source: str) -> dict[str, Any]:
+    """One layer's raw settings, keys resolved and values checked (unset values left out)."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"slurm settings (from {source}) must be a mapping, "
+                          f"not {type(raw).__name__}")
+    out: dict[str, Any] = {}
+    for raw_key, value in raw.items():
+        key = str(raw_key).strip().lstrip("-").replace("-", "_")
+        key = _KEY_ALIASES.get(key, key)
+        if key not in KEYS:
+            from emotui.core.config import suggest
+
+            raise ConfigError(f"unknown slurm setting '{raw_key}' in {source}"
+                              f"{suggest(key, KEYS) or '; known: ' + ', '.join(KEYS)}")
+        if value is None or value == "" or value == [] or value == {}:
+            continue
+        if key in ("gpus", "cpus_per_task", "max_requeues"):
+            value = _positive_int(key, value, source)
+        elif key == "time":
+            value = parse_time_minutes(value, source)
+        elif key == "mem":
+            value = parse_mem(value, source)
+        elif key == "sbatch_args":
+            value = _sbatch_args(value, source)
+        elif key == "setup":
+            value = _setup_lines(value, source)
+        else:
+            value = str(value)
+        out[key] = value
+    return out
+
+
+def merge_resources(layers: list[tuple[str, Mapping[str, Any] | None]]) -> SlurmResources:
+    """Layers lowest-precedence first, e.g. [("~/.config/emotui/config.yaml", {...}),
+    ("exp.yaml", {...}), ("command line", {...})]. sbatch_args merge key by key; setup lines
+    from every layer run in order (site modules first, then the experiment's)."""
+    merged: dict[str, Any] = {}
+    sbatch: dict[str, str] = {}
+    setup: list[str] = []
+    for source, raw in layers:
+        layer = normalize_layer(raw, source)
+        sbatch.update(layer.pop("sbatch_args", {}))
+        setup.extend(layer.pop("setup", []))
+        merged.update(layer)
+    if "gpus" in merged and "gres" in merged:
+        raise ConfigError("slurm gpus and gres both set; give one (gres: gpu:a100:1 or gpus: 1)")
+    return SlurmResources(**merged, sbatch_args=sbatch, setup=setup)
+
+
+def resources_from_sources(
+    config_section: Mapping[str, Any] | None = None,
+    flags: Mapping[str, Any] | None = None,
+    *,
+    config_source: str = "--config file",
+) -> SlurmResources:
+    """Defaults < user config ``slurm:`` < --config ``slurm:`` < flags."""
+    from emotui.core.userconfig import user_config_path, user_section
+
+    return merge_resources([
+        (f"{user_config_path()} (slurm:)", user_section("slurm")),
+        (f"{config_source} (slurm:)", config_section),
+        ("command line", flags),
+    ])
+
+
+def submitit_parameters(res: SlurmResources, job_name: str) -> dict[str, Any]:
+    """SlurmExecutor.update_parameters keywords for these resources."""
+    params: dict[str, Any] = {"job_name": job_name}
+    for key in ("partition", "cpus_per_task", "mem", "account", "qos", "constraint", "gres"):
+        value = getattr(res, key)
+        if value is not None:
+            params[key] = value
+    if res.gpus is not None:
+        params["gpus_per_node"] = res.gpus
+    if res.setup:
+        params["setup"] = list(res.setup)
+    if res.sbatch_args:
+        params["additional_parameters"] = dict(res.sbatch_args)
+    return params

@@ -1,0 +1,144 @@
+"""The local backend for real: detached tiny-model training processes on this machine."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from emotui.core.status import read_status
+from emotui.launch import get_backend
+from emotui.launch.base import read_exit
+from emotui.launch.monitor import cancel_runs, prepare_resume, refresh_runs
+
+from launch_helpers import describe, live_state, new_run, toy_config, train_steps, wait_until
+
+FINISHED = ("completed", "failed", "cancelled")
+
+
+def _finished(paths):
+    return live_state(paths) in FINISHED
+
+
+def test_detached_run_survives_its_launcher(tiny_model_dir, toy_data_dir, runs_dir, tmp_path):
+    """The launcher is a separate python that submits and exits at once; the run completes, and
+    a third process that reads only the run store reports it."""
+    config = toy_config(tiny_model_dir, toy_data_dir, num_train_epochs=2)
+    paths = new_run(runs_dir, config, "local")
+    launcher = textwrap.dedent(f"""
+        import json
+        from emotui.core.runstore import RunPaths
+        from emotui.launch import get_backend
+        status = get_backend("local").submit(RunPaths(__import__("pathlib").Path({str(paths.root)!r})))
+        print(json.dumps(status))
+    """)
+    out = subprocess.run([sys.executable, "-c", launcher], capture_output=True, text=True,
+                         timeout=60, check=True)
+    submitted = json.loads(out.stdout)
+    assert submitted["backend"] == "local" and submitted["pgid"] == submitted["pid"]
+    # The launcher has exited; the job lives on in its own session.
+    assert os.getsid(submitted["pid"]) == submitted["pid"]
+    wait_until(lambda: _finished(paths), 180, "the detached run to finish")
+    # A fresh process, knowing nothing but the run store, sees the outcome.
+    reader = textwrap.dedent(f"""
+        import json
+        from emotui.core.runstore import RunStore
+        from emotui.launch.monitor import refresh_runs
+        store = RunStore({str(runs_dir)!r})
+        print(json.dumps(refresh_runs(list(store))))
+    """)
+    seen = json.loads(subprocess.run([sys.executable, "-c", reader], capture_output=True,
+                                     text=True, timeout=60, check=True).stdout)
+    assert seen[paths.run_id]["state"] == "completed", describe(paths)
+    assert read_exit(paths)["outcome"] == "completed"
+    steps = train_steps(paths)
+    assert steps and steps == sorted(set(steps))
+    assert paths.results.exists() and paths.stdout.exists()
+
+
+def test_cancel_then_resume_continues_metrics(tiny_model_dir, toy_data_dir, runs_dir):
+    config = toy_config(tiny_model_dir, toy_data_dir, num_train_epochs=40)
+    paths = new_run(runs_dir, config, "local")
+    get_backend("local").submit(paths)
+    wait_until(lambda: len(train_steps(paths)) >= 3, 120, "training steps")
+    notes = cancel_runs([paths])
+    assert notes == [(paths.run_id, "cancelled")]
+    status = read_status(paths)
+    assert status["state"] == "cancelled", describe(paths)
+    assert read_exit(paths)["outcome"] == "cancelled"
+    assert paths.resume_state.exists(), "cancel lets the job checkpoint first"
+    stopped_at = train_steps(paths)[-1]
+    # Cancelling a finished run changes nothing.
+    assert cancel_runs([paths]) == [(paths.run_id, "already cancelled; nothing to cancel")]
+    assert read_status(paths)["state"] == "cancelled"
+
+    prepare_resume(paths)
+    config_short = toy_config(tiny_model_dir, toy_data_dir, num_train_epochs=40, max_steps=stopped_at + 6)
+    paths.config.write_text(__import__("emotui.core.config", fromlist=["dump_config"])
+                            .dump_config(config_short), encoding="utf-8")
+    get_backend("local").submit(paths, resume=True)
+    wait_until(lambda: _finished(paths), 180, "the resumed run to finish")
+    assert read_status(paths)["state"] == "completed", describe(paths)
+    steps = train_steps(paths)
+    assert steps == sorted(set(steps)), "no step twice"
+    assert steps[-1] > stopped_at
+
+
+def test_sigkill_is_detected_within_one_poll(tiny_model_dir, toy_data_dir, runs_dir):
+    config = toy_config(tiny_model_dir, toy_data_dir, num_train_epochs=40)
+    paths = new_run(runs_dir, config, "local")
+    status = get_backend("local").submit(paths)
+    wait_until(lambda: train_steps(paths), 120, "training steps")
+    os.killpg(status["pgid"], signal.SIGKILL)
+    wait_until(lambda: read_status(paths).get("pid") and not _alive(status["pid"]), 10, "exit")
+    live = refresh_runs([paths])[paths.run_id]  # one poll
+    assert live["state"] == "failed"
+    assert "without an exit record" in live["reason"]
+    assert read_status(paths)["state"] == "failed"  # persisted
+
+
+def _alive(pid):
+    from emotui.launch.base import process_alive
+
+    return process_alive(read_status_for(pid))
+
+
+def read_status_for(pid):
+    import socket
+
+    return {"pid": pid, "host": socket.gethostname()}
+
+
+def test_failing_job_reports_its_error(tiny_model_dir, toy_data_dir, runs_dir):
+    config = toy_config(tiny_model_dir, toy_data_dir)
+    paths = new_run(runs_dir, config, "local")
+    # Break the data after validation: the job itself hits the error.
+    (toy_data_dir.parent / "broken").mkdir(exist_ok=True)
+    text = paths.config.read_text().replace(str(toy_data_dir / "train.jsonl"),
+                                            str(toy_data_dir.parent / "broken" / "nope.jsonl"))
+    paths.config.write_text(text)
+    get_backend("local").submit(paths)
+    wait_until(lambda: _finished(paths), 120, "the job to fail")
+    status = read_status(paths)
+    assert status["state"] == "failed", describe(paths)
+    assert "nope.jsonl" in status["reason"]
+    assert read_exit(paths)["outcome"] == "failed"
+
+
+@pytest.mark.parametrize("state", ["completed", "failed"])
+def test_resume_refuses_unfinished_or_completed(runs_dir, tiny_model_dir, toy_data_dir, state):
+    from emotui.core.errors import EmotuiError
+    from emotui.core.status import write_status
+
+    paths = new_run(runs_dir, toy_config(tiny_model_dir, toy_data_dir), "local")
+    write_status(paths, state=state)
+    if state == "failed":
+        assert prepare_resume(paths)["state"] == "queued"
+    else:
+        with pytest.raises(EmotuiError, match="only failed, cancelled or preempted"):
+            prepare_resume(paths)
