@@ -70,9 +70,30 @@ def _tokenizer_corpus() -> list[str]:
     return lines
 
 
+def _pretrain_on_toy_task(model, tokenizer, epochs: int = 6) -> None:
+    """A second or two of supervised training on separate toy rows (a stand-in for pretraining)."""
+    import torch
+
+    rows = toy_rows(600, seed=99)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    model.train()
+    for _ in range(epochs):
+        for start in range(0, len(rows), 16):
+            chunk = rows[start:start + 16]
+            batch = tokenizer([r["text"] for r in chunk], padding=True, return_tensors="pt")
+            labels = torch.tensor([r["label"] for r in chunk])
+            loss = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                         labels=labels).loss
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+    model.eval()
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
-    """A tiny RoBERTa (2 layers, hidden 32) + byte-level BPE tokenizer, saved with save_pretrained."""
+    """A tiny RoBERTa encoder (2 layers, hidden 32) + byte-level BPE tokenizer (vocab 500),
+    saved with save_pretrained; its encoder was briefly trained on toy rows (see above)."""
     from tokenizers import ByteLevelBPETokenizer
     from transformers import (
         AutoModel,
@@ -108,7 +129,11 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     import torch
 
     torch.manual_seed(0)
-    RobertaForSequenceClassification(config).save_pretrained(model_dir)
+    model = RobertaForSequenceClassification(config)
+    _pretrain_on_toy_task(model, tokenizer)
+    # Save the encoder only: like a real pretrained checkpoint, each run gets a fresh head. The
+    # encoder already separates the toy labels, so the PEFT methods (frozen encoder) learn fast.
+    model.roberta.save_pretrained(model_dir)
 
     # Prove it loads the way emotui loads models.
     AutoTokenizer.from_pretrained(model_dir)

@@ -1,0 +1,375 @@
+"""emotui's default recipe: a plain PyTorch training loop.
+
+bf16 autocast where the GPU has it, dynamic padding with length-bucketed batches, SDPA attention,
+fused AdamW on CUDA, a linear (or cosine/constant) schedule with warm-up, gradient clipping, and
+no host-device synchronisation per step: the loss is summed on the device and read only at
+logging steps. Evaluation runs in large length-sorted batches.
+
+The loop owns the training position (``LoopState``) so it can stop at any optimizer step,
+checkpoint, and resume on the very next batch of the same epoch order.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Protocol
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from emotui.core.config import RunConfig
+from emotui.core.errors import ConfigError
+from emotui.train.batches import Encoded, collate, eval_batches, train_batches
+from emotui.train.checkpoint import Checkpointer, load_trainer_state, rng_state, set_rng_state
+from emotui.train.errors import Preempted
+from emotui.train.metrics import classification_metrics
+
+log = logging.getLogger("emotui")
+
+
+class LoopHooks(Protocol):
+    """What the loop reports to the job that runs it."""
+
+    def event(self, split: str, step: int, **fields: Any) -> None: ...
+
+    def progress(self, state: "LoopState", total_steps: int) -> None: ...
+
+
+@dataclass
+class LoopState:
+    """Where training stands; saved in checkpoints/last/trainer_state.pt."""
+
+    global_step: int = 0
+    epoch: int = 0  # index of the epoch in progress
+    batch_in_epoch: int = 0  # micro-batches of that epoch already consumed
+    best_metric: float | None = None
+    best_step: int | None = None
+    best_epoch: float | None = None
+    best_eval: dict[str, Any] | None = None
+    last_eval_step: int | None = None
+    nonfinite_loss: bool = False
+    train_runtime_s: float = 0.0
+    samples_trained: int = 0
+    eval_runtime_s: float = 0.0
+    eval_samples: int = 0
+    # Logging window carried over a resume, so the next train event covers the same steps.
+    window_loss_sum: float = 0.0
+    window_steps: int = 0
+    window_samples: int = 0
+    evals: list[dict[str, Any]] = field(default_factory=list)
+
+
+def resolve_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def resolve_precision(config: RunConfig, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype: bf16 (default on GPUs that support it), fp16, or None (fp32)."""
+    if config.fp16:
+        if device.type != "cuda":
+            raise ConfigError("fp16 needs a CUDA GPU; drop --fp16 (bf16 also works on CPU)")
+        return torch.float16
+    if config.bf16 is None:
+        if device.type == "cuda" and torch.cuda.is_bf16_supported():
+            return torch.bfloat16
+        return None
+    return torch.bfloat16 if config.bf16 else None
+
+
+def greater_is_better(config: RunConfig) -> bool:
+    if config.greater_is_better is not None:
+        return config.greater_is_better
+    return config.metric_for_best_model != "loss"
+
+
+class TrainingLoop:
+    def __init__(self, config: RunConfig, model: torch.nn.Module, pad_id: int,
+                 data: dict[str, Encoded], label_names: list[str], checkpointer: Checkpointer,
+                 hooks: LoopHooks, stop_event: threading.Event | None = None,
+                 device: torch.device | None = None):
+        self.config = config
+        self.device = device or resolve_device()
+        self.model = model.to(self.device)
+        self.pad_id = pad_id
+        self.data = data
+        self.label_names = label_names
+        self.checkpointer = checkpointer
+        self.hooks = hooks
+        self.stop_event = stop_event
+        self.state = LoopState()
+        self.amp_dtype = resolve_precision(config, self.device)
+        self.forward_model = self.model
+        if config.torch_compile:
+            self.forward_model = torch.compile(self.model, dynamic=True)
+        train = data.get("train")
+        self.batches_per_epoch = (
+            math.ceil(len(train) / config.per_device_train_batch_size) if train is not None else 0
+        )
+        accum = config.gradient_accumulation_steps
+        self.steps_per_epoch = max(1, math.ceil(self.batches_per_epoch / accum))
+        if config.max_steps and config.max_steps > 0:
+            self.total_steps = config.max_steps
+        else:
+            self.total_steps = max(1, math.ceil(config.num_train_epochs * self.steps_per_epoch))
+        self.optimizer = self._make_optimizer()
+        self.scheduler = self._make_scheduler()
+        self.scaler = torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None
+        # Padding to a multiple of 8 keeps tensor-core shapes on GPUs; pointless on CPU.
+        self.pad_multiple = 8 if self.device.type == "cuda" else None
+        self._loss_sum = torch.zeros((), device=self.device)
+        self._grad_norm: torch.Tensor | None = None
+        self.train_step: Callable[[dict[str, torch.Tensor]], torch.Tensor] = self.forward_backward
+
+    # -- setup ----------------------------------------------------------------------------------
+
+    def _make_optimizer(self) -> torch.optim.Optimizer:
+        decay, no_decay = [], []
+        for name, param in self.model.named_parameters():
+            if not param.requires_grad:
+                continue
+            # As transformers' Trainer: no weight decay on biases and normalisation weights.
+            if param.ndim < 2 or "norm" in name.lower():
+                no_decay.append(param)
+            else:
+                decay.append(param)
+        groups = [{"params": decay, "weight_decay": self.config.weight_decay},
+                  {"params": no_decay, "weight_decay": 0.0}]
+        groups = [g for g in groups if g["params"]]
+        kwargs = {"fused": True} if self.device.type == "cuda" else {}
+        return torch.optim.AdamW(
+            groups, lr=self.config.learning_rate,
+            betas=(self.config.adam_beta1, self.config.adam_beta2), eps=self.config.adam_epsilon,
+            **kwargs,
+        )
+
+    def _make_scheduler(self):
+        from transformers import get_scheduler
+
+        warmup = self.config.warmup_steps or math.ceil(self.config.warmup_ratio * self.total_steps)
+        return get_scheduler(self.config.lr_scheduler_type, self.optimizer,
+                             num_warmup_steps=warmup, num_training_steps=self.total_steps)
+
+    def autocast(self):
+        if self.amp_dtype is None:
+            return nullcontext()
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+
+    def _batch(self, enc: Encoded, index: np.ndarray) -> dict[str, torch.Tensor]:
+        pad_to = self.config.max_seq_length if self.config.pad_to_max_length else None
+        batch = collate(enc, index, self.pad_id, pad_to=pad_to, multiple_of=self.pad_multiple)
+        non_blocking = self.device.type == "cuda"
+        if non_blocking:
+            batch = {k: v.pin_memory() for k, v in batch.items()}
+        return {k: v.to(self.device, non_blocking=non_blocking) for k, v in batch.items()}
+
+    # -- training -------------------------------------------------------------------------------
+
+    def forward_backward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """One micro-batch: forward, loss, backward. Returns the detached loss (on device)."""
+        with self.autocast():
+            logits = self.forward_model(input_ids=batch["input_ids"],
+                                        attention_mask=batch["attention_mask"]).logits
+        loss = F.cross_entropy(logits.float(), batch["labels"],
+                               label_smoothing=self.config.label_smoothing_factor)
+        scaled = loss / self.config.gradient_accumulation_steps
+        if self.scaler is not None:
+            self.scaler.scale(scaled).backward()
+        else:
+            scaled.backward()
+        return loss.detach()
+
+    def optimizer_step(self) -> float:
+        params = [p for g in self.optimizer.param_groups for p in g["params"]]
+        if self.scaler is not None:
+            self.scaler.unscale_(self.optimizer)
+        if self.config.max_grad_norm and self.config.max_grad_norm > 0:
+            self._grad_norm = torch.nn.utils.clip_grad_norm_(params, self.config.max_grad_norm)
+        else:
+            self._grad_norm = None
+        lr = self.optimizer.param_groups[0]["lr"]
+        if self.scaler is not None:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        return lr
+
+    def run(self) -> None:
+        """Train until total_steps, evaluating and checkpointing as configured."""
+        cfg, st = self.config, self.state
+        train = self.data["train"]
+        accum = cfg.gradient_accumulation_steps
+        self.model.train()
+        session_start = time.perf_counter()
+        self._session = (session_start, st.global_step)
+        segment_start = session_start  # train_runtime accumulates across resumes
+        window_start = time.perf_counter()
+        window_loss = torch.zeros((), device=self.device) + st.window_loss_sum
+        micro_in_step = 0
+        lr = cfg.learning_rate
+        while st.global_step < self.total_steps:
+            batches = train_batches(train.lengths, cfg.per_device_train_batch_size, cfg.seed,
+                                    st.epoch)
+            reached_total = False
+            while st.batch_in_epoch < len(batches):
+                index = batches[st.batch_in_epoch]
+                loss = self.train_step(self._batch(train, index))
+                st.batch_in_epoch += 1
+                micro_in_step += 1
+                window_loss += loss / accum
+                st.window_samples += len(index)
+                st.samples_trained += len(index)
+                if micro_in_step < accum and st.batch_in_epoch < len(batches):
+                    continue
+                micro_in_step = 0
+                lr = self.optimizer_step()
+                st.global_step += 1
+                st.window_steps += 1
+                if st.global_step % cfg.logging_steps == 0:
+                    window_start = self._log_train(window_loss, window_start, lr)
+                    window_loss = torch.zeros((), device=self.device)
+                if cfg.eval_strategy == "steps" and st.global_step % cfg.eval_steps == 0:
+                    self.evaluate_and_keep_best()
+                if cfg.save_strategy == "steps" and st.global_step % cfg.save_steps == 0:
+                    self.save_last(window_loss)
+                if self.stop_event is not None and self.stop_event.is_set():
+                    st.train_runtime_s += time.perf_counter() - segment_start
+                    self.save_last(window_loss)
+                    raise Preempted(str(self.checkpointer.paths.root), st.global_step)
+                if st.global_step >= self.total_steps:
+                    reached_total = True
+                    break
+            if reached_total and st.batch_in_epoch < len(batches):
+                break  # max_steps or a fractional epoch count ends mid-epoch
+            st.epoch += 1
+            st.batch_in_epoch = 0
+            if cfg.eval_strategy == "epoch":
+                self.evaluate_and_keep_best()
+            if cfg.save_strategy == "epoch" and st.global_step < self.total_steps:
+                self.save_last(window_loss)
+        if st.window_steps:
+            self._log_train(window_loss, window_start, lr)
+            window_loss = torch.zeros((), device=self.device)
+        if cfg.do_eval and cfg.eval_strategy != "no" and st.last_eval_step != st.global_step:
+            self.evaluate_and_keep_best()
+        st.train_runtime_s += time.perf_counter() - segment_start
+        if cfg.save_strategy != "no":
+            self.save_last(window_loss)
+
+    def _log_train(self, window_loss: torch.Tensor, window_start: float, lr: float) -> float:
+        st = self.state
+        now = time.perf_counter()
+        steps = max(st.window_steps, 1)
+        loss = float(window_loss.item()) / steps  # the one host sync, at logging steps only
+        if not math.isfinite(loss):
+            st.nonfinite_loss = True
+        grad_norm = float(self._grad_norm.item()) if self._grad_norm is not None else None
+        self.hooks.event(
+            "train", st.global_step, epoch=round(st.global_step / self.steps_per_epoch, 4),
+            loss=loss, learning_rate=lr, grad_norm=grad_norm,
+            samples_per_second=round(st.window_samples / max(now - window_start, 1e-9), 2),
+        )
+        st.window_loss_sum, st.window_steps, st.window_samples = 0.0, 0, 0
+        self.hooks.progress(st, self.total_steps)
+        return now
+
+    # -- evaluation -----------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def predict_split(self, enc: Encoded) -> tuple[float, np.ndarray, np.ndarray]:
+        """(mean loss, predictions, probabilities) in the split's original order."""
+        was_training = self.model.training
+        self.model.eval()
+        start = time.perf_counter()
+        logits_all = torch.empty((len(enc), len(self.label_names)), device=self.device)
+        for index in eval_batches(enc.lengths, self.config.per_device_eval_batch_size):
+            batch = self._batch(enc, index)
+            with self.autocast():
+                logits = self.forward_model(input_ids=batch["input_ids"],
+                                            attention_mask=batch["attention_mask"]).logits
+            logits_all[torch.from_numpy(index).to(self.device)] = logits.float()
+        labels = torch.from_numpy(enc.labels).to(self.device)
+        loss = float(F.cross_entropy(logits_all, labels).item())
+        probs = torch.softmax(logits_all, dim=-1).cpu().numpy()
+        self.state.eval_runtime_s += time.perf_counter() - start
+        self.state.eval_samples += len(enc)
+        if was_training:
+            self.model.train()
+        return loss, probs.argmax(axis=-1), probs
+
+    def evaluate(self, split: str) -> dict[str, Any]:
+        enc = self.data[split]
+        loss, preds, probs = self.predict_split(enc)
+        metrics = classification_metrics(enc.labels, preds, self.label_names)
+        metrics["loss"] = loss
+        metrics["predictions"] = preds
+        metrics["probabilities"] = probs
+        if not math.isfinite(loss):
+            self.state.nonfinite_loss = True
+        return metrics
+
+    def evaluate_and_keep_best(self) -> dict[str, Any] | None:
+        st = self.state
+        if not self.config.do_eval or "validation" not in self.data:
+            return None
+        result = self.evaluate("validation")
+        epoch = round(st.global_step / self.steps_per_epoch, 4)
+        summary = {"step": st.global_step, "epoch": epoch, "loss": result["loss"],
+                   "accuracy": result["accuracy"], "macro_f1": result["macro_f1"]}
+        st.evals.append(summary)
+        st.last_eval_step = st.global_step
+        self.hooks.event("eval", st.global_step, epoch=epoch, loss=result["loss"],
+                         accuracy=result["accuracy"], macro_f1=result["macro_f1"])
+        value = result[self.config.metric_for_best_model]
+        better = greater_is_better(self.config)
+        improved = st.best_metric is None or (
+            math.isfinite(value) and (value > st.best_metric if better else value < st.best_metric)
+        ) or not math.isfinite(st.best_metric)
+        if improved:
+            st.best_metric, st.best_step, st.best_epoch = value, st.global_step, epoch
+            st.best_eval = summary
+            self.checkpointer.save_best(st.global_step)
+        self.hooks.progress(st, self.total_steps)
+        return result
+
+    # -- checkpoints ----------------------------------------------------------------------------
+
+    def save_last(self, window_loss: torch.Tensor) -> None:
+        self.state.window_loss_sum = float(window_loss.item())
+        state = {
+            "loop": asdict(self.state),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict() if self.scaler is not None else None,
+            "rng": rng_state(),
+            "total_steps": self.total_steps,
+        }
+        self.checkpointer.save_last(self.state.global_step, state)
+
+    def resume(self) -> None:
+        """Continue from checkpoints/last: weights, optimizer, schedule, RNG and data position."""
+        folder = self.checkpointer.paths.checkpoint_last
+        saved = load_trainer_state(folder)
+        self.checkpointer.load_weights(folder)
+        self.optimizer.load_state_dict(saved["optimizer"])
+        self.scheduler.load_state_dict(saved["scheduler"])
+        if self.scaler is not None and saved.get("scaler"):
+            self.scaler.load_state_dict(saved["scaler"])
+        self.state = LoopState(**saved["loop"])
+        self.checkpointer.best_step = self.state.best_step
+        set_rng_state(saved["rng"])
+
+    def restore_best(self) -> None:
+        """Load checkpoints/best into the model when it differs from the current weights."""
+        st = self.state
+        best = self.checkpointer.paths.checkpoint_best
+        if st.best_step is not None and st.best_step != st.global_step and best.is_dir():
+            self.checkpointer.load_weights(best)

@@ -1,0 +1,73 @@
+"""Classify texts with a run's best checkpoint (``emotui predict``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from emotui.core.config import config_from_yaml
+from emotui.core.errors import EmotuiError
+from emotui.core.runstore import RunPaths
+from emotui.train.checkpoint import ADAPTER_WEIGHTS, LABELS_FILE
+
+
+def predict(run_dir: str | Path, texts: list[str], batch_size: int = 64) -> list[dict[str, Any]]:
+    """One {"label", "probabilities": {label: p}} per text, from checkpoints/best."""
+    import torch
+
+    from emotui.train.batches import collate, encode, eval_batches
+    from emotui.train.job import configure_library_logging
+    from emotui.train.loop import resolve_device
+
+    paths = RunPaths(Path(run_dir).expanduser().absolute())
+    best = paths.checkpoint_best
+    labels_file = best / LABELS_FILE
+    if not labels_file.is_file():
+        raise EmotuiError(
+            f"run {paths.run_id} has no best checkpoint yet (it saves one at its first "
+            "evaluation); wait for it or pick a finished run"
+        )
+    if not paths.config.is_file():
+        raise EmotuiError(f"run {paths.run_id} has no config.yaml; it cannot be loaded")
+    config = config_from_yaml(paths.config)
+    label_names = json.loads(labels_file.read_text(encoding="utf-8"))
+    configure_library_logging()
+    model, tokenizer = load_for_inference(config, best, label_names)
+    device = resolve_device()
+    model.to(device).eval()
+    texts = [str(t) for t in texts]
+    if not texts:
+        return []
+    enc = encode(tokenizer, texts, [0] * len(texts), config.max_seq_length)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    probs = torch.empty((len(texts), len(label_names)))
+    with torch.no_grad():
+        for index in eval_batches(enc.lengths, batch_size):
+            batch = collate(enc, index, pad_id)
+            logits = model(input_ids=batch["input_ids"].to(device),
+                           attention_mask=batch["attention_mask"].to(device)).logits
+            probs[torch.from_numpy(index)] = torch.softmax(logits.float(), dim=-1).cpu()
+    out = []
+    for row in probs.tolist():
+        best_id = max(range(len(row)), key=row.__getitem__)
+        out.append({"label": label_names[best_id],
+                    "probabilities": {name: round(p, 6) for name, p in zip(label_names, row)}})
+    return out
+
+
+def load_for_inference(config, folder: Path, label_names: list[str]):
+    """(model, tokenizer) from a checkpoint folder: a full model, or base model + adapter."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from emotui.train.model import load_base_model, load_tokenizer
+
+    if (folder / ADAPTER_WEIGHTS).is_file():
+        from peft import PeftModel
+
+        base = load_base_model(config, label_names)
+        model = PeftModel.from_pretrained(base, str(folder))
+        return model, load_tokenizer(config)
+    model = AutoModelForSequenceClassification.from_pretrained(folder, dtype=torch.float32)
+    return model, AutoTokenizer.from_pretrained(folder)
