@@ -32,7 +32,7 @@ class RunDetailScreen(Screen):
     """Follows one run's directory while shown; its worker stops when the screen closes."""
 
     BINDINGS = [
-        Binding("escape", "app.pop_screen", "Back"),
+        Binding("escape", "back", "Back"),
         Binding("1", "tab('plots')", "Plots"),
         Binding("2", "tab('logs')", "Logs"),
         Binding("3", "tab('config')", "Config"),
@@ -217,6 +217,14 @@ class RunDetailScreen(Screen):
             confusion.add_row(label, *cells)
 
     # --- actions ------------------------------------------------------------------------------
+
+    def action_back(self) -> None:
+        """Escape leaves the log search first, then the screen."""
+        search = self.query_one("#log-search", Input)
+        if search.has_focus:
+            self.query_one(Log).focus()
+        else:
+            self.app.pop_screen()
 
     def action_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab

@@ -69,6 +69,7 @@ class LaunchScreen(Screen[str | None]):
         super().__init__()
         self.method = method
         self.advanced = False
+        self.preview_text = ""
         self.slurm_defaults = user_slurm_defaults()
 
     def compose(self) -> ComposeResult:
@@ -113,27 +114,27 @@ class LaunchScreen(Screen[str | None]):
 
     # --- form state ---------------------------------------------------------------------------
 
-    def _rebuild_form(self) -> None:
+    async def _rebuild_form(self) -> None:
         old = self.query_one(ConfigForm)
         values = old.raw_values()
         # Values typed into fields the new method also has are kept.
         form = ConfigForm(self.method, self.advanced, values, id="config-form")
-        old.remove()
-        self.query_one("#launch-form").mount(form, after=self.query_one("#method"))
-        self.call_after_refresh(self.refresh_preview)
+        await old.remove()
+        await self.query_one("#launch-form").mount(form, after=self.query_one("#method"))
+        self.refresh_preview()
 
     @on(RadioSet.Changed, "#method")
-    def _method_changed(self, event: RadioSet.Changed) -> None:
+    async def _method_changed(self, event: RadioSet.Changed) -> None:
         self.method = event.pressed.name or "full"
-        self._rebuild_form()
+        await self._rebuild_form()
 
     def action_method(self, index: int) -> None:
         buttons = list(self.query(RadioButton))
         buttons[index].value = True
 
-    def action_toggle_advanced(self) -> None:
+    async def action_toggle_advanced(self) -> None:
         self.advanced = not self.advanced
-        self._rebuild_form()
+        await self._rebuild_form()
         self.notify("All fields shown." if self.advanced else "Common fields shown.")
 
     @on(ConfigForm.Changed)
@@ -170,11 +171,13 @@ class LaunchScreen(Screen[str | None]):
         config, error = self.resolved()
         preview = self.query_one("#preview", Static)
         if error:
+            self.preview_text = f"cannot launch: {error}"
             preview.update(f"[b $error]cannot launch:[/] {error}")
             preview.add_class("-invalid")
         else:
+            self.preview_text = dump_config(config)
             preview.remove_class("-invalid")
-            preview.update(Syntax(dump_config(config), "yaml", theme="ansi_dark",
+            preview.update(Syntax(self.preview_text, "yaml", theme="ansi_dark",
                                   background_color="default", word_wrap=True))
 
     def slurm_resources(self) -> dict[str, str]:

@@ -59,8 +59,10 @@ def field_id(name: str) -> str:
 def check_field(name: str, raw: str) -> str | None:
     """The inline message for a raw value (None when it is valid)."""
     value: Any = raw
-    if raw.strip() == "" and (is_nullable(name) or field_type(name) is str):
-        return None if is_nullable(name) else f"{name} must not be empty"
+    if raw.strip() == "" and is_nullable(name):
+        return None  # unset
+    if raw == "" and field_type(name) is str:
+        return f"{name} must not be empty"
     try:
         value = coerce_value(name, value, "form")
         check_range(name, value, "form")

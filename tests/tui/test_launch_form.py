@@ -1,0 +1,92 @@
+"""Launch screen: the form follows the method, validates inline, previews the config."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import wait_for
+
+from emotui.tui.screens.launch import LaunchScreen
+from emotui.tui.widgets.config_form import FieldRow, check_field, form_fields
+
+pytestmark = pytest.mark.anyio
+
+
+def test_form_fields_follow_the_method():
+    assert "lora_r" in form_fields("lora", advanced=False)
+    assert "lora_r" not in form_fields("full", advanced=False)
+    assert "prompt_tuning_init_text" in form_fields("prompt_tuning_text", advanced=False)
+    assert "prompt_tuning_init_text" not in form_fields("prompt_tuning_random", advanced=False)
+    # Advanced adds every applicable field, never secrets.
+    everything = form_fields("full", advanced=True)
+    assert "weight_decay" in everything and "token" not in everything
+
+
+def test_check_field_messages():
+    assert check_field("learning_rate", "2e-5") is None
+    assert check_field("learning_rate", "-1") == "learning_rate must be > 0, got -1.0"
+    assert "must be an integer" in check_field("lora_r", "eight")
+    assert check_field("train_file", "") is None  # unset
+
+
+def row(app, name: str) -> FieldRow:
+    return next(r for r in app.screen.query(FieldRow) if r.field_name == name)
+
+
+async def test_bad_field_shows_inline_message_and_blocks_submit(fixture_runs, make_app):
+    app = make_app(fixture_runs)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, LaunchScreen))
+        field = app.screen.query_one("#field-learning_rate")
+        field.focus()
+        field.value = ""
+        await pilot.press(*"-0.5")
+        await pilot.pause()
+        message = str(row(app, "learning_rate").query_one(".field-error").render())
+        assert "learning_rate must be > 0" in message
+        assert row(app, "learning_rate").has_class("-invalid")
+        assert app.screen.preview_text.startswith("cannot launch: learning_rate must be > 0")
+        runs_before = sorted(p.name for p in fixture_runs.iterdir())
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, LaunchScreen)  # not submitted
+        assert sorted(p.name for p in fixture_runs.iterdir()) == runs_before
+        # Fixing the value clears the message and the preview shows the resolved YAML.
+        field.value = "0.001"
+        await pilot.pause()
+        assert not row(app, "learning_rate").has_class("-invalid")
+        assert "learning_rate: 0.001" in app.screen.preview_text
+        assert "peft_method: lora" in app.screen.preview_text
+
+
+async def test_method_switch_rebuilds_form_and_keeps_shared_values(fixture_runs, make_app):
+    app = make_app(fixture_runs)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, LaunchScreen))
+        app.screen.query_one("#field-seed").value = "7"
+        await pilot.press("f3")  # prompt tuning, text init
+        await wait_for(pilot, lambda: app.screen.query("#field-prompt_tuning_init_text"))
+        assert not app.screen.query("#field-lora_r")
+        assert app.screen.query_one("#field-seed").value == "7"
+        assert app.screen.query_one("#field-prompt_tuning_init_text").value.startswith("classify")
+        await pilot.press("ctrl+a")  # every field
+        await wait_for(pilot, lambda: app.screen.query("#field-weight_decay"))
+        config, error = app.screen.resolved()
+        assert error is None and config.method == "prompt_tuning_text" and config.seed == 7
+        await pilot.press("escape")
+        assert not isinstance(app.screen, LaunchScreen)
+
+
+async def test_slurm_backend_shows_resources(fixture_runs, make_app):
+    app = make_app(fixture_runs)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, LaunchScreen))
+        assert not app.screen.query_one("#slurm-fields").display
+        app.screen.query_one("#backend").value = "slurm"
+        await pilot.pause()
+        assert app.screen.query_one("#slurm-fields").display
+        app.screen.query_one("#slurm-partition").value = "gpu"
+        app.screen.query_one("#slurm-gpus").value = "1"
+        assert app.screen.slurm_resources() == {"partition": "gpu", "gpus": "1"}
