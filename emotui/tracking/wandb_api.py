@@ -79,16 +79,18 @@ def normalize_run(run: Any, entity: str | None, project: str) -> dict[str, Any]:
     }
 
 
-def _explain(exc: BaseException, url: str) -> str:
+def _explain(exc: BaseException, url: str, timeout: float) -> str:
     text = " ".join(str(exc).split())
     low = text.lower()
     if "429" in low or "rate limit" in low or "too many requests" in low:
         return f"W&B is rate limiting requests at {url}; try again in a minute"
-    if any(s in low for s in ("401", "403", "credentials", "api key", "unauthorized",
-                              "authentication", "permission")):
+    # wandb-core retries 429s and 5xx until the timeout, then reports itself "busy".
+    if any(s in low for s in ("did not respond in time", "timed out", "timeout", "deadline")):
+        return (f"W&B at {url} did not answer within {timeout:g} s "
+                "(rate limited, overloaded or a slow network); try again later")
+    if any(s in low for s in ("401", "403", "not logged in", "invalid credentials",
+                              "unauthorized", "api key", "permission denied")):
         return f"W&B rejected the API key at {url} (check WANDB_API_KEY or run 'wandb login')"
-    if "timed out" in low or "timeout" in low or "deadline" in low:
-        return f"W&B at {url} did not answer in time ({text[:160]})"
     return f"W&B request failed at {url}: {text[:200] or type(exc).__name__}"
 
 
@@ -121,9 +123,9 @@ class PublicApiClient:
             if "could not find project" in str(exc).lower():
                 raise WandbUnavailable(
                     f"W&B project {entity}/{project} not found at {url}") from None
-            raise WandbUnavailable(_explain(exc, url)) from None
+            raise WandbUnavailable(_explain(exc, url, self.timeout)) from None
         except Exception as exc:  # noqa: BLE001 - wandb raises many types; all mean "unavailable"
-            raise WandbUnavailable(_explain(exc, url)) from None
+            raise WandbUnavailable(_explain(exc, url, self.timeout)) from None
 
 
 # ---------------------------------------------------------------------------------------------

@@ -86,5 +86,21 @@ def make_offline_run(root: Path, *, project: str = "study", config: dict | None 
     run.finish()
     files = sorted((root / "wandb").glob(f"offline-run-*-{run.id}/run-{run.id}.wandb"))
     assert files, f"wandb wrote no offline file under {root}"
+    wait_for_exit_record(files[-1])
     return files[-1]
+
+
+def wait_for_exit_record(path: Path, limit_s: float = 20.0):
+    """wandb-core may still be flushing the file when finish() returns: wait for its exit
+    record (the limit only bounds a hang; nothing is asserted about time)."""
+    import time
+
+    from emotui.tracking.offline import read_run_file
+
+    deadline = time.monotonic() + limit_s
+    while True:
+        run = read_run_file(path)
+        if run.exit_code is not None or time.monotonic() > deadline:
+            return run
+        time.sleep(0.05)
 
