@@ -33,13 +33,19 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     out.add_argument("--json", action="store_true", help="print the results object as JSON")
     out.add_argument("--quiet", "-q", action="store_true", help="no live display")
     add_config_flags(parser)
+    from emotui.tracking.settings import add_wandb_flags
+
+    add_wandb_flags(parser)
     parser.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
+    from emotui.tracking.settings import run_choices_from_args, status_fields
+
     config, _sections = config_from_args(args)
+    wandb_choices = status_fields(run_choices_from_args(args, _sections))
     store = RunStore(args.runs_dir)
-    paths = create_run(store, config, backend="inline")
+    paths = create_run(store, config, backend="inline", **wandb_choices)
     return run_inline(paths, config, json_output=args.json, quiet=args.quiet)
 
 
