@@ -119,3 +119,20 @@ async def test_selection_and_compare_needs_two(fixture_runs, make_app):
         await pilot.press("space", "space")
         assert len(table.selected) == 2
         assert table.chosen() == ["251122-084500-lora-st4c", "251122-083000-lora-st3b"]
+
+
+async def test_every_screen_action_is_in_the_command_palette(fixture_runs, make_app):
+    app = make_app(fixture_runs)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: table_of(app).row_count == ALL)
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+        for binding in app.screen.BINDINGS:
+            assert binding.description in titles
+        assert {"Quit", "Theme"} <= titles
+        # Running a palette command runs the action: "New run" opens the launch screen.
+        command = next(c for c in app.get_system_commands(app.screen) if c.title == "New run")
+        command.callback()
+        await pilot.pause(0.2)
+        from emotui.tui.screens.launch import LaunchScreen
+
+        assert isinstance(app.screen, LaunchScreen)

@@ -57,10 +57,12 @@ class RunsScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="filters"):
-            yield Input(placeholder="/ filter: id, method, reason, model...", id="filter-text")
-            yield Select([(s, s) for s in fmt.STATES], prompt="any state", id="filter-state")
-            yield Select([(fmt.method_label(m), m) for m in fmt.METHODS], prompt="any method",
-                         id="filter-method")
+            yield Input(placeholder="/ filter: id, method, reason, model...", id="filter-text",
+                        compact=True)
+            yield Select([(s, s) for s in fmt.STATES], prompt="any state (f)", id="filter-state",
+                         compact=True)
+            yield Select([(fmt.method_label(m), m) for m in fmt.METHODS],
+                         prompt="any method (m)", id="filter-method", compact=True)
         yield RunTable(id="runs", clock=self.app.clock)
         yield Static("", id="runs-status")
         yield Footer()

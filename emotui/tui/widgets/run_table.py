@@ -31,8 +31,6 @@ COLUMNS = (
     Column("id", "run", lambda r, n: r["run_id"], _get("run_id")),
     Column("state", "state", lambda r, n: fmt.state_text(r), _get("status")),
     Column("method", "method", lambda r, n: fmt.method_label(r.get("method")), _get("method")),
-    Column("hparams", "hyperparameters", lambda r, n: fmt.hyperparameters(r),
-           lambda r, n: fmt.hyperparameters(r)),
     Column("progress", "progress", lambda r, n: fmt.progress_bar(r.get("progress")),
            _get("progress")),
     Column("epoch", "ep", lambda r, n: fmt.epoch_label(r), _get("epoch")),
@@ -41,6 +39,8 @@ COLUMNS = (
     Column("test", "test acc", lambda r, n: fmt.percent(r.get("test_accuracy")),
            _get("test_accuracy")),
     Column("elapsed", "elapsed", lambda r, n: fmt.duration(fmt.elapsed(r, n)), fmt.elapsed),
+    Column("hparams", "hyperparameters", lambda r, n: fmt.hyperparameters(r),
+           lambda r, n: fmt.hyperparameters(r)),
     Column("backend", "backend", lambda r, n: fmt.backend_label(r), fmt.backend_label),
     Column("reason", "reason", lambda r, n: r.get("reason") or "", _get("reason")),
 )

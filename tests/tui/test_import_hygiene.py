@@ -1,0 +1,51 @@
+"""The TUI never loads torch/transformers/peft/datasets: not on import, not while running."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+from conftest import FROZEN_NOW  # noqa: F401  (the fixture store module is importable)
+
+HEAVY = ("torch", "transformers", "peft", "datasets")
+
+
+def test_tui_process_never_imports_training_libraries(tmp_path):
+    script = textwrap.dedent(f"""
+        import asyncio, sys
+        sys.path.insert(0, {str(__import__('pathlib').Path(__file__).parent)!r})
+        heavy = {HEAVY!r}
+        import emotui.tui.app
+        from emotui.cli.main import build_parser
+        build_parser()
+        assert not [m for m in heavy if m in sys.modules], "on import"
+        from fixture_store import build_fixture_store
+        from pathlib import Path
+        build_fixture_store(Path({str(tmp_path / 'runs')!r}))
+        from emotui.tui.app import EmotuiApp
+        from emotui.tui.sources import LocalRunSource
+        from emotui.tui.widgets.run_table import RunTable
+
+        async def main():
+            app = EmotuiApp(LocalRunSource({str(tmp_path / 'runs')!r}, ask_backends_every=1),
+                            poll_interval=0.1, export_dir=Path({str(tmp_path)!r}))
+            async with app.run_test(size=(100, 30)) as pilot:
+                for _ in range(100):
+                    await pilot.pause(0.05)
+                    if app.screen.query_one(RunTable).row_count:
+                        break
+                await pilot.press("enter")        # detail: plots, logs
+                await pilot.pause(0.5)
+                await pilot.press("escape", "n")  # launch form
+                await pilot.pause(0.5)
+                await pilot.press("escape", "w")  # sweeps
+                await pilot.pause(0.3)
+        asyncio.run(main())
+        loaded = [m for m in heavy if m in sys.modules]
+        print("LOADED", loaded)
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "LOADED []" in out.stdout
