@@ -198,6 +198,9 @@ class SweepController:
         return [t for t in self.trials.values() if t.handle is not None]
 
     def _loop(self, pending: list[tuple[TrialState, bool]]) -> str:
+        if getattr(self.launcher, "supports_array", False) and self.spec.hyperband is None \
+                and self.spec.method in ("grid", "random"):
+            pending = self._start_array(pending)
         while True:
             self._beat(state="running")
             # 1. watch what runs (non-blocking backends)
@@ -235,6 +238,25 @@ class SweepController:
         if total is not None and len(self.trials) >= total:
             return "finished"
         return "paused"  # --count reached: more trials remain for a later command
+
+    def _start_array(self, pending: list[tuple[TrialState, bool]]) -> list[tuple[TrialState, bool]]:
+        """Every trial still to start, as one job array capped at max_parallel (Slurm)."""
+        fresh = [t for t, resume in pending if not resume]
+        while self._may_plan():
+            trial = self._plan()
+            if trial is None:
+                break
+            fresh.append(trial)
+        if fresh:
+            for trial in fresh:
+                self._create_run(trial, self._config_of(trial))
+            handles = self.launcher.start_many([t.paths for t in fresh],
+                                               job_name=f"sweep-{self.sweep.sweep_id}")
+            for trial, handle in zip(fresh, handles):
+                trial.handle = handle
+            self.echo(f"submitted {len(fresh)} trials as one job array "
+                      f"(at most {self.max_parallel} at once)")
+        return [(t, resume) for t, resume in pending if resume]
 
     def _may_plan(self) -> bool:
         if self.target_hit is not None:

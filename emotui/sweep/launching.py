@@ -47,6 +47,7 @@ class Handle:
     backend_handle: Any = None
     outcome: Outcome | None = None
     stop_reason: str | None = None
+    stop_time: float | None = None
     started: float = field(default_factory=time.time)
 
 
