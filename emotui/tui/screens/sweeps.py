@@ -54,13 +54,15 @@ def sweep_label(sweep_id: str, trials: list[dict[str, Any]], spec: dict[str, Any
 
 
 def trial_label(trial: dict[str, Any]) -> Text:
+    """id, state, eval accuracy, the collapse mark, then hyperparameters (cut first at 80 cols)."""
     label = Text(f"{trial['run_id']}  ")
     state = fmt.state_text(trial)
     state.pad_right(10 - len(state.plain))
     label.append_text(state)
-    label.append(f"{fmt.hyperparameters(trial)}  eval {fmt.percent(trial.get('eval_accuracy'))}")
+    label.append(f"eval {fmt.percent(trial.get('eval_accuracy')):>5}")
     if trial.get("collapsed"):
         label.append("  ✗ collapsed", style="bold red")
+    label.append(f"  {fmt.hyperparameters(trial)}", style="dim")
     return label
 
 
