@@ -135,6 +135,10 @@ def _start(store: Any, args: argparse.Namespace) -> int:
         else:
             _print_plan(spec, paths.sweep_id, trials, exists)
         return 0
+    if not exists:
+        from emotui.sweep.runner import check_runnable
+
+        check_runnable(spec, count)
     save_sweep(spec, paths, args.target, args.overrides)
     return _drive(spec, paths, store, args, backend, parallel, count, resumed=exists)
 

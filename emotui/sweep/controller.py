@@ -329,7 +329,11 @@ class SweepController:
         self.echo(f"trial {trial.index}: {'resuming' if resume else 'starting'} "
                   f"{trial.paths.run_id}" + (f" ({params})" if params else ""))
         watch = (lambda: self._hyperband_reason(trial)) if self.spec.hyperband else None
-        handle = self.launcher.start(trial.paths, config, resume=resume, watch=watch)
+        if self.launcher.blocking:
+            handle = self.launcher.start(trial.paths, config, resume=resume, watch=watch,
+                                         tick=lambda: self._beat(state="running"))
+        else:
+            handle = self.launcher.start(trial.paths, config, resume=resume, watch=watch)
         trial.handle = handle
         if self.launcher.blocking:
             self._after_blocking(trial)

@@ -136,7 +136,9 @@ class InlineLauncher:
         return train
 
     def start(self, paths: RunPaths, config: RunConfig, *, resume: bool,
-              watch: Callable[[], str | None] | None = None) -> Handle:
+              watch: Callable[[], str | None] | None = None,
+              tick: Callable[[], None] | None = None) -> Handle:
+        """Train to the end here; ``tick`` runs every WATCH_INTERVAL_S (controller heartbeat)."""
         from emotui.train import Preempted
 
         train = self._train()
@@ -157,6 +159,8 @@ class InlineLauncher:
             while worker.is_alive():
                 try:
                     worker.join(WATCH_INTERVAL_S)
+                    if tick is not None:
+                        tick()
                     if not stop.is_set() and watch is not None:
                         stop.is_set()  # consult hyperband even if training polls rarely
                 except KeyboardInterrupt:
