@@ -138,6 +138,10 @@ def handle(args: argparse.Namespace) -> int:
     rows = filter_rows(rows, args.filter, known)
     rows = sort_rows(rows, args.sort)
     columns = choose_columns(rows, args.columns)
+    if args.format == "json" and not args.columns:
+        # For scripts: whole rows, the table's columns first.
+        columns += [k for row in rows for k in row if k not in columns]
+        columns = list(dict.fromkeys(columns))
     if args.format == "table":
         if not rows:
             print("no runs to compare", file=sys.stderr)
@@ -172,7 +176,7 @@ def rich_table(rows: list[dict[str, Any]], columns: list[str]):
     for column in columns:
         numeric = is_numeric_column(rows, column)
         table.add_column(column.replace("_", " "), justify="right" if numeric else "left",
-                         overflow="fold")
+                         overflow="fold", no_wrap=column == "run_id")
     best = {c: max((r[c] for r in rows if isinstance(r.get(c), (int, float))), default=None)
             for c in ("eval_accuracy", "test_accuracy", "eval_macro_f1", "test_macro_f1")}
     for row in rows:
