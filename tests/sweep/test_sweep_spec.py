@@ -164,3 +164,10 @@ def test_bad_set_is_refused(reference_sweeps):
         load_sweep(path, ["num_train_epochs"])
     with pytest.raises(ConfigError, match="must be"):
         load_sweep(path, ["learning_rate=0"])
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "sweep_configs").rglob("*.yaml")),
+                         ids=lambda p: p.name)
+def test_every_shipped_sweep_file_validates(path):
+    spec = load_sweep(path)
+    assert spec.planned_total() and spec.metric is not None
