@@ -120,7 +120,8 @@ def to_markdown(rows: list[dict[str, Any]], columns: list[str]) -> str:
     aligns = ["---:" if is_numeric_column(rows, c) else "---" for c in columns]
     lines.append("| " + " | ".join(aligns) + " |")
     for row in rows:
-        lines.append("| " + " | ".join(_md_escape(format_value(row.get(c))) for c in columns) + " |")
+        cells = (_md_escape(format_value(row.get(c))) for c in columns)
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -167,7 +168,8 @@ def to_typst(rows: list[dict[str, Any]], columns: list[str]) -> str:
         "  table.header(" + ", ".join(typst_string(c) for c in columns) + "),",
     ]
     for row in rows:
-        lines.append("  " + ", ".join(typst_string(format_value(row.get(c))) for c in columns) + ",")
+        cells = (typst_string(format_value(row.get(c))) for c in columns)
+        lines.append("  " + ", ".join(cells) + ",")
     lines.append(")")
     return "\n".join(line for line in lines if line) + "\n"
 

@@ -2,8 +2,9 @@
 ``learning_rate<1e-3 and status=completed``, ``model_name_or_path~roberta``.
 
 Conditions are ``COLUMN OP VALUE`` with OP one of ``= == != > >= < <= ~`` (``~``: contains,
-case-insensitive), joined by ``and`` (values may hold commas: ``lora_target_modules=query,value``). Numbers compare as numbers; ``none`` matches a
-missing value. A row without the column fails every condition but ``!=``.
+case-insensitive), joined by ``and`` (values may hold commas:
+``lora_target_modules=query,value``). Numbers compare as numbers; ``none`` matches a missing
+value. A row without the column fails every condition but ``!=``.
 """
 
 from __future__ import annotations

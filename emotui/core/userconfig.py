@@ -19,7 +19,7 @@ CACHE_DIR_ENV = "EMOTUI_CACHE_DIR"
 
 
 def user_config_path() -> Path:
-    """$EMOTUI_CONFIG, else $XDG_CONFIG_HOME/emotui/config.yaml, else ~/.config/emotui/config.yaml."""
+    """$EMOTUI_CONFIG, else ($XDG_CONFIG_HOME or ~/.config)/emotui/config.yaml."""
     explicit = os.environ.get(USER_CONFIG_ENV)
     if explicit:
         return Path(explicit).expanduser()

@@ -146,7 +146,8 @@ def method_of(config: Mapping[str, Any]) -> str | None:
     if peft == "lora":
         return "lora"
     if peft == "prompt_tuning":
-        return "prompt_tuning_text" if config.get("prompt_tuning_init_text") else "prompt_tuning_random"
+        text_init = bool(config.get("prompt_tuning_init_text"))
+        return "prompt_tuning_text" if text_init else "prompt_tuning_random"
     return "full"
 
 

@@ -29,6 +29,9 @@ PER_PAGE = 100
 CACHE_VERSION = 1
 
 
+Record = dict[str, Any]  # one run, as ``normalize_run`` returns it
+
+
 class WandbUnavailable(EmotuiError):
     """W&B could not be asked (no key, key refused, no network, rate limited, no project)."""
 
@@ -36,7 +39,7 @@ class WandbUnavailable(EmotuiError):
 
 
 class RunsClient(Protocol):
-    def fetch_runs(self, entity: str | None, project: str) -> tuple[str | None, list[dict[str, Any]]]:
+    def fetch_runs(self, entity: str | None, project: str) -> tuple[str | None, list[Record]]:
         """(the entity actually used, normalized run records of the project)."""
         ...
 
@@ -103,7 +106,7 @@ class PublicApiClient:
         self.per_page = per_page
         self.connect_timeout = connect_timeout
 
-    def fetch_runs(self, entity: str | None, project: str) -> tuple[str | None, list[dict[str, Any]]]:
+    def fetch_runs(self, entity: str | None, project: str) -> tuple[str | None, list[Record]]:
         url = base_url()
         if not has_credentials(url):
             raise WandbUnavailable(
