@@ -59,13 +59,30 @@ class LaunchLayerLauncher:
     def reattach(self, paths: RunPaths) -> Handle:
         return Handle(paths)
 
+    @property
+    def poll_interval(self) -> float:
+        return 5.0 if self.name == "slurm" else 2.0
+
+    def refresh(self, runs: Sequence[RunPaths]) -> None:
+        """One batched status call (one squeue on Slurm) for every trial in flight."""
+        from emotui.launch.monitor import refresh_runs
+
+        self._cache = refresh_runs(list(runs)) if runs else {}
+
     def _live(self, paths: RunPaths) -> dict[str, Any]:
+        cached = getattr(self, "_cache", {}).pop(paths.run_id, None)
+        if cached is not None:
+            return cached
         from emotui.launch.monitor import refresh_runs
 
         return refresh_runs([paths]).get(paths.run_id) or read_status(paths)
 
     def alive(self, paths: RunPaths) -> bool:
-        return self._live(paths).get("state") in (RunState.QUEUED.value, RunState.RUNNING.value)
+        """A job exists for the run (queued or running); a run dir never submitted has none."""
+        status = self._live(paths)
+        submitted = status.get("job_id") or status.get("pid")
+        return bool(submitted) and status.get("state") in (RunState.QUEUED.value,
+                                                           RunState.RUNNING.value)
 
     def done(self, handle: Handle) -> bool:
         paths = handle.paths

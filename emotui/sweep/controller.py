@@ -89,7 +89,7 @@ def swept_values(spec: SweepSpec, values: dict[str, Any]) -> dict[str, Any]:
 class SweepController:
     def __init__(self, spec: SweepSpec, sweep: SweepPaths, store: RunStore, launcher: Any, *,
                  max_parallel: int = 1, count: int | None = None,
-                 echo: Callable[[str], None] | None = None, poll_interval: float = POLL_INTERVAL_S):
+                 echo: Callable[[str], None] | None = None, poll_interval: float | None = None):
         self.spec = spec
         self.sweep = sweep
         self.store = store
@@ -97,7 +97,8 @@ class SweepController:
         self.max_parallel = 1 if launcher.blocking else max(1, max_parallel)
         self.count = count
         self.echo = echo or (lambda line: None)
-        self.poll_interval = poll_interval
+        self.poll_interval = poll_interval if poll_interval is not None else \
+            getattr(launcher, "poll_interval", POLL_INTERVAL_S)
         self.trials: dict[int, TrialState] = {}
         self.planner = Planner(spec, sweep.sweep_id, sweep.journal)
         self.started_new = 0
@@ -203,7 +204,9 @@ class SweepController:
             pending = self._start_array(pending)
         while True:
             self._beat(state="running")
-            # 1. watch what runs (non-blocking backends)
+            # 1. watch what runs (non-blocking backends): one batched status call per poll
+            if self._active() and hasattr(self.launcher, "refresh"):
+                self.launcher.refresh([t.paths for t in self._active()])
             for trial in self._active():
                 if self.launcher.done(trial.handle):
                     self._settle(trial)

@@ -96,7 +96,7 @@ def dry_run(spec: SweepSpec, paths: SweepPaths | None, *, count: int | None,
 
 def run_sweep(spec: SweepSpec, paths: SweepPaths, store: RunStore, launcher: Any, *,
               max_parallel: int = 1, count: int | None = None,
-              echo: Callable[[str], None] | None = None, poll_interval: float = 2.0) -> str:
+              echo: Callable[[str], None] | None = None, poll_interval: float | None = None) -> str:
     check_runnable(spec, count) if not read_trials(paths) else None
     controller = SweepController(spec, paths, store, launcher, max_parallel=max_parallel,
                                  count=count, echo=echo, poll_interval=poll_interval)

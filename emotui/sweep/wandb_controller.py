@@ -120,23 +120,40 @@ def _create_and_run(spec: SweepSpec, store: RunStore, sweep_config: dict[str, An
     return 0
 
 
-def agent_trial(spec: SweepSpec, store: RunStore, sweep_path: str) -> None:  # pragma: no cover
-    """One W&B agent trial: W&B's suggested values -> a validated RunConfig -> train."""
+def agent_params() -> dict[str, Any]:  # pragma: no cover - needs a W&B agent
+    """The values W&B's agent chose for this trial.
+
+    The agent writes them to the YAML file named by WANDB_SWEEP_PARAM_PATH (``{key: {value: v}}``)
+    and sets WANDB_RUN_ID/WANDB_SWEEP_ID, so the training's own ``wandb.init`` (emotui.tracking)
+    attaches to the agent's run: reading the file avoids a second, competing ``wandb.init``.
+    """
+    import yaml
+
+    path = os.environ.get("WANDB_SWEEP_PARAM_PATH")
+    if path and os.path.exists(path):
+        with open(path, encoding="utf-8") as fh:
+            data = yaml.safe_load(fh) or {}
+        return {k: (v.get("value") if isinstance(v, dict) and "value" in v else v)
+                for k, v in data.items() if not str(k).startswith("_")}
     import wandb
 
+    return dict(wandb.init().config)
+
+
+def agent_trial(spec: SweepSpec, store: RunStore, sweep_path: str) -> None:  # pragma: no cover
+    """One W&B agent trial: W&B's suggested values -> a validated RunConfig -> train."""
     from emotui.core.config import dump_config
     from emotui.core.runstore import atomic_write_text
     from emotui.core.status import RunState, now, write_status
     from emotui.train import train
 
-    run = wandb.init()
-    values = {normalize_key(k): v for k, v in dict(run.config).items()}
+    values = {normalize_key(k): v for k, v in agent_params().items()}
     values = {k: v for k, v in values.items() if k in spec.parameters}
     config, _ = spec.trial_config(values)
-    config.report_to = "wandb"
+    config.report_to = "wandb"  # the agent's run must receive the metric
     paths = store.create(config.method)
     atomic_write_text(paths.config, dump_config(config))
     write_status(paths, run_id=paths.run_id, state=RunState.QUEUED, backend="inline",
                  method=config.method, created=now(), sweep_id=sweep_path,
-                 wandb_run_id=run.id)
+                 wandb_run_id=os.environ.get("WANDB_RUN_ID"))
     train(config, paths.root)
