@@ -231,7 +231,6 @@ def _ls(store: Any, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(items, indent=2, default=str))
         return 0
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(box=None)
@@ -242,7 +241,7 @@ def _ls(store: Any, args: argparse.Namespace) -> int:
                       f"{it['finished']}/{it['planned'] if it['planned'] is not None else '?'}",
                       (it["controller"] or "") + (" (alive)" if it["alive"] else ""),
                       it["metric"] or "", _fmt(it["best_value"]), it["best_run"] or "")
-    Console().print(table if items else "no sweeps yet: emotui sweep FILE")
+    _console().print(table if items else "no sweeps yet: emotui sweep FILE")
     return 0
 
 
@@ -264,11 +263,17 @@ def _print_plan(spec: Any, sweep_id: str, trials: list[dict[str, Any]], exists: 
         print(f"  {t['trial']:>3}  {t['config']['method']:<20} {params}")
 
 
-def print_status(summary: dict[str, Any]) -> None:
+def _console() -> Any:
     from rich.console import Console
+
+    # Piped or redirected output keeps whole run ids and values (no 80-column truncation).
+    return Console() if sys.stdout.isatty() else Console(width=220)
+
+
+def print_status(summary: dict[str, Any]) -> None:
     from rich.table import Table
 
-    console = Console()
+    console = _console()
     metric = summary.get("metric") or {}
     counts = ", ".join(f"{v} {k.replace('_', '-')}" for k, v in sorted(summary["counts"].items()))
     planned = summary.get("planned")
@@ -296,25 +301,26 @@ def print_status(summary: dict[str, Any]) -> None:
                 params.append(key)
     table = Table(box=None, pad_edge=False)
     table.add_column("#", justify="right")
-    table.add_column("run")
-    table.add_column("state")
+    table.add_column("run", no_wrap=True)
+    table.add_column("state", no_wrap=True)
     for key in params:
-        table.add_column(key, justify="right")
+        table.add_column(key, justify="right", overflow="fold")
     table.add_column(metric.get("name") or "metric", justify="right")
     table.add_column("test acc", justify="right")
     table.add_column("epochs", justify="right")
     table.add_column("note")
     for row in rows:
         notes = []
-        if row["early_stopped"]:
-            notes.append("early-stopped")
         if row["collapsed"]:
             notes.append("[red]COLLAPSED[/]")
         if row.get("stale"):
             notes.append("heartbeat stale")
-        if row["state"] == "failed" and row.get("reason"):
+        if row["early_stopped"] and row.get("reason"):
+            notes.append(str(row["reason"]).replace("early-stopped by hyperband ", ""))
+        elif row["state"] == "failed" and row.get("reason"):
             notes.append(str(row["reason"])[:60])
-        table.add_row(str(row["trial"]), row["run_id"] or "-", row["state"] or "-",
+        state = "early-stopped" if row["early_stopped"] else (row["state"] or "-")
+        table.add_row(str(row["trial"]), row["run_id"] or "-", state,
                       *[_fmt(row["params"].get(k)) for k in params], _fmt(row["value"]),
                       _fmt(row["test_accuracy"]), _fmt(row["epochs"]), " ".join(notes))
     console.print(table)

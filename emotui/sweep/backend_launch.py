@@ -13,7 +13,8 @@ exits); the controller then records the trial as early-stopped.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from emotui.core.config import RunConfig
 from emotui.core.runstore import RunPaths

@@ -21,23 +21,34 @@ import math
 import os
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
-from emotui.core.config import RunConfig
-from emotui.core.errors import ConfigError, EmotuiError
+from emotui.core.config import RunConfig, dump_config
+from emotui.core.errors import ConfigError
 from emotui.core.events import MetricsReader, read_all
 from emotui.core.results import empty_results
-from emotui.core.runstore import RunPaths, RunStore, atomic_write_json, atomic_write_text, \
-    new_run_id, read_json
+from emotui.core.runstore import (
+    RunPaths,
+    RunStore,
+    atomic_write_json,
+    atomic_write_text,
+    new_run_id,
+    read_json,
+)
 from emotui.core.status import RunState, now, read_status, state_of, write_status
-from emotui.core.config import dump_config
 from emotui.sweep import hyperband as hb
 from emotui.sweep.launching import Handle, SweepInterrupted
 from emotui.sweep.search import BayesSearch, grid_point, random_point
 from emotui.sweep.spec import SweepSpec
-from emotui.sweep.store import SweepPaths, controller_alive, read_trials, write_controller, \
-    write_trial
+from emotui.sweep.store import (
+    SweepPaths,
+    controller_alive,
+    read_trials,
+    write_controller,
+    write_trial,
+)
 
 POLL_INTERVAL_S = 2.0
 CONTROLLER_BEAT_S = 5.0
@@ -269,9 +280,8 @@ class SweepController:
         total = self.spec.planned_total()
         if total is not None and len(self.trials) >= total:
             return False
-        if total is None and self.count is None:
-            return False
-        return True
+        # Unbounded (random/bayes without run_cap) only with --count.
+        return not (total is None and self.count is None)
 
     def _plan(self) -> TrialState | None:
         index = max(self.trials, default=-1) + 1

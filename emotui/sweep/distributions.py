@@ -70,7 +70,7 @@ class Distribution:
     # -- construction --------------------------------------------------------------------------
 
     @classmethod
-    def parse(cls, block: Any, where: str) -> "Distribution":
+    def parse(cls, block: Any, where: str) -> Distribution:
         """A parameter block of a sweep file (``{values: [...]}``, ``{min, max}``, ...)."""
         if not isinstance(block, dict):
             raise ConfigError(
@@ -264,7 +264,7 @@ class Distribution:
         if math.isfinite(hi) and v > hi:
             v = hi
         if self.integer_valued:
-            return int(round(v))
+            return round(v)
         return self._clean(v)
 
     @staticmethod

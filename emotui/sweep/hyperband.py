@@ -14,8 +14,8 @@ worst value instead of being skipped, so a collapsed trial is stopped rather tha
 from __future__ import annotations
 
 import math
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Hashable, Mapping, Sequence
 
 from emotui.sweep.metric import Metric
 from emotui.sweep.spec import Hyperband

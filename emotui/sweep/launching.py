@@ -16,14 +16,21 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from emotui.core.config import RunConfig
 from emotui.core.errors import BackendError, ConfigError, DataError
 from emotui.core.runstore import RunPaths
-from emotui.core.status import HEARTBEAT_STALE_S, RunState, heartbeat_age, read_status, state_of
+from emotui.core.status import (
+    HEARTBEAT_STALE_S,
+    RunState,
+    heartbeat_age,
+    read_status,
+    state_of,
+)
 
 WATCH_INTERVAL_S = 0.2
 
@@ -98,7 +105,7 @@ class _RunLogs:
         self.loggers = [logging.getLogger(n) for n in ("emotui", "transformers", "peft", "datasets")]
         self.saved: list[tuple[bool, int]] = []
 
-    def __enter__(self) -> "_RunLogs":
+    def __enter__(self) -> _RunLogs:
         for logger in self.loggers:
             self.saved.append((logger.propagate, logger.level))
             logger.addHandler(self.err)
@@ -148,7 +155,7 @@ class InlineLauncher:
         def work() -> None:
             try:
                 result["results"] = train(config, paths.root, resume=resume, stop_event=stop)
-            except BaseException as exc:  # handed to the controller thread
+            except BaseException as exc:  # noqa: BLE001 - handed to the controller thread
                 result["error"] = exc
 
         handle = Handle(paths)

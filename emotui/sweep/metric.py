@@ -41,7 +41,7 @@ class Metric:
     target: float | None = None
 
     @classmethod
-    def parse(cls, block: Any, where: str) -> "Metric":
+    def parse(cls, block: Any, where: str) -> Metric:
         if isinstance(block, str):
             block = {"name": block}
         if not isinstance(block, dict) or "name" not in block:

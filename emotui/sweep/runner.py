@@ -7,8 +7,9 @@ sweep and continues it; ``--name`` picks an id instead.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from emotui.core.errors import ConfigError
 from emotui.core.runstore import RunStore, read_json

@@ -14,8 +14,9 @@ from __future__ import annotations
 import itertools
 import math
 import random
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 from emotui.sweep.distributions import Distribution
 
@@ -23,18 +24,18 @@ if TYPE_CHECKING:
     from emotui.sweep.spec import SweepSpec
 
 
-def grid_points(spec: "SweepSpec") -> Iterator[dict[str, Any]]:
+def grid_points(spec: SweepSpec) -> Iterator[dict[str, Any]]:
     params = sorted(spec.parameters.values(), key=lambda p: p.raw_key)
     names = [p.key for p in params]
     for combo in itertools.product(*(p.dist.grid_values() for p in params)):
         yield dict(zip(names, combo))
 
 
-def grid_point(spec: "SweepSpec", index: int) -> dict[str, Any] | None:
+def grid_point(spec: SweepSpec, index: int) -> dict[str, Any] | None:
     return next(itertools.islice(grid_points(spec), index, None), None)
 
 
-def random_point(spec: "SweepSpec", index: int, seed: int) -> dict[str, Any]:
+def random_point(spec: SweepSpec, index: int, seed: int) -> dict[str, Any]:
     rng = random.Random(f"{seed}:{index}")
     return {key: p.dist.sample(rng) for key, p in sorted(spec.parameters.items())}
 
@@ -85,7 +86,7 @@ def _suggest(trial: Any, name: str, dist: Distribution) -> Any:
 class BayesSearch:
     """An Optuna study persisted in ``journal`` (a JournalFileBackend file)."""
 
-    def __init__(self, spec: "SweepSpec", study_name: str, journal: Path | None, seed: int):
+    def __init__(self, spec: SweepSpec, study_name: str, journal: Path | None, seed: int):
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)

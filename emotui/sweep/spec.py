@@ -15,9 +15,10 @@ import hashlib
 import json
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from emotui.core import config as cfg
 from emotui.core.errors import ConfigError
@@ -45,7 +46,7 @@ class Hyperband:
     strict: bool = True
 
     @classmethod
-    def parse(cls, block: Any, where: str) -> "Hyperband":
+    def parse(cls, block: Any, where: str) -> Hyperband:
         if not isinstance(block, dict):
             raise ConfigError(f"{where} must be a mapping such as {{type: hyperband, min_iter: 1}}")
         kind = block.get("type")
@@ -272,9 +273,9 @@ def parse_sweep(data: Mapping[str, Any], *, source: str = "sweep file",
         raise ConfigError(f"{source}: parameters must be a non-empty mapping of run settings")
     metric = Metric.parse(data["metric"], f"{source} metric") if data.get("metric") else None
     run_cap = data.get("run_cap")
-    if run_cap is not None:
-        if isinstance(run_cap, bool) or not isinstance(run_cap, int) or run_cap < 1:
-            raise ConfigError(f"{source}: run_cap must be a positive integer, got {run_cap!r}")
+    if run_cap is not None and (isinstance(run_cap, bool) or not isinstance(run_cap, int)
+                                or run_cap < 1):
+        raise ConfigError(f"{source}: run_cap must be a positive integer, got {run_cap!r}")
     hyperband = None
     if data.get("early_terminate") is not None:
         hyperband = Hyperband.parse(data["early_terminate"], f"{source} early_terminate")

@@ -17,12 +17,18 @@ from __future__ import annotations
 import os
 import socket
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from emotui.core.errors import ConfigError, RunNotFound
-from emotui.core.runstore import RUN_ID_RE, atomic_write_json, atomic_write_text, read_json
+from emotui.core.runstore import (
+    RUN_ID_RE,
+    atomic_write_json,
+    atomic_write_text,
+    read_json,
+)
 
 SWEEPS_DIRNAME = "sweeps"
 CONTROLLER_STALE_S = 60.0  # a controller refreshes controller.json every few seconds

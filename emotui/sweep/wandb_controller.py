@@ -17,7 +17,8 @@ from __future__ import annotations
 import netrc
 import os
 import socket
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlparse
 
 from emotui.core.config import normalize_key

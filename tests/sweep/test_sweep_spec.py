@@ -127,8 +127,8 @@ GOOD = "method: grid\nmetric: {name: eval/accuracy, goal: maximize}\nparameters:
      "did you mean 'eval/accuracy'"),
     ("method: grid\nparameters:\n  seed: {value: 1}\nearly_terminate: {type: hyperband, min_iter: 1}\n",
      "needs a metric"),
-    ("method: grid\nmetric: {name: loss}\nparameters:\n  seed: {value: 1}\n"
-     "early_terminate: {type: hyperband, max_iter: 9}\n", "needs s"),
+    (("method: grid\nmetric: {name: loss}\nparameters:\n  seed: {value: 1}\n"
+      "early_terminate: {type: hyperband, max_iter: 9}\n"), "needs s"),
     ("method: grid\nparamters:\n  seed: {value: 1}\n", "did you mean 'parameters'"),
     (GOOD + "  token: {value: abc}\n", "secrets"),
     (GOOD + "  optimizer: {parameters: {lr: {value: 1}}}\n", "unknown setting"),
