@@ -18,7 +18,9 @@ from emotui.core.config import RunConfig
 from emotui.core.runstore import RunPaths
 from emotui.core.status import read_status
 from emotui.tracking import keys
-from emotui.tracking.settings import STATUS_KEY, WandbSettings, has_credentials, reachable, resolve
+from emotui.tracking.settings import (
+    DEFAULT_PROJECT, STATUS_KEY, WandbSettings, has_credentials, reachable, resolve,
+)
 
 log = logging.getLogger("emotui.tracking")
 
@@ -126,7 +128,7 @@ class WandbLogger:
         fields: dict[str, Any] = {
             "wandb_run_id": run.id,
             "wandb_url": getattr(run, "url", None) if mode == "online" else None,
-            "wandb_project": settings.project,
+            "wandb_project": getattr(run, "project", None) or settings.project,
             "wandb_entity": (getattr(run, "entity", None) or settings.entity) or None,
             "wandb_mode": mode,
             "wandb_dir": os.path.relpath(os.path.dirname(run.dir), self.paths.root)
@@ -154,13 +156,21 @@ class WandbLogger:
             reinit="create_new",
         )
         in_sweep_agent = bool(os.environ.get("WANDB_SWEEP_ID"))
+        project, group = settings.project, settings.group
+        if in_sweep_agent:
+            # The agent has set the run id, project and sweep (W&B groups by sweep itself);
+            # emotui's defaults must not contradict them.
+            if project == DEFAULT_PROJECT and not os.environ.get("WANDB_PROJECT"):
+                project = None
+            if group and group == read_status(self.paths).get("sweep_id"):
+                group = None
         return wandb.init(
             # Under `wandb agent` the agent assigns the id; otherwise the emotui run id.
-            id=None if in_sweep_agent else self.paths.run_id,
+            id=(os.environ.get("WANDB_RUN_ID") or None) if in_sweep_agent else self.paths.run_id,
             resume="allow" if mode == "online" and not in_sweep_agent else None,
-            project=settings.project,
+            project=project,
             entity=settings.entity,
-            group=settings.group,
+            group=group,
             tags=settings.tags or None,
             name=settings.name,
             notes=settings.notes,

@@ -88,6 +88,20 @@ def test_offline_run_logs_everything_inside_the_run_dir(tmp_path):
     assert row["linked_run_id"] == paths.run_id
 
 
+def test_under_a_wandb_agent_the_agents_run_id_is_used(tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_SWEEP_ID", "swp123")
+    monkeypatch.setenv("WANDB_RUN_ID", "agentrun1")
+    config, paths = make_run(tmp_path, sweep_id="team/emo/swp123")
+    logger = open_logger(config, paths)
+    fields = logger.start()
+    logger.finish(RESULTS, ok=True)
+    assert fields["wandb_run_id"] == "agentrun1"
+    [file] = list(paths.wandb.glob("offline-run-*/run-agentrun1.wandb"))
+    run = wait_for_exit_record(file)
+    assert run.config[keys.LINK_KEY] == paths.run_id  # still linked to its run directory
+    assert run.group != "team/emo/swp123"
+
+
 def test_failed_run_is_marked_failed(tmp_path):
     config, paths = make_run(tmp_path)
     logger = open_logger(config, paths)
