@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from typing import Any
 
 from emotui.core.errors import ConfigError
@@ -57,8 +58,10 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     parser.set_defaults(handler=handle)
 
 
-def gather_rows(args: argparse.Namespace) -> tuple[list[dict[str, Any]], list[str]]:
-    """(rows, warnings) from the named runs / offline paths / the W&B project."""
+def gather_rows(args: argparse.Namespace,
+                notes: list[str] | None = None) -> tuple[list[dict[str, Any]], list[str]]:
+    """(rows, warnings) from the named runs / offline paths / the W&B project; notes collects
+    what is worth knowing but not a problem (the age of cached W&B rows)."""
     from emotui.core.runstore import RunStore
     from emotui.tracking.sources import is_offline_path, local_row, merge_rows, offline_rows
 
@@ -80,12 +83,16 @@ def gather_rows(args: argparse.Namespace) -> tuple[list[dict[str, Any]], list[st
         local = [local_row(p) for p in store]
     if args.wandb is not None:
         from emotui.tracking.sources import project_rows
-        from emotui.tracking.wandb_api import WandbProject
+        from emotui.tracking.wandb_api import WandbProject, age_text
 
+        notes = notes if notes is not None else []
         project = WandbProject.from_path(args.wandb)
         runs = project.load(refresh=args.refresh)
         if runs.warning:
             warnings.append(runs.warning)
+        elif runs.fetched and not args.refresh and time.time() - runs.fetched > 60:
+            notes.append(f"W&B runs of {runs.path} as cached {age_text(runs.fetched)}; "
+                         "--refresh fetches them again")
         remote += project_rows(runs)
     return merge_rows(local, remote), warnings
 
@@ -131,9 +138,12 @@ def handle(args: argparse.Namespace) -> int:
     from emotui.core.export import export_rows
     from emotui.core.rowfilter import filter_rows
 
-    rows, warnings = gather_rows(args)
+    notes: list[str] = []
+    rows, warnings = gather_rows(args, notes)
     for warning in warnings:
         print(f"emotui: warning: {warning}", file=sys.stderr)
+    for note in notes:
+        print(f"emotui: {note}", file=sys.stderr)
     known = set().union(*(r.keys() for r in rows)) if rows else None
     rows = filter_rows(rows, args.filter, known)
     rows = sort_rows(rows, args.sort)

@@ -238,12 +238,12 @@ class WandbProject:
         except WandbUnavailable as exc:
             if cached is None:
                 raise
-            age = _age(cached.fetched)
+            age = age_text(cached.fetched)
             cached.warning = f"{exc} (showing runs cached {age})"
             return cached
 
 
-def _age(fetched: float | None) -> str:
+def age_text(fetched: float | None) -> str:
     if not fetched:
         return "earlier"
     seconds = max(0, time.time() - fetched)
