@@ -53,11 +53,12 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                         help="sweep id (default: <file stem>-<hash of its settings>)")
     parser.add_argument("--config", dest="config_file", default=None, metavar="FILE",
                         help="YAML with slurm: / backend: / wandb: sections for the backend")
-    parser.add_argument("--project", default=None, help="W&B project (--controller wandb)")
-    parser.add_argument("--entity", default=None, help="W&B entity (--controller wandb)")
     parser.add_argument("--dry-run", "--dry_run", dest="dry_run", action="store_true",
                         help="validate and print the trials it would start now; start nothing")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+    from emotui.tracking.settings import add_wandb_flags
+
+    add_wandb_flags(parser)  # W&B settings of the trials (and of the sweep, --controller wandb)
     parser.set_defaults(handler=handle)
 
 
@@ -126,7 +127,8 @@ def _start(store: Any, args: argparse.Namespace) -> int:
         from emotui.sweep.wandb_controller import run_wandb_sweep
 
         return run_wandb_sweep(spec, store, backend=backend, max_parallel=parallel, count=count,
-                               project=args.project, entity=args.entity, dry_run=args.dry_run,
+                               project=args.wandb_project, entity=args.wandb_entity,
+                               dry_run=args.dry_run,
                                echo=_echo(args.json), sections=_sections(args))
     if args.dry_run:
         trials = dry_run(spec, paths if exists else None, count=count, max_parallel=parallel)
@@ -139,8 +141,15 @@ def _start(store: Any, args: argparse.Namespace) -> int:
         from emotui.sweep.runner import check_runnable
 
         check_runnable(spec, count)
-    save_sweep(spec, paths, args.target, args.overrides)
+    save_sweep(spec, paths, args.target, args.overrides, trial_status=_trial_status(args))
     return _drive(spec, paths, store, args, backend, parallel, count, resumed=exists)
+
+
+def _trial_status(args: argparse.Namespace) -> dict[str, Any]:
+    """Fields every trial's status.json starts with: the W&B choices of --wandb-* / --config."""
+    from emotui.tracking.settings import run_choices_from_args, status_fields
+
+    return status_fields(run_choices_from_args(args, _sections(args)))
 
 
 def _resume(store: Any, ref: str, args: argparse.Namespace) -> int:
@@ -176,8 +185,11 @@ def _drive(spec: Any, paths: Any, store: Any, args: argparse.Namespace, backend:
          + (f", {parallel} at a time" if parallel > 1 else "") + ")")
     started = time.time()
     try:
+        from emotui.core.runstore import read_json
+
+        saved = read_json(paths.spec) or {}
         ending = run_sweep(spec, paths, store, launcher, max_parallel=parallel, count=count,
-                           echo=echo)
+                           echo=echo, trial_status=saved.get("trial_status") or {})
     except (SweepInterrupted, KeyboardInterrupt):
         print(f"emotui: sweep {paths.sweep_id} interrupted; continue it with: emotui sweep "
               f"resume {paths.sweep_id}", file=sys.stderr)

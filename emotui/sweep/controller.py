@@ -100,7 +100,8 @@ def swept_values(spec: SweepSpec, values: dict[str, Any]) -> dict[str, Any]:
 class SweepController:
     def __init__(self, spec: SweepSpec, sweep: SweepPaths, store: RunStore, launcher: Any, *,
                  max_parallel: int = 1, count: int | None = None,
-                 echo: Callable[[str], None] | None = None, poll_interval: float | None = None):
+                 echo: Callable[[str], None] | None = None, poll_interval: float | None = None,
+                 trial_status: dict[str, Any] | None = None):
         self.spec = spec
         self.sweep = sweep
         self.store = store
@@ -110,6 +111,7 @@ class SweepController:
         self.echo = echo or (lambda line: None)
         self.poll_interval = poll_interval if poll_interval is not None else \
             getattr(launcher, "poll_interval", POLL_INTERVAL_S)
+        self.trial_status = dict(trial_status or {})  # e.g. the trials' W&B settings
         self.trials: dict[int, TrialState] = {}
         self.planner = Planner(spec, sweep.sweep_id, sweep.journal)
         self.started_new = 0
@@ -323,7 +325,7 @@ class SweepController:
         atomic_write_text(trial.paths.config, dump_config(config))
         write_status(trial.paths, run_id=trial.paths.run_id, state=RunState.QUEUED, reason=None,
                      backend=self.launcher.name, method=config.method, created=now(),
-                     sweep_id=self.sweep.sweep_id, sweep_trial=trial.index)
+                     sweep_id=self.sweep.sweep_id, sweep_trial=trial.index, **self.trial_status)
 
     def _start(self, trial: TrialState, *, resume: bool) -> None:
         config = self._config_of(trial)

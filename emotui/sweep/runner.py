@@ -34,13 +34,14 @@ def open_sweep(file: str | Path, overrides: list[str], store: RunStore, *,
     return spec, paths, existing is not None
 
 
-def save_sweep(spec: SweepSpec, paths: SweepPaths, file: str | Path, overrides: list[str]) -> None:
+def save_sweep(spec: SweepSpec, paths: SweepPaths, file: str | Path, overrides: list[str],
+               trial_status: dict[str, Any] | None = None) -> None:
     if paths.spec.exists():
         return
     text = Path(file).expanduser().read_text(encoding="utf-8")
     data = spec.to_json()
     data.update(sweep_id=paths.sweep_id, fingerprint=spec.fingerprint(), set=list(overrides),
-                planned_total=spec.planned_total())
+                planned_total=spec.planned_total(), trial_status=trial_status or {})
     create_sweep_dir(paths, text, data)
 
 
@@ -97,8 +98,10 @@ def dry_run(spec: SweepSpec, paths: SweepPaths | None, *, count: int | None,
 
 def run_sweep(spec: SweepSpec, paths: SweepPaths, store: RunStore, launcher: Any, *,
               max_parallel: int = 1, count: int | None = None,
-              echo: Callable[[str], None] | None = None, poll_interval: float | None = None) -> str:
+              echo: Callable[[str], None] | None = None, poll_interval: float | None = None,
+              trial_status: dict[str, Any] | None = None) -> str:
     check_runnable(spec, count) if not read_trials(paths) else None
     controller = SweepController(spec, paths, store, launcher, max_parallel=max_parallel,
-                                 count=count, echo=echo, poll_interval=poll_interval)
+                                 count=count, echo=echo, poll_interval=poll_interval,
+                                 trial_status=trial_status)
     return controller.run()

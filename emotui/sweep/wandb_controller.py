@@ -3,7 +3,8 @@
 Before anything touches W&B: the key must exist (WANDB_API_KEY or a netrc entry for the W&B
 host, as `wandb login` writes) and the host must answer a TCP connect within a few seconds;
 otherwise one line suggests ``--controller offline`` and the command exits 2 without hanging.
-The key is never read into emotui's files or command lines: wandb finds it itself.
+The key is never read into emotui's files or command lines: wandb finds it itself. (The checks
+are emotui.tracking.settings' has_credentials and reachable, shared with W&B logging.)
 
 With both present, ``wandb.sweep`` creates the sweep from ``SweepSpec.to_wandb()`` (``--set``
 values folded in as constants, ``report_to`` forced to wandb so the agents' runs report the
@@ -14,54 +15,16 @@ RunConfig through the same validation as offline trials, creates an ordinary run
 
 from __future__ import annotations
 
-import netrc
 import os
-import socket
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlparse
 
 from emotui.core.config import normalize_key
 from emotui.core.errors import ConfigError
 from emotui.core.runstore import RunStore
 from emotui.sweep.spec import SweepSpec
 
-DEFAULT_BASE_URL = "https://api.wandb.ai"
-CONNECT_TIMEOUT_S = 5.0
 OFFLINE_HINT = "run it offline with --controller offline"
-
-
-def base_url() -> str:
-    return os.environ.get("WANDB_BASE_URL") or DEFAULT_BASE_URL
-
-
-def has_api_key(url: str | None = None) -> bool:
-    """True when wandb will find a key: WANDB_API_KEY or a netrc entry for the W&B host."""
-    if os.environ.get("WANDB_API_KEY", "").strip():
-        return True
-    host = urlparse(url or base_url()).hostname or "api.wandb.ai"
-    path = os.environ.get("NETRC") or os.path.join(os.path.expanduser("~"), ".netrc")
-    try:
-        auth = netrc.netrc(path).authenticators(host)
-    except (FileNotFoundError, netrc.NetrcParseError, OSError):
-        return False
-    return bool(auth and auth[2])
-
-
-def reachable(url: str | None = None, timeout: float = CONNECT_TIMEOUT_S) -> str | None:
-    """None when the W&B host accepts a TCP connection, else why not (one phrase)."""
-    parsed = urlparse(url or base_url())
-    host = parsed.hostname or "api.wandb.ai"
-    port = parsed.port or (443 if parsed.scheme != "http" else 80)
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return None
-    except socket.gaierror:
-        return f"cannot resolve {host} (no network or DNS)"
-    except TimeoutError:
-        return f"{host}:{port} did not answer within {timeout:g} s"
-    except OSError as exc:
-        return f"cannot connect to {host}:{port} ({exc.strerror or exc})"
 
 
 def preflight() -> None:
@@ -70,7 +33,9 @@ def preflight() -> None:
     if mode in ("disabled", "offline", "dryrun"):
         raise ConfigError(f"W&B is {mode} here (WANDB_MODE={mode}), so a W&B sweep cannot be "
                           f"created; {OFFLINE_HINT}")
-    if not has_api_key():
+    from emotui.tracking.settings import base_url, has_credentials, reachable
+
+    if not has_credentials():
         raise ConfigError("no W&B API key (set WANDB_API_KEY or run 'wandb login'); "
                           f"{OFFLINE_HINT}")
     why = reachable()

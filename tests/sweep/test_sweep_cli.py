@@ -85,7 +85,7 @@ def wandb_env(monkeypatch, tmp_path):
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
     monkeypatch.delenv("WANDB_BASE_URL", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.netrc
-    monkeypatch.setenv("NETRC", str(tmp_path / "netrc"))
+    monkeypatch.delenv("WANDB_IDENTITY_TOKEN_FILE", raising=False)
     return monkeypatch
 
 
@@ -119,11 +119,13 @@ def test_wandb_controller_without_network_says_offline(tmp_path, runs_dir, capsy
 
 
 def test_wandb_netrc_key_is_found(tmp_path, wandb_env):
-    from emotui.sweep.wandb_controller import has_api_key
+    from emotui.tracking.settings import has_credentials
 
-    assert not has_api_key()
-    (tmp_path / "netrc").write_text("machine api.wandb.ai\n  login user\n  password " + "k" * 40 + "\n")
-    assert has_api_key()
+    assert not has_credentials("https://api.wandb.ai")
+    netrc = tmp_path / ".netrc"
+    netrc.write_text("machine api.wandb.ai\n  login user\n  password " + "k" * 40 + "\n")
+    netrc.chmod(0o600)
+    assert has_credentials("https://api.wandb.ai")
 
 
 def test_wandb_dry_run_prints_the_wandb_sweep(tmp_path, runs_dir, capsys):

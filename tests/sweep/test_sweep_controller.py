@@ -200,3 +200,11 @@ def test_another_live_controller_is_refused(tmp_path):
 
     with pytest.raises(ConfigError, match="is being run by"):
         run_sweep(spec, paths, store, InlineLauncher(FakeTrain()))
+
+
+def test_trial_status_fields_reach_every_trial(tmp_path):
+    spec, paths, store = _sweep(tmp_path, TARGET)
+    run_sweep(spec, paths, store, InlineLauncher(FakeTrain()), count=2,
+              trial_status={"wandb_settings": {"project": "emotion-sweeps"}})
+    for rid in run_ids(store.root):
+        assert status(store.root, rid)["wandb_settings"] == {"project": "emotion-sweeps"}
