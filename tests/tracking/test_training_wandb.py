@@ -22,7 +22,7 @@ from wandb_standin import StandIn, study_run
 from emotui.cli.main import main
 from emotui.core.events import read_all
 from emotui.core.runstore import RunStore, read_json
-from emotui.core.status import read_status
+from emotui.core.status import read_status, write_status
 from emotui.tracking.offline import read_offline_runs
 
 PROJECT = "team/emo"
@@ -44,6 +44,8 @@ def trained(tmp_path_factory, tiny_model_dir, toy_data_dir):
         mp.setenv("WANDB_SILENT", "true")
         mp.setenv("WANDB_API_KEY", PLANTED_KEY)
         mp.chdir(root)
+        # A detached local job (the launch layer) trains alongside, inheriting the environment.
+        local_job = start_local_job(root / "runs_local", tiny_model_dir, toy_data_dir)
         runs = root / "runs"
         code = main([
             "run", "-q", "--runs-dir", str(runs), "--method", "lora", "--report_to", "wandb",
@@ -60,7 +62,31 @@ def trained(tmp_path_factory, tiny_model_dir, toy_data_dir):
         [paths] = list(RunStore(runs))
         [file] = list(paths.wandb.glob("offline-run-*/run-*.wandb"))
         wait_for_exit_record(file)
-    return {"root": root, "home": home, "runs": runs, "paths": paths}
+    return {"root": root, "home": home, "runs": runs, "paths": paths, "local_job": local_job}
+
+
+def start_local_job(runs: Path, tiny_model_dir: Path, toy_data_dir: Path):
+    """A full fine-tuning run with --report_to wandb submitted to the local backend (or None
+    when this build has no launch layer)."""
+    try:
+        from emotui.launch.local import LocalBackend
+    except ImportError:
+        return None
+    from emotui.core.config import build_config, dump_config
+    from emotui.tracking.settings import status_fields
+
+    config, _ = build_config([("test", {
+        "method": "full", "report_to": "wandb", "model_name_or_path": str(tiny_model_dir),
+        "train_file": str(toy_data_dir / "train.jsonl"),
+        "validation_file": str(toy_data_dir / "validation.jsonl"),
+        "test_file": str(toy_data_dir / "test.jsonl"), "num_train_epochs": 1,
+        "max_train_samples": 64, "per_device_train_batch_size": 16, "max_seq_length": 32})])
+    job = RunStore(runs).create(config.method)
+    job.config.write_text(dump_config(config))
+    write_status(job, run_id=job.run_id, state="queued", backend="local",
+                 **status_fields({"project": "emo"}))
+    LocalBackend().submit(job)
+    return job
 
 
 def test_training_writes_an_offline_run_that_reads_back(trained):
@@ -228,8 +254,7 @@ def _fake_slurm_client(bin_dir: Path) -> None:
         path.chmod(path.stat().st_mode | stat.S_IXUSR)
 
 
-def test_the_planted_key_is_in_no_file_emotui_wrote(trained, capsys, monkeypatch, tmp_path,
-                                                    tiny_model_dir, toy_data_dir):
+def test_the_planted_key_is_in_no_file_emotui_wrote(trained, capsys, monkeypatch, tmp_path):
     """Training (inline above; detached local here), compare, sync, a Slurm job script: the key
     is only ever in the environment."""
     monkeypatch.setenv("WANDB_API_KEY", PLANTED_KEY)
@@ -237,35 +262,24 @@ def test_the_planted_key_is_in_no_file_emotui_wrote(trained, capsys, monkeypatch
     runs = trained["runs"]
     written = [trained["root"], trained["home"], tmp_path]
 
-    # A detached local job (the launch layer), logging to W&B offline.
-    from emotui.core.config import build_config, dump_config
-    from emotui.core.status import write_status
-
-    local = pytest.importorskip("emotui.launch.local")
-    config, _ = build_config([("test", {
-        "method": "full", "report_to": "wandb", "model_name_or_path": str(tiny_model_dir),
-        "train_file": str(toy_data_dir / "train.jsonl"),
-        "validation_file": str(toy_data_dir / "validation.jsonl"),
-        "test_file": str(toy_data_dir / "test.jsonl"), "num_train_epochs": 1,
-        "max_train_samples": 64, "per_device_train_batch_size": 16, "max_seq_length": 32})])
-    job = RunStore(runs).create(config.method)
-    job.config.write_text(dump_config(config))
-    write_status(job, run_id=job.run_id, state="queued", backend="local",
-                 wandb_settings={"project": "emo"})
-    local.LocalBackend().submit(job)
+    # The detached local job started with the training above, logging to W&B offline.
+    job = trained["local_job"]
+    if job is None:
+        pytest.skip("no launch layer in this build")
     deadline = time.monotonic() + 600  # bounds a hang only
     while read_status(job).get("state") not in ("completed", "failed", "cancelled"):
         assert time.monotonic() < deadline, "the detached job did not finish"
         time.sleep(0.5)
     assert read_status(job)["state"] == "completed", read_status(job).get("reason")
     assert read_status(job)["wandb_mode"] == "offline"
+    assert list(job.wandb.glob("offline-run-*/run-*.wandb"))
 
     # A Slurm job script, through the real backend and a stand-in sbatch.
     slurm = pytest.importorskip("emotui.launch.slurm")
     _fake_slurm_client(tmp_path / "bin")
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
-    queued = RunStore(runs).create(config.method)
-    queued.config.write_text(dump_config(config))
+    queued = RunStore(runs).create("full")
+    queued.config.write_text(job.config.read_text())
     write_status(queued, run_id=queued.run_id, state="queued", backend="slurm")
     slurm.SlurmBackend().submit(queued)
     scripts = [p for p in queued.launch.rglob("*") if p.is_file() and p.suffix == ".sh"]
