@@ -1,0 +1,300 @@
+"""``--recipe reference``: the study's own recipe, transformers' ``Trainer`` as its train.py ran it.
+
+fp32 unless bf16/fp16 is given, every text padded to ``max_seq_length``, evaluation and checkpoints
+per the config (the study: every epoch, best model loaded at the end), any further
+``TrainingArguments`` passed on from ``extra_training_args``, and PEFT's own prompt
+initialisation. It writes the same metrics.jsonl events (through a ``TrainerCallback``), the same
+checkpoints/best and the same results.json as the default recipe, so runs of both compare.
+
+Checkpoints: the Trainer's own ``checkpoint-N`` folders live in checkpoints/last, beside a small
+``trainer_state.pt`` naming the newest one (what a resume continues from).
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import math
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from emotui.core.config import RunConfig
+from emotui.core.events import truncate_after_step
+from emotui.core.runstore import RunPaths, atomic_write_json
+from emotui.train.errors import Preempted
+
+log = logging.getLogger("emotui")
+
+# What the study's train.py did (run_classification.py defaults) where emotui's defaults differ.
+STUDY_PAD_TO_MAX_LENGTH = True
+
+
+def training_arguments(config: RunConfig, output_dir: Path):
+    from transformers import TrainingArguments
+
+    args: dict[str, Any] = dict(
+        output_dir=str(output_dir),
+        per_device_train_batch_size=config.per_device_train_batch_size,
+        per_device_eval_batch_size=config.per_device_eval_batch_size,
+        gradient_accumulation_steps=config.gradient_accumulation_steps,
+        learning_rate=config.learning_rate,
+        num_train_epochs=config.num_train_epochs,
+        max_steps=config.max_steps,
+        weight_decay=config.weight_decay,
+        adam_beta1=config.adam_beta1, adam_beta2=config.adam_beta2,
+        adam_epsilon=config.adam_epsilon,
+        max_grad_norm=config.max_grad_norm,
+        lr_scheduler_type=config.lr_scheduler_type,
+        # transformers 5 folds warmup_ratio into warmup_steps (a float below 1 is a ratio).
+        warmup_steps=config.warmup_steps or float(config.warmup_ratio),
+        label_smoothing_factor=config.label_smoothing_factor,
+        seed=config.seed,
+        bf16=bool(config.bf16), fp16=config.fp16,  # fp32 unless asked: the study ran fp32
+        eval_strategy=config.eval_strategy if config.do_eval else "no",
+        eval_steps=config.eval_steps,
+        save_strategy=config.save_strategy, save_steps=config.save_steps,
+        save_total_limit=config.save_total_limit,
+        load_best_model_at_end=config.load_best_model_at_end and config.do_eval
+        and config.eval_strategy != "no",
+        metric_for_best_model=config.metric_for_best_model,
+        greater_is_better=config.greater_is_better,
+        logging_strategy="steps", logging_steps=config.logging_steps,
+        report_to="none",  # emotui does its own tracking from the callback's events
+        disable_tqdm=True,
+        dataloader_num_workers=config.dataloader_num_workers,
+        torch_compile=config.torch_compile,
+    )
+    accepted = set(inspect.signature(TrainingArguments.__init__).parameters)
+    for key, value in (config.extra_training_args or {}).items():
+        if key in accepted and key not in ("output_dir", "report_to"):
+            args[key] = value
+        else:
+            log.warning("reference recipe: TrainingArguments has no '%s' here; ignored", key)
+    return TrainingArguments(**args)
+
+
+def hf_dataset(tokenizer, texts, labels, max_length: int):
+    import datasets
+
+    padding = "max_length" if STUDY_PAD_TO_MAX_LENGTH else False
+    enc = tokenizer(texts, padding=padding, truncation=True, max_length=max_length)
+    columns = {k: enc[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc}
+    columns["labels"] = list(labels)
+    return datasets.Dataset.from_dict(columns)
+
+
+def make_callback(reporter, config: RunConfig, checkpointer, paths: RunPaths,
+                  stop_event: threading.Event | None, steps_per_epoch: int):
+    from transformers import TrainerCallback
+
+    class EmotuiCallback(TrainerCallback):
+        """metrics.jsonl events, status progress, best checkpoint, preemption."""
+
+        def __init__(self):
+            self.preempted_at: int | None = None
+            self.window_start = time.perf_counter()
+            self.window_step = 0
+            self.evals: list[dict[str, Any]] = []
+            self.best: dict[str, Any] | None = None
+            self.eval_samples_per_second: float | None = None
+
+        def on_train_begin(self, args, state, control, **kw):
+            self.window_start, self.window_step = time.perf_counter(), state.global_step
+
+        def on_log(self, args, state, control, logs=None, **kw):
+            logs = logs or {}
+            if "loss" not in logs or "eval_loss" in logs:
+                return
+            now = time.perf_counter()
+            samples = (state.global_step - self.window_step) * args.train_batch_size \
+                * args.gradient_accumulation_steps
+            reporter.event(
+                "train", state.global_step, epoch=round(state.global_step / steps_per_epoch, 4),
+                loss=float(logs["loss"]), learning_rate=logs.get("learning_rate"),
+                grad_norm=_float(logs.get("grad_norm")),
+                samples_per_second=round(samples / max(now - self.window_start, 1e-9), 2),
+            )
+            self.window_start, self.window_step = now, state.global_step
+            reporter.progress(_Progress(state, self.best), state.max_steps)
+
+        def on_evaluate(self, args, state, control, metrics=None, **kw):
+            metrics = metrics or {}
+            epoch = round(state.global_step / steps_per_epoch, 4)
+            summary = {"step": state.global_step, "epoch": epoch,
+                       "loss": _float(metrics.get("eval_loss")),
+                       "accuracy": metrics.get("eval_accuracy"),
+                       "macro_f1": metrics.get("eval_macro_f1")}
+            self.evals.append(summary)
+            self.eval_samples_per_second = metrics.get("eval_samples_per_second")
+            reporter.event("eval", state.global_step, epoch=epoch, loss=summary["loss"],
+                           accuracy=summary["accuracy"], macro_f1=summary["macro_f1"])
+            key = config.metric_for_best_model
+            better = config.greater_is_better if config.greater_is_better is not None \
+                else key != "loss"
+            value = summary[key]
+            if value is not None and (self.best is None or (
+                    value > self.best[key] if better else value < self.best[key])):
+                self.best = summary
+                # The Trainer keeps its own best checkpoint-N; emotui's best is adapter/model only.
+                checkpointer.save_best(state.global_step)
+            reporter.progress(_Progress(state, self.best), state.max_steps)
+
+        def on_save(self, args, state, control, **kw):
+            torch.save({"recipe": "reference", "checkpoint": f"checkpoint-{state.global_step}",
+                        "global_step": state.global_step}, paths.resume_state)
+
+        def on_step_end(self, args, state, control, **kw):
+            if stop_event is not None and stop_event.is_set() and self.preempted_at is None:
+                self.preempted_at = state.global_step
+                control.should_save = True
+                control.should_training_stop = True
+
+        def on_epoch_end(self, args, state, control, **kw):
+            if self.preempted_at is not None:
+                # Stopping for preemption is not the end of an epoch: no evaluation, no 2nd save.
+                control.should_evaluate = False
+                control.should_save = False
+
+    return EmotuiCallback()
+
+
+class _Progress:
+    """The loop-state fields RunReporter.progress reads, from a TrainerState."""
+
+    def __init__(self, state, best):
+        self.global_step = state.global_step
+        self.epoch = int(state.epoch or 0)
+        self.best_eval = best
+
+
+def _float(value) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def run_reference(config: RunConfig, paths: RunPaths, *, resume: bool,
+                  stop_event: threading.Event | None) -> dict[str, Any]:
+    from transformers import Trainer, set_seed
+
+    from emotui.train.checkpoint import Checkpointer, folder_bytes
+    from emotui.train.data import load_splits
+    from emotui.train.job import RunReporter, assemble_results, configure_library_logging, \
+        open_tracker, write_predictions
+    from emotui.train.loop import LoopState
+    from emotui.train.metrics import classification_metrics
+    from emotui.train.model import build_model
+
+    configure_library_logging()
+    set_seed(config.seed)
+    dataset = load_splits(config)
+    built = build_model(config, dataset.label_names, native_prompt_init=True)
+    splits = {name: hf_dataset(built.tokenizer, s.texts, s.labels, config.max_seq_length)
+              for name, s in dataset.splits.items()}
+    checkpointer = Checkpointer(paths, built.model, built.tokenizer, built.is_peft,
+                                dataset.label_names)
+    hf_dir = paths.checkpoint_last
+    hf_dir.mkdir(parents=True, exist_ok=True)
+    resume_from = None
+    if resume and paths.resume_state.is_file():
+        marker = torch.load(paths.resume_state, map_location="cpu", weights_only=True)
+        candidate = hf_dir / marker["checkpoint"]
+        if candidate.is_dir():
+            resume_from = str(candidate)
+            truncate_after_step(paths.metrics, int(marker["global_step"]))
+    if resume_from is None and paths.metrics.exists():
+        paths.metrics.unlink()
+
+    def compute_metrics(prediction) -> dict[str, float]:
+        preds = np.asarray(prediction.predictions).argmax(axis=-1)
+        out = classification_metrics(prediction.label_ids, preds, dataset.label_names)
+        return {"accuracy": out["accuracy"], "macro_f1": out["macro_f1"]}
+
+    args = training_arguments(config, hf_dir)
+    train_rows = len(splits["train"]) if "train" in splits else 0
+    batches = math.ceil(train_rows / config.per_device_train_batch_size) if train_rows else 0
+    steps_per_epoch = max(1, math.ceil(batches / config.gradient_accumulation_steps))
+    tracker = open_tracker(config, paths)
+    reporter = RunReporter(paths, tracker)
+    reporter.open()
+    callback = make_callback(reporter, config, checkpointer, paths, stop_event, steps_per_epoch)
+    ok, results = False, {}
+    try:
+        trainer = Trainer(
+            model=built.model, args=args, train_dataset=splits.get("train"),
+            eval_dataset=splits.get("validation") if config.do_eval else None,
+            compute_metrics=compute_metrics, callbacks=[callback],
+        )
+        device = trainer.args.device
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats()
+        state = LoopState()
+        if config.do_train:
+            output = trainer.train(resume_from_checkpoint=resume_from)
+            if callback.preempted_at is not None:
+                raise Preempted(str(paths.root), callback.preempted_at)
+            state.train_runtime_s = float(output.metrics.get("train_runtime", 0.0))
+            state.samples_trained = int(round(output.metrics.get("train_samples_per_second", 0)
+                                              * state.train_runtime_s))
+        state.global_step = trainer.state.global_step
+        if callback.best is None and config.do_eval:
+            trainer.evaluate()
+        if callback.best is not None:
+            state.best_eval = callback.best
+            state.best_epoch = callback.best["epoch"]
+            state.best_step = callback.best["step"]
+        if checkpointer.best_step is None or not paths.checkpoint_best.is_dir():
+            checkpointer.save_best(state.global_step)
+        state.evals = callback.evals
+        test = None
+        if config.do_predict and "test" in splits:
+            start = time.perf_counter()
+            prediction = trainer.predict(splits["test"], metric_key_prefix="test")
+            elapsed = time.perf_counter() - start
+            logits = torch.from_numpy(np.asarray(prediction.predictions)).float()
+            probs = torch.softmax(logits, dim=-1).numpy()
+            preds = probs.argmax(axis=-1)
+            test = classification_metrics(prediction.label_ids, preds, dataset.label_names)
+            test.update(loss=_float(prediction.metrics.get("test_loss")), predictions=preds,
+                        probabilities=probs)
+            reporter.event("test", state.global_step,
+                           epoch=round(state.global_step / steps_per_epoch, 4),
+                           loss=test["loss"], accuracy=test["accuracy"], macro_f1=test["macro_f1"])
+            state.eval_runtime_s += elapsed
+            state.eval_samples += len(splits["test"])
+            write_predictions(paths, dataset.splits["test"].texts, dataset.splits["test"].labels,
+                              test, dataset.label_names)
+        if callback.eval_samples_per_second:
+            # Report the Trainer's own evaluation throughput (validation passes).
+            state.eval_runtime_s, state.eval_samples = 1.0, callback.eval_samples_per_second
+        checkpointer.cleanup()
+        encoded = {name: _Labels(s.labels) for name, s in dataset.splits.items()}
+        results = assemble_results(
+            config, paths, state, test, encoded, dataset.label_names, built,
+            checkpoint_bytes=folder_bytes(paths.checkpoint_best),
+            peak_memory=torch.cuda.max_memory_allocated() if device.type == "cuda" else None,
+            steps_per_epoch=steps_per_epoch, device=str(device),
+            precision="bfloat16" if config.bf16 else "float16" if config.fp16 else "float32",
+        )
+        atomic_write_json(paths.results, results)
+        ok = True
+        return results
+    finally:
+        reporter.close()
+        try:
+            tracker.finish(results, ok)
+        except Exception:
+            log.warning("tracker could not finish", exc_info=True)
+
+
+class _Labels:
+    """Just the ``labels`` array assemble_results reads from an encoded split."""
+
+    def __init__(self, labels):
+        self.labels = np.asarray(labels, dtype=np.int64)

@@ -1,0 +1,63 @@
+"""--recipe reference: transformers' Trainer as the study ran it, same run directory contract."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+from train_helpers import new_run, toy_config
+
+from emotui.core.events import read_all
+from emotui.core.results import RESULT_KEYS
+from emotui.core.status import read_status
+from emotui.train import Preempted, predict, train
+
+
+@pytest.mark.parametrize("method", ["full", "lora"])
+def test_reference_recipe_end_to_end(method, tiny_model_dir, toy_data_dir, runs_dir):
+    config = toy_config(tiny_model_dir, toy_data_dir, method=method, recipe="reference",
+                        num_train_epochs=3, learning_rate=1e-2 if method == "lora" else 3e-3,
+                        per_device_eval_batch_size=8)
+    paths = new_run(runs_dir, config)
+    results = train(config, paths.root)
+    assert set(RESULT_KEYS) <= set(results)
+    assert results["recipe"] == "reference" and results["precision"] == "float32"
+    assert results["status"] == "completed" and read_status(paths)["state"] == "completed"
+    assert results["test_accuracy"] > 0.5 and results["eval_accuracy"] > 0.5
+    assert results["epochs_completed"] == 3 and results["train_runtime_s"] > 0
+    events = read_all(paths.metrics)
+    assert [e["step"] for e in events if e["split"] == "eval"] == [19, 38, 57]
+    train_steps = [e["step"] for e in events if e["split"] == "train"]
+    assert train_steps == sorted(set(train_steps)) and train_steps[0] == 5
+    assert events[-1]["split"] == "test"
+    best = {p.name for p in paths.checkpoint_best.iterdir()}
+    assert ("adapter_model.safetensors" in best) == (method == "lora")
+    assert paths.resume_state.is_file()
+    assert json.loads(paths.results.read_text())["checkpoint_bytes"] > 0
+    assert predict(paths.root, ["sad lonely gloomy"])[0]["label"] == "sadness"
+
+
+class StopAtStep(threading.Event):
+    def __init__(self, steps: int):
+        super().__init__()
+        self.remaining = steps
+
+    def is_set(self) -> bool:
+        self.remaining -= 1
+        return self.remaining <= 0
+
+
+def test_reference_recipe_preempt_and_resume(tiny_model_dir, toy_data_dir, runs_dir):
+    config = toy_config(tiny_model_dir, toy_data_dir, recipe="reference", num_train_epochs=2)
+    paths = new_run(runs_dir, config)
+    with pytest.raises(Preempted):
+        train(config, paths.root, stop_event=StopAtStep(12))
+    assert read_status(paths)["state"] == "preempted"
+    assert max(e["step"] for e in read_all(paths.metrics)) <= 12
+    results = train(config, paths.root, resume=True)
+    assert results["epochs_completed"] == 2
+    events = read_all(paths.metrics)
+    assert [(e["split"], e["step"]) for e in events] == [
+        ("train", 5), ("train", 10), ("train", 15), ("eval", 19), ("train", 20), ("train", 25),
+        ("train", 30), ("train", 35), ("eval", 38), ("test", 38)]
