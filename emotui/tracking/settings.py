@@ -221,6 +221,11 @@ def reachable(url: str | None = None, timeout: float = 5.0) -> str | None:
     host = parsed.hostname
     if not host:
         return f"bad W&B base URL {url!r}"
+    proxy = _proxy_for(parsed.scheme, host)
+    if proxy is not None:
+        # Behind a proxy (HTTPS_PROXY...) the server itself may be unreachable directly.
+        parsed = urlparse(proxy if "://" in proxy else f"http://{proxy}")
+        host = parsed.hostname or host
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
     try:
         with socket.create_connection((host, port), timeout=timeout):
@@ -231,3 +236,13 @@ def reachable(url: str | None = None, timeout: float = 5.0) -> str | None:
         return f"no answer from {host}:{port} within {timeout:g} s"
     except OSError as exc:
         return f"cannot connect to {host}:{port} ({exc.strerror or exc})"
+
+
+def _proxy_for(scheme: str, host: str) -> str | None:
+    from urllib.request import getproxies, proxy_bypass
+
+    proxies = getproxies()
+    proxy = proxies.get(scheme) or proxies.get("all")
+    if not proxy or proxy_bypass(host):
+        return None
+    return proxy

@@ -16,7 +16,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 WANDB_VARS = ("WANDB_API_KEY", "WANDB_BASE_URL", "WANDB_ENTITY", "WANDB_PROJECT",
               "WANDB_RUN_GROUP", "WANDB_TAGS", "WANDB_NAME", "WANDB_NOTES", "WANDB_JOB_TYPE",
               "WANDB_SWEEP_ID", "WANDB_RUN_ID", "WANDB_DIR", "WANDB_DISABLED",
-              "WANDB_IDENTITY_TOKEN_FILE", "EMOTUI_CONFIG")
+              "WANDB_IDENTITY_TOKEN_FILE", "EMOTUI_CONFIG",
+              # The stand-in lives on 127.0.0.1: no proxy may sit in between.
+              "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
 
 # A fake key that no real file would hold by chance: the hygiene tests grep for it.
 PLANTED_KEY = "emotuiplantedkey" + "7f3a9c2e" * 3

@@ -151,6 +151,17 @@ def test_online_without_network_falls_back_at_once(tmp_path, monkeypatch, closed
     assert not files_containing(PLANTED_KEY, paths.root)
 
 
+def test_reachability_goes_through_a_configured_proxy(monkeypatch, closed_port_url):
+    from emotui.tracking.settings import reachable
+
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", closed_port_url)
+    problem = reachable("https://api.example.invalid", timeout=2)
+    port = closed_port_url.rsplit(":", 1)[1]
+    assert problem is not None and f"127.0.0.1:{port}" in problem  # the proxy was tried
+
+
 def test_a_broken_wandb_never_raises(tmp_path, monkeypatch, caplog):
     import wandb
 
