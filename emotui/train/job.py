@@ -95,6 +95,10 @@ class RunReporter:
         except Exception:  # a tracker hiccup must never stop training
             log.warning("tracker could not log an event", exc_info=True)
 
+    def begin(self, step: int) -> None:
+        """Training (re)starts at ``step`` now: the ETA counts from here."""
+        self.session_start, self.session_first_step = time.monotonic(), step
+
     def progress(self, state, total_steps: int) -> None:
         if self.session_first_step is None:
             self.session_first_step = state.global_step
@@ -210,6 +214,7 @@ def run_default(config: RunConfig, paths: RunPaths, *, resume: bool,
                  loop.total_steps, f"{built.trainable_params:,}", f"{built.total_params:,}")
 
         if config.do_train:
+            reporter.begin(loop.state.global_step)
             loop.run()
         elif config.do_eval:
             loop.evaluate_and_keep_best()

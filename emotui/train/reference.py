@@ -105,6 +105,7 @@ def make_callback(reporter, config: RunConfig, checkpointer, paths: RunPaths,
 
         def on_train_begin(self, args, state, control, **kw):
             self.window_start, self.window_step = time.perf_counter(), state.global_step
+            reporter.begin(state.global_step)
 
         def on_log(self, args, state, control, logs=None, **kw):
             logs = logs or {}
