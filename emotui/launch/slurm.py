@@ -39,6 +39,8 @@ from emotui.launch.resources import SlurmResources, submitit_parameters
 # Every squeue/sacct/scancel this process ran, by command (the poll-cost measurement).
 SCHEDULER_CALLS: collections.Counter[str] = collections.Counter()
 SCHEDULER_TIMEOUT_S = 30.0
+# How long a job may be missing from both squeue and sacct before the files alone decide.
+ACCOUNTING_GRACE_S = 30.0
 # Without a --time, no time limit is sent (the partition's default applies); submitit still needs
 # a number for its requeue countdown, so it gets one that never counts as "timed out".
 _NO_TIME_LIMIT_MIN = 60 * 24 * 365
@@ -151,6 +153,8 @@ def terminal_state(paths: RunPaths, status: dict[str, Any], sched: dict[str, str
     exit_record = read_exit(paths)
     sched_state = (sched or {}).get("state", "")
     rid = paths.run_id
+    if exit_record is not None and exit_record.get("outcome") == "completed":
+        return RunState.COMPLETED, None  # finished its work; a late scancel changes nothing
     if sched_state == "CANCELLED" or (cancel_requested(paths) and not (
             exit_record and exit_record.get("outcome") == "completed")):
         who = "by user" if cancel_requested(paths) else "outside emotui (scancel)"
@@ -387,6 +391,15 @@ class SlurmBackend:
                 out[paths.run_id] = live
                 continue
             info = (accounting or {}).get(job_id) or sched
+            if info is None and accounting is not None and read_exit(paths) is None:
+                # Left the queue, but slurmdbd has no record yet (it lags by a moment): wait a
+                # little before concluding from the files alone.
+                left = status.get("left_queue_at")
+                if left is None:
+                    status = write_status(paths, left_queue_at=now())
+                if left is None or now() - float(left) < ACCOUNTING_GRACE_S:
+                    out[paths.run_id] = dict(status, reason="left the queue; waiting for sacct")
+                    continue
             state, reason = terminal_state(paths, status, info)
             extra = {"scheduler_state": info["state"]} if info else {}
             if info and info.get("exit_code"):

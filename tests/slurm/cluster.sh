@@ -12,8 +12,9 @@
 # - NodeName=localhost NodeAddr=127.0.0.1 and `slurmd -N localhost`: the host name (e.g. `vm`)
 #   need not resolve, 127.0.0.1 always does.
 # - proctrack/linuxproc + task/none + select/cons_tres with CR_CPU: no cgroups needed (containers).
-# - CPUs=max(4, nproc) with SlurmdParameters=config_overrides: room for 4 one-CPU jobs even on a
-#   2-core machine, so a job array's %N throttle (not the CPU count) is what limits concurrency.
+# - CPUs=max(8, nproc) with SlurmdParameters=config_overrides: room for 8 one-CPU jobs even on a
+#   2-core machine, so the tests' jobs run side by side and a job array's %N throttle (not the
+#   CPU count) is what limits concurrency.
 # - KillWait=5: a cancelled job frees the node in seconds instead of 30.
 # - slurmdbd + MariaDB: without accounting `sacct` exits 1; emotui works without it, but the tests
 #   cover the sacct path too. slurmctld registers the cluster in slurmdbd by itself.
@@ -66,7 +67,7 @@ write_configs() {
   mkdir -p "$CONF_DIR" "$DIR"/{state,spool,log,run,mysql}
   local cpus mem
   cpus=$(nproc)
-  [ "$cpus" -lt 4 ] && cpus=4
+  [ "$cpus" -lt 8 ] && cpus=8
   mem=$(awk '/MemTotal/ {print int($2 / 1024 * 0.9)}' /proc/meminfo)
   cat > "$CONF_DIR/slurm.conf" <<EOF
 # Written by emotui tests/slurm/cluster.sh: a single-node test cluster.
@@ -191,8 +192,18 @@ start_slurm() {
 
 cmd_start() {
   if cmd_status >/dev/null 2>&1; then
-    log "cluster already up"
-    return 0
+    # Up, but with an older version of this script's slurm.conf: restart the Slurm daemons.
+    local before after
+    before=$(cat "$CONF_DIR/slurm.conf" "$CONF_DIR/slurmdbd.conf" 2>/dev/null | md5sum)
+    write_configs
+    after=$(cat "$CONF_DIR/slurm.conf" "$CONF_DIR/slurmdbd.conf" | md5sum)
+    if [ "$before" = "$after" ]; then
+      log "cluster already up"
+      return 0
+    fi
+    log "configuration changed: restarting slurmctld and slurmd"
+    stop_pidfile slurmd "$DIR/run/slurmd.pid"
+    stop_pidfile slurmctld "$DIR/run/slurmctld.pid"
   fi
   need_root
   have_binaries || die "Slurm not installed; run: bash tests/slurm/cluster.sh install"

@@ -63,40 +63,151 @@ def fresh_process_view(runs_dir):
     return json.loads(out.stdout)
 
 
-def test_single_job_streams_metrics_and_reattaches(tiny_model_dir, toy_data_dir, slurm_runs_dir):
-    config = toy_config(tiny_model_dir, toy_data_dir, num_train_epochs=3)
-    paths = new_run(slurm_runs_dir, config, "slurm")
-    t0 = time.monotonic()
-    status = get_backend("slurm").submit(paths, resources=SlurmResources(time=10))
-    job_id = status["job_id"]
-    assert status["state"] == "queued" and job_id
-    wait_until(lambda: squeue_states([job_id]).get(job_id, {}).get("state") == "RUNNING", 60,
-               "the job to start")
-    note("slurm_submit_to_running_s", round(time.monotonic() - t0, 2))
-    wait_until(lambda: live(paths)["state"] == "running", 60, "state running", poll=0.1)
-    note("slurm_submit_to_state_running_s", round(time.monotonic() - t0, 2))
+class Scenarios:
+    """The scenario jobs, all submitted at once so the cluster runs them side by side (the
+    tests then act on each in turn: the suite takes about as long as its longest job)."""
 
+    def __init__(self, runs_dir, model_dir, data_dir, tmp_path):
+        self.runs_dir = runs_dir
+        backend = get_backend("slurm")
+        bad = tmp_path / "bad_train.jsonl"
+        bad.write_text("".join(json.dumps({"text": f"x {i}", "emotion": 1}) + "\n"
+                               for i in range(20)))
+        plans = {
+            # long enough that the requeue lands mid-training; resumes to exactly 240 steps
+            "requeue": dict(num_train_epochs=500, max_steps=240),
+            "cancel": dict(num_train_epochs=500),  # stopped by the test long before the end
+            "sigkill": dict(num_train_epochs=500),
+            "single": dict(num_train_epochs=3),
+            "raises": dict(train_file=str(bad)),
+        }
+        self.paths = {}
+        # Five jobs share two cores: one thread each (sbatch hands the job this environment).
+        saved = os.environ.get("OMP_NUM_THREADS")
+        os.environ["OMP_NUM_THREADS"] = "1"
+        try:
+            for name, overrides in plans.items():
+                config = toy_config(model_dir, data_dir, **overrides)
+                self.paths[name] = paths = new_run(runs_dir, config, "slurm")
+                t0 = time.monotonic()
+                status = backend.submit(paths, resources=SlurmResources(time=15))
+                assert status["state"] == "queued" and status["job_id"], status
+                if name == "requeue":
+                    job_id = status["job_id"]
+                    wait_until(lambda: squeue_states([job_id]).get(job_id, {}).get("state")
+                               == "RUNNING", 60, "the first job to start", poll=0.05)
+                    note("slurm_submit_to_running_s", round(time.monotonic() - t0, 2))
+        finally:
+            if saved is None:
+                os.environ.pop("OMP_NUM_THREADS", None)
+            else:
+                os.environ["OMP_NUM_THREADS"] = saved
+
+    def job_id(self, name):
+        return read_status(self.paths[name])["job_id"]
+
+
+@pytest.fixture(scope="module")
+def scenarios(slurm_cluster, tiny_model_dir, toy_data_dir, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("slurm_scenarios")
+    runs_dir = tmp / "runs"
+    runs_dir.mkdir()
+    jobs = Scenarios(runs_dir, tiny_model_dir, toy_data_dir, tmp)
+    yield jobs
+    ids = [jobs.job_id(n) for n in jobs.paths]
+    subprocess.run(["scancel", *ids], capture_output=True, check=False)
+
+
+def test_single_job_streams_metrics_and_reattaches(scenarios):
+    paths = scenarios.paths["single"]
+    job_id = scenarios.job_id("single")
     # Metrics stream into the run directory while the job runs.
-    wait_until(lambda: train_steps(paths), 120, "metrics while running")
-    assert squeue_states([job_id]).get(job_id, {}).get("state") in ("RUNNING", "COMPLETING")
+    wait_until(lambda: train_steps(paths), 180, "metrics while running")
+    assert squeue_states([job_id]).get(job_id, {}).get("state") == "RUNNING"
+    assert live(paths)["state"] == "running"
     first = len(train_steps(paths))
     # Reattach: a new process that reads only status.json finds the same job, running.
-    view = fresh_process_view(slurm_runs_dir)[paths.run_id]
+    view = fresh_process_view(scenarios.runs_dir)[paths.run_id]
     assert view["job_id"] == job_id and view["state"] in ("running", "completed")
     wait_finished(paths)
     assert read_status(paths)["state"] == "completed", describe(paths)
     assert len(train_steps(paths)) > first
-    assert fresh_process_view(slurm_runs_dir)[paths.run_id]["state"] == "completed"
+    assert fresh_process_view(scenarios.runs_dir)[paths.run_id]["state"] == "completed"
     # Job name = run id; submitit's script and scheduler logs sit in the run's launch/ folder.
     assert sacct_field(job_id, "JobName") == paths.run_id
     assert (paths.launch / f"{job_id}_0_log.out").exists()
     script = next(paths.launch.glob("*submission.sh")).read_text()
-    assert "--time=10" in script and "wckey" not in script
+    assert "--time=15" in script and "wckey" not in script
     assert "WANDB_API_KEY" not in script
     assert read_exit(paths)["outcome"] == "completed" and paths.results.exists()
 
 
-def test_array_of_four_runs_at_most_two_at_once(tiny_model_dir, toy_data_dir, slurm_runs_dir):
+def test_scontrol_requeue_resumes_from_checkpoint(scenarios):
+    paths = scenarios.paths["requeue"]
+    job_id = scenarios.job_id("requeue")
+    wait_until(lambda: len(train_steps(paths)) >= 5, 180, "training steps")
+    subprocess.run(["scontrol", "requeue", job_id], check=True)
+    wait_until(lambda: read_exit(paths), 30, "the first attempt to checkpoint and stop")
+    assert read_exit(paths)["outcome"] == "preempted" and paths.resume_state.exists()
+    # Slurm holds a requeued job for ~2 minutes (BeginTime); let it start now.
+    wait_until(lambda: squeue_states([job_id]).get(job_id, {}).get("state") == "PENDING", 60,
+               "the job to be pending again")
+    assert live(paths)["state"] == "queued" and "requeued" in live(paths)["reason"]
+    subprocess.run(["scontrol", "update", f"JobId={job_id}", "StartTime=now"], check=True)
+    wait_finished(paths, timeout=300)
+    status = read_status(paths)
+    assert status["state"] == "completed", describe(paths)
+    assert status["attempts"] >= 2, "a second attempt ran"
+    steps = train_steps(paths)
+    assert steps == list(range(2, 241, 2)), f"continuous metrics, got {steps}"
+    assert "resumed at step" in paths.stderr.read_text() + paths.stdout.read_text()
+
+
+def test_cancel_running_job(scenarios):
+    paths = scenarios.paths["cancel"]
+    job_id = scenarios.job_id("cancel")
+    wait_until(lambda: train_steps(paths), 180, "training steps")
+    assert cancel_runs([paths]) == [(paths.run_id, "cancelled")]
+    assert read_status(paths)["state"] == "cancelled"
+    wait_until(lambda: squeue_states([job_id]).get(job_id, {}).get("state")
+               in (None, "CANCELLED"), 60, "the job to go")
+    assert live(paths)["state"] == "cancelled", describe(paths)
+    wait_until(lambda: sacct_field(job_id, "State").startswith("CANCELLED"), 30, "sacct")
+    # The job saved a checkpoint on its way out, so --resume can continue it.
+    wait_until(lambda: read_exit(paths), 30, "the exit record")
+    assert read_exit(paths)["outcome"] == "cancelled"
+    assert paths.resume_state.exists()
+    assert cancel_runs([paths])[0][1] == "already cancelled; nothing to cancel"
+
+
+def test_sigkill_is_detected(scenarios):
+    paths = scenarios.paths["sigkill"]
+    job_id = scenarios.job_id("sigkill")
+    wait_until(lambda: train_steps(paths), 180, "training steps")
+    os.kill(read_status(paths)["pid"], signal.SIGKILL)
+    wait_until(lambda: squeue_states([job_id]).get(job_id, {}).get("state")
+               not in ("RUNNING", "COMPLETING"), 60, "the job to leave RUNNING")
+    state = live(paths)  # one poll after the scheduler noticed
+    assert state["state"] == "failed", describe(paths)
+    # sacct: FAILED, exit code 9; srun's log: "task 0: Killed".
+    assert "Killed" in state["reason"] or "SIGKILL" in state["reason"], state["reason"]
+    assert read_exit(paths) is None
+
+
+def test_job_that_raises_is_failed_with_its_error(scenarios):
+    paths = scenarios.paths["raises"]
+    job_id = scenarios.job_id("raises")
+    wait_finished(paths)
+    status = read_status(paths)
+    assert status["state"] == "failed", describe(paths)
+    assert "label" in status["reason"]  # the exception's last line, not a generic message
+    assert read_exit(paths)["outcome"] == "failed"
+    assert "Traceback" in paths.stderr.read_text()
+    wait_until(lambda: sacct_field(job_id, "State") == "FAILED", 30, "sacct FAILED")
+
+
+def test_array_of_four_runs_at_most_two_at_once(tiny_model_dir, toy_data_dir, slurm_runs_dir,
+                                                 scenarios):
     config = toy_config(tiny_model_dir, toy_data_dir, num_train_epochs=1)
     runs = [new_run(slurm_runs_dir, config, "slurm") for _ in range(4)]
     statuses = get_backend("slurm").submit_many(runs, resources=SlurmResources(time=10),
@@ -117,74 +228,6 @@ def test_array_of_four_runs_at_most_two_at_once(tiny_model_dir, toy_data_dir, sl
     assert most == 2, f"at most 2 at once (and the cap was reached), saw {most}"
     for paths in runs:
         assert (paths.launch / "slurm").is_symlink()
-
-
-def test_cancel_running_job(tiny_model_dir, toy_data_dir, slurm_runs_dir):
-    config = toy_config(tiny_model_dir, toy_data_dir, num_train_epochs=50)
-    paths = new_run(slurm_runs_dir, config, "slurm")
-    job_id = get_backend("slurm").submit(paths)["job_id"]
-    wait_until(lambda: train_steps(paths), 120, "training steps")
-    assert cancel_runs([paths]) == [(paths.run_id, "cancelled")]
-    assert read_status(paths)["state"] == "cancelled"
-    wait_until(lambda: job_id not in squeue_states([job_id])
-               or squeue_states([job_id])[job_id]["state"] == "CANCELLED", 60, "the job to go")
-    assert live(paths)["state"] == "cancelled", describe(paths)
-    assert sacct_field(job_id, "State").startswith("CANCELLED")
-    # The job saved a checkpoint on its way out, so --resume can continue it.
-    wait_until(lambda: read_exit(paths), 30, "the exit record")
-    assert read_exit(paths)["outcome"] == "cancelled"
-    assert paths.resume_state.exists()
-    assert cancel_runs([paths])[0][1] == "already cancelled; nothing to cancel"
-
-
-def test_job_that_raises_is_failed_with_its_error(tiny_model_dir, toy_data_dir, slurm_runs_dir,
-                                                   tmp_path):
-    bad = tmp_path / "bad_train.jsonl"
-    bad.write_text("".join(json.dumps({"text": f"x {i}", "emotion": 1}) + "\n" for i in range(20)))
-    config = toy_config(tiny_model_dir, toy_data_dir, train_file=str(bad))
-    paths = new_run(slurm_runs_dir, config, "slurm")
-    job_id = get_backend("slurm").submit(paths)["job_id"]
-    wait_finished(paths)
-    status = read_status(paths)
-    assert status["state"] == "failed", describe(paths)
-    assert "label" in status["reason"]  # the exception's last line, not a generic message
-    assert read_exit(paths)["outcome"] == "failed"
-    assert "Traceback" in paths.stderr.read_text()
-    wait_until(lambda: sacct_field(job_id, "State") == "FAILED", 30, "sacct FAILED")
-
-
-def test_sigkill_is_detected(tiny_model_dir, toy_data_dir, slurm_runs_dir):
-    config = toy_config(tiny_model_dir, toy_data_dir, num_train_epochs=50)
-    paths = new_run(slurm_runs_dir, config, "slurm")
-    job_id = get_backend("slurm").submit(paths)["job_id"]
-    wait_until(lambda: train_steps(paths), 120, "training steps")
-    os.kill(read_status(paths)["pid"], signal.SIGKILL)
-    wait_until(lambda: squeue_states([job_id]).get(job_id, {}).get("state")
-               not in ("RUNNING", "COMPLETING"), 60, "the job to leave RUNNING")
-    state = live(paths)  # one poll after the scheduler noticed
-    assert state["state"] == "failed", describe(paths)
-    # sacct: FAILED, exit code 9; srun's log: "task 0: Killed".
-    assert "Killed" in state["reason"] or "SIGKILL" in state["reason"], state["reason"]
-    assert read_exit(paths) is None
-
-
-def test_scontrol_requeue_resumes_from_checkpoint(tiny_model_dir, toy_data_dir, slurm_runs_dir):
-    config = toy_config(tiny_model_dir, toy_data_dir, num_train_epochs=50, max_steps=70)
-    paths = new_run(slurm_runs_dir, config, "slurm")
-    job_id = get_backend("slurm").submit(paths)["job_id"]
-    wait_until(lambda: len(train_steps(paths)) >= 5, 120, "training steps")
-    subprocess.run(["scontrol", "requeue", job_id], check=True)
-    wait_until(lambda: read_exit(paths) or read_status(paths).get("state") != "running", 30,
-               "the first attempt to stop")
-    stopped = read_status(paths)
-    wait_finished(paths, timeout=300)
-    status = read_status(paths)
-    assert status["state"] == "completed", describe(paths)
-    assert status["attempts"] >= 2, "a second attempt ran"
-    assert stopped["state"] in ("preempted", "queued"), stopped
-    steps = train_steps(paths)
-    assert steps == list(range(2, 71, 2)), f"continuous metrics, got {steps}"
-    assert "resumed at step" in paths.stderr.read_text() + paths.stdout.read_text()
 
 
 def test_one_squeue_per_poll_for_100_jobs(slurm_runs_dir, tmp_path):
@@ -215,11 +258,19 @@ def test_one_squeue_per_poll_for_100_jobs(slurm_runs_dir, tmp_path):
     wait_until(lambda: not any(s["state"] == "PENDING" for s in
                                squeue_states([read_status(p)["job_id"] for p in runs]).values()),
                30, "the jobs to be cancelled")
-    SCHEDULER_CALLS.clear()
-    states = refresh_runs(list(store))
-    note("scheduler_calls_per_poll_100_left_queue", dict(SCHEDULER_CALLS))
-    assert dict(SCHEDULER_CALLS) == {"squeue": 1, "sacct": 1}
-    assert {s["state"] for s in states.values()} == {"cancelled"}
+    # Left the queue: each poll is one squeue + one sacct until every run is final (slurmdbd
+    # may lag a moment behind slurmctld).
+    polls = []
+
+    def all_cancelled():
+        SCHEDULER_CALLS.clear()
+        states = refresh_runs(list(store))
+        polls.append(dict(SCHEDULER_CALLS))
+        return {s["state"] for s in states.values()} == {"cancelled"}
+
+    wait_until(all_cancelled, 60, "all 100 runs to be cancelled", poll=0.5)
+    note("scheduler_calls_per_poll_100_left_queue", polls[0])
+    assert all(p == {"squeue": 1, "sacct": 1} for p in polls), polls
     SCHEDULER_CALLS.clear()
     refresh_runs(list(store))
     assert dict(SCHEDULER_CALLS) == {}, "finished runs cost no scheduler call"
