@@ -21,7 +21,9 @@ from typing import Any, Protocol
 
 from emotui.core.errors import ConfigError, EmotuiError
 from emotui.core.runstore import atomic_write_json
-from emotui.tracking.settings import base_url, has_credentials, reachable, resolve
+from emotui.tracking.settings import (
+    base_url, explain_failure, has_credentials, reachable, resolve,
+)
 
 API_TIMEOUT_S = 20
 CONNECT_TIMEOUT_S = 5.0
@@ -82,21 +84,6 @@ def normalize_run(run: Any, entity: str | None, project: str) -> dict[str, Any]:
     }
 
 
-def _explain(exc: BaseException, url: str, timeout: float) -> str:
-    text = " ".join(str(exc).split())
-    low = text.lower()
-    if "429" in low or "rate limit" in low or "too many requests" in low:
-        return f"W&B is rate limiting requests at {url}; try again in a minute"
-    # wandb-core retries 429s and 5xx until the timeout, then reports itself "busy".
-    if any(s in low for s in ("did not respond in time", "timed out", "timeout", "deadline")):
-        return (f"W&B at {url} did not answer within {timeout:g} s "
-                "(rate limited, overloaded or a slow network); try again later")
-    if any(s in low for s in ("401", "403", "not logged in", "invalid credentials",
-                              "unauthorized", "api key", "permission denied")):
-        return f"W&B rejected the API key at {url} (check WANDB_API_KEY or run 'wandb login')"
-    return f"W&B request failed at {url}: {text[:200] or type(exc).__name__}"
-
-
 class PublicApiClient:
     """``wandb.Api`` with a timeout, after a fast credentials + connectivity check."""
 
@@ -126,9 +113,9 @@ class PublicApiClient:
             if "could not find project" in str(exc).lower():
                 raise WandbUnavailable(
                     f"W&B project {entity}/{project} not found at {url}") from None
-            raise WandbUnavailable(_explain(exc, url, self.timeout)) from None
+            raise WandbUnavailable(explain_failure(exc, url, self.timeout)) from None
         except Exception as exc:  # noqa: BLE001 - wandb raises many types; all mean "unavailable"
-            raise WandbUnavailable(_explain(exc, url, self.timeout)) from None
+            raise WandbUnavailable(explain_failure(exc, url, self.timeout)) from None
 
 
 # ---------------------------------------------------------------------------------------------

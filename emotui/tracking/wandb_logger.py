@@ -19,7 +19,8 @@ from emotui.core.runstore import RunPaths
 from emotui.core.status import read_status
 from emotui.tracking import keys
 from emotui.tracking.settings import (
-    DEFAULT_PROJECT, STATUS_KEY, WandbSettings, has_credentials, reachable, resolve,
+    DEFAULT_PROJECT, STATUS_KEY, WandbSettings, base_url, explain_failure, has_credentials,
+    reachable, resolve,
 )
 
 log = logging.getLogger("emotui.tracking")
@@ -118,9 +119,12 @@ class WandbLogger:
         except Exception as exc:  # noqa: BLE001 - rejected key, server error, timeout
             if mode != "online":
                 raise
-            notes.append(f"W&B online start failed: {_one_line(exc)}")
+            notes.append(f"W&B online start failed: "
+                         f"{explain_failure(exc, base_url(), INIT_TIMEOUT_S)}")
             mode = "offline"
-            run = self._init(wandb, settings, mode)
+            # wandb-core keeps the failed run's id registered in this process: the offline
+            # copy takes a derived id (the config's emotui_run_id still links it).
+            run = self._init(wandb, settings, mode, run_id=f"{self.paths.run_id}-offline")
         self.run, self.mode = run, mode
         # The study's dashboards plot against train/global_step (HF Trainer's WandbCallback).
         run.define_metric(keys.STEP_KEY)
@@ -141,8 +145,10 @@ class WandbLogger:
             fields["wandb_warning"] = self.warning
         return fields
 
-    def _init(self, wandb: Any, settings: WandbSettings, mode: str) -> Any:
+    def _init(self, wandb: Any, settings: WandbSettings, mode: str,
+              run_id: str | None = None) -> Any:
         init_settings = wandb.Settings(
+            base_url=base_url(),  # the server the reachability check probed
             init_timeout=INIT_TIMEOUT_S,
             finish_timeout=FINISH_TIMEOUT_S,
             console="off",  # emotui already captures stdout/stderr into the run directory
@@ -166,7 +172,8 @@ class WandbLogger:
                 group = None
         return wandb.init(
             # Under `wandb agent` the agent assigns the id; otherwise the emotui run id.
-            id=(os.environ.get("WANDB_RUN_ID") or None) if in_sweep_agent else self.paths.run_id,
+            id=(os.environ.get("WANDB_RUN_ID") or None) if in_sweep_agent
+            else (run_id or self.paths.run_id),
             resume="allow" if mode == "online" and not in_sweep_agent else None,
             project=project,
             entity=settings.entity,

@@ -151,6 +151,30 @@ def test_online_without_network_falls_back_at_once(tmp_path, monkeypatch, closed
     assert not files_containing(PLANTED_KEY, paths.root)
 
 
+def test_rejected_key_falls_back_offline(tmp_path, monkeypatch):
+    from wandb_standin import StandIn
+
+    monkeypatch.setenv("WANDB_MODE", "online")
+    monkeypatch.setenv("WANDB_API_KEY", PLANTED_KEY)
+    config, paths = make_run(tmp_path)
+    with StandIn({}, api_key="a-different-key") as server:  # answers 401 to our key
+        monkeypatch.setenv("WANDB_BASE_URL", server.url)
+        logger = open_logger(config, paths)
+        fields = logger.start()
+        for event in EVENTS:
+            logger.log_event(event)
+        logger.finish(RESULTS, ok=True)
+        assert server.requests  # the online start was really tried
+    assert fields["wandb_mode"] == "offline"
+    assert "W&B rejected the API key" in fields["wandb_warning"]
+    assert fields["wandb_run_id"] == f"{paths.run_id}-offline"
+    [file] = list(paths.wandb.glob("offline-run-*/run-*-offline.wandb"))
+    run = wait_for_exit_record(file)
+    assert run.summary["test/accuracy"] == 0.7
+    assert run.config[keys.LINK_KEY] == paths.run_id
+    assert not files_containing(PLANTED_KEY, paths.root)
+
+
 def test_reachability_goes_through_a_configured_proxy(monkeypatch, closed_port_url):
     from emotui.tracking.settings import reachable
 
