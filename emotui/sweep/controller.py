@@ -117,6 +117,7 @@ class SweepController:
         self.started_new = 0
         self.target_hit: int | None = None
         self._last_beat = 0.0
+        self._live_progress = False  # echo per-epoch values once past the startup reconcile
 
     # -- bookkeeping ---------------------------------------------------------------------------
 
@@ -139,7 +140,12 @@ class SweepController:
         events = trial.reader.poll()
         if trial.reader.restarted:
             trial.history = []
-        trial.history.extend(v for _, v in self.spec.metric.history(events))
+        new = self.spec.metric.history(events)
+        trial.history.extend(v for _, v in new)
+        if self._live_progress:
+            for epoch, value in new:
+                self.echo(f"trial {trial.index}: epoch {epoch:g} {self.spec.metric.name}="
+                          f"{value:.4f}")
         return trial.history
 
     def _finished_state(self, trial: TrialState) -> RunState | None:
@@ -163,6 +169,7 @@ class SweepController:
         try:
             self._load()
             pending = self._reconcile()
+            self._live_progress = True
             ending = self._loop(pending)
             return ending
         except SweepInterrupted:
@@ -221,6 +228,7 @@ class SweepController:
             if self._active() and hasattr(self.launcher, "refresh"):
                 self.launcher.refresh([t.paths for t in self._active()])
             for trial in self._active():
+                self._refresh_history(trial)
                 if self.launcher.done(trial.handle):
                     self._settle(trial)
                     trial.handle = None
@@ -345,8 +353,13 @@ class SweepController:
                   f"{trial.paths.run_id}" + (f" ({params})" if params else ""))
         watch = (lambda: self._hyperband_reason(trial)) if self.spec.hyperband else None
         if self.launcher.blocking:
+            def tick() -> None:
+                self._beat(state="running")
+                if watch is None:  # hyperband reads the metrics anyway; else read them here
+                    self._refresh_history(trial)
+
             handle = self.launcher.start(trial.paths, config, resume=resume, watch=watch,
-                                         tick=lambda: self._beat(state="running"))
+                                         tick=tick)
         else:
             handle = self.launcher.start(trial.paths, config, resume=resume, watch=watch)
         trial.handle = handle
