@@ -165,17 +165,14 @@ class SweepController:
             )
         self._beat(force=True, state="running", backend=self.launcher.name,
                    max_parallel=self.max_parallel, started=now(), ended=None)
-        ending = "interrupted"
+        ending = "failed"  # an error the CLI reports (bad input found at a trial's setup, sbatch)
         try:
             self._load()
             pending = self._reconcile()
             self._live_progress = True
             ending = self._loop(pending)
             return ending
-        except SweepInterrupted:
-            ending = "interrupted"
-            raise
-        except KeyboardInterrupt:
+        except (SweepInterrupted, KeyboardInterrupt):
             ending = "interrupted"
             raise
         finally:
