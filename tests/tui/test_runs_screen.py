@@ -68,7 +68,7 @@ async def test_sort_by_column_keeps_the_cursor_on_its_run(fixture_runs, make_app
             await pilot.press("s")
         await pilot.press("S")  # descending: best test accuracy first
         order = [k.value for k in table.rows]
-        ordered_ids = [table.get_row_at(i)[1] for i in range(table.row_count)]
+        ordered_ids = [str(table.get_row_at(i)[1]) for i in range(table.row_count)]
         assert ordered_ids[0] == "251120-091500-full-ab2c"  # 92.50
         assert ordered_ids[1] == "251120-101500-lora-cd3e"  # 92.15
         assert table.current_id == before

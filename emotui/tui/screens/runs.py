@@ -102,13 +102,17 @@ class RunsScreen(Screen):
         table.drop(batch.removed)
         for row in batch.changed:
             self.all_rows[row["run_id"]] = row
-        visible = [r for r in batch.changed
-                   if r["run_id"] in table.rows_by_id or self._matches(r)]
+        match = self._matcher()
+        visible = [r for r in batch.changed if r["run_id"] in table.rows_by_id or match(r)]
         added = table.show(visible)
-        if added:
+        # The source yields newest first, which is the default order: while the first scan
+        # streams in, re-sorting every batch would be wasted work on a large store.
+        if added and (not self.scanning or not table.default_order):
             table.resort()
-        if batch.complete:
+        if batch.complete and self.scanning:
             self.scanning = False
+            if not table.default_order:
+                table.resort()
         self._paint_status()
 
     def _tick(self) -> None:
@@ -116,20 +120,26 @@ class RunsScreen(Screen):
 
     # --- filters and sort ---------------------------------------------------------------------
 
-    def _matches(self, row: dict) -> bool:
+    def _matcher(self):
+        """A predicate for the current filters (read once, applied to many rows)."""
         state = self.query_one("#filter-state", Select).value
         method = self.query_one("#filter-method", Select).value
-        if state is not Select.NULL and row.get("status") != state:
-            return False
-        if method is not Select.NULL and row.get("method") != method:
-            return False
-        text = self.query_one("#filter-text", Input).value.strip().lower()
-        if text:
-            hay = " ".join(str(row.get(k) or "") for k in (
-                "run_id", "status", "method", "reason", "model_name_or_path", "backend",
-                "job_id", "sweep_id")) + " " + fmt.method_label(row.get("method"))
-            return all(word in hay.lower() for word in text.split())
-        return True
+        words = self.query_one("#filter-text", Input).value.strip().lower().split()
+
+        def matches(row: dict) -> bool:
+            if state is not Select.NULL and row.get("status") != state:
+                return False
+            if method is not Select.NULL and row.get("method") != method:
+                return False
+            if words:
+                hay = " ".join(str(row.get(k) or "") for k in (
+                    "run_id", "status", "method", "reason", "model_name_or_path", "backend",
+                    "job_id", "sweep_id")) + " " + fmt.method_label(row.get("method"))
+                hay = hay.lower()
+                return all(word in hay for word in words)
+            return True
+
+        return matches
 
     def refilter(self) -> None:
         """Rebuild the visible rows after a filter change (a user action, not a live update)."""
@@ -137,7 +147,9 @@ class RunsScreen(Screen):
         current = table.current_id
         table.clear()
         table.rows_by_id.clear()
-        table.show([r for r in self.all_rows.values() if self._matches(r)])
+        match = self._matcher()
+        table.show([r for r in sorted(self.all_rows.values(), key=lambda r: r["run_id"],
+                                      reverse=True) if match(r)])
         table.resort()
         if current is not None and current in table.rows:
             table.move_cursor(row=table.get_row_index(current), animate=False)

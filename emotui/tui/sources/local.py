@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterator
 import yaml
 
 from emotui.core.errors import EmotuiError
-from emotui.core.results import summarize
+from emotui.core.results import KEY_HYPERPARAMETERS, summarize
 from emotui.core.runstore import RUN_ID_RE, RunPaths, RunStore, read_json
 from emotui.core.status import HEARTBEAT_STALE_S, FINISHED, RunState
 from emotui.tui.sources.base import RowBatch, RunDetail
@@ -46,17 +46,51 @@ def load_config(path: Path) -> tuple[dict[str, Any], str]:
     return (data if isinstance(data, dict) else {}), text
 
 
+# The config keys a table row shows; only these are parsed for the table (see table_config).
+TABLE_CONFIG_KEYS = frozenset({*KEY_HYPERPARAMETERS, "method", "peft_method"})
+
+
+def table_config(path: Path) -> dict[str, Any]:
+    """The few config keys a table row needs, without parsing the whole config.yaml.
+
+    Parsing ~90 keys with PyYAML costs milliseconds per run: seconds for a large store. A
+    top-level key's block (its line plus indented continuation lines) is valid YAML by itself,
+    so only the wanted blocks are parsed; anything unexpected falls back to a full parse.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return {}
+    kept: list[str] = []
+    keep = False
+    for line in text.splitlines():
+        if line and not line[0].isspace() and not line.startswith(("-", "#")):
+            keep = line.split(":", 1)[0].strip() in TABLE_CONFIG_KEYS
+        if keep:
+            kept.append(line)
+    try:
+        data = yaml.load("\n".join(kept), Loader=_Loader) if kept else {}
+    except yaml.YAMLError:
+        data = None
+    if not isinstance(data, dict):
+        data, _ = load_config(path)
+    return data
+
+
 class LocalRunSource:
     """Runs in a local (or NFS-mounted) run store directory."""
 
     controllable = True
 
-    def __init__(self, root: str | os.PathLike | None, *, batch_size: int = 250,
+    def __init__(self, root: str | os.PathLike | None, *, batch_size: int = 500,
+                 first_batch_size: int = 60,
                  full_scan_every: int = 10, clock: Callable[[], float] = time.time,
                  ask_backends_every: int | None = 10):
         self.store = RunStore(root)
         self.name = f"local:{self.store.root}"
         self.batch_size = batch_size
+        # The first batch is one screenful, so the first frame does not wait for the rest.
+        self.first_batch_size = first_batch_size
         self.full_scan_every = full_scan_every
         self.clock = clock
         self._stamps: dict[str, tuple[int | None, int | None]] = {}
@@ -82,13 +116,17 @@ class LocalRunSource:
         except FileNotFoundError:
             return set()
 
-    def _row(self, run_id: str, stamps: tuple[int | None, int | None]) -> dict[str, Any] | None:
+    def _stale(self, paths: RunPaths) -> bool:
+        beat = _mtime(paths.heartbeat)
+        return beat is not None and self.clock() - beat / 1e9 > HEARTBEAT_STALE_S
+
+    def _row(self, run_id: str, stamps: tuple) -> dict[str, Any] | None:
         paths = self.paths(run_id)
         if stamps[0] is None:
             return None  # being created: no status.json yet
         config = self._configs.get(run_id)
         if config is None:
-            config, _ = load_config(paths.config)
+            config = table_config(paths.config)
             if config:
                 self._configs[run_id] = config
         row = summarize(paths, config=config)
@@ -99,10 +137,7 @@ class LocalRunSource:
         if stamps[1] is not None:
             row["collapsed"] = (read_json(paths.results) or {}).get("collapsed")
         # A running job that stopped touching its heartbeat may be lost (node died, OOM-killed).
-        row["stale"] = False
-        if row.get("status") == RunState.RUNNING.value:
-            beat = _mtime(paths.heartbeat)
-            row["stale"] = beat is not None and self.clock() - beat / 1e9 > HEARTBEAT_STALE_S
+        row["stale"] = row.get("status") == RunState.RUNNING.value and self._stale(paths)
         row["source"] = "local"
         return row
 
@@ -116,6 +151,7 @@ class LocalRunSource:
         for rid in removed:
             self._forget(rid)
         batch = RowBatch(removed=removed)
+        limit = self.first_batch_size if not self._rows else self.batch_size
         # Newest first, so the top of the default ordering fills first.
         for rid in sorted(present, reverse=True):
             row = self._rows.get(rid)
@@ -123,9 +159,10 @@ class LocalRunSource:
             if not (full or active):
                 continue
             paths = self.paths(rid)
-            stamps = (_mtime(paths.status), _mtime(paths.results))
-            stale_beat = row is not None and row.get("status") == RunState.RUNNING.value
-            if stamps == self._stamps.get(rid) and not stale_beat:
+            running = row is not None and row.get("status") == RunState.RUNNING.value
+            stamps = (_mtime(paths.status), _mtime(paths.results),
+                      self._stale(paths) if running else False)
+            if stamps == self._stamps.get(rid):
                 continue
             fresh = self._row(rid, stamps)
             if fresh is None:
@@ -135,10 +172,10 @@ class LocalRunSource:
                 continue
             self._rows[rid] = fresh
             batch.changed.append(fresh)
-            if len(batch.changed) >= self.batch_size:
+            if len(batch.changed) >= limit:
                 batch.known, batch.complete = len(self._rows), False
                 yield batch
-                batch = RowBatch()
+                batch, limit = RowBatch(), self.batch_size
         batch.known, batch.complete = len(self._rows), True
         yield batch
 
@@ -162,8 +199,8 @@ class LocalRunSource:
     def detail(self, run_id: str) -> RunDetail:
         paths = self.paths(run_id)
         config, text = load_config(paths.config)
-        stamps = (_mtime(paths.status), _mtime(paths.results))
-        row = self._row(run_id, stamps) or {"run_id": run_id}
+        row = self._row(run_id, (_mtime(paths.status), _mtime(paths.results))) \
+            or {"run_id": run_id}
         return RunDetail(
             run_id=run_id,
             row=row,

@@ -6,9 +6,11 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from rich.cells import cell_len
 from rich.text import Text
+from textual.geometry import Size
 from textual.widgets import DataTable
-from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
+from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowDoesNotExist
 
 from emotui.tui import formatting as fmt
 
@@ -49,6 +51,12 @@ _BY_KEY = {c.key: c for c in COLUMNS}
 SELECTED_MARK = Text("●", style="bold cyan")
 
 
+def _text(value: Any) -> Text:
+    if isinstance(value, Text):
+        return value
+    return Text("" if value is None else str(value))
+
+
 class RunTable(DataTable):
     """Rows keyed by run id; ``show`` adds or updates, ``drop`` removes; nothing is rebuilt."""
 
@@ -67,9 +75,32 @@ class RunTable(DataTable):
     # --- rows ---------------------------------------------------------------------------------
 
     def _cells(self, row: dict[str, Any], now: float) -> list[Any]:
-        cells = [c.cell(row, now) for c in COLUMNS]
-        cells[0] = SELECTED_MARK if row["run_id"] in self.selected else ""
+        # Text, never str: DataTable would parse a str as markup (a reason may hold "[...]").
+        cells = [_text(c.cell(row, now)) for c in COLUMNS]
+        cells[0] = SELECTED_MARK if row["run_id"] in self.selected else Text("")
         return cells
+
+    def _update_dimensions(self, new_rows) -> None:  # type: ignore[override]
+        """Column widths from cell lengths instead of a Rich measurement of every cell.
+
+        Why: DataTable measures each cell of each new row through Rich (tenths of a millisecond
+        apiece), which made loading a 10,000-run store take tens of seconds. Every cell here is
+        one line of text, so its width is its length. (Overrides a private DataTable method;
+        textual is pinned below 9 and the snapshot tests would show a change.)
+        """
+        columns = self.ordered_columns
+        for row_key in new_rows:
+            data = self._data.get(row_key)
+            if data is None:
+                continue
+            for column in columns:
+                width = cell_len(_text(data.get(column.key)).plain)
+                if width > column.content_width:
+                    column.content_width = width
+        total = sum(c.get_render_width(self) for c in self.columns.values())
+        header = self.header_height if self.show_header else 0
+        self.virtual_size = Size(total + self._row_label_column_width,
+                                 self._total_row_height + header)
 
     def show(self, rows: list[dict[str, Any]]) -> int:
         """Add rows not in the table, update changed cells of those that are. Returns added."""
@@ -83,7 +114,7 @@ class RunTable(DataTable):
                 new.append(row)
                 continue
             for column, value in zip(COLUMNS[1:], self._cells(row, now)[1:]):
-                if column.cell(old, now) != value or column.key == "elapsed":
+                if _text(column.cell(old, now)) != value or column.key == "elapsed":
                     self._update(rid, column.key, value)
         if new:
             # Batch insert: add_rows lays out once for the whole batch.
@@ -104,8 +135,14 @@ class RunTable(DataTable):
                 pass
 
     def _update(self, rid: str, column: str, value: Any) -> None:
+        value = _text(value)
         try:
-            self.update_cell(rid, column, value, update_width=column in ("reason", "backend"))
+            self.update_cell(rid, column, value, update_width=False)
+            width = cell_len(value.plain)
+            col = self.columns.get(ColumnKey(column))
+            if col is not None and width > col.content_width:
+                col.content_width = width
+                self._require_update_dimensions = True
         except (CellDoesNotExist, RowDoesNotExist):
             pass
 
@@ -131,7 +168,7 @@ class RunTable(DataTable):
     def toggle_selected(self, rid: str) -> None:
         if rid in self.selected:
             self.selected.discard(rid)
-            self._update(rid, "sel", "")
+            self._update(rid, "sel", Text(""))
         else:
             self.selected.add(rid)
             self._update(rid, "sel", SELECTED_MARK)
@@ -149,6 +186,10 @@ class RunTable(DataTable):
             reverse = not self.sort_reverse if column == self.sort_column else False
         self.sort_column, self.sort_reverse = column, reverse
         self.resort()
+
+    @property
+    def default_order(self) -> bool:
+        return self.sort_column == "id" and self.sort_reverse
 
     def resort(self) -> None:
         """Re-order rows by the sort column; empty values stay last in either direction."""
