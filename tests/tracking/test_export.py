@@ -8,6 +8,7 @@ import json
 import re
 
 import pytest
+from tracking_helpers import parse_latex, parse_markdown, parse_typst
 
 from emotui.core.errors import ConfigError
 from emotui.core.export import export_rows, format_value
@@ -48,16 +49,6 @@ def test_json_reads_back_exactly():
     assert list(data[0]) == COLUMNS
 
 
-def parse_markdown(text: str) -> list[list[str]]:
-    rows = []
-    for line in text.strip().splitlines():
-        assert line.startswith("| ") and line.endswith(" |"), line
-        body = line[2:-2]
-        cells = re.split(r"(?<!\\) \| ", body)  # cells are separated by unescaped pipes
-        rows.append([re.sub(r"\\(.)", r"\1", c).strip() for c in cells])
-    return rows
-
-
 def test_markdown_table_reads_back():
     text = export_rows(ROWS, COLUMNS, "md")
     rows = parse_markdown(text)
@@ -68,58 +59,11 @@ def test_markdown_table_reads_back():
     assert export_rows(ROWS, COLUMNS, "markdown") == text
 
 
-LATEX_UNESCAPE = [(r"\textbackslash{}", "\\"), (r"\textasciitilde{}", "~"),
-                  (r"\textasciicircum{}", "^"), (r"\&", "&"), (r"\%", "%"), (r"\$", "$"),
-                  (r"\#", "#"), (r"\_", "_"), (r"\{", "{"), (r"\}", "}")]
-
-
-def latex_unescape(cell: str) -> str:
-    out, i = [], 0
-    while i < len(cell):
-        for escaped, plain in LATEX_UNESCAPE:
-            if cell.startswith(escaped, i):
-                out.append(plain)
-                i += len(escaped)
-                break
-        else:
-            out.append(cell[i])
-            i += 1
-    return "".join(out)
-
-
-def parse_latex(text: str) -> tuple[str, list[list[str]]]:
-    lines = text.strip().splitlines()
-    spec = re.fullmatch(r"\\begin\{tabular\}\{([lrc]+)\}", lines[0]).group(1)
-    assert lines[-1] == r"\end{tabular}"
-    rows = []
-    for line in lines[1:-1]:
-        if line == r"\hline":
-            continue
-        assert line.endswith(r" \\"), line
-        cells = re.split(r"(?<!\\) & ", line[:-3])  # an escaped \& is not a separator
-        rows.append([latex_unescape(c) for c in cells])
-    return spec, rows
-
-
 def test_latex_tabular_reads_back():
     spec, rows = parse_latex(export_rows(ROWS, COLUMNS, "latex"))
     assert spec == "llrlrrl"
     assert rows[0] == COLUMNS
     assert rows[1:] == expected_cells()
-
-
-def parse_typst(text: str) -> tuple[int, list[list[str]]]:
-    assert text.startswith("#table(") and text.rstrip().endswith(")")
-    ncols = int(re.search(r"columns: (\d+),", text).group(1))
-    header = re.search(r"table\.header\((.*)\),", text).group(1)
-    string = r'"((?:[^"\\]|\\.)*)"'
-    unescape = lambda s: re.sub(r"\\(.)", r"\1", s)  # noqa: E731
-    head = [unescape(s) for s in re.findall(string, header)]
-    body_text = text[text.index("table.header"):]
-    body_text = body_text[body_text.index("\n"):]
-    cells = [unescape(s) for s in re.findall(string, body_text)]
-    assert len(cells) % ncols == 0
-    return ncols, [head] + [cells[i:i + ncols] for i in range(0, len(cells), ncols)]
 
 
 def test_typst_table_reads_back():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 import pytest
-from conftest import PLANTED_KEY, files_containing, wait_for_exit_record
+from tracking_helpers import PLANTED_KEY, files_containing, wait_for_exit_record
 
 from emotui.core.config import build_config, dump_config
 from emotui.core.errors import ConfigError

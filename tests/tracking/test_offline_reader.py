@@ -7,7 +7,7 @@ import zlib
 from pathlib import Path
 
 import pytest
-from conftest import make_offline_run, wait_for_exit_record
+from tracking_helpers import make_offline_run, wait_for_exit_record
 
 from emotui.tracking import keys
 from emotui.tracking.offline import (

@@ -15,8 +15,10 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import PLANTED_KEY, WANDB_VARS, files_containing, wait_for_exit_record
-from test_export import parse_latex, parse_markdown, parse_typst
+from tracking_helpers import (
+    PLANTED_KEY, WANDB_VARS, files_containing, parse_latex, parse_markdown, parse_typst,
+    wait_for_exit_record,
+)
 from wandb_standin import StandIn, study_run
 
 from emotui.cli.main import main

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import PLANTED_KEY, files_containing
+from tracking_helpers import PLANTED_KEY, files_containing
 from wandb_standin import StandIn, study_run
 
 from emotui.core.errors import ConfigError
