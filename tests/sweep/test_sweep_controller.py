@@ -208,3 +208,27 @@ def test_trial_status_fields_reach_every_trial(tmp_path):
               trial_status={"wandb_settings": {"project": "emotion-sweeps"}})
     for rid in run_ids(store.root):
         assert status(store.root, rid)["wandb_settings"] == {"project": "emotion-sweeps"}
+
+
+def test_bad_input_at_setup_stops_the_sweep_and_leaves_no_run(tmp_path):
+    from emotui.core.errors import DataError
+    from emotui.core.status import mark_running
+
+    def broken_train(config, run_dir, *, resume=False, stop_event=None):
+        from emotui.core.runstore import RunPaths
+
+        paths = RunPaths(Path(run_dir))
+        mark_running(paths)
+        from emotui.core.status import write_status
+
+        write_status(paths, state="failed", reason="DataError: no such file")
+        raise DataError("train_file x.jsonl does not exist")
+
+    spec, paths, store = _sweep(tmp_path, GRID)
+    with pytest.raises(DataError, match="does not exist"):
+        run_sweep(spec, paths, store, InlineLauncher(broken_train))
+    assert run_ids(store.root) == []  # the half-made trial is gone, not recorded as failed
+    assert json.loads(paths.controller.read_text())["state"] == "failed"
+    # Fixed input: the same sweep starts that trial again.
+    assert run_sweep(spec, paths, store, InlineLauncher(FakeTrain())) == "finished"
+    assert len(run_ids(store.root)) == 4
