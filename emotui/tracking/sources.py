@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterable
 
-from emotui.core.results import summarize
+from emotui.core.results import SUMMARY_METRICS, summarize
 from emotui.core.runstore import RunPaths
 from emotui.core.status import read_status
 from emotui.tracking import keys
@@ -49,16 +49,31 @@ def offline_rows(path: Path) -> list[dict[str, Any]]:
     return [keys.record_to_row(run.to_record()) for run in offline_runs(path)]
 
 
-def offline_detail(run: OfflineRun) -> dict[str, Any]:
-    """What a detail view needs of an offline run: config, summary, metrics.jsonl-style events."""
+def record_detail(record: dict[str, Any],
+                  history: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """What a detail or compare view needs of a W&B run (API, cache or offline file):
+    ``run_id``, ``row`` (summary columns), ``config`` (with ``method``), ``results`` (the row's
+    metrics under results.json names), ``summary`` and metrics.jsonl-style ``events``."""
+    row = keys.record_to_row(record)
+    config = dict(record.get("config") or {})
+    config.setdefault("method", row.get("method"))
+    results = {k: row.get(k) for k in SUMMARY_METRICS}
+    results.update(run_id=row["run_id"], status=row.get("status"), method=row.get("method"))
     return {
-        "row": keys.record_to_row(run.to_record()),
-        "config": dict(run.config),
-        "summary": dict(run.summary),
-        "events": keys.history_to_events(run.history),
-        "files": [str(f) for f in run.files],
-        "torn": run.torn,
+        "run_id": row["run_id"],
+        "row": row,
+        "config": config,
+        "results": results,
+        "summary": dict(record.get("summary") or {}),
+        "events": keys.history_to_events(history or []),
     }
+
+
+def offline_detail(run: OfflineRun) -> dict[str, Any]:
+    """record_detail of an offline run, with its files and whether the last record was torn."""
+    detail = record_detail(run.to_record(), run.history)
+    detail.update(files=[str(f) for f in run.files], torn=run.torn)
+    return detail
 
 
 def project_rows(runs: ProjectRuns) -> list[dict[str, Any]]:

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from emotui.core.errors import ConfigError, EmotuiError
 from emotui.core.runstore import atomic_write_json
+from emotui.tracking.keys import STEP_KEY
 from emotui.tracking.settings import (
     base_url, explain_failure, has_credentials, reachable, resolve,
 )
@@ -29,6 +30,9 @@ API_TIMEOUT_S = 20
 CONNECT_TIMEOUT_S = 5.0
 PER_PAGE = 100
 CACHE_VERSION = 1
+# Curves fetched for a W&B run's detail view (the study's keys; emotui logs the same).
+HISTORY_KEYS = ("train/loss", "train/learning_rate", "eval/loss", "eval/accuracy",
+                "eval/macro_f1")
 
 
 Record = dict[str, Any]  # one run, as ``normalize_run`` returns it
@@ -115,6 +119,35 @@ class PublicApiClient:
                     f"W&B project {entity}/{project} not found at {url}") from None
             raise WandbUnavailable(explain_failure(exc, url, self.timeout)) from None
         except Exception as exc:  # noqa: BLE001 - wandb raises many types; all mean "unavailable"
+            raise WandbUnavailable(explain_failure(exc, url, self.timeout)) from None
+
+
+    def fetch_history(self, entity: str | None, project: str, run_id: str,
+                      samples: int = 1000) -> list[dict[str, Any]]:
+        """One run's curves (HISTORY_KEYS against train/global_step), rows merged by step."""
+        url = base_url()
+        if not has_credentials(url):
+            raise WandbUnavailable(
+                "no W&B API key: set WANDB_API_KEY or run 'wandb login' to read W&B runs")
+        problem = reachable(url, timeout=self.connect_timeout)
+        if problem:
+            raise WandbUnavailable(f"W&B unreachable: {problem}")
+        try:
+            import wandb
+
+            api = wandb.Api(timeout=self.timeout)
+            entity = entity or api.default_entity
+            run = api.run(f"{entity}/{project}/{run_id}")
+            by_step: dict[Any, dict[str, Any]] = {}
+            for key in HISTORY_KEYS:
+                # One key per query: sampled history drops rows lacking any requested key.
+                for row in run.history(keys=[key], x_axis=STEP_KEY, samples=samples,
+                                       pandas=False):
+                    split = key.split("/", 1)[0]
+                    merged = by_step.setdefault((row.get(STEP_KEY), split), {})
+                    merged.update(row)
+            return [by_step[k] for k in sorted(by_step, key=lambda k: (k[0] or 0, k[1] != "train"))]
+        except Exception as exc:  # noqa: BLE001 - as in fetch_runs
             raise WandbUnavailable(explain_failure(exc, url, self.timeout)) from None
 
 
@@ -214,6 +247,25 @@ class WandbProject:
         except OSError:
             pass  # an unwritable cache folder costs a refetch next time, nothing more
         return runs
+
+    def history(self, run_id: str, *, refresh: bool = False) -> list[dict[str, Any]]:
+        """A run's curves: from the cache unless refresh, else fetched (WandbUnavailable)."""
+        path = cache_path(self.entity, self.project).with_suffix("") / f"{_safe(run_id)}.json"
+        if not refresh:
+            try:
+                return json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+                pass
+        fetch = getattr(self.client, "fetch_history", None)
+        if fetch is None:
+            return []
+        rows = fetch(self.entity, self.project, run_id)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_json(path, rows)
+        except OSError:
+            pass
+        return rows
 
     def load(self, *, refresh: bool = False) -> ProjectRuns:
         """Cached runs unless refresh or none cached; a failed fetch falls back to the cache."""

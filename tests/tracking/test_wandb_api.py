@@ -11,7 +11,7 @@ from tracking_helpers import PLANTED_KEY, files_containing
 from wandb_standin import StandIn, study_run
 
 from emotui.core.errors import ConfigError
-from emotui.tracking.sources import project_rows
+from emotui.tracking.sources import project_rows, record_detail
 from emotui.tracking.wandb_api import (
     PublicApiClient, WandbProject, WandbUnavailable, cache_path, parse_project_path,
 )
@@ -90,6 +90,22 @@ def test_refresh_replaces_the_cache(standin):
     assert len(project.load(refresh=True).records) == 6
     data = json.loads(cache_path("study-team", "emotion").read_text())
     assert [r["id"] for r in data["runs"]][-1] == "late1"
+
+
+def test_a_runs_curves_come_as_metric_events_and_are_cached(standin):
+    project = WandbProject.from_path(STUDY, PublicApiClient(timeout=10))
+    runs = project.load()
+    record = next(r for r in runs.records if r["id"] == "lora1")
+    history = project.history("lora1")
+    detail = record_detail(record, history)
+    events = detail["events"]
+    assert [e["step"] for e in events if e["split"] == "eval"] == [250, 500, 750, 1000, 1250]
+    assert [e["accuracy"] for e in events if e["split"] == "eval"][-1] == 0.939
+    assert [e["loss"] for e in events if e["split"] == "train"][0] == 1.5
+    assert detail["config"]["method"] == "lora" and detail["results"]["test_accuracy"] == 0.933
+    assert any("RunSampledHistory" in q.get("query", "") for q in standin.requests)
+    standin.stop()
+    assert project.history("lora1") == history  # from the cache now
 
 
 def test_no_key_fails_at_once_in_one_line(monkeypatch, closed_port_url):

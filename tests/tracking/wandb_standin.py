@@ -37,7 +37,15 @@ def study_run(run_id: str, *, lr: float, peft: str | None, eval_acc: float, test
                "_step": 1260, "_runtime": 210.1,
                "test/confusion_matrix_table": {"_type": "table-file", "nrows": 36}}
     summary.update(extra_summary or {})
-    return {"name": run_id, "displayName": f"run-{run_id}", "state": state,
+    history = []
+    for epoch in range(1, 6):  # HF Trainer's WandbCallback rows: train logs, then an eval
+        step = epoch * 250
+        history.append({"train/loss": round(1.5 / epoch, 4), "train/learning_rate": lr,
+                        "train/epoch": epoch, "train/global_step": step, "_step": 2 * epoch})
+        history.append({"eval/accuracy": round(eval_acc - 0.01 * (5 - epoch), 4),
+                        "eval/loss": 0.3, "train/epoch": epoch, "train/global_step": step,
+                        "_step": 2 * epoch + 1})
+    return {"name": run_id, "history": history, "displayName": f"run-{run_id}", "state": state,
             "config": {k: {"value": v, "desc": None} for k, v in config.items()},
             "summaryMetrics": summary, "sweepName": sweep, "group": sweep, "tags": []}
 
@@ -93,6 +101,19 @@ class StandIn:
             return {"data": {"viewer": {"id": "VXNlcjox", "entity": self.entity,
                                         "username": "tester", "email": None, "flags": "{}",
                                         "teams": {"edges": []}}}}
+        if "RunSampledHistory" in query:
+            run = self._find(variables)
+            if run is None:
+                return {"data": {"project": {"run": None}}}
+            out = []
+            for spec_text in variables.get("specs") or []:
+                keys = json.loads(spec_text)["keys"]
+                out.append([{k: row[k] for k in keys if k in row}
+                            for row in run.get("history", []) if all(k in row for k in keys)])
+            return {"data": {"project": {"run": {"sampledHistory": out}}}}
+        if "query Run(" in query:
+            run = self._find(variables)
+            return {"data": {"project": {"run": None if run is None else self._node(run)}}}
         if "query Runs(" in query:
             key = f"{variables.get('entity')}/{variables.get('project')}"
             if key not in self.runs:
@@ -103,15 +124,7 @@ class StandIn:
             page = runs[start:start + per_page]
             edges = []
             for i, run in enumerate(page):
-                node = {"projectId": 1, "id": f"id-{run['name']}", "jobType": None,
-                        "commit": None, "readOnly": False, "createdAt": "2025-05-01T10:00:00",
-                        "heartbeatAt": "2025-05-01T10:05:00", "description": None,
-                        "notes": None, "systemMetrics": "{}", "historyLineCount": 10,
-                        "user": {"name": "tester", "username": "tester"}, "historyKeys": None}
-                node.update({k: v for k, v in run.items() if k not in ("config", "summaryMetrics")})
-                node["config"] = json.dumps(run.get("config") or {})
-                node["summaryMetrics"] = json.dumps(run.get("summaryMetrics") or {})
-                edges.append({"node": node, "cursor": str(start + i + 1)})
+                edges.append({"node": self._node(run), "cursor": str(start + i + 1)})
             end = start + len(page)
             return {"data": {"project": {
                 "internalId": "UHJvamVjdDox", "runCount": len(runs), "readOnly": False,
@@ -119,6 +132,24 @@ class StandIn:
                          "pageInfo": {"endCursor": str(end), "hasNextPage": end < len(runs)}},
             }}}
         return {"data": {}}
+
+    def _find(self, variables: dict[str, Any]) -> dict[str, Any] | None:
+        runs = self.runs.get(f"{variables.get('entity')}/{variables.get('project')}") or []
+        return next((r for r in runs if r["name"] == variables.get("name")), None)
+
+    @staticmethod
+    def _node(run: dict[str, Any]) -> dict[str, Any]:
+        """A run as the GraphQL Run type (RunFragment's fields)."""
+        node = {"projectId": 1, "id": f"id-{run['name']}", "jobType": None, "commit": None,
+                "readOnly": False, "createdAt": "2025-05-01T10:00:00",
+                "heartbeatAt": "2025-05-01T10:05:00", "description": None, "notes": None,
+                "systemMetrics": "{}", "historyLineCount": len(run.get("history", [])),
+                "user": {"name": "tester", "username": "tester"}, "historyKeys": None}
+        node.update({k: v for k, v in run.items()
+                     if k not in ("config", "summaryMetrics", "history")})
+        node["config"] = json.dumps(run.get("config") or {})
+        node["summaryMetrics"] = json.dumps(run.get("summaryMetrics") or {})
+        return node
 
 
 def _handler_for(standin: StandIn):
