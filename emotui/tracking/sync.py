@@ -76,7 +76,9 @@ def sync_run(paths: RunPaths, dirs: list[Path], *, timeout: float = 600) -> Sync
     blocked = check_ready()
     if blocked is not None:
         return blocked
-    command = [sys.executable, "-m", "wandb", "sync", *[str(d) for d in dirs]]
+    # The folders are already chosen (pending_uploads): no prompt, no skipping synced ones.
+    command = [sys.executable, "-m", "wandb", "sync", "--yes", "--include-synced",
+               *[str(d) for d in dirs]]
     try:
         # cwd: wandb sync writes its debug log to ./wandb/, i.e. into the run's wandb folder.
         done = subprocess.run(command, cwd=paths.root, env=dict(os.environ), text=True,

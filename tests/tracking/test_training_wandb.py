@@ -224,7 +224,7 @@ def test_sync_passes_the_key_by_environment_only(trained, capsys, monkeypatch):
 
     def fake_run(command, **kwargs):
         calls.append((command, kwargs))
-        for folder in command[4:]:
+        for folder in (part for part in command[4:] if not part.startswith("-")):
             for file in Path(folder).glob("run-*.wandb"):
                 Path(str(file) + ".synced").write_text("")
         return subprocess.CompletedProcess(command, 0, "Syncing: https://w.example/team/emo/"
