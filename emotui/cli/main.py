@@ -18,6 +18,7 @@ from emotui.core.errors import EmotuiError
 COMMANDS = (
     "emotui.cli.run_cmd",
     "emotui.cli.runs_cmd",
+    "emotui.cli.cancel_cmd",
     "emotui.cli.sweep_cmd",
     "emotui.cli.compare_cmd",
     "emotui.cli.sync_cmd",

@@ -1,4 +1,5 @@
-"""`emotui run`: train one run (inline, in the foreground) from flags and/or a YAML config."""
+"""`emotui run`: train one run from flags and/or a YAML config: inline (in the foreground), or
+detached on a local process or Slurm (emotui.cli.launch_opts); --resume continues a run."""
 
 from __future__ import annotations
 
@@ -36,15 +37,30 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     from emotui.tracking.settings import add_wandb_flags
 
     add_wandb_flags(parser)
+    from emotui.cli.launch_opts import add_launch_flags
+
+    add_launch_flags(parser)
     parser.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
+    from emotui.cli.launch_opts import choose_backend, handle_resume, launch_detached
     from emotui.tracking.settings import run_choices_from_args, status_fields
 
+    if args.resume:
+        return handle_resume(args, run_inline)
     config, _sections = config_from_args(args)
     wandb_choices = status_fields(run_choices_from_args(args, _sections))
     store = RunStore(args.runs_dir)
+    backend = choose_backend(args, _sections)
+    if backend != "inline":
+        return launch_detached(args, store, config, _sections, backend, wandb_choices, create_run)
+    if args.follow:
+        raise ConfigError("--follow is for --backend local or slurm (inline runs always show "
+                          "their progress)")
+    from emotui.cli.launch_opts import resources_for
+
+    resources_for(args, backend, _sections)  # Slurm flags on an inline run: a one-line error
     paths = create_run(store, config, backend="inline", **wandb_choices)
     return run_inline(paths, config, json_output=args.json, quiet=args.quiet)
 
