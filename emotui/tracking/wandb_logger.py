@@ -29,7 +29,7 @@ INIT_TIMEOUT_S = 30.0
 CONNECT_TIMEOUT_S = 5.0
 # Online finish() waits for the upload; past this W&B gives up, keeps the data on disk for
 # `emotui sync`, and the run ends anyway.
-FINISH_TIMEOUT_S = 120.0
+FINISH_TIMEOUT_S = 60.0
 
 
 class WandbLogger:
