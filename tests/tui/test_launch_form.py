@@ -90,3 +90,37 @@ async def test_slurm_backend_shows_resources(fixture_runs, make_app):
         app.screen.query_one("#slurm-partition").value = "gpu"
         app.screen.query_one("#slurm-gpus").value = "1"
         assert app.screen.slurm_resources() == {"partition": "gpu", "gpus": "1"}
+
+
+async def test_sweep_file_launches_a_detached_controller(fixture_runs, make_app, tmp_path,
+                                                         monkeypatch):
+    """The launch screen validates the sweep file, then starts `emotui sweep` detached."""
+    import emotui.tui.control as control
+
+    started = []
+
+    class FakePopen:
+        def __init__(self, command, **kwargs):
+            started.append((command, kwargs))
+
+    monkeypatch.setattr(control.subprocess, "Popen", FakePopen)
+    sweep = tmp_path / "lr.yaml"
+    sweep.write_text("method: grid\nmetric: {name: eval/accuracy, goal: maximize}\n"
+                     "parameters:\n  learning_rate: {values: [0.001, 0.002]}\n"
+                     "  method: {value: lora}\n")
+    app = make_app(fixture_runs)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, LaunchScreen))
+        app.screen.query_one("#sweep-file").value = str(tmp_path / "missing.yaml")
+        await pilot.press("ctrl+w")
+        await pilot.pause()
+        assert isinstance(app.screen, LaunchScreen) and not started  # one-line error instead
+        app.screen.query_one("#sweep-file").value = str(sweep)
+        await pilot.press("ctrl+w")
+        await wait_for(pilot, lambda: not isinstance(app.screen, LaunchScreen))
+    (command, kwargs), = started
+    assert command[1:5] == ["-m", "emotui", "sweep", str(sweep)]
+    assert command[command.index("--runs-dir") + 1] == str(fixture_runs)
+    assert command[command.index("--backend") + 1] == "local"
+    assert kwargs["start_new_session"] is True  # outlives the TUI
