@@ -89,18 +89,22 @@ def linear_module_names(model: nn.Module) -> list[str]:
 
 
 def lora_target_choices(model: nn.Module) -> list[str]:
-    """Names that --lora_target_modules can use: leaf names, plus longer suffixes where a leaf
-    name (like ``dense``) is shared by several kinds of layer."""
-    choices: set[str] = set()
+    """Names that --lora_target_modules can use: the leaf names (query, value, dense, ...) and,
+    where a leaf name is shared by several kinds of layer, the longer names that tell them apart
+    (attention.output.dense, intermediate.dense, output.dense)."""
+    by_leaf: dict[str, set[str]] = {}
     for name in linear_module_names(model):
         parts = name.split(".")
-        choices.add(parts[-1])
-        # The suffix after the layer index: attention.self.query, attention.output.dense, ...
         digits = [i for i, p in enumerate(parts) if p.isdigit()]
-        if digits and digits[-1] < len(parts) - 2:
-            choices.add(".".join(parts[digits[-1] + 1:]))
-            if len(parts) - digits[-1] > 3:
-                choices.add(".".join(parts[-2:]))
+        # The name inside one transformer layer (attention.self.query), else the full name.
+        local = ".".join(parts[digits[-1] + 1:]) if digits else name
+        by_leaf.setdefault(parts[-1], set()).add(local)
+    choices = set(by_leaf)
+    for locals_ in by_leaf.values():
+        if len(locals_) > 1:
+            choices.update(locals_)
+            # "output.dense" as the study wrote it also names the block's output layer.
+            choices.update(".".join(x.split(".")[-2:]) for x in locals_ if x.count(".") >= 1)
     return sorted(choices)
 
 
