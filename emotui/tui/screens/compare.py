@@ -101,10 +101,9 @@ class CompareScreen(Screen):
             detail = self.app.source.detail(rid)
             runs.append({"run_id": rid, "config": detail.config, "results": detail.results,
                          "row": detail.row})
-            if detail.metrics_path is not None:
-                curves[rid] = [(e.get("epoch") or e["step"], e["accuracy"])
-                               for e in read_all(detail.metrics_path)
-                               if e.get("split") == "eval" and e.get("accuracy") is not None]
+            events = read_all(detail.metrics_path) if detail.metrics_path else detail.events
+            curves[rid] = [(e.get("epoch") or e["step"], e["accuracy"]) for e in events or []
+                           if e.get("split") == "eval" and e.get("accuracy") is not None]
         self.app.call_from_thread(self._set_runs, runs)
         self.post_message(CurvesLoaded(curves))
 

@@ -102,6 +102,8 @@ class RunDetailScreen(Screen):
         detail = self.source.detail(self.run_id)
         self.post_message(DetailLoaded(detail))
         reader = MetricsReader(detail.metrics_path) if detail.metrics_path else None
+        if reader is None and detail.events:
+            self.post_message(MetricsArrived(self.run_id, list(detail.events)))
         tails = {name: TextTail(path) for name, path in detail.log_paths.items()}
         status_seen = detail.status.get("updated")
         while not worker.is_cancelled and not self._stop.is_set():

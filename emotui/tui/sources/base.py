@@ -31,6 +31,9 @@ class RunDetail:
     # Files the detail screen tails; None when the source has no files (a remote source).
     metrics_path: Path | None = None
     log_paths: dict[str, Path] = field(default_factory=dict)
+    # A source without files (W&B) gives the run's metric events here instead (metrics.jsonl
+    # shapes, e.g. emotui.tracking.sources.record_detail()["events"]).
+    events: list[dict[str, Any]] | None = None
 
 
 class RunSource(Protocol):
