@@ -102,7 +102,8 @@ def resources_for(args: argparse.Namespace, backend: str, sections: dict[str, An
         if flags:
             names = ", ".join("--" + k.replace("_", "-").replace("sbatch-args", "sbatch-arg")
                               for k in flags)
-            raise ConfigError(f"{names} apply to --backend slurm, but this run is {backend}; "
+            verb = "applies" if len(flags) == 1 else "apply"
+            raise ConfigError(f"{names} {verb} to --backend slurm, but this run is {backend}; "
                               "add --backend slurm or drop them")
         return None
     from emotui.core.userconfig import user_config_path, user_section

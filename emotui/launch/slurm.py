@@ -11,7 +11,10 @@ unavailable). ``SCHEDULER_CALLS`` counts the calls, so a test can measure them.
 from __future__ import annotations
 
 import collections
+import contextlib
+import os
 import re
+import tempfile
 import secrets
 import shlex
 import shutil
@@ -267,8 +270,26 @@ class _Executor:
         return executor
 
 
-def _submit_error(exc: Exception) -> BackendError:
-    text = str(exc).strip()
+@contextlib.contextmanager
+def _sbatch_stderr():
+    """sbatch (run by submitit) writes its errors to our stderr: catch them, so the user sees
+    one line from emotui instead of sbatch's noise and a traceback."""
+    captured: list[str] = []
+    with tempfile.TemporaryFile() as tmp:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(tmp.fileno(), 2)
+        try:
+            yield captured
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            captured.append(tmp.read().decode("utf-8", errors="replace"))
+
+
+def _submit_error(exc: Exception, stderr: list[str] | None = None) -> BackendError:
+    text = ("\n".join(stderr or []) + "\n" + str(exc)).strip()
     for line in text.splitlines():
         if "sbatch: error" in line or "error:" in line:
             text = line.strip()
@@ -298,9 +319,11 @@ class SlurmBackend:
         paths.launch.mkdir(parents=True, exist_ok=True)
         executor = _Executor.make(paths.launch, res, paths.run_id)
         try:
-            job = executor.submit(SlurmEntry(str(paths.root), resume=True if resume else None))
+            with _sbatch_stderr() as stderr:
+                job = executor.submit(SlurmEntry(str(paths.root),
+                                                 resume=True if resume else None))
         except Exception as exc:  # sbatch's CalledProcessError, submitit's FailedSubmissionError
-            raise _submit_error(exc) from None
+            raise _submit_error(exc, stderr) from None
         SCHEDULER_CALLS["sbatch"] += 1
         return write_status(
             paths, state=RunState.QUEUED, reason="submitted", backend=self.name,
@@ -337,11 +360,11 @@ class SlurmBackend:
         for paths in runs:
             clear_launch_leftovers(paths)
         try:
-            with executor.batch():
+            with _sbatch_stderr() as stderr, executor.batch():
                 jobs = [executor.submit(SlurmEntry(str(p.root), resume=True if resume else None))
                         for p in runs]
         except Exception as exc:
-            raise _submit_error(exc) from None
+            raise _submit_error(exc, stderr) from None
         SCHEDULER_CALLS["sbatch"] += 1
         statuses = []
         for paths, job in zip(runs, jobs):

@@ -25,25 +25,55 @@ def _finished(paths):
     return live_state(paths) in FINISHED
 
 
-def test_detached_run_survives_its_launcher(tiny_model_dir, toy_data_dir, runs_dir, tmp_path):
-    """The launcher is a separate python that submits and exits at once; the run completes, and
-    a third process that reads only the run store reports it."""
-    config = toy_config(tiny_model_dir, toy_data_dir, num_train_epochs=2)
-    paths = new_run(runs_dir, config, "local")
-    launcher = textwrap.dedent(f"""
-        import json
-        from emotui.core.runstore import RunPaths
-        from emotui.launch import get_backend
-        status = get_backend("local").submit(RunPaths(__import__("pathlib").Path({str(paths.root)!r})))
-        print(json.dumps(status))
-    """)
-    out = subprocess.run([sys.executable, "-c", launcher], capture_output=True, text=True,
-                         timeout=60, check=True)
-    submitted = json.loads(out.stdout)
+@pytest.fixture(scope="module")
+def local_jobs(tiny_model_dir, toy_data_dir, tmp_path_factory):
+    """Three detached jobs started together (one thread each), so the module costs about one
+    job's start-up: 'detached' through a launcher process that exits at once, 'cancel' and
+    'sigkill' long enough to be stopped mid-training."""
+    runs_dir = tmp_path_factory.mktemp("local_jobs") / "runs"
+    runs_dir.mkdir()
+    saved = os.environ.get("OMP_NUM_THREADS")
+    os.environ["OMP_NUM_THREADS"] = "1"
+    try:
+        jobs = {"runs_dir": runs_dir}
+        detached = new_run(runs_dir, toy_config(tiny_model_dir, toy_data_dir,
+                                                num_train_epochs=2), "local")
+        launcher = textwrap.dedent(f"""
+            import json, pathlib
+            from emotui.core.runstore import RunPaths
+            from emotui.launch import get_backend
+            status = get_backend("local").submit(RunPaths(pathlib.Path({str(detached.root)!r})))
+            print(json.dumps(status))
+        """)
+        out = subprocess.run([sys.executable, "-c", launcher], capture_output=True, text=True,
+                             timeout=60, check=True)
+        jobs["detached"] = (detached, json.loads(out.stdout))
+        for name in ("cancel", "sigkill"):
+            paths = new_run(runs_dir, toy_config(tiny_model_dir, toy_data_dir,
+                                                 num_train_epochs=400), "local")
+            jobs[name] = (paths, get_backend("local").submit(paths))
+    finally:
+        if saved is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+        else:
+            os.environ["OMP_NUM_THREADS"] = saved
+    yield jobs
+    for name in ("cancel", "sigkill"):
+        try:
+            os.killpg(jobs[name][1]["pgid"], signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def test_detached_run_survives_its_launcher(local_jobs):
+    """The launcher was a separate python that submitted and exited at once; the run completes,
+    and a third process that reads only the run store reports it."""
+    paths, submitted = local_jobs["detached"]
+    runs_dir = local_jobs["runs_dir"]
     assert submitted["backend"] == "local" and submitted["pgid"] == submitted["pid"]
     # The launcher has exited; the job lives on in its own session.
     assert os.getsid(submitted["pid"]) == submitted["pid"]
-    wait_until(lambda: _finished(paths), 180, "the detached run to finish")
+    wait_until(lambda: _finished(paths), 240, "the detached run to finish")
     # A fresh process, knowing nothing but the run store, sees the outcome.
     reader = textwrap.dedent(f"""
         import json
@@ -55,17 +85,16 @@ def test_detached_run_survives_its_launcher(tiny_model_dir, toy_data_dir, runs_d
     seen = json.loads(subprocess.run([sys.executable, "-c", reader], capture_output=True,
                                      text=True, timeout=60, check=True).stdout)
     assert seen[paths.run_id]["state"] == "completed", describe(paths)
+    assert seen[local_jobs["cancel"][0].run_id]["state"] in ("queued", "running")
     assert read_exit(paths)["outcome"] == "completed"
     steps = train_steps(paths)
     assert steps and steps == sorted(set(steps))
     assert paths.results.exists() and paths.stdout.exists()
 
 
-def test_cancel_then_resume_continues_metrics(tiny_model_dir, toy_data_dir, runs_dir):
-    config = toy_config(tiny_model_dir, toy_data_dir, num_train_epochs=40)
-    paths = new_run(runs_dir, config, "local")
-    get_backend("local").submit(paths)
-    wait_until(lambda: len(train_steps(paths)) >= 3, 120, "training steps")
+def test_cancel_then_resume_continues_metrics(local_jobs, tiny_model_dir, toy_data_dir):
+    paths, _ = local_jobs["cancel"]
+    wait_until(lambda: len(train_steps(paths)) >= 3, 240, "training steps")
     notes = cancel_runs([paths])
     assert notes == [(paths.run_id, "cancelled")]
     status = read_status(paths)
@@ -78,7 +107,8 @@ def test_cancel_then_resume_continues_metrics(tiny_model_dir, toy_data_dir, runs
     assert read_status(paths)["state"] == "cancelled"
 
     prepare_resume(paths)
-    config_short = toy_config(tiny_model_dir, toy_data_dir, num_train_epochs=40, max_steps=stopped_at + 6)
+    config_short = toy_config(tiny_model_dir, toy_data_dir, num_train_epochs=400,
+                              max_steps=stopped_at + 6)
     paths.config.write_text(__import__("emotui.core.config", fromlist=["dump_config"])
                             .dump_config(config_short), encoding="utf-8")
     get_backend("local").submit(paths, resume=True)
@@ -89,11 +119,9 @@ def test_cancel_then_resume_continues_metrics(tiny_model_dir, toy_data_dir, runs
     assert steps[-1] > stopped_at
 
 
-def test_sigkill_is_detected_within_one_poll(tiny_model_dir, toy_data_dir, runs_dir):
-    config = toy_config(tiny_model_dir, toy_data_dir, num_train_epochs=40)
-    paths = new_run(runs_dir, config, "local")
-    status = get_backend("local").submit(paths)
-    wait_until(lambda: train_steps(paths), 120, "training steps")
+def test_sigkill_is_detected_within_one_poll(local_jobs):
+    paths, status = local_jobs["sigkill"]
+    wait_until(lambda: train_steps(paths), 240, "training steps")
     os.killpg(status["pgid"], signal.SIGKILL)
     wait_until(lambda: read_status(paths).get("pid") and not _alive(status["pid"]), 10, "exit")
     live = refresh_runs([paths])[paths.run_id]  # one poll
