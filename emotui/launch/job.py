@@ -62,6 +62,9 @@ class _Stopper:
         self.event = threading.Event()
         self.signum: int | None = None
         self.previous: dict[int, Any] = {}
+        # Set once training has stopped: the job is only recording how it ended, and the
+        # SIGTERM that Slurm sends with a requeue must not cut that short.
+        self.finishing = False
 
     def install(self) -> None:
         for sig in STOP_SIGNALS:
@@ -70,6 +73,9 @@ class _Stopper:
 
     def _handle(self, signum: int, frame: Any) -> None:
         name = signal.Signals(signum).name
+        if self.finishing:
+            log.info("ignoring %s: already stopping", name)
+            return
         if self.event.is_set():
             log.warning("second stop signal (%s): exiting without waiting for the checkpoint", name)
             write_exit(self.paths, outcome="cancelled" if cancel_requested(self.paths) else "killed",
@@ -171,6 +177,7 @@ def _fail(paths: RunPaths, exc: BaseException) -> None:
 
 
 def _stopped(paths: RunPaths, stopper: _Stopper, backend: str) -> None:
+    stopper.finishing = True
     signum = stopper.signum or signal.SIGTERM
     name = signal.Signals(signum).name
     if cancel_requested(paths):

@@ -94,14 +94,20 @@ def squeue_states(job_ids: Sequence[str]) -> dict[str, dict[str, str]]:
 
 
 class Accounting:
-    """sacct, remembered as unavailable once it says so (clusters without slurmdbd)."""
+    """sacct, remembered as unavailable once it says so (clusters without slurmdbd); a
+    long-lived process (the TUI) asks again after RETRY_S in case slurmdbd was only down."""
 
     available: bool | None = None
+    checked_at: float = 0.0
+    RETRY_S = 300.0
 
     @classmethod
     def states(cls, job_ids: Sequence[str]) -> dict[str, dict[str, str]] | None:
+        if cls.available is False and time.monotonic() - cls.checked_at > cls.RETRY_S:
+            cls.available = None
         if not job_ids or cls.available is False:
             return None if cls.available is False else {}
+        cls.checked_at = time.monotonic()
         try:
             proc = scheduler(["sacct", "-n", "-P", "-X", "-j", ",".join(job_ids),
                               "-o", "JobID,State,ExitCode,Reason"])
@@ -208,7 +214,7 @@ def queued_view(paths: RunPaths, status: dict[str, Any], sched: dict[str, str]
         prefix = "requeued, " if status.get("state") in (RunState.RUNNING.value,
                                                         RunState.PREEMPTED.value) else ""
         new_reason = f"{prefix}pending: {why}"
-        if status.get("reason", "").startswith("requeued") and not prefix:
+        if (status.get("reason") or "").startswith("requeued") and not prefix:
             new_reason = f"requeued, pending: {why}"
         live.update(state=RunState.QUEUED.value, reason=new_reason)
         # Nothing runs while slurmctld says pending: no job process can be writing.
