@@ -71,20 +71,30 @@ def cancel(paths: RunPaths) -> str:
     return notes[0][1] if notes else "cancelled"
 
 
-def resume(paths: RunPaths) -> None:
-    """Start a failed, cancelled or preempted run again from its last checkpoint."""
-    from emotui.launch import monitor
-
-    if hasattr(monitor, "resume_run"):
-        monitor.resume_run(paths)
-        return
+def resume(paths: RunPaths) -> str:
+    """Start a failed, cancelled or preempted run again from its last checkpoint, on the
+    backend (and, for Slurm, the resources) it ran with before."""
     from emotui.launch import get_backend
+    from emotui.launch.monitor import prepare_resume
+    from emotui.launch.resources import merge_resources
 
-    backend = read_status(paths).get("backend") or "local"
-    backend = "local" if backend == "inline" else backend
-    monitor.prepare_resume(paths)
-    resources = _slurm_resources(None) if backend == "slurm" else None
-    get_backend(backend).submit(paths, resume=True, resources=resources)
+    before = read_status(paths)
+    backend = before.get("backend") or "local"
+    backend = "local" if backend == "inline" else backend  # the TUI never trains in-process
+    resources = None
+    if backend == "slurm":
+        previous = before.get("resources")
+        resources = merge_resources([("the run's last submission", previous)]) \
+            if isinstance(previous, dict) else _slurm_resources(None)
+    prepare_resume(paths)
+    try:
+        write_status(paths, backend=backend)
+        get_backend(backend).submit(paths, resume=True, resources=resources)
+    except BaseException:
+        # Not resumed after all: the run keeps the state it had.
+        write_status(paths, **{k: before.get(k) for k in ("state", "reason", "backend", "ended")})
+        raise
+    return f"resumed on {backend}"
 
 
 def delete(store: RunStore, run_id: str) -> None:

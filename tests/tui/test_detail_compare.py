@@ -142,3 +142,31 @@ def test_exports_are_valid(fixture_runs):
     assert columns[:3] == ["run_id", "method", "learning_rate"] and "seed" not in columns
     assert rows[1]["test_accuracy"] == 0.8
     assert json.loads(json.dumps(rows))  # plain data
+
+
+async def test_resume_restarts_a_cancelled_run_on_its_backend(fixture_runs, make_app,
+                                                              monkeypatch):
+    import emotui.launch
+
+    submitted = []
+
+    class RecordingBackend:
+        name = "local"
+
+        def submit(self, paths, *, resume=False, resources=None):
+            submitted.append((paths.run_id, resume))
+            return write_status(paths, state="queued", reason=None)
+
+    monkeypatch.setattr(emotui.launch, "get_backend", lambda name: RecordingBackend())
+    app = make_app(fixture_runs)
+    async with app.run_test(size=(120, 30)) as pilot:
+        table = app.screen.query_one(RunTable)
+        await wait_for(pilot, lambda: table.row_count > 0)
+        table.move_cursor(row=table.get_row_index("251120-091500-full-ab2c"))
+        await pilot.press("r")  # completed: refused by the launch layer, nothing submitted
+        table.move_cursor(row=table.get_row_index("251121-111500-lora-mn7p"))
+        await pilot.press("r")
+        await wait_for(pilot, lambda: getattr(table.get_cell("251121-111500-lora-mn7p", "state"),
+                                              "plain", "") == "queued")
+    assert submitted == [("251121-111500-lora-mn7p", True)]
+    assert read_status(RunPaths(fixture_runs / "251120-091500-full-ab2c"))["state"] == "completed"
