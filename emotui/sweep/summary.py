@@ -26,10 +26,26 @@ def metric_of(spec: dict[str, Any]) -> Metric | None:
     return Metric.parse({k: v for k, v in block.items() if v is not None}, "spec.json metric")
 
 
+def predicts_one_class(accuracy: Any, macro_f1: Any, n_labels: int) -> bool:
+    """A model that answers one class for everything has macro-F1 = 2p / ((1 + p) K) exactly,
+    p being its accuracy (that class's share): the study's diverged runs, whichever class won."""
+    if not isinstance(accuracy, (int, float)) or not isinstance(macro_f1, (int, float)) \
+            or n_labels < 2 or accuracy <= 0:
+        return False
+    return abs(macro_f1 - 2 * accuracy / ((1 + accuracy) * n_labels)) < 1e-4
+
+
 def is_collapsed(results: dict[str, Any] | None, events: list[dict[str, Any]]) -> bool:
-    """results.json's verdict when there is one; else a non-finite loss in the events."""
-    if results and results.get("collapsed") is not None:
-        return bool(results["collapsed"])
+    """results.json's verdict (majority-class accuracy, NaN loss), a one-class predictor, or a
+    non-finite loss in the events."""
+    if results and results.get("collapsed"):
+        return True
+    if results:
+        n = len(results.get("label_names") or [])
+        if predicts_one_class(results.get("eval_accuracy"), results.get("eval_macro_f1"), n):
+            return True
+        if results.get("collapsed") is not None:
+            return False
     return any("loss" in (e.get("nonfinite") or []) for e in events)
 
 

@@ -232,3 +232,18 @@ def test_bad_input_at_setup_stops_the_sweep_and_leaves_no_run(tmp_path):
     # Fixed input: the same sweep starts that trial again.
     assert run_sweep(spec, paths, store, InlineLauncher(FakeTrain())) == "finished"
     assert len(run_ids(store.root)) == 4
+
+
+def test_one_class_predictor_is_flagged_collapsed():
+    from emotui.sweep.summary import is_collapsed, predicts_one_class
+
+    labels = ["sadness", "joy", "love", "anger", "fear", "surprise"]
+    # Everything predicted as the (non-majority) class holding 28.7% of the split:
+    one_class = {"eval_accuracy": 0.287, "eval_macro_f1": 2 * 0.287 / (1.287 * 6),
+                 "label_names": labels, "collapsed": False}
+    assert predicts_one_class(0.287, one_class["eval_macro_f1"], 6)
+    assert is_collapsed(one_class, [])
+    healthy = {"eval_accuracy": 0.565, "eval_macro_f1": 0.231, "label_names": labels,
+               "collapsed": False}
+    assert not is_collapsed(healthy, [])
+    assert is_collapsed(None, [{"split": "train", "loss": None, "nonfinite": ["loss"]}])
