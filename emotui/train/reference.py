@@ -78,6 +78,15 @@ def training_arguments(config: RunConfig, output_dir: Path):
     return TrainingArguments(**args)
 
 
+def study_matmul_precision(config: RunConfig) -> None:
+    """fp32 matmuls as the study ran them (PyTorch's default), unless tf32 is asked for; the
+    default recipe turns TF32 on, and both may run in one process (the benchmark)."""
+    if torch.cuda.is_available():
+        tf32 = bool((config.extra_training_args or {}).get("tf32", False))
+        torch.backends.cuda.matmul.allow_tf32 = tf32
+        torch.backends.cudnn.allow_tf32 = tf32
+
+
 def hf_dataset(tokenizer, texts, labels, max_length: int):
     import datasets
 
@@ -218,6 +227,7 @@ def run_reference(config: RunConfig, paths: RunPaths, *, resume: bool,
         return {"accuracy": out["accuracy"], "macro_f1": out["macro_f1"]}
 
     args = training_arguments(config, hf_dir)
+    study_matmul_precision(config)
     train_rows = len(splits["train"]) if "train" in splits else 0
     batches = math.ceil(train_rows / config.per_device_train_batch_size) if train_rows else 0
     steps_per_epoch = max(1, math.ceil(batches / config.gradient_accumulation_steps))

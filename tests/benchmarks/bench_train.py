@@ -93,7 +93,7 @@ def bench_reference(model_dir, method, ids, labels, warmup, steps, eval_n):
     from transformers import Trainer, TrainerCallback
 
     from emotui.train.model import build_model
-    from emotui.train.reference import training_arguments
+    from emotui.train.reference import study_matmul_precision, training_arguments
 
     config = run_config(model_dir, method, recipe="reference", per_device_eval_batch_size=8,
                         max_steps=warmup + steps, eval_strategy="no", save_strategy="no",
@@ -117,6 +117,7 @@ def bench_reference(model_dir, method, ids, labels, warmup, steps, eval_n):
 
     with tempfile.TemporaryDirectory() as out:
         args = training_arguments(config, Path(out))
+        study_matmul_precision(config)
         trainer = Trainer(model=built.model, args=args, train_dataset=ds, callbacks=[Clock()])
         trainer.train()
         train_sps = steps * 64 / (marks[warmup + steps] - marks[warmup])
