@@ -419,7 +419,10 @@ class SlurmBackend:
                     write_status(paths, state=live["state"], reason=live["reason"])
                 out[paths.run_id] = live
                 continue
-            info = (accounting or {}).get(job_id) or sched
+            info = (accounting or {}).get(job_id)
+            if info is not None and info["state"] not in FINAL_STATES:
+                info = None  # slurmdbd still has the job as pending/running: it lags behind
+            info = info or sched
             if info is None and accounting is not None and read_exit(paths) is None:
                 # Left the queue, but slurmdbd has no record yet (it lags by a moment): wait a
                 # little before concluding from the files alone.

@@ -139,6 +139,15 @@ def test_missing_from_sacct_waits_for_it(fake_slurm, runs_dir):
     assert refresh_runs([paths])[paths.run_id]["state"] == "failed"
 
 
+def test_sacct_lagging_behind_squeue_is_not_an_ending(fake_slurm, runs_dir):
+    (fake_slurm / "sacct.txt").write_text("45|PENDING|0:0|None\n")
+    paths = slurm_run(runs_dir, "45", state="queued")
+    live = refresh_runs([paths])[paths.run_id]
+    assert live["state"] == "queued" and "waiting for sacct" in live["reason"]
+    (fake_slurm / "sacct.txt").write_text("45|CANCELLED by 0|0:0|None\n")
+    assert refresh_runs([paths])[paths.run_id]["state"] == "cancelled"
+
+
 def test_requeued_job_pending_again(fake_slurm, runs_dir):
     (fake_slurm / "squeue.txt").write_text("51|PENDING|BeginTime|\n")
     paths = slurm_run(runs_dir, "51", state="preempted")

@@ -63,6 +63,18 @@ def fresh_process_view(runs_dir):
     return json.loads(out.stdout)
 
 
+def finish_soon(paths, more_steps=20):
+    """Rewrite a stopped run's config.yaml so the resumed attempt ends a few steps after the
+    checkpoint (the next attempt reads config.yaml afresh). Returns the new max_steps."""
+    from emotui.core.config import config_from_yaml, dump_config
+
+    config = config_from_yaml(paths.config)
+    last = train_steps(paths)[-1]
+    config.max_steps = last + more_steps
+    paths.config.write_text(dump_config(config), encoding="utf-8")
+    return config.max_steps
+
+
 class Scenarios:
     """The scenario jobs, all submitted at once so the cluster runs them side by side (the
     tests then act on each in turn: the suite takes about as long as its longest job)."""
@@ -74,8 +86,11 @@ class Scenarios:
         bad.write_text("".join(json.dumps({"text": f"x {i}", "emotion": 1}) + "\n"
                                for i in range(20)))
         plans = {
-            # long enough that the requeue lands mid-training; resumes to exactly 240 steps
-            "requeue": dict(num_train_epochs=500, max_steps=240),
+            # far too long to end on their own: each test shortens its run once it has stopped
+            # it (finish_soon), so the outcome never depends on how fast this machine is
+            "requeue": dict(num_train_epochs=500),
+            # the time-limit signal (USR2): submitit's checkpoint() + requeue, then resume
+            "usr2": dict(num_train_epochs=500),
             "cancel": dict(num_train_epochs=500),  # stopped by the test long before the end
             "sigkill": dict(num_train_epochs=500),
             "single": dict(num_train_epochs=3),
@@ -153,14 +168,38 @@ def test_scontrol_requeue_resumes_from_checkpoint(scenarios):
     wait_until(lambda: squeue_states([job_id]).get(job_id, {}).get("state") == "PENDING", 60,
                "the job to be pending again")
     assert live(paths)["state"] == "queued" and "requeued" in live(paths)["reason"]
+    max_steps = finish_soon(paths)
     subprocess.run(["scontrol", "update", f"JobId={job_id}", "StartTime=now"], check=True)
     wait_finished(paths, timeout=300)
     status = read_status(paths)
     assert status["state"] == "completed", describe(paths)
     assert status["attempts"] >= 2, "a second attempt ran"
     steps = train_steps(paths)
-    assert steps == list(range(2, 241, 2)), f"continuous metrics, got {steps}"
+    assert steps == list(range(2, max_steps + 1, 2)), f"continuous metrics, got {steps}"
     assert "resumed at step" in paths.stderr.read_text() + paths.stdout.read_text()
+
+
+def test_time_limit_signal_checkpoints_and_requeues_through_submitit(scenarios):
+    """USR2 is what Slurm sends 90 s before the time limit (submitit's --signal=USR2@90)."""
+    paths = scenarios.paths["usr2"]
+    job_id = scenarios.job_id("usr2")
+    wait_until(lambda: len(train_steps(paths)) >= 5, 180, "training steps")
+    subprocess.run(["scancel", "--signal=USR2", job_id], check=True)
+    wait_until(lambda: squeue_states([job_id]).get(job_id, {}).get("state") == "PENDING", 60,
+               "submitit to requeue the job")
+    # submitit stored SlurmEntry.checkpoint()'s submission: the same run, resume=True.
+    import submitit
+
+    pending = submitit.helpers.DelayedSubmission.load(paths.launch / f"{job_id}_submitted.pkl")
+    assert pending.function.run_dir == str(paths.root) and pending.function.resume is True
+    assert read_exit(paths)["outcome"] == "preempted" and read_exit(paths)["signal"] == "SIGUSR2"
+    max_steps = finish_soon(paths)
+    subprocess.run(["scontrol", "update", f"JobId={job_id}", "StartTime=now"], check=True)
+    wait_finished(paths, timeout=300)
+    status = read_status(paths)
+    assert status["state"] == "completed", describe(paths)
+    assert status["attempts"] >= 2
+    assert train_steps(paths) == list(range(2, max_steps + 1, 2))
 
 
 def test_cancel_running_job(scenarios):
