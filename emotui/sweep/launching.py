@@ -151,21 +151,26 @@ class InlineLauncher:
         train = self._train()
         stop = _WatchingEvent(watch, paths.metrics)
         result: dict[str, Any] = {}
+        # Our own "finished" flag: after a KeyboardInterrupt lands inside Thread.join(),
+        # CPython can report the thread dead while it still runs, so is_alive() is not trusted.
+        finished = threading.Event()
 
         def work() -> None:
             try:
                 result["results"] = train(config, paths.root, resume=resume, stop_event=stop)
             except BaseException as exc:  # noqa: BLE001 - handed to the controller thread
                 result["error"] = exc
+            finally:
+                finished.set()
 
         handle = Handle(paths)
         interrupted = False
         with _RunLogs(paths):
             worker = threading.Thread(target=work, name=f"trial-{paths.run_id}", daemon=True)
             worker.start()
-            while worker.is_alive():
+            while not finished.is_set():
                 try:
-                    worker.join(WATCH_INTERVAL_S)
+                    finished.wait(WATCH_INTERVAL_S)
                     if tick is not None:
                         tick()
                     if not stop.is_set() and watch is not None:

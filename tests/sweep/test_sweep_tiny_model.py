@@ -165,3 +165,40 @@ def test_hyperband_on_local_backend_cancels_the_bad_trial(tmp_path, runs_dir, ti
              if e["split"] == "eval"]
     assert evals and max(evals) < 8
     assert rows[3e-3]["state"] == "completed"
+
+
+@pytest.mark.slow  # two `emotui` processes, each importing torch
+def test_ctrl_c_then_resume_from_the_command_line(tmp_path, runs_dir, tiny_model_dir, toy_data_dir):
+    import signal
+    import subprocess
+    import sys
+
+    file = tmp_path / "cc.yaml"
+    file.write_text("method: grid\nmetric: {name: eval/accuracy, goal: maximize}\nparameters:\n"
+                    "  learning_rate: {values: [3.0e-3, 1.0e-3]}\n"
+                    + _fixed(tiny_model_dir, toy_data_dir, 40))  # long enough to interrupt
+    cmd = [sys.executable, "-m", "emotui", "sweep", str(file), "--runs-dir", str(runs_dir)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 600
+    first = None
+    while time.monotonic() < deadline and first is None:  # bounds a hang only
+        for rid in run_ids(runs_dir) if runs_dir.exists() else []:
+            if any(e["split"] == "eval" for e in read_all(runs_dir / rid / "metrics.jsonl")):
+                first = rid
+        time.sleep(0.2)
+    assert first is not None, proc.communicate()
+    proc.send_signal(signal.SIGINT)  # Ctrl-C early in the first trial
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130, err
+    assert "emotui sweep resume" in err
+    assert status(runs_dir, first)["state"] == "preempted"
+    sweep_id = err.split("emotui sweep resume ")[-1].split()[0]
+    done = subprocess.run([sys.executable, "-m", "emotui", "sweep", "resume", sweep_id,
+                           "--runs-dir", str(runs_dir), "--json"], capture_output=True,
+                          text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["finished"] == 2 and len(run_ids(runs_dir)) == 2
+    assert status(runs_dir, first)["attempts"] == 2  # resumed, not restarted elsewhere
+    epochs = [e["epoch"] for e in read_all(runs_dir / first / "metrics.jsonl") if e["split"] == "eval"]
+    assert epochs == list(range(1, 41))  # every epoch once: continued, not repeated
