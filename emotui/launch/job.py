@@ -133,8 +133,11 @@ def run_job(run_dir: str | os.PathLike, *, resume: bool | None = None, backend: 
     elif backend == "local":
         here.update(job_id=str(os.getpid()), pgid=os.getpgid(0))
     status = read_status(paths)
-    if status.get("state") not in (RunState.COMPLETED.value,):
-        write_status(paths, state=RunState.RUNNING, reason=None, **here)
+    if status.get("state") == RunState.COMPLETED.value and paths.results.exists():
+        # Requeued after it had finished (e.g. while completing): nothing left to do.
+        write_exit(paths, outcome="completed", exit_code=0)
+        return None
+    write_status(paths, state=RunState.RUNNING, reason=None, **here)
     touch_heartbeat(paths)
     # Resume whenever a checkpoint exists (a requeued attempt must continue, not restart). An
     # attempt that died before its first checkpoint starts over, so its metrics go too: the

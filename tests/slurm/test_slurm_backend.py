@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import pytest
@@ -112,11 +113,31 @@ class Scenarios:
                     wait_until(lambda: squeue_states([job_id]).get(job_id, {}).get("state")
                                == "RUNNING", 60, "the first job to start", poll=0.05)
                     note("slurm_submit_to_running_s", round(time.monotonic() - t0, 2))
+            # An array of 4 capped at 2 running, submitted alongside; a thread samples squeue.
+            self.array = [new_run(runs_dir, toy_config(model_dir, data_dir, num_train_epochs=1),
+                                  "slurm") for _ in range(4)]
+            statuses = backend.submit_many(self.array, resources=SlurmResources(time=15),
+                                           max_parallel=2)
+            self.array_ids = [st["job_id"] for st in statuses]
         finally:
             if saved is None:
                 os.environ.pop("OMP_NUM_THREADS", None)
             else:
                 os.environ["OMP_NUM_THREADS"] = saved
+        self.array_running: list[int] = []
+        self._sampling = threading.Event()
+        self._sampler = threading.Thread(target=self._sample_array, daemon=True)
+        self._sampler.start()
+
+    def _sample_array(self):
+        while not self._sampling.is_set():
+            queue = squeue_states(self.array_ids)
+            self.array_running.append(sum(1 for i in self.array_ids
+                                          if queue.get(i, {}).get("state") == "RUNNING"))
+            if queue and all(v["state"] not in ("PENDING", "RUNNING", "CONFIGURING")
+                             for v in queue.values()) or not queue:
+                return
+            time.sleep(0.3)
 
     def job_id(self, name):
         return read_status(self.paths[name])["job_id"]
@@ -129,7 +150,8 @@ def scenarios(slurm_cluster, tiny_model_dir, toy_data_dir, tmp_path_factory):
     runs_dir.mkdir()
     jobs = Scenarios(runs_dir, tiny_model_dir, toy_data_dir, tmp)
     yield jobs
-    ids = [jobs.job_id(n) for n in jobs.paths]
+    jobs._sampling.set()
+    ids = [jobs.job_id(n) for n in jobs.paths] + jobs.array_ids
     subprocess.run(["scancel", *ids], capture_output=True, check=False)
 
 
@@ -157,49 +179,60 @@ def test_single_job_streams_metrics_and_reattaches(scenarios):
     assert read_exit(paths)["outcome"] == "completed" and paths.results.exists()
 
 
-def test_scontrol_requeue_resumes_from_checkpoint(scenarios):
-    paths = scenarios.paths["requeue"]
-    job_id = scenarios.job_id("requeue")
-    wait_until(lambda: len(train_steps(paths)) >= 5, 180, "training steps")
-    subprocess.run(["scontrol", "requeue", job_id], check=True)
-    wait_until(lambda: read_exit(paths), 30, "the first attempt to checkpoint and stop")
-    assert read_exit(paths)["outcome"] == "preempted" and paths.resume_state.exists()
-    # Slurm holds a requeued job for ~2 minutes (BeginTime); let it start now.
-    wait_until(lambda: squeue_states([job_id]).get(job_id, {}).get("state") == "PENDING", 60,
-               "the job to be pending again")
-    assert live(paths)["state"] == "queued" and "requeued" in live(paths)["reason"]
-    max_steps = finish_soon(paths)
-    subprocess.run(["scontrol", "update", f"JobId={job_id}", "StartTime=now"], check=True)
+@pytest.fixture(scope="module")
+def requeued(scenarios):
+    """Stop both 'requeue' (scontrol requeue: SIGTERM) and 'usr2' (the time-limit signal) mid-
+    training, check how each stopped, then let both restart together."""
+    jobs = {name: (scenarios.paths[name], scenarios.job_id(name)) for name in ("requeue", "usr2")}
+    for name, (paths, job_id) in jobs.items():
+        wait_until(lambda: len(train_steps(paths)) >= 5, 180, f"{name}: training steps")
+    subprocess.run(["scontrol", "requeue", jobs["requeue"][1]], check=True)
+    subprocess.run(["scancel", "--signal=USR2", jobs["usr2"][1]], check=True)
+    seen, max_steps = {}, {}
+    for name, (paths, job_id) in jobs.items():
+        wait_until(lambda: read_exit(paths), 30, f"{name}: the attempt to checkpoint and stop")
+        # Slurm holds a requeued job for ~2 minutes (BeginTime); let it start now.
+        wait_until(lambda: squeue_states([job_id]).get(job_id, {}).get("state") == "PENDING",
+                   60, f"{name}: the job to be pending again")
+        seen[name] = (read_exit(paths), live(paths))
+        max_steps[name] = finish_soon(paths)
+        subprocess.run(["scontrol", "update", f"JobId={job_id}", "StartTime=now"], check=True)
+    return jobs, seen, max_steps
+
+
+def test_scontrol_requeue_resumes_from_checkpoint(requeued):
+    jobs, seen, max_steps = requeued
+    paths, _ = jobs["requeue"]
+    exit_record, view = seen["requeue"]
+    assert exit_record["outcome"] == "preempted" and exit_record["signal"] == "SIGTERM"
+    assert view["state"] == "queued" and "requeued" in view["reason"]
     wait_finished(paths, timeout=300)
     status = read_status(paths)
     assert status["state"] == "completed", describe(paths)
     assert status["attempts"] >= 2, "a second attempt ran"
     steps = train_steps(paths)
-    assert steps == list(range(2, max_steps + 1, 2)), f"continuous metrics, got {steps}"
+    assert steps == list(range(2, max_steps["requeue"] + 1, 2)), f"continuous, got {steps}"
     assert "resumed at step" in paths.stderr.read_text() + paths.stdout.read_text()
 
 
-def test_time_limit_signal_checkpoints_and_requeues_through_submitit(scenarios):
-    """USR2 is what Slurm sends 90 s before the time limit (submitit's --signal=USR2@90)."""
-    paths = scenarios.paths["usr2"]
-    job_id = scenarios.job_id("usr2")
-    wait_until(lambda: len(train_steps(paths)) >= 5, 180, "training steps")
-    subprocess.run(["scancel", "--signal=USR2", job_id], check=True)
-    wait_until(lambda: squeue_states([job_id]).get(job_id, {}).get("state") == "PENDING", 60,
-               "submitit to requeue the job")
-    # submitit stored SlurmEntry.checkpoint()'s submission: the same run, resume=True.
+def test_time_limit_signal_checkpoints_and_requeues_through_submitit(requeued):
+    """USR2 is what Slurm sends 90 s before the time limit (submitit's --signal=USR2@90): the
+    job checkpoints, then submitit calls SlurmEntry.checkpoint() and requeues it."""
     import submitit
 
+    jobs, seen, max_steps = requeued
+    paths, job_id = jobs["usr2"]
+    exit_record, view = seen["usr2"]
+    assert exit_record["outcome"] == "preempted" and exit_record["signal"] == "SIGUSR2"
+    assert exit_record["requeue"] is True and view["state"] == "queued"
+    # submitit stored checkpoint()'s submission for the next attempt: same run, resume=True.
     pending = submitit.helpers.DelayedSubmission.load(paths.launch / f"{job_id}_submitted.pkl")
     assert pending.function.run_dir == str(paths.root) and pending.function.resume is True
-    assert read_exit(paths)["outcome"] == "preempted" and read_exit(paths)["signal"] == "SIGUSR2"
-    max_steps = finish_soon(paths)
-    subprocess.run(["scontrol", "update", f"JobId={job_id}", "StartTime=now"], check=True)
     wait_finished(paths, timeout=300)
     status = read_status(paths)
     assert status["state"] == "completed", describe(paths)
     assert status["attempts"] >= 2
-    assert train_steps(paths) == list(range(2, max_steps + 1, 2))
+    assert train_steps(paths) == list(range(2, max_steps["usr2"] + 1, 2))
 
 
 def test_cancel_running_job(scenarios):
@@ -245,28 +278,18 @@ def test_job_that_raises_is_failed_with_its_error(scenarios):
     wait_until(lambda: sacct_field(job_id, "State") == "FAILED", 30, "sacct FAILED")
 
 
-def test_array_of_four_runs_at_most_two_at_once(tiny_model_dir, toy_data_dir, slurm_runs_dir,
-                                                 scenarios):
-    config = toy_config(tiny_model_dir, toy_data_dir, num_train_epochs=1)
-    runs = [new_run(slurm_runs_dir, config, "slurm") for _ in range(4)]
-    statuses = get_backend("slurm").submit_many(runs, resources=SlurmResources(time=10),
-                                                max_parallel=2)
-    ids = [s["job_id"] for s in statuses]
+def test_array_of_four_runs_at_most_two_at_once(scenarios):
+    runs, ids = scenarios.array, scenarios.array_ids
     assert len({i.split("_")[0] for i in ids}) == 1, "one array"
-    most = 0
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        queue = squeue_states(ids)
-        running = sum(1 for i in ids if queue.get(i, {}).get("state") == "RUNNING")
-        most = max(most, running)
-        states = refresh_runs(runs)
-        if all(states[p.run_id]["state"] in FINISHED for p in runs):
-            break
-        time.sleep(0.3)
+    wait_until(lambda: all(s["state"] in FINISHED for s in refresh_runs(runs).values()), 300,
+               "the array to finish")
+    scenarios._sampler.join(timeout=10)
     assert [read_status(p)["state"] for p in runs] == ["completed"] * 4, describe(runs[0])
+    most = max(scenarios.array_running)
     assert most == 2, f"at most 2 at once (and the cap was reached), saw {most}"
     for paths in runs:
         assert (paths.launch / "slurm").is_symlink()
+        assert read_exit(paths)["outcome"] == "completed"
 
 
 def test_one_squeue_per_poll_for_100_jobs(slurm_runs_dir, tmp_path):
