@@ -130,7 +130,6 @@ def train(config: RunConfig, run_dir: str | Path, *, resume: bool = False,
     paths = RunPaths(Path(run_dir).expanduser().absolute())
     paths.root.mkdir(parents=True, exist_ok=True)
     mark_running(paths)
-    tracker = None
     with Heartbeat(paths):
         try:
             if config.recipe == "reference":
