@@ -118,7 +118,9 @@ async def test_cancel_a_running_run(fixture_runs, make_app):
             table = app.screen.query_one(RunTable)
             await wait_for(pilot, lambda: RUNNING in table.rows)
             table.move_cursor(row=table.get_row_index(RUNNING))
-            await pilot.press("x")
+            await pilot.press("x")  # asks first
+            assert proc.poll() is None
+            await pilot.press("y")
             await wait_for(pilot, lambda: proc.poll() is not None, timeout=20)
             await wait_for(pilot, lambda: getattr(table.get_cell(RUNNING, "state"), "plain", "")
                            == "cancelled", timeout=20)

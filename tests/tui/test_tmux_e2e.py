@@ -63,10 +63,14 @@ def test_emotui_in_tmux(tmp_path):
     pane = Pane(f"env TERM=xterm-256color {program} --runs-dir {runs}; "
                 "echo EMOTUI-EXIT=$?; sleep 30")
     try:
-        screen = pane.wait_for("251120-091500-full-ab2c")
+        pane.wait_for("251120-091500-full-ab2c")
+        screen = pane.wait_for("10 shown")  # the whole store is loaded
         assert "completed" in screen and "running" in screen and "10 runs" in screen
+        time.sleep(1.0)
         pane.send("/")
+        time.sleep(1.0)  # focus moves to the filter box before the text arrives
         pane.send("-l", "memory")
+        pane.wait_for("memory")
         pane.send("Enter")
         screen = pane.wait_for("1 shown")
         assert "251121-101500-full-jk6m" in screen and "251120-091500-full-ab2c" not in screen

@@ -27,7 +27,7 @@ class ConfirmScreen(ModalScreen[bool]):
             yield Static(self.question, id="confirm-question")
             with Horizontal(id="confirm-buttons"):
                 yield Button(f"{self.confirm_label} (y)", variant="error", id="confirm-yes")
-                yield Button("Keep (n)", id="confirm-no")
+                yield Button("No (n)", id="confirm-no")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "confirm-yes")

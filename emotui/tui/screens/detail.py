@@ -284,7 +284,15 @@ class RunDetailScreen(Screen):
         self.run_worker(work, thread=True, name=f"{verb.lower()}-run", group="control")
 
     def action_cancel_run(self) -> None:
-        self._control("Cancel", control.cancel)
+        from emotui.tui.screens.confirm import ConfirmScreen
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._control("Cancel", control.cancel)
+
+        self.app.push_screen(ConfirmScreen(f"Cancel {self.run_id}? The job is stopped (its last "
+                                           "checkpoint stays; r resumes it).", "Cancel run"),
+                             answered)
 
     def action_resume_run(self) -> None:
         self._control("Resume", control.resume)

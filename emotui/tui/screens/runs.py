@@ -49,6 +49,7 @@ class RunsScreen(Screen):
         self.all_rows: dict[str, dict] = {}
         self.scanning = True
         self._wake = threading.Event()
+        self._closing = False
 
     @property
     def source(self):
@@ -80,14 +81,18 @@ class RunsScreen(Screen):
     @work(thread=True, name="poll-runs", group="runs", exclusive=True)
     def poll_runs(self) -> None:
         worker = get_current_worker()
-        while not worker.is_cancelled:
+        while not (worker.is_cancelled or self._closing):
             for batch in self.source.poll():
-                if worker.is_cancelled:
+                if worker.is_cancelled or self._closing:
                     return
                 if batch.changed or batch.removed or batch.complete:
                     self.post_message(RowsUpdated(batch))
             self._wake.wait(self.poll_interval)
             self._wake.clear()
+
+    def on_unmount(self) -> None:
+        self._closing = True
+        self._wake.set()  # the poll thread returns now instead of after its interval
 
     def refresh_now(self) -> None:
         """Poll again without waiting for the interval (after submit, cancel, delete)."""
@@ -286,7 +291,21 @@ class RunsScreen(Screen):
         self.refresh_now()
 
     def action_cancel_run(self) -> None:
-        self._each_chosen("Cancel", lambda rid: control.cancel(self.source.paths(rid)))
+        """Cancel asks first: one stray key must not stop hours of training."""
+        if not self._controllable():
+            return
+        chosen = self.query_one(RunTable).chosen()
+        if not chosen:
+            return
+        shown = chosen[0] if len(chosen) == 1 else f"{len(chosen)} runs"
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._each_chosen("Cancel", lambda rid: control.cancel(self.source.paths(rid)))
+
+        self.app.push_screen(ConfirmScreen(f"Cancel {shown}? A running job is stopped (its last "
+                                           "checkpoint stays; r resumes it).", "Cancel run"),
+                             answered)
 
     def action_resume_run(self) -> None:
         self._each_chosen("Resume", lambda rid: control.resume(self.source.paths(rid)))
