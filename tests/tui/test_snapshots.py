@@ -98,7 +98,7 @@ def test_compare(snap_compare, fixture_runs, make_app):
             await pilot.press("space")
         await pilot.press("c")
         await wait_for(pilot, lambda: isinstance(pilot.app.screen, CompareScreen)
-                       and pilot.app.screen.runs)
+                       and pilot.app.screen.runs and pilot.app.screen.curves is not None)
         await pilot.pause(0.3)
     assert snap_compare(make_app(fixture_runs), terminal_size=(120, 40), run_before=run_before)
 

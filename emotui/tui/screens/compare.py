@@ -71,6 +71,7 @@ class CompareScreen(Screen):
         self.run_ids = run_ids
         self.show_all = False
         self.runs: list[dict[str, Any]] = []
+        self.curves: dict[str, list] | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -113,6 +114,7 @@ class CompareScreen(Screen):
 
     @on(CurvesLoaded)
     def _paint_curves(self, message: CurvesLoaded) -> None:
+        self.curves = message.curves
         draw(self.query_one(PlotextPlot), "eval accuracy", "epoch",
              [(rid[-9:], points) for rid, points in message.curves.items()])
 
