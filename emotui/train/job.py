@@ -14,6 +14,7 @@ import logging
 import math
 import threading
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +121,9 @@ def configure_library_logging() -> None:
     import transformers
 
     transformers.logging.set_verbosity_error()
+    # PEFT 0.21 calls a transformers 5 API that warns on every model wrap; not actionable.
+    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*",
+                            category=FutureWarning)
     transformers.logging.disable_progress_bar()
     datasets.disable_progress_bars()
     datasets.logging.set_verbosity_error()
