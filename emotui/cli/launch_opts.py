@@ -184,11 +184,23 @@ def _report(args: argparse.Namespace, paths: RunPaths, status: dict[str, Any]) -
             print(f"{summary['status']}: run {rid} on {summary['backend']}{job}\n"
                   f"  watch: emotui show {rid} | emotui logs {rid} -f | emotui cancel {rid}")
         return 0
+    if not args.json:
+        job = f" (job {summary['job_id']})" if summary["job_id"] else ""
+        print(f"{summary['status']}: run {paths.run_id} on {summary['backend']}{job}", flush=True)
     final = follow_detached(paths, json_output=args.json)
     summary = _summary(paths, final)
     if args.json:
         print(json.dumps(dict(summary, reason=final.get("reason"))))
-    elif final.get("state") != "completed":
+    elif final.get("state") == "completed":
+        from rich.console import Console
+
+        from emotui.cli.render import results_table
+        from emotui.core.runstore import read_json
+
+        results = read_json(paths.results)
+        if results:
+            Console().print(results_table(results))
+    else:
         print(f"emotui: run {paths.run_id} {final.get('state')}: {final.get('reason')} "
               f"(details: emotui logs {paths.run_id} --stderr)", file=sys.stderr)
     return 0 if final.get("state") == "completed" else 1
