@@ -47,6 +47,9 @@ def refresh_processes(runs: Sequence[tuple[RunPaths, dict]]) -> dict[str, dict]:
             continue
         alive = process_alive(status)
         if alive:
+            stale = stale_heartbeat_reason(paths, HEARTBEAT_STALE_S)
+            if stale and state == RunState.RUNNING.value:
+                status = dict(status, reason=f"{stale} (hung?)")
             out[paths.run_id] = status
             continue
         exit_record = read_exit(paths)
