@@ -26,7 +26,8 @@ METRIC_KEYS = ("best_epoch", "eval_accuracy", "eval_macro_f1", "test_accuracy", 
 COST_KEYS = ("trainable_params", "total_params", "checkpoint_bytes", "train_runtime_s",
              "train_samples_per_second", "peak_gpu_memory_bytes")
 # Config keys never worth a comparison row.
-SKIP_CONFIG = {"output_dir", "overwrite_output_dir", "disable_tqdm", "run_name", "extra_training_args"}
+SKIP_CONFIG = {"output_dir", "overwrite_output_dir", "disable_tqdm", "run_name",
+               "extra_training_args"}
 COST_FORMAT = {"trainable_params": fmt.count, "total_params": fmt.count,
                "checkpoint_bytes": fmt.byte_size, "peak_gpu_memory_bytes": fmt.byte_size,
                "train_runtime_s": fmt.duration,

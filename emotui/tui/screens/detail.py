@@ -12,8 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import (DataTable, Footer, Header, Input, Log, Static, TabbedContent,
-                             TabPane)
+from textual.widgets import DataTable, Footer, Header, Input, Log, Static, TabbedContent, TabPane
 from textual.worker import get_current_worker
 from textual_plotext import PlotextPlot
 

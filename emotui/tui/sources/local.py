@@ -19,7 +19,7 @@ import yaml
 from emotui.core.errors import EmotuiError
 from emotui.core.results import KEY_HYPERPARAMETERS, summarize
 from emotui.core.runstore import RUN_ID_RE, RunPaths, RunStore, read_json
-from emotui.core.status import HEARTBEAT_STALE_S, FINISHED, RunState
+from emotui.core.status import FINISHED, HEARTBEAT_STALE_S, RunState
 from emotui.tui.sources.base import RowBatch, RunDetail
 
 log = logging.getLogger("emotui.tui")

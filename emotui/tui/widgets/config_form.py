@@ -17,8 +17,15 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Static, Switch
 
-from emotui.core.config import (DEFAULT_PROMPT_INIT_TEXT, FIELDS, GROUPS, coerce_value,
-                                check_range, field_type, is_nullable)
+from emotui.core.config import (
+    DEFAULT_PROMPT_INIT_TEXT,
+    FIELDS,
+    GROUPS,
+    check_range,
+    coerce_value,
+    field_type,
+    is_nullable,
+)
 from emotui.core.errors import ConfigError
 
 HIDDEN = {"peft_method", "extra_training_args"}  # the method picker sets peft_method
