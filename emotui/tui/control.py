@@ -22,11 +22,13 @@ from emotui.core.runstore import RunPaths, RunStore, atomic_write_text
 from emotui.core.status import ACTIVE, RunState, now, read_status, state_of, write_status
 
 
-def _slurm_resources(form_values: dict[str, Any] | None):
-    from emotui.launch.resources import resources_from_sources
+def slurm_resources(form_values: dict[str, Any] | None):
+    """User defaults (~/.config/emotui/config.yaml slurm:) < what the launch form says."""
+    from emotui.core.userconfig import user_config_path, user_section
+    from emotui.launch.resources import merge_resources
 
-    # User defaults (~/.config/emotui/config.yaml slurm:) < what the form says.
-    return resources_from_sources(None, form_values or {}, config_source="launch form")
+    return merge_resources([(f"{user_config_path()} (slurm:)", user_section("slurm")),
+                            ("launch form", form_values or {})])
 
 
 def create_run(store: RunStore, config: RunConfig, backend: str) -> RunPaths:
@@ -50,7 +52,7 @@ def submit(store: RunStore, config: RunConfig, backend: str,
     if backend not in ("local", "slurm"):
         raise ConfigError(f"the TUI launches on local or slurm, not {backend!r}")
     runner = get_backend(backend)
-    resources = _slurm_resources(slurm) if backend == "slurm" else None
+    resources = slurm_resources(slurm) if backend == "slurm" else None
     paths = create_run(store, config, backend)
     try:
         runner.submit(paths, resources=resources)
@@ -85,7 +87,7 @@ def resume(paths: RunPaths) -> str:
     if backend == "slurm":
         previous = before.get("resources")
         resources = merge_resources([("the run's last submission", previous)]) \
-            if isinstance(previous, dict) else _slurm_resources(None)
+            if isinstance(previous, dict) else slurm_resources(None)
     prepare_resume(paths)
     try:
         write_status(paths, backend=backend)

@@ -90,6 +90,11 @@ async def test_slurm_backend_shows_resources(fixture_runs, make_app):
         app.screen.query_one("#slurm-partition").value = "gpu"
         app.screen.query_one("#slurm-gpus").value = "1"
         assert app.screen.slurm_resources() == {"partition": "gpu", "gpus": "1"}
+        await pilot.pause()
+        assert "# partition: gpu" in app.screen.preview_text
+        app.screen.query_one("#slurm-gpus").value = "two"
+        await pilot.pause()
+        assert app.screen.preview_text.startswith("cannot launch: slurm gpus (from launch form)")
 
 
 async def test_sweep_file_launches_a_detached_controller(fixture_runs, make_app, tmp_path,

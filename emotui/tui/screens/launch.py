@@ -153,6 +153,11 @@ class LaunchScreen(Screen[str | None]):
     @on(Select.Changed, "#backend")
     def _backend_changed(self, event: Select.Changed) -> None:
         self.query_one("#slurm-fields").display = event.value == "slurm"
+        self.refresh_preview()
+
+    @on(Input.Changed, "#slurm-fields Input")
+    def _slurm_changed(self) -> None:
+        self.refresh_preview()
 
     def on_descendant_focus(self, event) -> None:
         tooltip = getattr(event.widget, "tooltip", None)
@@ -177,17 +182,30 @@ class LaunchScreen(Screen[str | None]):
         return config, None
 
     def refresh_preview(self) -> None:
+        """The resolved config.yaml (plus the Slurm resources), or why it cannot launch."""
         config, error = self.resolved()
+        text = ""
+        if config is not None:
+            text = dump_config(config)
+            if self.query_one("#backend", Select).value == "slurm":
+                try:
+                    resources = control.slurm_resources(self.slurm_resources())
+                except EmotuiError as exc:
+                    error = str(exc)
+                else:
+                    text += "\n# slurm resources\n" + "".join(
+                        f"# {k}: {v}\n" for k, v in resources.to_dict().items()
+                        if v not in (None, [], {}))
         preview = self.query_one("#preview", Static)
         if error:
             self.preview_text = f"cannot launch: {error}"
             preview.update(f"[b $error]cannot launch:[/] {error}")
             preview.add_class("-invalid")
         else:
-            self.preview_text = dump_config(config)
+            self.preview_text = text
             preview.remove_class("-invalid")
-            preview.update(Syntax(self.preview_text, "yaml", theme="ansi_dark",
-                                  background_color="default", word_wrap=True))
+            preview.update(Syntax(text, "yaml", theme="ansi_dark", background_color="default",
+                                  word_wrap=True))
 
     def slurm_resources(self) -> dict[str, str]:
         out = {}
