@@ -136,3 +136,32 @@ async def test_every_screen_action_is_in_the_command_palette(fixture_runs, make_
         from emotui.tui.screens.launch import LaunchScreen
 
         assert isinstance(app.screen, LaunchScreen)
+
+
+async def test_sweeps_group_trials_and_follow_them(fixture_runs, make_app):
+    from textual.widgets import Tree
+
+    from emotui.core.runstore import atomic_write_json
+    from emotui.tui.screens.detail import RunDetailScreen
+    from emotui.tui.screens.sweeps import SweepsScreen
+
+    app = make_app(fixture_runs)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_for(pilot, lambda: table_of(app).row_count == ALL)
+        await pilot.press("w")
+        await wait_for(pilot, lambda: isinstance(app.screen, SweepsScreen))
+        tree = app.screen.query_one(Tree)
+        (sweep,) = tree.root.children
+        assert "2/3 done, 1 running" in str(sweep.label) and "1 collapsed" in str(sweep.label)
+        assert [str(c.data) for c in sweep.children] == [
+            "251122-081500-lora-st2a", "251122-083000-lora-st3b", "251122-084500-lora-st4c"]
+        # The running trial finishes with a better accuracy: the tree follows.
+        paths = RunPaths(fixture_runs / "251122-084500-lora-st4c")
+        atomic_write_json(paths.results, {"eval_accuracy": 0.95, "test_accuracy": 0.94})
+        write_status(paths, state="completed", progress=1.0)
+        await wait_for(pilot, lambda: "3/3 done" in str(tree.root.children[0].label), timeout=15)
+        assert "best 95.00 (st4c)" in str(tree.root.children[0].label)
+        tree.move_cursor(tree.root.children[0].children[0])
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunDetailScreen))
+        assert app.screen.run_id == "251122-081500-lora-st2a"

@@ -252,7 +252,7 @@ class RunsScreen(Screen):
     def action_sweeps(self) -> None:
         from emotui.tui.screens.sweeps import SweepsScreen
 
-        self.app.push_screen(SweepsScreen(dict(self.all_rows)))
+        self.app.push_screen(SweepsScreen(lambda: dict(self.all_rows)))
 
     def action_compare(self) -> None:
         chosen = self.query_one(RunTable).chosen()

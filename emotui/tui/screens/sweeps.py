@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from rich.text import Text
 from textual import on
@@ -74,9 +74,11 @@ class SweepsScreen(Screen):
         Binding("enter", "open", "Open trial", show=False),
     ]
 
-    def __init__(self, rows: dict[str, dict[str, Any]]):
+    def __init__(self, rows: Callable[[], dict[str, dict[str, Any]]]):
         super().__init__()
-        self.rows = rows
+        # The home screen's live rows (a callable, so each refresh sees the latest ones).
+        self.live_rows = rows
+        self.rows = rows()
         self._painted: Any = None
 
     def compose(self) -> ComposeResult:
@@ -92,11 +94,8 @@ class SweepsScreen(Screen):
         self.query_one(Tree).focus()
 
     def _refresh_rows(self) -> None:
-        home = self.app.screen_stack[1] if len(self.app.screen_stack) > 1 else None
-        rows = getattr(home, "all_rows", None)
-        if rows is not None:
-            self.rows = dict(rows)
-            self.paint()
+        self.rows = self.live_rows()
+        self.paint()
 
     def paint(self) -> None:
         sweeps = group_by_sweep(self.rows)
