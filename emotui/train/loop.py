@@ -212,9 +212,7 @@ class TrainingLoop:
         train = self.data["train"]
         accum = cfg.gradient_accumulation_steps
         self.model.train()
-        session_start = time.perf_counter()
-        self._session = (session_start, st.global_step)
-        segment_start = session_start  # train_runtime accumulates across resumes
+        segment_start = time.perf_counter()  # train_runtime accumulates across resumes
         window_start = time.perf_counter()
         window_loss = torch.zeros((), device=self.device) + st.window_loss_sum
         micro_in_step = 0
