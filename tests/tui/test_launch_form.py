@@ -129,3 +129,20 @@ async def test_sweep_file_launches_a_detached_controller(fixture_runs, make_app,
     assert command[command.index("--runs-dir") + 1] == str(fixture_runs)
     assert command[command.index("--backend") + 1] == "local"
     assert kwargs["start_new_session"] is True  # outlives the TUI
+
+
+async def test_narrow_terminal_swaps_form_and_preview(fixture_runs, make_app):
+    app = make_app(fixture_runs)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, LaunchScreen))
+        await pilot.pause()
+        side, form = app.screen.query_one("#launch-side"), app.screen.query_one("#launch-form")
+        assert app.screen.has_class("-narrow")
+        assert not side.display or side.region.width == 0
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+        assert side.region.width > 0 and form.region.width == 0
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+        assert form.region.width > 0

@@ -63,9 +63,12 @@ def user_slurm_defaults() -> dict[str, str]:
 class LaunchScreen(Screen[str | None]):
     """Dismisses with the new run id (or sweep id), or None when left without submitting."""
 
+    # Below 110 columns the preview pane gives way to the form; ctrl+r swaps them.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
     BINDINGS = [
         Binding("escape", "leave", "Back"),
         Binding("ctrl+s", "submit", "Submit run"),
+        Binding("ctrl+r", "toggle_preview", "Preview"),
         Binding("ctrl+a", "toggle_advanced", "All fields"),
         Binding("ctrl+w", "submit_sweep", "Launch sweep"),
         Binding("f1", "method(0)", "full", show=False),
@@ -249,6 +252,10 @@ class LaunchScreen(Screen[str | None]):
             return
         self.app.notify(f"Sweep {sweep_id} started ({backend})", title="Sweep launched")
         self.dismiss(sweep_id)
+
+    def action_toggle_preview(self) -> None:
+        """On a narrow terminal, show the resolved config instead of the form (and back)."""
+        self.toggle_class("-preview")
 
     def action_leave(self) -> None:
         self.dismiss(None)
