@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Callable, Iterable
@@ -73,9 +74,15 @@ class EmotuiApp(App):
 
 def run_tui(runs_dir: str | None = None) -> int:
     """Open the TUI on a run store (--runs-dir, $EMOTUI_RUNS_DIR or ./runs)."""
+    from emotui.core.errors import ConfigError
     from emotui.core.runstore import resolve_runs_dir
 
     root = resolve_runs_dir(runs_dir)
+    if root.exists() and not root.is_dir():
+        raise ConfigError(f"run store {root} is a file, not a folder; give --runs-dir a folder")
+    if root.exists() and not os.access(root, os.R_OK | os.X_OK):
+        raise ConfigError(f"run store {root} is not readable; check its permissions")
+    # A store that does not exist yet is shown empty; launching the first run creates it.
     app = EmotuiApp(LocalRunSource(root))
     app.run()
     return app.return_code or 0

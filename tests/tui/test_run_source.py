@@ -68,3 +68,13 @@ def test_local_source_polls_incrementally(fixture_runs):
     import shutil
     shutil.rmtree(fixture_runs / "251121-111500-lora-mn7p")
     assert [b.removed for b in source.poll()][0] == ["251121-111500-lora-mn7p"]
+
+
+def test_run_tui_refuses_a_file_as_store(tmp_path):
+    from emotui.core.errors import ConfigError
+    from emotui.tui.app import run_tui
+
+    not_a_folder = tmp_path / "runs"
+    not_a_folder.write_text("")
+    with pytest.raises(ConfigError, match="is a file, not a folder"):
+        run_tui(str(not_a_folder))

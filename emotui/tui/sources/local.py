@@ -113,7 +113,7 @@ class LocalRunSource:
             with os.scandir(self.root) as entries:
                 return {e.name for e in entries
                         if e.is_dir() and RUN_ID_RE.match(e.name) and ".." not in e.name}
-        except FileNotFoundError:
+        except OSError:  # not there yet, or gone (an unmounted share): no runs to show
             return set()
 
     def _stale(self, paths: RunPaths) -> bool:
