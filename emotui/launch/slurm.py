@@ -306,8 +306,10 @@ def _submit_error(exc: Exception, stderr: list[str] | None = None) -> BackendErr
 
 
 def _clear_process_fields() -> dict[str, Any]:
-    # A previous attempt (e.g. local, before --resume on Slurm) must not look alive.
-    return {"pid": None, "pgid": None, "proc_start": None, "boot_id": None, "host": None}
+    # A previous attempt (e.g. local, before --resume on Slurm) must not look alive, and what
+    # the scheduler said about an earlier job does not apply to the new one.
+    return {"pid": None, "pgid": None, "proc_start": None, "boot_id": None, "host": None,
+            "left_queue_at": None, "scheduler_state": None, "exit_code": None}
 
 
 class SlurmBackend:
