@@ -40,10 +40,12 @@ class ArgumentParser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-def common_parser() -> argparse.ArgumentParser:
+def common_parser(default: object = argparse.SUPPRESS) -> argparse.ArgumentParser:
+    # Subcommands get SUPPRESS so `emotui --runs-dir X run` keeps X: a subparser's own default
+    # would otherwise overwrite the value parsed before the subcommand name.
     common = ArgumentParser(add_help=False)
     common.add_argument(
-        "--runs-dir", "--runs_dir", dest="runs_dir", metavar="DIR", default=None,
+        "--runs-dir", "--runs_dir", dest="runs_dir", metavar="DIR", default=default,
         help="run store (default: $EMOTUI_RUNS_DIR or ./runs)",
     )
     return common
@@ -57,7 +59,7 @@ def build_parser() -> ArgumentParser:
         "on Slurm; sweep, monitor and compare runs.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        parents=[common],
+        parents=[common_parser(default=None)],
     )
     parser.add_argument("--version", action="version", version=f"emotui {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)

@@ -498,7 +498,24 @@ def build_config(layers: list[tuple[str, Mapping[str, Any]]]) -> tuple[RunConfig
         check_range(key, value, sources[key])
     config = RunConfig(**values, extra_training_args=extra)
     validate_combinations(config, set(values), sources)
+    absolutize_local_paths(config)
     return config, set(values)
+
+
+# Settings that may name local files or folders. A run's config.yaml must work from any working
+# directory (a Slurm job, `emotui predict` run elsewhere), so existing local paths become absolute.
+PATH_FIELDS = ("model_name_or_path", "config_name", "tokenizer_name", "cache_dir", "data_dir",
+               "train_file", "validation_file", "test_file")
+
+
+def absolutize_local_paths(config: RunConfig) -> None:
+    for name in PATH_FIELDS:
+        value = getattr(config, name)
+        if not value:
+            continue
+        path = Path(value).expanduser()
+        if name == "cache_dir" or path.exists():
+            setattr(config, name, str(path.absolute()))
 
 
 def validate_combinations(config: RunConfig, explicit: set[str], sources: Mapping[str, str]) -> None:

@@ -28,6 +28,7 @@ from emotui.core.status import (
     RunState,
     mark_running,
     now,
+    read_status,
     touch_heartbeat,
     write_status,
 )
@@ -319,6 +320,9 @@ def assemble_results(config: RunConfig, paths: RunPaths, state, test, encoded, l
         precision=precision,
         evals=state.evals,
     )
+    # The tracker's link (written to status.json when it started) belongs with the results too.
+    status = read_status(paths)
+    results.update({key: status.get(key) for key in ("wandb_run_id", "wandb_url")})
     if results["collapsed"]:
         log.warning("run looks collapsed (accuracy at the majority-class rate or a non-finite loss)")
     for key, value in list(results.items()):
