@@ -85,6 +85,10 @@ def show_payload(paths: RunPaths) -> dict[str, Any]:
     payload["config"] = load_config_dict(paths)
     payload["results"] = read_json(paths.results)
     payload["run_dir"] = str(paths.root)
+    if payload.get("status") == "failed":
+        from emotui.launch.base import stderr_tail
+
+        payload["stderr_tail"] = stderr_tail(paths, 20)
     return payload
 
 
@@ -106,7 +110,16 @@ def handle_show(args: argparse.Namespace) -> int:
         console.print(results_table(payload["results"]))
     config = {k: v for k, v in payload["config"].items() if v not in (None, {}, "")}
     console.print("[dim]config:[/] " + ", ".join(f"{k}={v}" for k, v in config.items()))
+    detail = payload["status_detail"]
+    if detail.get("wandb_url"):
+        console.print(f"[dim]W&B:[/] {detail['wandb_url']}")
+    if detail.get("wandb_warning"):
+        console.print(f"[yellow]W&B: {detail['wandb_warning']}[/]")
     console.print(f"[dim]run dir:[/] {paths.root}")
+    if payload.get("stderr_tail"):
+        console.print("[dim]last lines of stderr.log:[/]")
+        for line in payload["stderr_tail"]:
+            console.print(line, markup=False, highlight=False)
     return 0
 
 
