@@ -131,7 +131,12 @@ def run_inline(paths: RunPaths, config: RunConfig, *, json_output: bool, quiet: 
             outcome["results"] = train(config, paths.root, resume=resume, stop_event=stop)
         except BaseException as exc:  # handed to the main thread, which decides what it means
             outcome["error"] = exc
+        finally:
+            finished.set()
 
+    # Wait on our own flag, not Thread.join(): on CPython 3.11 a Ctrl-C landing inside join()
+    # can mark a thread that is still training as dead.
+    finished = threading.Event()
     with _LogFiles(paths):
         worker = threading.Thread(target=work, name=f"train-{paths.run_id}", daemon=True)
         worker.start()
@@ -140,14 +145,15 @@ def run_inline(paths: RunPaths, config: RunConfig, *, json_output: bool, quiet: 
                           f"{config.model_name_or_path})")
         try:
             if quiet or json_output:
-                worker.join()
+                while not finished.wait(0.5):
+                    pass
             else:
-                follow_run(paths, console, done=lambda: not worker.is_alive())
-                worker.join()
+                follow_run(paths, console, done=finished.is_set)
         except KeyboardInterrupt:
             console.print("[yellow]stopping: saving a checkpoint (Ctrl-C again to abort)...[/]")
             stop.set()
-            worker.join()
+            while not finished.wait(0.5):
+                pass
             write_status(paths, state=RunState.CANCELLED, ended=now(),
                          reason=f"interrupted (Ctrl-C); resume with: emotui run --resume "
                                 f"{paths.run_id}")
