@@ -274,6 +274,13 @@ def _number(value: float | None) -> float | int | None:
     return int(value) if float(value).is_integer() else round(float(value), 4)
 
 
+def predicted_classes(confusion_matrix) -> int:
+    """How many classes a model predicted at all (columns of the confusion matrix in use)."""
+    if not confusion_matrix:
+        return 2  # unknown: not evidence of a collapse
+    return sum(1 for column in zip(*confusion_matrix) if any(column))
+
+
 def assemble_results(config: RunConfig, paths: RunPaths, state, test, encoded, label_names,
                      built, *, checkpoint_bytes: int, peak_memory: int | None,
                      steps_per_epoch: int, device: str, precision: str) -> dict[str, Any]:
@@ -288,6 +295,8 @@ def assemble_results(config: RunConfig, paths: RunPaths, state, test, encoded, l
         collapsed |= abs(best["accuracy"] - majority_rate(encoded["validation"].labels)) <= 0.01
     if test is not None:
         collapsed |= abs(test["accuracy"] - majority_rate(encoded["test"].labels)) <= 0.01
+        # A diverged model may answer one class for everything that is not the majority class.
+        collapsed |= predicted_classes(test.get("confusion_matrix")) <= 1
     runtime = state.train_runtime_s
     results.update(
         status="completed",
