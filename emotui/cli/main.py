@@ -62,6 +62,11 @@ def build_parser() -> ArgumentParser:
         parents=[common_parser(default=None)],
     )
     parser.add_argument("--version", action="version", version=f"emotui {__version__}")
+    parser.add_argument(
+        "--wandb", metavar="ENTITY/PROJECT", default=None,
+        help="TUI: also show this W&B project's runs (read-only; default: the user config's "
+        "wandb: tui_project; 'none' shows none)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
     for module_name in COMMANDS:
         importlib.import_module(module_name).register(sub, common)
@@ -91,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         if handler is None:
             from emotui.tui.app import run_tui
 
-            return run_tui(runs_dir=args.runs_dir)
+            return run_tui(runs_dir=args.runs_dir, wandb=args.wandb)
         return int(handler(args) or 0)
     except EmotuiError as exc:
         print(f"emotui: error: {exc}", file=sys.stderr)

@@ -25,6 +25,9 @@ STATUS_KEY = "wandb_settings"
 MODES = ("online", "offline", "disabled")
 SETTING_KEYS = ("entity", "project", "group", "tags", "name", "notes", "job_type", "mode")
 SECRET_KEYS = frozenset({"api_key", "key", "apikey", "token", "password"})
+# Keys of the user config's wandb: section that are emotui's own, not wandb.init settings
+# (tui_project: the W&B project the TUI shows beside the local runs; see emotui.tui.app).
+EMOTUI_KEYS = frozenset({"tui_project"})
 # The environment variables wandb itself honours for the same settings.
 ENV_VARS = {
     "entity": "WANDB_ENTITY",
@@ -89,9 +92,12 @@ def clean_section(section: Mapping[str, Any] | None, where: str) -> dict[str, An
                 f"'wandb: {raw_key}' in {where}: emotui does not take the W&B API key from files; "
                 "remove it and set WANDB_API_KEY or run 'wandb login'"
             )
+        if key in EMOTUI_KEYS:
+            continue
         if key not in SETTING_KEYS:
             raise ConfigError(
-                f"unknown W&B setting '{raw_key}' in {where}; known: {', '.join(SETTING_KEYS)}"
+                f"unknown W&B setting '{raw_key}' in {where}; known: "
+                f"{', '.join((*SETTING_KEYS, *sorted(EMOTUI_KEYS)))}"
             )
         if value is None or value == "":
             continue

@@ -34,7 +34,8 @@ class EmotuiApp(App):
         super().__init__()
         self.source = source
         # Shown in the header; tests pass a fixed label (a temporary path would vary).
-        self.store_label = store_label or str(getattr(source, "root", source.name))
+        self.store_label = store_label or getattr(source, "label", None) \
+            or str(getattr(source, "root", source.name))
         # One clock for elapsed times and ETAs: tests freeze it so snapshots are stable.
         self.clock = clock
         self.export_dir = Path(export_dir) if export_dir else Path.cwd()
@@ -72,8 +73,32 @@ class EmotuiApp(App):
                 yield SystemCommand(title, help_text, callback)
 
 
-def run_tui(runs_dir: str | None = None) -> int:
-    """Open the TUI on a run store (--runs-dir, $EMOTUI_RUNS_DIR or ./runs)."""
+def wandb_project_choice(wandb: str | None) -> str | None:
+    """The W&B project the TUI shows beside the local runs: --wandb, else the user config's
+    ``wandb: tui_project:``; ``--wandb none`` (or an empty value) shows none."""
+    if wandb is None:
+        from emotui.core.userconfig import user_section
+
+        wandb = user_section("wandb").get("tui_project")
+    text = str(wandb or "").strip()
+    return None if text.lower() in ("", "none", "off") else text
+
+
+def make_source(root: Path, wandb: str | None = None) -> RunSource:
+    """The local store, plus the W&B project when one is chosen (W&B code loads only then)."""
+    local = LocalRunSource(root)
+    project = wandb_project_choice(wandb)
+    if project is None:
+        return local
+    from emotui.tui.sources.combined import CombinedRunSource
+    from emotui.tui.sources.wandb import WandbRunSource
+
+    return CombinedRunSource(local, WandbRunSource.for_path(project))
+
+
+def run_tui(runs_dir: str | None = None, wandb: str | None = None) -> int:
+    """Open the TUI on a run store (--runs-dir, $EMOTUI_RUNS_DIR or ./runs), with the runs of a
+    W&B project beside them when --wandb ENTITY/PROJECT or the user config names one."""
     from emotui.core.errors import ConfigError
     from emotui.core.runstore import resolve_runs_dir
 
@@ -83,6 +108,6 @@ def run_tui(runs_dir: str | None = None) -> int:
     if root.exists() and not os.access(root, os.R_OK | os.X_OK):
         raise ConfigError(f"run store {root} is not readable; check its permissions")
     # A store that does not exist yet is shown empty; launching the first run creates it.
-    app = EmotuiApp(LocalRunSource(root))
+    app = EmotuiApp(make_source(root, wandb))
     app.run()
     return app.return_code or 0

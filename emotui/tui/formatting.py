@@ -34,6 +34,26 @@ def state_text(row: dict[str, Any]) -> Text:
     return Text(label, style=STATE_STYLES.get(state, "dim"))
 
 
+# Where a row comes from, as a short mark after its run id (local rows have none).
+SOURCE_BADGES = {"wandb": "W&B", "wandb-offline": "W&B offline", "local+wandb": "+W&B"}
+
+
+def run_id_text(row: dict[str, Any]) -> Text:
+    text = Text(str(row["run_id"]))
+    badge = SOURCE_BADGES.get(row.get("source") or "")
+    if badge:
+        text.append(f" {badge}", style="bold yellow" if badge.startswith("W") else "yellow")
+    return text
+
+
+def can_control(source: Any, run_id: str) -> bool:
+    """Whether the TUI may cancel, resume or delete this run (a W&B-only row: no)."""
+    check = getattr(source, "is_controllable", None)
+    if check is not None:
+        return bool(check(run_id))
+    return bool(getattr(source, "controllable", False))
+
+
 def method_label(method: str | None) -> str:
     return METHOD_LABELS.get(method or "", method or "-")
 

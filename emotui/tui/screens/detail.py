@@ -175,6 +175,8 @@ class RunDetailScreen(Screen):
         if row.get("test_accuracy") is not None:
             parts.append(f"test {fmt.percent(row['test_accuracy'])}")
         parts.append(fmt.backend_label(row))
+        if str(row.get("source") or "").endswith("wandb"):
+            parts.append(f"W&B {row.get('wandb_url') or row.get('wandb_project') or ''}".strip())
         if row.get("reason"):
             parts.append(f"reason: {row['reason']}")
         first.append("\n" + " · ".join(parts))
@@ -265,8 +267,9 @@ class RunDetailScreen(Screen):
             f"at line {self._match_at + 1}")
 
     def _control(self, verb: str, act) -> None:
-        if not getattr(self.source, "controllable", False):
-            self.notify("This run cannot be controlled from here.", severity="warning")
+        if not fmt.can_control(self.source, self.run_id):
+            self.notify("This run cannot be controlled from here (a W&B run is read-only).",
+                        severity="warning")
             return
         paths = self.source.paths(self.run_id)
 
@@ -284,6 +287,11 @@ class RunDetailScreen(Screen):
 
     def action_cancel_run(self) -> None:
         from emotui.tui.screens.confirm import ConfirmScreen
+
+        if not fmt.can_control(self.source, self.run_id):
+            self.notify("This run cannot be controlled from here (a W&B run is read-only).",
+                        severity="warning")
+            return
 
         def answered(yes: bool | None) -> None:
             if yes:

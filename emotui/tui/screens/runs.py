@@ -41,6 +41,7 @@ class RunsScreen(Screen):
         Binding("S", "reverse_sort", "Reverse sort", show=False),
         Binding("w", "sweeps", "Sweeps"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
+        Binding("R", "refresh_remote", "Refresh W&B", show=False),
     ]
 
     def __init__(self, poll_interval: float = 1.0):
@@ -105,6 +106,8 @@ class RunsScreen(Screen):
         for rid in batch.removed:
             self.all_rows.pop(rid, None)
         table.drop(batch.removed)
+        for notice in batch.notices:
+            self.notify(notice, title="W&B", severity="warning", timeout=8)
         for row in batch.changed:
             self.all_rows[row["run_id"]] = row
         match = self._matcher()
@@ -139,7 +142,8 @@ class RunsScreen(Screen):
             if words:
                 hay = " ".join(str(row.get(k) or "") for k in (
                     "run_id", "status", "method", "reason", "model_name_or_path", "backend",
-                    "job_id", "sweep_id")) + " " + fmt.method_label(row.get("method"))
+                    "job_id", "sweep_id", "source", "name")) + " " \
+                    + fmt.method_label(row.get("method"))
                 hay = hay.lower()
                 return all(word in hay for word in words)
             return True
@@ -264,10 +268,27 @@ class RunsScreen(Screen):
         self.app.push_screen(CompareScreen(chosen))
 
     def _controllable(self) -> bool:
+        """Whether every chosen run can be cancelled, resumed or deleted (W&B rows cannot)."""
         if not getattr(self.source, "controllable", False):
             self.notify("Runs of this source cannot be controlled from here.", severity="warning")
             return False
+        read_only = [rid for rid in self.query_one(RunTable).chosen()
+                     if not fmt.can_control(self.source, rid)]
+        if read_only:
+            shown = read_only[0] if len(read_only) == 1 else f"{len(read_only)} of the chosen runs"
+            self.notify(f"{shown}: a W&B run without a local run directory is read-only here "
+                        "(cancel, resume and delete act on local runs).", severity="warning")
+            return False
         return True
+
+    def action_refresh_remote(self) -> None:
+        request = getattr(self.source, "request_refresh", None)
+        if request is None:
+            self.notify("No W&B project is shown (emotui --wandb ENTITY/PROJECT).")
+            return
+        request()
+        self.refresh_now()
+        self.notify("Refreshing the W&B project…", title="W&B")
 
     def _each_chosen(self, verb: str, act) -> None:
         """Run a control action on the chosen runs in a thread (cancel may wait for a job)."""

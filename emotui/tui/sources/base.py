@@ -16,6 +16,8 @@ class RowBatch:
     # How many runs the source knows after this batch, and whether the scan is complete.
     known: int = 0
     complete: bool = True
+    # One-line messages for the user (a remote source that could not refresh, say).
+    notices: list[str] = field(default_factory=list)
 
 
 @dataclass
