@@ -1,4 +1,5 @@
-"""The TUI never loads torch/transformers/peft/datasets: not on import, not while running."""
+"""The TUI never loads torch/transformers/peft/datasets: not on import, not while running; and
+wandb only when a W&B project is shown."""
 
 from __future__ import annotations
 
@@ -44,8 +45,51 @@ def test_tui_process_never_imports_training_libraries(tmp_path):
         asyncio.run(main())
         loaded = [m for m in heavy if m in sys.modules]
         print("LOADED", loaded)
+        # No W&B project configured: neither wandb nor emotui's W&B source was loaded.
+        print("WANDB", [m for m in ("wandb", "emotui.tui.sources.wandb") if m in sys.modules])
     """)
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
+    assert "LOADED []" in out.stdout
+    assert "WANDB []" in out.stdout
+
+
+def test_tui_with_a_wandb_source_never_imports_training_libraries(tmp_path):
+    """A W&B source configured without a key: one notice, the TUI goes on, still no torch.
+    (wandb itself may load here, on the refresh thread: only when a W&B project is shown.)"""
+    script = textwrap.dedent(f"""
+        import asyncio, os, sys
+        sys.path.insert(0, {str(__import__('pathlib').Path(__file__).parent)!r})
+        for name in ("WANDB_API_KEY", "WANDB_BASE_URL"):
+            os.environ.pop(name, None)
+        os.environ.update(HOME={str(tmp_path)!r}, NETRC={str(tmp_path / 'netrc')!r},
+                          EMOTUI_CACHE_DIR={str(tmp_path / 'cache')!r},
+                          EMOTUI_CONFIG={str(tmp_path / 'none.yaml')!r})
+        heavy = {HEAVY!r}
+        from fixture_store import build_fixture_store
+        from pathlib import Path
+        build_fixture_store(Path({str(tmp_path / 'runs')!r}))
+        from emotui.tui.app import EmotuiApp, make_source
+        from emotui.tui.widgets.run_table import RunTable
+
+        async def main():
+            source = make_source(Path({str(tmp_path / 'runs')!r}), "team/study")
+            assert "wandb" not in sys.modules  # not on building the source either
+            app = EmotuiApp(source, poll_interval=0.1, export_dir=Path({str(tmp_path)!r}))
+            async with app.run_test(size=(100, 30)) as pilot:
+                for _ in range(200):
+                    await pilot.pause(0.05)
+                    if any("no W&B API key" in n.message for n in app._notifications):
+                        break
+                print("NOTICES", [n.message for n in app._notifications])
+                await pilot.press("enter")
+                await pilot.pause(0.3)
+        asyncio.run(main())
+        print("LOADED", [m for m in heavy if m in sys.modules])
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "no W&B API key" in out.stdout
     assert "LOADED []" in out.stdout

@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterator
 
 import yaml
 
-from emotui.tracking.keys import record_to_row
+from emotui.tracking.keys import EPOCH_KEY, STEP_KEY, is_number, record_to_row
 from emotui.tracking.sources import record_detail
 from emotui.tracking.wandb_api import ProjectRuns, WandbProject, WandbUnavailable
 from emotui.tui.sources.base import RowBatch, RunDetail
@@ -35,6 +35,29 @@ def wandb_row(record: dict[str, Any]) -> dict[str, Any] | None:
     row.setdefault("collapsed", (record.get("summary") or {}).get("collapsed"))
     row["stale"] = False
     return row
+
+
+def with_epochs(events: list[dict[str, Any]], summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """Events with an epoch wherever it can be known, so W&B curves share the local runs' x axis.
+
+    W&B history is fetched one key at a time against the step, so eval rows come without
+    ``train/epoch``: take it from another event at the same step, else from the run's
+    steps per epoch (its summary's final step over its final epoch).
+    """
+    at_step = {e["step"]: e["epoch"] for e in events if is_number(e.get("epoch"))}
+    steps, epochs = summary.get(STEP_KEY), summary.get(EPOCH_KEY)
+    per_epoch = steps / epochs if is_number(steps) and is_number(epochs) and epochs > 0 \
+        and steps > 0 else None
+    out = []
+    for event in events:
+        if not is_number(event.get("epoch")):
+            epoch = at_step.get(event.get("step"))
+            if epoch is None and per_epoch and is_number(event.get("step")):
+                epoch = round(event["step"] / per_epoch, 3)
+            if epoch is not None:
+                event = dict(event, epoch=epoch)
+        out.append(event)
+    return out
 
 
 class WandbRunSource:
@@ -171,4 +194,5 @@ class WandbRunSource:
             text = ""
         status = {"state": row.get("status"), "source": "wandb", "wandb_url": row.get("wandb_url")}
         return RunDetail(run_id=run_id, row=row, status=status, config=config,
-                         config_text=text, results=found["results"], events=found["events"])
+                         config_text=text, results=found["results"],
+                         events=with_epochs(found["events"], found["summary"]))

@@ -201,6 +201,7 @@ class RunTable(DataTable):
         present = sorted(present, key=lambda kv: kv[0], reverse=self.sort_reverse)
         empty = [kv for kv in keyed if kv[0][0] == 2]
         position = {rid: i for i, (_, rid) in enumerate([*present, *empty])}
-        self.sort("id", key=lambda rid: position[str(rid)])
+        # The id cell may carry a source badge after a space ("full1 W&B"); ids have no spaces.
+        self.sort("id", key=lambda cell: position[str(cell).split(" ", 1)[0]])
         if current is not None and current in self.rows:
             self.move_cursor(row=self.get_row_index(current), animate=False)
