@@ -156,7 +156,9 @@ start_mariadb() {
     mysql_install_db --user=mysql --datadir="$DIR/mysql" --auth-root-authentication-method=socket \
       --skip-test-db >"$DIR/log/mysql_install_db.log" 2>&1
   fi
-  nohup "$(mariadbd_bin)" --user=mysql --datadir="$DIR/mysql" --socket=/run/mysqld/mysqld.sock \
+  # setsid: a daemon must not share the caller's process group, or it dies when that group is
+  # killed (a pytest run started under `timeout`, a terminal closed, a CI step's cleanup).
+  setsid nohup "$(mariadbd_bin)" --user=mysql --datadir="$DIR/mysql" --socket=/run/mysqld/mysqld.sock \
     --pid-file="$DIR/mysql/mariadb.pid" --skip-networking=0 --bind-address=127.0.0.1 \
     --innodb-buffer-pool-size=64M --log-error="$DIR/mysql/mariadb.err" >/dev/null 2>&1 &
   wait_for 30 MariaDB mysql_up
@@ -222,6 +224,8 @@ cmd_status() {
     if pid_alive "$DIR/run/$d.pid"; then echo "$d: running"; else echo "$d: stopped"; ok=1; fi
   done
   if pid_alive /run/munge/munged.pid; then echo "munged: running"; else echo "munged: stopped"; ok=1; fi
+  # slurmdbd keeps running without its database, but then sacct fails: check MariaDB itself.
+  if mysql_up >/dev/null 2>&1; then echo "mariadb: running"; else echo "mariadb: stopped"; ok=1; fi
   # sinfo waits ~10 s for a slurmctld that is not there: ask only when the daemons run.
   if [ $ok = 0 ] && node_ready; then sinfo; else echo "node: not ready"; ok=1; fi
   return $ok
