@@ -37,6 +37,12 @@ RUNS = [
      {"backend": "slurm", "job_id": "4833", "reason": "preempted; requeued"}, 2, None),
 ]
 SWEEP_ID = "sweep-lora-k3x9"
+# The sweep's spec.json as emotui.sweep writes it: a 3 x 2 grid, three trials started so far.
+SWEEP_SPEC = {"sweep_id": SWEEP_ID, "method": "grid", "run_cap": None, "planned_total": 6,
+              "metric": {"name": "eval/accuracy", "goal": "maximize", "target": None},
+              "parameters": {"learning_rate": {"distribution": "categorical",
+                                               "values": [5e-4, 1e-3, 3e-3]},
+                             "lora_r": {"distribution": "categorical", "values": [8, 16]}}}
 SWEEP_RUNS = [
     ("251122-081500-lora-st2a", {"learning_rate": 1e-3, "lora_r": 8}, "completed", 0.9190),
     ("251122-083000-lora-st3b", {"learning_rate": 3e-3, "lora_r": 16}, "completed", 0.3520),
@@ -138,4 +144,6 @@ def build_fixture_store(root: Path) -> RunStore:
         _write_run(store, len(RUNS) + offset, rid, "lora", overrides, state,
                    {"backend": "local"}, 5 if state == "completed" else 1.5, acc,
                    sweep_id=SWEEP_ID, collapsed=acc is not None and acc < 0.5)
+    (root / "sweeps" / SWEEP_ID).mkdir(parents=True)
+    atomic_write_json(root / "sweeps" / SWEEP_ID / "spec.json", SWEEP_SPEC)
     return store

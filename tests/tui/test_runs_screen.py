@@ -152,16 +152,34 @@ async def test_sweeps_group_trials_and_follow_them(fixture_runs, make_app):
         await wait_for(pilot, lambda: isinstance(app.screen, SweepsScreen))
         tree = app.screen.query_one(Tree)
         (sweep,) = tree.root.children
-        assert "2/3 done, 1 running" in str(sweep.label) and "1 collapsed" in str(sweep.label)
+        # A 3 x 2 grid (spec.json's planned_total), three trials started so far.
+        assert "grid" in str(sweep.label) and "2/6 done, 1 running" in str(sweep.label)
+        assert "1 collapsed" in str(sweep.label)
         assert [str(c.data) for c in sweep.children] == [
             "251122-081500-lora-st2a", "251122-083000-lora-st3b", "251122-084500-lora-st4c"]
         # The running trial finishes with a better accuracy: the tree follows.
         paths = RunPaths(fixture_runs / "251122-084500-lora-st4c")
         atomic_write_json(paths.results, {"eval_accuracy": 0.95, "test_accuracy": 0.94})
         write_status(paths, state="completed", progress=1.0)
-        await wait_for(pilot, lambda: "3/3 done" in str(tree.root.children[0].label), timeout=15)
+        await wait_for(pilot, lambda: "3/6 done" in str(tree.root.children[0].label), timeout=15)
         assert "best 95.00 (st4c)" in str(tree.root.children[0].label)
         tree.move_cursor(tree.root.children[0].children[0])
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, RunDetailScreen))
         assert app.screen.run_id == "251122-081500-lora-st2a"
+
+
+def test_sweep_progress_counts_against_the_planned_total():
+    from emotui.tui.screens.sweeps import planned_total, sweep_label
+
+    trials = [{"run_id": f"t{i}", "status": s} for i, s in enumerate(
+        ("completed", "completed", "running"))]
+    # A grid: its size (spec.json's planned_total), not run_cap and not the trials seen.
+    assert "2/12 done" in str(sweep_label("g", trials, {"method": "grid", "planned_total": 12}))
+    # random with run_cap; never fewer than the trials already there.
+    assert planned_total({"method": "random", "run_cap": 2}, trials) == 3
+    assert planned_total({"method": "random", "run_cap": 20}, trials) == 20
+    # Unbounded (--count) or unknown (a sweep from W&B): no made-up total.
+    label = str(sweep_label("r", trials, {"method": "random", "planned_total": None}))
+    assert "2 done of 3 so far, 1 running" in label and "%" not in label
+    assert planned_total({}, trials) is None

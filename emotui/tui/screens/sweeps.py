@@ -21,7 +21,26 @@ def sweep_info(root, sweep_id: str) -> dict[str, Any]:
     """spec.json of a sweep written by emotui.sweep ({} when absent: e.g. a W&B-run sweep)."""
     if root is None:
         return {}
-    return read_json(root / "sweeps" / sweep_id / "spec.json") or {}
+    from emotui.core.errors import ConfigError
+    from emotui.sweep.store import SweepStore
+
+    try:
+        paths = SweepStore(root).paths(sweep_id)
+    except ConfigError:  # a W&B sweep name that is no emotui sweep id
+        return {}
+    return read_json(paths.spec) or {}
+
+
+def planned_total(spec: dict[str, Any], trials: list[dict[str, Any]]) -> int | None:
+    """How many trials the sweep runs in all: spec.json's planned_total (a grid's size, capped
+    by run_cap; a random or bayes sweep's run_cap), never fewer than the trials seen. None when
+    unbounded (run with --count) or unknown (a sweep emotui did not write)."""
+    total = spec.get("planned_total")
+    if total is None:
+        total = spec.get("run_cap")
+    if not isinstance(total, int) or total <= 0:
+        return None
+    return max(total, len(trials))
 
 
 def group_by_sweep(rows: dict[str, dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
@@ -35,7 +54,7 @@ def group_by_sweep(rows: dict[str, dict[str, Any]]) -> dict[str, list[dict[str, 
 def sweep_label(sweep_id: str, trials: list[dict[str, Any]], spec: dict[str, Any]) -> Text:
     done = sum(1 for t in trials if t.get("status") in FINISHED)
     running = sum(1 for t in trials if t.get("status") == "running")
-    total = spec.get("run_cap") or len(trials)
+    total = planned_total(spec, trials)
     scored = [t for t in trials if t.get("eval_accuracy") is not None]
     best = max(scored, key=lambda t: t["eval_accuracy"]) if scored else None
     collapsed = sum(1 for t in trials if t.get("collapsed"))
@@ -44,7 +63,10 @@ def sweep_label(sweep_id: str, trials: list[dict[str, Any]], spec: dict[str, Any
         label.append(f"  {spec['method']}", style="dim")
     label.append("  ")
     label.append_text(fmt.progress_bar(done / total if total else None))
-    label.append(f"  {done}/{total} done, {running} running")
+    if total:
+        label.append(f"  {done}/{total} done, {running} running")
+    else:
+        label.append(f"  {done} done of {len(trials)} so far, {running} running")
     if best is not None:
         label.append(f"  best {fmt.percent(best['eval_accuracy'])} ({best['run_id'][-4:]})",
                      style="green")
