@@ -109,6 +109,8 @@ async def test_wandb_rows_beside_local_runs_detail_and_compare(standin, fixture_
         assert table.get_cell("full1", "id").plain == "full1 W&B"
         assert table.get_cell(LOCAL, "id").plain == f"{LOCAL} +W&B"
         assert screen.all_rows["lora1"]["method"] == "lora"
+        # W&B knows the start and the training time (HF's train_runtime), not the end.
+        assert table.get_cell("full1", "elapsed").plain == "3m27s"
 
         # A W&B row is read-only: delete refuses with a notice, no confirmation is asked.
         table.move_cursor(row=table.get_row_index("full1"))
@@ -133,6 +135,8 @@ async def test_wandb_rows_beside_local_runs_detail_and_compare(standin, fixture_
         summary = str(detail.query_one("#detail-summary").render())
         assert "completed" in summary and f"/{STUDY}/runs/full1" in summary
         assert "learning_rate: 2.0e-05" in app.source.detail("full1").config_text
+        await pilot.press("4")
+        assert "test accuracy 92.85" in str(detail.query_one("#results-note").render())
         await pilot.press("x")  # cancel: refused for a W&B run
         assert not isinstance(app.screen, ConfirmScreen)
         await pilot.press("escape")

@@ -132,6 +132,14 @@ class RunDetailScreen(Screen):
                 Syntax(detail.config_text, "yaml", theme="ansi_dark", background_color="default"))
         if detail.results.get("per_class") and not self._results_shown:
             self._paint_results(detail.results)
+        elif not detail.metrics_path and detail.results.get("test_accuracy") is not None:
+            # A W&B run: its summary's metrics, no per-class table or confusion matrix.
+            r = detail.results
+            self.query_one("#results-note", Static).update(
+                f"test accuracy {fmt.percent(r.get('test_accuracy'))} · test macro-F1 "
+                f"{fmt.percent(r.get('test_macro_f1'))} · eval accuracy "
+                f"{fmt.percent(r.get('eval_accuracy'))} (W&B summary; per-class scores and "
+                "the confusion matrix live in W&B)")
 
     @on(MetricsArrived)
     def _paint_metrics(self, message: MetricsArrived) -> None:

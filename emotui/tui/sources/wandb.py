@@ -34,6 +34,15 @@ def wandb_row(record: dict[str, Any]) -> dict[str, Any] | None:
         return None
     row.setdefault("collapsed", (record.get("summary") or {}).get("collapsed"))
     row["stale"] = False
+    if row.get("ended") is None and row.get("status") not in ("running", "queued"):
+        # W&B gives the start, not the end: a finished run's end is its start plus its
+        # training time when the summary has one; otherwise its elapsed time is unknown ("-"),
+        # not zero.
+        runtime = row.get("train_runtime_s")
+        if row.get("started") is not None and is_number(runtime):
+            row["ended"] = row["started"] + runtime
+        else:
+            row["started"] = None
     return row
 
 
