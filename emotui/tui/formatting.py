@@ -46,6 +46,19 @@ def run_id_text(row: dict[str, Any]) -> Text:
     return text
 
 
+def id_sort_value(row: dict[str, Any]) -> str:
+    """What the run column sorts on: the run id, which starts with its creation time
+    (yymmdd-hhmmss, local time); a W&B run's id does not, so its creation time is put first
+    and runs of both sources interleave newest first."""
+    run_id = str(row["run_id"])
+    created = row.get("created")
+    if row.get("source") in ("wandb", "wandb-offline") and isinstance(created, (int, float)):
+        import time
+
+        return time.strftime("%y%m%d-%H%M%S", time.localtime(created)) + "-" + run_id
+    return run_id
+
+
 def can_control(source: Any, run_id: str) -> bool:
     """Whether the TUI may cancel, resume or delete this run (a W&B-only row: no)."""
     check = getattr(source, "is_controllable", None)

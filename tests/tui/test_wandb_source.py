@@ -109,6 +109,9 @@ async def test_wandb_rows_beside_local_runs_detail_and_compare(standin, fixture_
         assert table.get_cell("full1", "id").plain == "full1 W&B"
         assert table.get_cell(LOCAL, "id").plain == f"{LOCAL} +W&B"
         assert screen.all_rows["lora1"]["method"] == "lora"
+        # Newest first across sources: the W&B runs (May 2025) below the local ones (Nov 2025).
+        order = [row.key.value for row in table.ordered_rows]
+        assert order[-2:] == ["lora1", "full1"] and order[0].startswith("2511")
         # W&B knows the start and the training time (HF's train_runtime), not the end.
         assert table.get_cell("full1", "elapsed").plain == "3m27s"
 

@@ -114,8 +114,10 @@ class RunsScreen(Screen):
         visible = [r for r in batch.changed if r["run_id"] in table.rows_by_id or match(r)]
         added = table.show(visible)
         # The source yields newest first, which is the default order: while the first scan
-        # streams in, re-sorting every batch would be wasted work on a large store.
-        if added and (not self.scanning or not table.default_order):
+        # streams in, re-sorting every batch would be wasted work on a large store. Rows of
+        # another source (W&B) come after the local ones, in their own order: sorted in.
+        foreign = any((r.get("source") or "local") != "local" for r in visible)
+        if added and (not self.scanning or not table.default_order or foreign):
             table.resort()
         if batch.complete and self.scanning:
             self.scanning = False

@@ -30,7 +30,7 @@ def _get(name: str) -> Callable[[dict[str, Any], float], Any]:
 
 COLUMNS = (
     Column("sel", " ", lambda r, n: "", lambda r, n: None),
-    Column("id", "run", lambda r, n: fmt.run_id_text(r), _get("run_id")),
+    Column("id", "run", lambda r, n: fmt.run_id_text(r), lambda r, n: fmt.id_sort_value(r)),
     Column("state", "state", lambda r, n: fmt.state_text(r), _get("status")),
     Column("method", "method", lambda r, n: fmt.method_label(r.get("method")), _get("method")),
     Column("progress", "progress", lambda r, n: fmt.progress_bar(r.get("progress")),
