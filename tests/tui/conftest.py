@@ -10,6 +10,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from fixture_store import FROZEN_NOW, build_fixture_store  # noqa: E402
+from tui_helpers import wait_for  # noqa: E402,F401  (tests import it from tui_helpers)
 
 from emotui.tui.app import EmotuiApp  # noqa: E402
 from emotui.tui.sources import LocalRunSource  # noqa: E402
@@ -34,13 +35,3 @@ def make_app(tmp_path):
                          store_label="runs", **kwargs)
 
     return make
-
-
-async def wait_for(pilot, condition, timeout: float = 10.0, step: float = 0.05) -> None:
-    """Let the app run until condition() holds (workers poll files on their own threads)."""
-    waited = 0.0
-    while not condition():
-        if waited >= timeout:
-            raise AssertionError(f"condition not met within {timeout} s")
-        await pilot.pause(step)
-        waited += step

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import wait_for
+from tui_helpers import wait_for
 
 from emotui.core.events import MetricsWriter
 from emotui.core.runstore import RunPaths

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import textwrap
 
-from conftest import FROZEN_NOW  # noqa: F401  (the fixture store module is importable)
+from fixture_store import FROZEN_NOW  # noqa: F401  (the fixture store module is importable)
 
 HEAVY = ("torch", "transformers", "peft", "datasets")
 

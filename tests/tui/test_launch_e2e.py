@@ -8,7 +8,7 @@ a new TUI picks it up with its live state.
 from __future__ import annotations
 
 import pytest
-from conftest import wait_for
+from tui_helpers import wait_for
 
 from emotui.core.runstore import RunStore
 from emotui.core.status import read_status

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import wait_for
+from tui_helpers import wait_for
 
 from emotui.tui.screens.launch import LaunchScreen
 from emotui.tui.widgets.config_form import FieldRow, check_field, form_fields

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import wait_for
+from tui_helpers import wait_for
 
 from emotui.tui.app import EmotuiApp
 from emotui.tui.screens.detail import RunDetailScreen

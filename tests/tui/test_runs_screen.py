@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import wait_for
+from tui_helpers import wait_for
 from fixture_store import RUNS, SWEEP_RUNS
 
 from emotui.core.runstore import RunPaths

@@ -6,7 +6,7 @@ Update after an intended change with: pytest tests/tui/test_snapshots.py --snaps
 
 from __future__ import annotations
 
-from conftest import wait_for
+from tui_helpers import wait_for
 from fixture_store import RUNS, SWEEP_RUNS
 
 from emotui.tui.screens.compare import CompareScreen

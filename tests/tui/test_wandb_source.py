@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import wait_for
+from tui_helpers import wait_for
 from fixture_store import FROZEN_NOW, RUNS, SWEEP_RUNS
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "tracking"))

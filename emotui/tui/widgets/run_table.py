@@ -176,7 +176,7 @@ class RunTable(DataTable):
     def chosen(self) -> list[str]:
         """The selected runs in table order, or the run under the cursor."""
         if self.selected:
-            order = [k.value for k in self.rows]
+            order = [row.key.value for row in self.ordered_rows]  # as shown, not as added
             return [rid for rid in order if rid in self.selected]
         current = self.current_id
         return [current] if current else []
