@@ -90,7 +90,7 @@ class _LogFiles:
         self.err.setLevel(logging.WARNING)
         self.err.setFormatter(fmt)
         self.loggers = [logging.getLogger(n) for n in ("emotui", "py.warnings", "transformers",
-                                                       "peft", "datasets")]
+                                                       "peft", "datasets", "huggingface_hub")]
 
     def __enter__(self) -> "_LogFiles":
         logging.captureWarnings(True)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from emotui.core.config import RunConfig
+from emotui.train.hub import go_offline_if_unreachable
 from emotui.core.errors import EmotuiError
 from emotui.core.events import MetricsWriter, truncate_after_step
 from emotui.core.results import empty_results
@@ -137,6 +138,7 @@ def train(config: RunConfig, run_dir: str | Path, *, resume: bool = False,
     mark_running(paths)
     with Heartbeat(paths):
         try:
+            go_offline_if_unreachable(config)
             if config.recipe == "reference":
                 from emotui.train.reference import run_reference
 

@@ -1,0 +1,64 @@
+"""Fail fast when the Hugging Face Hub is out of reach.
+
+huggingface_hub retries an unreachable host with back-off for about 40 s, printing each retry,
+before transformers or datasets give up. One short TCP probe tells us the same in seconds; when
+it fails we switch this process to offline mode, so the loaders fail at once and the train layer
+turns that into its one-line "use local files" message.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import sys
+from pathlib import Path
+from urllib.parse import urlparse
+
+from emotui.core.config import RunConfig
+
+log = logging.getLogger("emotui.train")
+PROBE_TIMEOUT_S = 5.0
+OFFLINE_VARIABLES = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE")
+
+
+def needs_hub(config: RunConfig) -> bool:
+    """Whether loading this run's model or data would ask the Hub for anything."""
+    names = [config.model_name_or_path, config.tokenizer_name, config.config_name]
+    if any(name and not Path(name).expanduser().exists() for name in names):
+        return True
+    local_data = config.train_file or config.validation_file or config.test_file or config.data_dir
+    return bool(config.dataset_name) and not local_data
+
+
+def hub_unreachable(endpoint: str | None = None, timeout: float = PROBE_TIMEOUT_S) -> str | None:
+    """None when the Hub endpoint accepts a TCP connection, else why not (DNS, refused, timeout)."""
+    url = urlparse(endpoint or os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    host, port = url.hostname or "huggingface.co", url.port or (80 if url.scheme == "http" else 443)
+    if os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy"):
+        return None  # behind a proxy a direct probe proves nothing; let the client try
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return None
+    except OSError as exc:
+        return f"{host}:{port}: {exc.strerror or exc}"
+
+
+def go_offline_if_unreachable(config: RunConfig) -> None:
+    """Probe the Hub once when this run needs it and offline mode is not already set."""
+    if not needs_hub(config) or os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true"):
+        return
+    problem = hub_unreachable()
+    if problem is None:
+        return
+    log.warning("the Hugging Face Hub is unreachable (%s); loading offline", problem)
+    for name in OFFLINE_VARIABLES:
+        os.environ[name] = "1"
+    # Already-imported libraries read these once at import: tell them too.
+    constants = sys.modules.get("huggingface_hub.constants")
+    if constants is not None:
+        constants.HF_HUB_OFFLINE = True
+    datasets_config = sys.modules.get("datasets.config")
+    if datasets_config is not None:
+        datasets_config.HF_HUB_OFFLINE = True
+        datasets_config.HF_DATASETS_OFFLINE = True
