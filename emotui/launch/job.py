@@ -25,7 +25,6 @@ import argparse
 import logging
 import os
 import signal
-import socket
 import sys
 import threading
 import time

@@ -13,7 +13,6 @@ from __future__ import annotations
 import collections
 import contextlib
 import os
-import re
 import tempfile
 import secrets
 import shlex

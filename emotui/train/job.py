@@ -176,7 +176,7 @@ def run_default(config: RunConfig, paths: RunPaths, *, resume: bool,
     from transformers import set_seed
 
     from emotui.train.batches import encode
-    from emotui.train.checkpoint import Checkpointer, folder_bytes
+    from emotui.train.checkpoint import Checkpointer
     from emotui.train.data import load_splits
     from emotui.train.loop import TrainingLoop, resolve_device
     from emotui.train.model import build_model
@@ -241,22 +241,41 @@ def run_default(config: RunConfig, paths: RunPaths, *, resume: bool,
             write_predictions(paths, dataset.splits["test"].texts, encoded["test"].labels,
                               test, dataset.label_names)
         checkpointer.cleanup()
-        results = assemble_results(
+        results = save_results(
             config, paths, loop.state, test, encoded, dataset.label_names, built,
-            checkpoint_bytes=folder_bytes(paths.checkpoint_best),
-            peak_memory=torch.cuda.max_memory_allocated() if device.type == "cuda" else None,
-            steps_per_epoch=loop.steps_per_epoch, device=str(device),
+            steps_per_epoch=loop.steps_per_epoch, device=device,
             precision=str(loop.amp_dtype).replace("torch.", "") if loop.amp_dtype else "float32",
         )
-        atomic_write_json(paths.results, results)
         ok = True
         return results
     finally:
-        reporter.close()
-        try:
-            tracker.finish(results, ok)
-        except Exception:
-            log.warning("tracker could not finish", exc_info=True)
+        finish_tracking(reporter, tracker, results, ok)
+
+
+def save_results(config: RunConfig, paths: RunPaths, state, test, encoded, label_names, built,
+                 *, steps_per_epoch: int, device, precision: str) -> dict[str, Any]:
+    """Assemble results.json (both recipes) and write it atomically."""
+    import torch
+
+    from emotui.train.checkpoint import folder_bytes
+
+    results = assemble_results(
+        config, paths, state, test, encoded, label_names, built,
+        checkpoint_bytes=folder_bytes(paths.checkpoint_best),
+        peak_memory=torch.cuda.max_memory_allocated() if device.type == "cuda" else None,
+        steps_per_epoch=steps_per_epoch, device=str(device), precision=precision,
+    )
+    atomic_write_json(paths.results, results)
+    return results
+
+
+def finish_tracking(reporter: "RunReporter", tracker, results: dict[str, Any], ok: bool) -> None:
+    """Close metrics.jsonl and hand the tracker the final results; a tracker error never escapes."""
+    reporter.close()
+    try:
+        tracker.finish(results, ok)
+    except Exception:
+        log.warning("tracker could not finish", exc_info=True)
 
 
 def write_predictions(paths: RunPaths, texts, labels, test: dict[str, Any], names) -> None:

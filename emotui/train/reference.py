@@ -25,7 +25,7 @@ import torch
 
 from emotui.core.config import RunConfig
 from emotui.core.events import truncate_after_step
-from emotui.core.runstore import RunPaths, atomic_write_json
+from emotui.core.runstore import RunPaths
 from emotui.train.errors import Preempted
 
 log = logging.getLogger("emotui")
@@ -193,10 +193,10 @@ def run_reference(config: RunConfig, paths: RunPaths, *, resume: bool,
                   stop_event: threading.Event | None) -> dict[str, Any]:
     from transformers import Trainer, set_seed
 
-    from emotui.train.checkpoint import Checkpointer, folder_bytes
+    from emotui.train.checkpoint import Checkpointer
     from emotui.train.data import load_splits
-    from emotui.train.job import RunReporter, assemble_results, configure_library_logging, \
-        open_tracker, write_predictions
+    from emotui.train.job import RunReporter, configure_library_logging, finish_tracking, \
+        open_tracker, save_results, write_predictions
     from emotui.train.loop import LoopState
     from emotui.train.metrics import classification_metrics
     from emotui.train.model import build_model
@@ -286,22 +286,15 @@ def run_reference(config: RunConfig, paths: RunPaths, *, resume: bool,
             state.eval_runtime_s, state.eval_samples = 1.0, callback.eval_samples_per_second
         checkpointer.cleanup()
         encoded = {name: _Labels(s.labels) for name, s in dataset.splits.items()}
-        results = assemble_results(
+        results = save_results(
             config, paths, state, test, encoded, dataset.label_names, built,
-            checkpoint_bytes=folder_bytes(paths.checkpoint_best),
-            peak_memory=torch.cuda.max_memory_allocated() if device.type == "cuda" else None,
-            steps_per_epoch=steps_per_epoch, device=str(device),
+            steps_per_epoch=steps_per_epoch, device=device,
             precision="bfloat16" if config.bf16 else "float16" if config.fp16 else "float32",
         )
-        atomic_write_json(paths.results, results)
         ok = True
         return results
     finally:
-        reporter.close()
-        try:
-            tracker.finish(results, ok)
-        except Exception:
-            log.warning("tracker could not finish", exc_info=True)
+        finish_tracking(reporter, tracker, results, ok)
 
 
 class _Labels:

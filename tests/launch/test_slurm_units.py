@@ -4,8 +4,6 @@ driven by fake squeue/sacct commands on PATH (each call counted)."""
 from __future__ import annotations
 
 import json
-import os
-import stat
 import textwrap
 
 import pytest
