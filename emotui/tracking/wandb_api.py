@@ -97,14 +97,19 @@ class PublicApiClient:
         self.per_page = per_page
         self.connect_timeout = connect_timeout
 
-    def fetch_runs(self, entity: str | None, project: str) -> tuple[str | None, list[Record]]:
+    def _require_service(self, what: str) -> str:
+        """The W&B URL, once a key is there and the server answers; else WandbUnavailable."""
         url = base_url()
         if not has_credentials(url):
             raise WandbUnavailable(
-                "no W&B API key: set WANDB_API_KEY or run 'wandb login' to read W&B projects")
+                f"no W&B API key: set WANDB_API_KEY or run 'wandb login' to read W&B {what}")
         problem = reachable(url, timeout=self.connect_timeout)
         if problem:
             raise WandbUnavailable(f"W&B unreachable: {problem}")
+        return url
+
+    def fetch_runs(self, entity: str | None, project: str) -> tuple[str | None, list[Record]]:
+        url = self._require_service("projects")
         try:
             import wandb
 
@@ -125,13 +130,7 @@ class PublicApiClient:
     def fetch_history(self, entity: str | None, project: str, run_id: str,
                       samples: int = 1000) -> list[dict[str, Any]]:
         """One run's curves (HISTORY_KEYS against train/global_step), rows merged by step."""
-        url = base_url()
-        if not has_credentials(url):
-            raise WandbUnavailable(
-                "no W&B API key: set WANDB_API_KEY or run 'wandb login' to read W&B runs")
-        problem = reachable(url, timeout=self.connect_timeout)
-        if problem:
-            raise WandbUnavailable(f"W&B unreachable: {problem}")
+        url = self._require_service("runs")
         try:
             import wandb
 

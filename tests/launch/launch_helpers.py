@@ -6,38 +6,17 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from emotui.core.config import build_config, dump_config
+import toy_runs
+from toy_runs import new_run  # noqa: F401  (re-exported for the launch and Slurm tests)
 from emotui.core.events import read_all
-from emotui.core.runstore import RunPaths, RunStore
-from emotui.core.status import RunState, now, read_status, write_status
+from emotui.core.runstore import RunPaths
+from emotui.core.status import read_status
 
 
 def toy_config(model_dir: Path, data_dir: Path, **overrides):
-    values = {
-        "model_name_or_path": str(model_dir),
-        "train_file": str(data_dir / "train.jsonl"),
-        "validation_file": str(data_dir / "validation.jsonl"),
-        "test_file": str(data_dir / "test.jsonl"),
-        "num_train_epochs": 2,
-        "learning_rate": 3e-3,
-        "per_device_train_batch_size": 16,
-        "per_device_eval_batch_size": 64,
-        "logging_steps": 2,
-        "max_seq_length": 64,
-        "seed": 7,
-    }
-    values.update(overrides)
-    config, _ = build_config([("test", values)])
-    return config
-
-
-def new_run(runs_dir: Path, config, backend: str) -> RunPaths:
-    """A run directory as `emotui run` prepares it: config.yaml + a queued status."""
-    paths = RunStore(runs_dir).create(config.method)
-    paths.config.write_text(dump_config(config), encoding="utf-8")
-    write_status(paths, run_id=paths.run_id, state=RunState.QUEUED, backend=backend,
-                 method=config.method, created=now())
-    return paths
+    """The shared toy config, shorter: launch tests watch jobs, not learning."""
+    return toy_runs.toy_config(model_dir, data_dir, **{"num_train_epochs": 2, "logging_steps": 2,
+                                                       **overrides})
 
 
 def wait_until(predicate: Callable[[], object], timeout: float, what: str, poll: float = 0.2):

@@ -3,7 +3,7 @@ max_steps, evaluation only, and the collapse flag sweeps rely on."""
 
 from __future__ import annotations
 
-from train_helpers import new_run, toy_config
+from toy_runs import new_run, toy_config
 
 from emotui.core.events import read_all
 from emotui.train import train

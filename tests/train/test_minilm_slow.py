@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from train_helpers import new_run
+from toy_runs import new_run
 
 from emotui.core.config import build_config
 from emotui.train import predict, train

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from train_helpers import toy_config
+from toy_runs import toy_config
 
 from emotui.core.errors import ConfigError, DataError
 from emotui.train.model import build_model, prompt_encoder

@@ -6,7 +6,7 @@ import json
 import threading
 
 import pytest
-from train_helpers import new_run, toy_config
+from toy_runs import new_run, toy_config
 
 from emotui.core.events import read_all
 from emotui.core.results import RESULT_KEYS

@@ -1,15 +1,19 @@
-"""Helpers shared by the train tests."""
+"""Tiny-model run configs and run directories, shared by the train, launch and Slurm tests.
+
+(tests/ is on sys.path because tests/conftest.py lives there.)
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from emotui.core.config import build_config, dump_config
-from emotui.core.runstore import RunStore
-from emotui.core.status import RunState, write_status
+from emotui.cli.run_cmd import create_run
+from emotui.core.config import build_config
+from emotui.core.runstore import RunPaths, RunStore
 
 
 def toy_config(model_dir: Path, data_dir: Path, **overrides):
+    """A validated config training the fixture model on the toy data in seconds."""
     values = {
         "model_name_or_path": str(model_dir),
         "train_file": str(data_dir / "train.jsonl"),
@@ -28,9 +32,6 @@ def toy_config(model_dir: Path, data_dir: Path, **overrides):
     return config
 
 
-def new_run(runs_dir: Path, config):
-    """A run directory as the CLI prepares it: config.yaml + a queued status."""
-    paths = RunStore(runs_dir).create(config.method)
-    paths.config.write_text(dump_config(config), encoding="utf-8")
-    write_status(paths, state=RunState.QUEUED, backend="inline")
-    return paths
+def new_run(runs_dir: Path, config, backend: str = "inline") -> RunPaths:
+    """A run directory exactly as `emotui run` prepares it: config.yaml + a queued status."""
+    return create_run(RunStore(runs_dir), config, backend=backend)
