@@ -21,7 +21,8 @@ DESCRIPTION = """\
 Train a text classifier: full fine-tuning, LoRA or prompt tuning (text- or random-initialised).
 Accepts the study's train.py flags unchanged (e.g. --model_name_or_path roberta-base
 --dataset_name dair-ai/emotion --peft_method lora --lora_r 8 --learning_rate 2e-4), or the short
---method full|lora|prompt-text|prompt-random. Settings: defaults < --config FILE < flags.
+--method full|lora|prompt-text|prompt-random. Settings: defaults < user config file <
+--config FILE < flags.
 """
 
 
@@ -49,18 +50,18 @@ def handle(args: argparse.Namespace) -> int:
 
     if args.resume:
         return handle_resume(args, run_inline)
-    config, _sections = config_from_args(args)
-    wandb_choices = status_fields(run_choices_from_args(args, _sections))
+    config, sections = config_from_args(args)
+    wandb_choices = status_fields(run_choices_from_args(args, sections))
     store = RunStore(args.runs_dir)
-    backend = choose_backend(args, _sections)
+    backend = choose_backend(args, sections)
     if backend != "inline":
-        return launch_detached(args, store, config, _sections, backend, wandb_choices, create_run)
+        return launch_detached(args, store, config, sections, backend, wandb_choices, create_run)
     if args.follow:
         raise ConfigError("--follow is for --backend local or slurm (inline runs always show "
                           "their progress)")
     from emotui.cli.launch_opts import resources_for
 
-    resources_for(args, backend, _sections)  # Slurm flags on an inline run: a one-line error
+    resources_for(args, backend, sections)  # Slurm flags on an inline run: a one-line error
     paths = create_run(store, config, backend="inline", **wandb_choices)
     return run_inline(paths, config, json_output=args.json, quiet=args.quiet)
 
