@@ -89,7 +89,6 @@ def run_config(model_dir: Path, method: str, **extra):
 def bench_reference(model_dir, method, ids, labels, warmup, steps, eval_n):
     """transformers' Trainer, the study's settings."""
     import datasets
-    import torch
     from transformers import Trainer, TrainerCallback
 
     from emotui.train.model import build_model
