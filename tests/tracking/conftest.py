@@ -10,26 +10,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tracking_helpers import WANDB_VARS
+from tracking_helpers import isolate_wandb
 
 
 @pytest.fixture(autouse=True)
 def wandb_sandbox(monkeypatch, tmp_path) -> Path:
     """Private HOME/XDG folders, W&B offline by default, no W&B variables from outside."""
-    home = tmp_path / "home"
-    home.mkdir()
-    for name in WANDB_VARS:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
-    monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
-    monkeypatch.setenv("EMOTUI_CACHE_DIR", str(home / ".cache" / "emotui"))
-    monkeypatch.setenv("WANDB_CONFIG_DIR", str(home / ".config" / "wandb"))
-    monkeypatch.setenv("WANDB_CACHE_DIR", str(home / ".cache" / "wandb"))
+    home = isolate_wandb(monkeypatch, tmp_path / "home")
     monkeypatch.setenv("WANDB_DATA_DIR", str(home / ".local" / "share" / "wandb"))
-    monkeypatch.setenv("NETRC", str(home / ".netrc"))
     monkeypatch.setenv("WANDB_MODE", "offline")
-    monkeypatch.setenv("WANDB_SILENT", "true")
     monkeypatch.chdir(tmp_path)
     return home
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from tracking_helpers import (
-    PLANTED_KEY, WANDB_VARS, files_containing, parse_latex, parse_markdown, parse_typst,
+    PLANTED_KEY, files_containing, isolate_wandb, parse_latex, parse_markdown, parse_typst,
     wait_for_exit_record,
 )
 from wandb_standin import StandIn, study_run
@@ -34,16 +34,9 @@ PROJECT = "team/emo"
 def trained(tmp_path_factory, tiny_model_dir, toy_data_dir):
     """One LoRA run trained through the CLI with --report_to wandb, offline, key planted."""
     root = tmp_path_factory.mktemp("wandb_e2e")
-    home = root / "home"
-    home.mkdir()
     with pytest.MonkeyPatch.context() as mp:
-        for name in WANDB_VARS:
-            mp.delenv(name, raising=False)
-        mp.setenv("HOME", str(home))
-        mp.setenv("XDG_CACHE_HOME", str(home / ".cache"))
-        mp.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+        home = isolate_wandb(mp, root / "home")
         mp.setenv("WANDB_MODE", "offline")
-        mp.setenv("WANDB_SILENT", "true")
         mp.setenv("WANDB_API_KEY", PLANTED_KEY)
         mp.chdir(root)
         # A detached local job (the launch layer) trains alongside, inheriting the environment.

@@ -13,6 +13,23 @@ WANDB_VARS = ("WANDB_API_KEY", "WANDB_BASE_URL", "WANDB_ENTITY", "WANDB_PROJECT"
               # The stand-in lives on 127.0.0.1: no proxy may sit in between.
               "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
 
+def isolate_wandb(monkeypatch, home: Path) -> Path:
+    """Point HOME, XDG folders, W&B's folders and netrc into ``home``; no W&B variables from
+    outside, no W&B chatter."""
+    home.mkdir(exist_ok=True)
+    for name in WANDB_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
+    monkeypatch.setenv("EMOTUI_CACHE_DIR", str(home / ".cache" / "emotui"))
+    monkeypatch.setenv("WANDB_CONFIG_DIR", str(home / ".config" / "wandb"))
+    monkeypatch.setenv("WANDB_CACHE_DIR", str(home / ".cache" / "wandb"))
+    monkeypatch.setenv("NETRC", str(home / ".netrc"))
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    return home
+
+
 # A fake key that no real file would hold by chance: the hygiene tests grep for it.
 PLANTED_KEY = "emotuiplantedkey" + "7f3a9c2e" * 3
 

@@ -13,7 +13,7 @@ from fixture_store import FROZEN_NOW, RUNS, SWEEP_RUNS
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "tracking"))
 
-from tracking_helpers import PLANTED_KEY, WANDB_VARS  # noqa: E402
+from tracking_helpers import PLANTED_KEY, isolate_wandb  # noqa: E402
 from wandb_standin import StandIn, study_run  # noqa: E402
 
 from emotui.tracking.wandb_api import (  # noqa: E402
@@ -48,18 +48,7 @@ def study_runs() -> list[dict]:
 @pytest.fixture(autouse=True)
 def wandb_sandbox(monkeypatch, tmp_path) -> Path:
     """Private HOME and caches, no W&B settings from outside (as in tests/tracking)."""
-    home = tmp_path / "home"
-    home.mkdir()
-    for name in WANDB_VARS:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
-    monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
-    monkeypatch.setenv("EMOTUI_CACHE_DIR", str(home / ".cache" / "emotui"))
-    monkeypatch.setenv("WANDB_CONFIG_DIR", str(home / ".config" / "wandb"))
-    monkeypatch.setenv("WANDB_CACHE_DIR", str(home / ".cache" / "wandb"))
-    monkeypatch.setenv("NETRC", str(home / ".netrc"))
-    monkeypatch.setenv("WANDB_SILENT", "true")
+    home = isolate_wandb(monkeypatch, tmp_path / "home")
     return home
 
 
