@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from emotui.cli.run_cmd import create_run
@@ -35,3 +36,15 @@ def toy_config(model_dir: Path, data_dir: Path, **overrides):
 def new_run(runs_dir: Path, config, backend: str = "inline") -> RunPaths:
     """A run directory exactly as `emotui run` prepares it: config.yaml + a queued status."""
     return create_run(RunStore(runs_dir), config, backend=backend)
+
+
+class StopAtStep(threading.Event):
+    """A stop request that arrives after the given number of optimizer steps."""
+
+    def __init__(self, steps: int):
+        super().__init__()
+        self.remaining = steps
+
+    def is_set(self) -> bool:
+        self.remaining -= 1
+        return self.remaining <= 0

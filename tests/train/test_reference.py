@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import threading
 
 import pytest
-from toy_runs import new_run, toy_config
+from toy_runs import StopAtStep, new_run, toy_config
 
 from emotui.core.events import read_all
 from emotui.core.results import RESULT_KEYS
@@ -36,16 +35,6 @@ def test_reference_recipe_end_to_end(method, tiny_model_dir, toy_data_dir, runs_
     assert paths.resume_state.is_file()
     assert json.loads(paths.results.read_text())["checkpoint_bytes"] > 0
     assert predict(paths.root, ["sad lonely gloomy"])[0]["label"] == "sadness"
-
-
-class StopAtStep(threading.Event):
-    def __init__(self, steps: int):
-        super().__init__()
-        self.remaining = steps
-
-    def is_set(self) -> bool:
-        self.remaining -= 1
-        return self.remaining <= 0
 
 
 def test_reference_recipe_preempt_and_resume(tiny_model_dir, toy_data_dir, runs_dir):

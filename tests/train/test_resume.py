@@ -3,26 +3,13 @@
 from __future__ import annotations
 
 import json
-import threading
 
 import pytest
-from toy_runs import new_run, toy_config
+from toy_runs import StopAtStep, new_run, toy_config
 
 from emotui.core.events import read_all
 from emotui.core.status import read_status
 from emotui.train import Preempted, train
-
-
-class StopAtStep(threading.Event):
-    """A stop request that arrives after the given number of optimizer steps."""
-
-    def __init__(self, steps: int):
-        super().__init__()
-        self.remaining = steps
-
-    def is_set(self) -> bool:
-        self.remaining -= 1
-        return self.remaining <= 0
 
 
 def comparable(events):
