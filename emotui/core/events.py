@@ -72,34 +72,50 @@ def truncate_after_step(path: Path, step: int) -> None:
     atomic_write_text(path, "".join(json.dumps(e) + "\n" for e in kept))
 
 
-class MetricsReader:
-    """Incremental reader: ``poll()`` returns the events appended since the last call."""
+class FileFollower:
+    """Follows a growing file by byte offset (tail -f without inotify, which NFS lacks).
 
-    def __init__(self, path: Path, offset: int = 0):
+    ``read_complete()`` returns the whole lines appended since the last call; a torn last line
+    waits for its newline. A shrunk or replaced file (resume truncation writes a new one) is read
+    from the start, and ``restarted`` says so for that call.
+    """
+
+    def __init__(self, path: Path, offset: int | None = 0):
         self.path = Path(path)
-        self.offset = offset
+        self.offset = offset  # None: let initial_offset() choose at the first read
         self._inode: int | None = None
-        # True after a poll that started over: consumers drop what they had and take the lot.
         self.restarted = False
 
-    def poll(self) -> list[dict[str, Any]]:
+    def initial_offset(self, size: int) -> int:
+        return 0
+
+    def read_complete(self) -> bytes:
         self.restarted = False
         try:
             with open(self.path, "rb") as fh:
                 stat = os.fstat(fh.fileno())
-                # Replaced (resume truncation writes a new file) or shrunk: start over.
-                if stat.st_size < self.offset or (self._inode not in (None, stat.st_ino)):
+                if self.offset is None:
+                    self.offset = self.initial_offset(stat.st_size)
+                elif stat.st_size < self.offset or self._inode not in (None, stat.st_ino):
                     self.offset, self.restarted = 0, True
                 self._inode = stat.st_ino
                 fh.seek(self.offset)
                 chunk = fh.read()
         except FileNotFoundError:
-            return []
+            return b""
         end = chunk.rfind(b"\n")
         if end < 0:
-            return []
-        complete, self.offset = chunk[: end + 1], self.offset + end + 1
-        return list(parse_lines(complete.splitlines()))
+            return b""
+        self.offset += end + 1
+        return chunk[: end + 1]
+
+
+class MetricsReader(FileFollower):
+    """Incremental reader: ``poll()`` returns the events appended since the last call;
+    after a poll with ``restarted`` set, consumers drop what they had and take the lot."""
+
+    def poll(self) -> list[dict[str, Any]]:
+        return list(parse_lines(self.read_complete().splitlines()))
 
 
 def parse_lines(lines: Iterable[bytes | str]) -> Iterable[dict[str, Any]]:

@@ -1,12 +1,13 @@
-"""Follow a growing text file by byte offset (tail -f without inotify, which NFS lacks)."""
+"""Follow a growing text log by byte offset (tail -f without inotify, which NFS lacks)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
+from emotui.core.events import FileFollower
 
-class TextTail:
+
+class TextTail(FileFollower):
     """``poll()`` returns the complete lines appended since the last call.
 
     The first poll starts at most ``backlog`` bytes from the end, so a huge log opens at once.
@@ -14,40 +15,32 @@ class TextTail:
     """
 
     def __init__(self, path: Path, backlog: int = 256 * 1024):
-        self.path = Path(path)
+        super().__init__(path, offset=None)
         self.backlog = backlog
-        self.offset: int | None = None
-        self._inode: int | None = None
+        self._mid_line_start = False
+
+    def initial_offset(self, size: int) -> int:
+        offset = max(0, size - self.backlog)
+        # Only the backlog start can land mid-line; afterwards offsets sit after a newline.
+        self._mid_line_start = offset > 0 and self._byte_before(offset) != b"\n"
+        return offset
 
     def poll(self) -> list[str]:
-        try:
-            with open(self.path, "rb") as fh:
-                stat = os.fstat(fh.fileno())
-                if self.offset is None:
-                    self.offset = max(0, stat.st_size - self.backlog)
-                elif stat.st_size < self.offset or self._inode not in (None, stat.st_ino):
-                    self.offset = 0
-                self._inode = stat.st_ino
-                fh.seek(self.offset)
-                chunk = fh.read()
-        except FileNotFoundError:
+        chunk = self.read_complete()
+        if self.restarted:
+            self._mid_line_start = False  # read again from byte 0: the first line is whole
+        if not chunk:
             return []
-        end = chunk.rfind(b"\n")
-        if end < 0:
-            return []
-        skip_partial = self.offset > 0 and self._started_mid_line()
-        self.offset += end + 1
-        lines = chunk[: end + 1].decode("utf-8", errors="replace").splitlines()
-        return lines[1:] if skip_partial else lines
+        lines = chunk.decode("utf-8", errors="replace").splitlines()
+        if self._mid_line_start:
+            self._mid_line_start = False
+            return lines[1:]
+        return lines
 
-    def _started_mid_line(self) -> bool:
-        # Only the backlog start can land mid-line; afterwards offsets sit after a newline.
-        if getattr(self, "_checked", False):
-            return False
-        self._checked = True
+    def _byte_before(self, offset: int) -> bytes:
         try:
             with open(self.path, "rb") as fh:
-                fh.seek(self.offset - 1)
-                return fh.read(1) != b"\n"
+                fh.seek(offset - 1)
+                return fh.read(1)
         except OSError:
-            return False
+            return b""
