@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import shutil
 import sys
 import threading
@@ -14,6 +13,7 @@ from typing import Any
 from emotui.cli.flags import add_config_flags, config_from_args
 from emotui.core.config import RunConfig, dump_config
 from emotui.core.errors import ConfigError, DataError, EmotuiError
+from emotui.core.runlogs import RunLogFiles
 from emotui.core.runstore import RunPaths, RunStore, atomic_write_text
 from emotui.core.status import RunState, now, read_status, write_status
 
@@ -79,41 +79,6 @@ def create_run(store: RunStore, config: RunConfig, *, backend: str, **status: An
     return paths
 
 
-class _LogFiles:
-    """Route the run's log records to its stdout.log / stderr.log while it trains in-process."""
-
-    def __init__(self, paths: RunPaths):
-        fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-        self.out = logging.FileHandler(paths.stdout, encoding="utf-8")
-        self.out.setLevel(logging.INFO)
-        self.out.setFormatter(fmt)
-        self.err = logging.FileHandler(paths.stderr, encoding="utf-8")
-        self.err.setLevel(logging.WARNING)
-        self.err.setFormatter(fmt)
-        self.loggers = [logging.getLogger(n) for n in ("emotui", "py.warnings", "transformers",
-                                                       "peft", "datasets", "huggingface_hub")]
-
-    def __enter__(self) -> "_LogFiles":
-        logging.captureWarnings(True)
-        for logger in self.loggers:
-            logger.addHandler(self.out if logger.name == "emotui" else self.err)
-            if logger.name == "emotui":
-                logger.addHandler(self.err)
-                logger.setLevel(logging.INFO)
-            # The terminal shows the live display; library chatter goes to the run's logs only.
-            logger.propagate = False
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for logger in self.loggers:
-            for handler in (self.out, self.err):
-                logger.removeHandler(handler)
-            logger.propagate = True
-        logging.captureWarnings(False)
-        self.out.close()
-        self.err.close()
-
-
 def run_inline(paths: RunPaths, config: RunConfig, *, json_output: bool, quiet: bool,
                resume: bool = False) -> int:
     """Train in this process (in a worker thread, so Ctrl-C can stop it cleanly) and report."""
@@ -138,7 +103,7 @@ def run_inline(paths: RunPaths, config: RunConfig, *, json_output: bool, quiet: 
     # Wait on our own flag, not Thread.join(): on CPython 3.11 a Ctrl-C landing inside join()
     # can mark a thread that is still training as dead.
     finished = threading.Event()
-    with _LogFiles(paths):
+    with RunLogFiles(paths):
         worker = threading.Thread(target=work, name=f"train-{paths.run_id}", daemon=True)
         worker.start()
         if not json_output:

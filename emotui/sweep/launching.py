@@ -13,7 +13,6 @@ Inline calls ``emotui.train.train`` directly; local and Slurm go through ``emotu
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable
@@ -23,6 +22,7 @@ from typing import Any
 
 from emotui.core.config import RunConfig
 from emotui.core.errors import BackendError, ConfigError, DataError
+from emotui.core.runlogs import RunLogFiles
 from emotui.core.runstore import RunPaths
 from emotui.core.status import (
     HEARTBEAT_STALE_S,
@@ -91,40 +91,6 @@ class _WatchingEvent(threading.Event):
         return super().is_set()
 
 
-class _RunLogs:
-    """Route the 'emotui' logger and library warnings into the run's stdout.log / stderr.log."""
-
-    def __init__(self, paths: RunPaths):
-        fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-        self.out = logging.FileHandler(paths.stdout, encoding="utf-8")
-        self.out.setLevel(logging.INFO)
-        self.err = logging.FileHandler(paths.stderr, encoding="utf-8")
-        self.err.setLevel(logging.WARNING)
-        for handler in (self.out, self.err):
-            handler.setFormatter(fmt)
-        self.loggers = [logging.getLogger(n) for n in ("emotui", "transformers", "peft", "datasets")]
-        self.saved: list[tuple[bool, int]] = []
-
-    def __enter__(self) -> _RunLogs:
-        for logger in self.loggers:
-            self.saved.append((logger.propagate, logger.level))
-            logger.addHandler(self.err)
-            if logger.name == "emotui":
-                logger.addHandler(self.out)
-                logger.setLevel(logging.INFO)
-            logger.propagate = False
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for logger, (propagate, level) in zip(self.loggers, self.saved):
-            logger.removeHandler(self.out)
-            logger.removeHandler(self.err)
-            logger.propagate = propagate
-            logger.setLevel(level)
-        self.out.close()
-        self.err.close()
-
-
 class InlineLauncher:
     """Trials one after another in this process (a worker thread, so Ctrl-C stays responsive)."""
 
@@ -165,7 +131,7 @@ class InlineLauncher:
 
         handle = Handle(paths)
         interrupted = False
-        with _RunLogs(paths):
+        with RunLogFiles(paths):
             worker = threading.Thread(target=work, name=f"trial-{paths.run_id}", daemon=True)
             worker.start()
             while not finished.is_set():
