@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tracking_helpers import isolate_wandb
+from tracking_helpers import closed_port_url, isolate_wandb
 
 
 @pytest.fixture(autouse=True)
@@ -23,12 +23,6 @@ def wandb_sandbox(monkeypatch, tmp_path) -> Path:
     return home
 
 
-@pytest.fixture
-def closed_port_url() -> str:
-    """A 127.0.0.1 URL where nothing listens: 'no network' that answers at once."""
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+@pytest.fixture(name="closed_port_url")
+def closed_port_url_fixture() -> str:
+    return closed_port_url()

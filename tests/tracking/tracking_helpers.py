@@ -30,6 +30,16 @@ def isolate_wandb(monkeypatch, home: Path) -> Path:
     return home
 
 
+def closed_port_url() -> str:
+    """A 127.0.0.1 URL where nothing listens: 'no network' that answers at once."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
 # A fake key that no real file would hold by chance: the hygiene tests grep for it.
 PLANTED_KEY = "emotuiplantedkey" + "7f3a9c2e" * 3
 

@@ -13,7 +13,7 @@ from fixture_store import FROZEN_NOW, RUNS, SWEEP_RUNS
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "tracking"))
 
-from tracking_helpers import PLANTED_KEY, isolate_wandb  # noqa: E402
+from tracking_helpers import PLANTED_KEY, closed_port_url, isolate_wandb  # noqa: E402
 from wandb_standin import StandIn, study_run  # noqa: E402
 
 from emotui.tracking.wandb_api import (  # noqa: E402
@@ -60,14 +60,9 @@ def standin(monkeypatch):
         yield server
 
 
-@pytest.fixture
-def closed_port_url() -> str:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+@pytest.fixture(name="closed_port_url")
+def closed_port_url_fixture() -> str:
+    return closed_port_url()
 
 
 def make_combined_app(root: Path, tmp_path: Path) -> EmotuiApp:
