@@ -192,11 +192,10 @@ class RunStore:
 
     def find(self, ref: str) -> RunPaths:
         """A run by exact id, unique prefix, or unique suffix (the 4 random chars)."""
-        validate_run_id(ref) if len(ref) >= 3 else None
-        if "/" in ref or ".." in ref or ref.startswith("."):
-            validate_run_id(ref)
+        if len(ref) >= 3 or not re.fullmatch(r"[a-z0-9_-]+", ref):
+            validate_run_id(ref)  # a short prefix is fine; a path or traversal never is
         exact = self.root / ref
-        if RUN_ID_RE.match(ref) and (exact / "status.json").exists():
+        if (exact / "status.json").exists():
             return RunPaths(exact)
         ids = self.run_ids()
         matches = [r for r in ids if r.startswith(ref) or r.endswith(ref)]
