@@ -9,13 +9,15 @@ its command lines and W&B sweep files work unchanged.
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import math
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 
+from emotui.core import methods, settings
 from emotui.core.errors import ConfigError
+from emotui.core.settings import FORM_HIDDEN, MERGE_UPDATE, FieldSpec, setting, suggest
 
 # ---------------------------------------------------------------------------------------------
 # Field declarations
@@ -24,55 +26,70 @@ from emotui.core.errors import ConfigError
 GROUPS = ("model", "data", "method", "training", "evaluation", "logging")
 
 
-def opt(
-    default: Any,
-    help: str,
-    group: str,
-    *,
-    choices: Iterable[Any] | None = None,
-    min: float | None = None,
-    max: float | None = None,
-    min_exclusive: bool = False,
-    max_exclusive: bool = False,
-    methods: tuple[str, ...] | None = None,
-    secret: bool = False,
-    form: bool = False,
-    type: type | None = None,
-) -> Any:
-    """Declare a config field; the metadata drives validation, CLI flags and the TUI form."""
-    meta = {
-        "help": help,
-        "group": group,
-        "choices": tuple(choices) if choices is not None else None,
-        "min": min,
-        "max": max,
-        "min_exclusive": min_exclusive,
-        "max_exclusive": max_exclusive,
-        # Which methods the field belongs to (None: all). Setting it for another method is an error.
-        "methods": methods,
-        # Never written to config.yaml, logs or command lines (tokens).
-        "secret": secret,
-        # Shown in the TUI launch form by default (the rest sits behind "advanced").
-        "form": form,
-        "type": type,
-    }
-    return field(default=default, metadata=meta)
+def opt(default: Any, help: str, group: str, **kw: Any) -> Any:
+    """Declare a config field: a dataclass field whose metadata holds its FieldSpec, from which
+    validation, CLI flags, the TUI form and help derive. Keywords are FieldSpec's (choices,
+    min, max, min_exclusive, max_exclusive, secret, form, parse...)."""
+    return setting(default, help, group, **kw)
 
 
-METHODS = ("full", "lora", "prompt_tuning_text", "prompt_tuning_random")
-# The short names of `--method` and what they mean.
-METHOD_ALIASES = {
-    "full": "full",
-    "lora": "lora",
-    "prompt-text": "prompt_tuning_text",
-    "prompt-random": "prompt_tuning_random",
-    "prompt_tuning_text": "prompt_tuning_text",
-    "prompt_tuning_random": "prompt_tuning_random",
-}
-DEFAULT_PROMPT_INIT_TEXT = "classify the emotion of the following text: "
+def _best_metric_name(value: Any, source: str) -> str:
+    # HF spells it eval_accuracy too; W&B sweeps eval/accuracy.
+    return str(value).strip().removeprefix("eval_").removeprefix("eval/")
+
+
 BEST_MODEL_METRICS = ("accuracy", "macro_f1", "loss")
-LORA = ("lora",)
-PROMPT = ("prompt_tuning_text", "prompt_tuning_random")
+# torch_compile auto compiles runs of at least this many optimizer steps (on a CUDA GPU only):
+# shorter runs do not win the compile time back (emotui.train.compiling). Measured on an H100,
+# compiling cut a roberta-base step from 28 to 18.5 ms; compiling the layers from a warm cache
+# takes seconds, so ~1000 steps (5 epochs of emotion at batch 64 = 1250) repay it.
+# tests/benchmarks/bench_train.py's end-to-end rows (auto vs false) check this choice.
+AUTO_COMPILE_MIN_STEPS = 1000
+
+
+def _bool_or_auto(name: str, value: Any, source: str) -> bool | None:
+    """true/false, or "auto": the same as unset (the recipe decides)."""
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return None
+    try:
+        return settings.coerce(dataclasses.replace(FIELDS[name], parse=None), value, source)
+    except ConfigError:
+        raise ConfigError(f"{name} (from {source}) must be true, false or auto, got {value!r}"
+                          ) from None
+
+
+# logging_steps auto (unset): about this many training-loss points per run, so even a short
+# run's loss plot is a curve.
+AUTO_LOGGING_POINTS = 100
+
+
+def _int_or_auto(name: str, value: Any, source: str) -> int | None:
+    """A whole number, or "auto": the same as unset (logging_interval decides)."""
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return None
+    try:
+        return settings.coerce(dataclasses.replace(FIELDS[name], parse=None), value, source)
+    except ConfigError:
+        raise ConfigError(f"{name} (from {source}) must be a whole number or auto, got {value!r}"
+                          ) from None
+
+
+def logging_interval(logging_steps: int | None, total_steps: int) -> int:
+    """Optimizer steps between two logged training losses: the setting, or for auto about
+    AUTO_LOGGING_POINTS per run (every step of a run shorter than that)."""
+    if logging_steps:
+        return int(logging_steps)
+    return max(1, int(total_steps) // AUTO_LOGGING_POINTS)
+
+
+# LoRA initialisations that keep the base weights as loaded and need no pass over data (PiSSA,
+# OLoRA, CorDA, LoftQ rewrite the base weights; EVA, CorDA, LoRA-GA need data first), so an
+# adapter-only checkpoint is the whole trained state.
+LORA_INITS = ("true", "gaussian", "orthogonal", "mica", "false")
+
+
+def _lowercase(value: Any, source: str) -> str:
+    return str(value).strip().lower()  # a YAML `true` arrives as a bool
 
 
 @dataclass
@@ -89,7 +106,8 @@ class RunConfig:
     use_fast_tokenizer: bool = opt(True, "Use a fast (Rust) tokenizer.", "model")
     model_revision: str = opt("main", "Model revision (branch, tag or commit) on the Hub.", "model")
     token: str | None = opt(
-        None, "Hub token (prefer HF_TOKEN in the environment; never saved).", "model", secret=True
+        None, "Hub token (prefer HF_TOKEN in the environment; never saved).", "model", secret=True,
+        default_help="from $HF_TOKEN",
     )
     trust_remote_code: bool = opt(False, "Allow custom model code from the Hub.", "model")
     ignore_mismatched_sizes: bool = opt(
@@ -135,33 +153,79 @@ class RunConfig:
     )
 
     # --- method ------------------------------------------------------------------------------
+    # Which methods a field belongs to is the method registry's (emotui.core.methods).
     peft_method: str | None = opt(
-        None, "lora or prompt_tuning; unset means full fine-tuning.", "method",
-        choices=(None, "lora", "prompt_tuning"),
+        None, methods.PEFT_METHOD_HELP, "method", choices=methods.peft_choices(),
+        form=FORM_HIDDEN,  # the launch form's method picker sets it
     )
-    lora_r: int = opt(8, "LoRA rank.", "method", min=1, methods=LORA, form=True)
+    lora_r: int = opt(8, "LoRA rank.", "method", min=1, form=True)
     lora_alpha: float = opt(8, "LoRA scaling alpha.", "method", min=0, min_exclusive=True,
-                            methods=LORA, form=True)
+                            form=True)
     lora_dropout: float = opt(0.0, "Dropout on the LoRA path.", "method", min=0, max=1,
-                              max_exclusive=True, methods=LORA, form=True)
+                              max_exclusive=True, form=True)
     lora_target_modules: str | None = opt(
         None, "Module names LoRA adapts, comma-separated (default: query,value).", "method",
-        methods=LORA, form=True,
+        form=True,
     )
     lora_bias: str = opt("none", "Which biases LoRA trains.", "method",
-                         choices=("none", "all", "lora_only"), methods=LORA)
+                         choices=("none", "all", "lora_only"))
+    use_dora: bool = opt(False, "DoRA: LoRA plus a trained magnitude per output feature.",
+                         "method", form=True)
+    use_rslora: bool = opt(False, "rsLoRA: scale the adapter by lora_alpha/sqrt(lora_r) instead "
+                           "of lora_alpha/lora_r.", "method", form=True)
+    init_lora_weights: str = opt(
+        "true", "How LoRA's matrices start: true (B zero, A Kaiming), gaussian, orthogonal (even "
+        "lora_r), mica (B from the base weight's minor singular vectors, frozen), false (both "
+        "random; not a no-op).", "method", choices=LORA_INITS, parse=_lowercase,
+    )
     prompt_tuning_num_virtual_tokens: int | None = opt(
         None, "Virtual tokens prepended (default: 20, or the init text's token count).", "method",
-        min=1, max=512, methods=PROMPT, form=True,
+        min=1, max=512, form=True,
     )
     prompt_tuning_init_text: str | None = opt(
         None, "Initialise virtual tokens from this text (TEXT init); unset means RANDOM init.",
-        "method", methods=("prompt_tuning_text",), form=True,
+        "method", form=True,
+    )
+    ia3_target_modules: str | None = opt(
+        None, "Module names whose activations IA3 scales, comma-separated (default: "
+        "key,value,output.dense).", "method", form=True,
+    )
+    ia3_feedforward_modules: str | None = opt(
+        None, "Those of ia3_target_modules that are feed-forward layers: their input is scaled "
+        "(default: output.dense).", "method",
+    )
+    prefix_num_virtual_tokens: int = opt(
+        20, "Prefix tuning: trained key/value vectors prepended in every layer.", "method",
+        min=1, max=512, form=True,
+    )
+    prefix_projection: bool = opt(
+        False, "Prefix tuning: produce the prefixes through a two-layer MLP (P-tuning v2 "
+        "without it).", "method", form=True,
+    )
+    prefix_encoder_hidden_size: int | None = opt(
+        None, "Hidden size of that MLP (default: the model's hidden size).", "method", min=1,
+    )
+    p_tuning_num_virtual_tokens: int = opt(
+        20, "P-tuning: virtual tokens prepended to the input.", "method", min=1, max=512,
+        form=True,
+    )
+    p_tuning_encoder_reparameterization_type: str = opt(
+        "mlp", "P-tuning: the prompt encoder that produces the virtual tokens (peft's MLP or "
+        "LSTM; any case).", "method", choices=("mlp", "lstm"), parse=_lowercase, form=True,
+    )
+    p_tuning_encoder_hidden_size: int | None = opt(
+        None, "Hidden size of the prompt encoder (default: the model's hidden size).", "method",
+        min=1,
+    )
+    method_defaults: list[str] = opt(
+        [], "Settings that took the method's default because none was given (written by emotui).",
+        "method", form=FORM_HIDDEN, flag=False,
     )
 
     # --- training ----------------------------------------------------------------------------
     learning_rate: float = opt(5e-5, "Peak learning rate.", "training", min=0, min_exclusive=True,
-                               max=10, form=True)
+                               max=10, form=True,
+                               default_help=methods.defaults_help("learning_rate"))
     per_device_train_batch_size: int = opt(64, "Training batch size.", "training", min=1, form=True)
     per_device_eval_batch_size: int = opt(
         256, "Evaluation batch size (large is fast; memory-bound).", "training", min=1
@@ -184,14 +248,21 @@ class RunConfig:
     warmup_steps: int = opt(0, "Warm-up steps (overrides warmup_ratio when > 0).", "training", min=0)
     label_smoothing_factor: float = opt(0.0, "Label smoothing.", "training", min=0, max=1,
                                         max_exclusive=True)
-    seed: int = opt(42, "Random seed (model init, dropout, data order).", "training", form=True)
+    # numpy (which transformers seeds too) takes 0 .. 2**32 - 1: others fail mid-run.
+    seed: int = opt(42, "Random seed (model init, dropout, data order).", "training", form=True,
+                    min=0, max=2**32 - 1)
     bf16: bool | None = opt(None, "bf16 autocast (default: on where the GPU supports it).", "training")
     fp16: bool = opt(False, "fp16 autocast with loss scaling.", "training")
     recipe: str = opt(
         "default", "default: emotui's fast loop; reference: HF Trainer as the study ran it.",
         "training", choices=("default", "reference"),
     )
-    torch_compile: bool = opt(False, "torch.compile the model (pays off only for long runs).", "training")
+    torch_compile: bool | None = opt(
+        None, "torch.compile the model's layers: true, false, or auto (unset): on for runs of at "
+        f"least {AUTO_COMPILE_MIN_STEPS} optimizer steps on a CUDA GPU; compiled kernels are cached "
+        "in the user cache folder.", "training", parse=partial(_bool_or_auto, "torch_compile"),
+        metavar="{auto,true,false}", default_help="auto",
+    )
     dataloader_num_workers: int = opt(0, "Data-loading worker processes.", "training", min=0)
 
     # --- evaluation and checkpoints ------------------------------------------------------------
@@ -212,12 +283,22 @@ class RunConfig:
     load_best_model_at_end: bool = opt(True, "Predict the test split with the best epoch's model.",
                                        "evaluation")
     metric_for_best_model: str = opt("accuracy", "Metric that picks the best epoch.", "evaluation",
-                                     choices=BEST_MODEL_METRICS)
+                                     choices=BEST_MODEL_METRICS, parse=_best_metric_name)
     greater_is_better: bool | None = opt(None, "Direction of that metric (default: from its name).",
                                          "evaluation")
+    stop_on_collapse: bool = opt(
+        True, "Stop a run whose eval accuracy stays at or below the majority-class rate, or whose "
+        "loss is non-finite, for collapse_patience evaluations in a row (default recipe).",
+        "evaluation")
+    collapse_patience: int = opt(2, "Evaluations in a row that count as a collapse.", "evaluation",
+                                 min=1)
 
     # --- logging -----------------------------------------------------------------------------
-    logging_steps: int = opt(20, "Log training loss every N optimizer steps.", "logging", min=1)
+    logging_steps: int | None = opt(
+        None, "Log the training loss every N optimizer steps; auto: about "
+        f"{AUTO_LOGGING_POINTS} points per run (every step of a short run).", "logging", min=1,
+        parse=partial(_int_or_auto, "logging_steps"), metavar="{auto,N}", default_help="auto",
+    )
     report_to: str = opt("none", "none or wandb.", "logging", choices=("none", "wandb", "all"))
     run_name: str | None = opt(None, "A label for the run (W&B run name).", "logging")
     output_dir: str | None = opt(
@@ -227,28 +308,21 @@ class RunConfig:
     disable_tqdm: bool = opt(False, "Study compatibility only.", "logging")
 
     # Other transformers.TrainingArguments fields, kept as given; the reference recipe passes them on.
-    extra_training_args: dict[str, Any] = field(
-        default_factory=dict,
-        metadata={"help": "Further TrainingArguments (reference recipe).", "group": "training",
-                  "choices": None, "min": None, "max": None, "min_exclusive": False,
-                  "max_exclusive": False, "methods": None, "secret": False, "form": False,
-                  "type": dict},
+    extra_training_args: dict[str, Any] = opt(
+        {}, "Further TrainingArguments (reference recipe).", "training", form=FORM_HIDDEN,
+        flag=False, merge=MERGE_UPDATE,
     )
 
     @property
     def method(self) -> str:
-        """full | lora | prompt_tuning_text | prompt_tuning_random."""
-        if self.peft_method == "lora":
-            return "lora"
-        if self.peft_method == "prompt_tuning":
-            return "prompt_tuning_text" if self.prompt_tuning_init_text else "prompt_tuning_random"
-        return "full"
+        """The method name (emotui.core.methods) the study's settings select."""
+        return methods.recognise(vars(self)).name
 
     def to_dict(self, *, include_secrets: bool = False) -> dict[str, Any]:
         """Plain dict in declaration order; secrets left out unless asked for."""
         out = {}
         for f in dataclasses.fields(self):
-            if f.metadata.get("secret") and not include_secrets:
+            if FIELDS[f.name].secret and not include_secrets:
                 continue
             out[f.name] = getattr(self, f.name)
         out["method"] = self.method
@@ -262,8 +336,6 @@ class RunConfig:
         return [c.strip() for c in self.text_column_names.split(",") if c.strip()]
 
 
-FIELDS: dict[str, dataclasses.Field] = {f.name: f for f in dataclasses.fields(RunConfig)}
-
 # Keys the study's files spell differently from its flags (argparse accepted the prefix).
 KEY_ALIASES = {
     "text_column_name": "text_column_names",
@@ -272,7 +344,8 @@ KEY_ALIASES = {
 }
 
 # transformers.TrainingArguments fields (5.x plus names removed since 4.x) not declared above:
-# accepted, stored in extra_training_args, used by the reference recipe, ignored by the default one.
+# accepted, stored in extra_training_args, used by the reference recipe, ignored by the default one
+# (except torch_compile_mode, which both recipes use when they compile).
 EXTRA_TRAINING_ARGS = frozenset(
     """lr_scheduler_kwargs optim optim_args optim_target_modules average_tokens_across_devices
     bf16_full_eval fp16_full_eval tf32 activation_checkpointing activation_checkpointing_kwargs
@@ -297,138 +370,8 @@ EXTRA_TRAINING_ARGS = frozenset(
     fp16_opt_level fp16_backend half_precision_backend tpu_num_cores tpu_metrics_debug
     past_index adafactor sharded_ddp optim_target_modules split_batches dispatch_batches
     neftune_noise_alpha use_legacy_prediction_loop""".split()
-) - set(FIELDS)
+) - {f.name for f in dataclasses.fields(RunConfig)}
 SECRET_EXTRA_ARGS = frozenset({"hub_token", "push_to_hub_token"})
-
-
-def field_names() -> list[str]:
-    return list(FIELDS)
-
-
-def field_help(name: str) -> str:
-    return FIELDS[name].metadata["help"]
-
-
-def field_type(name: str) -> type:
-    """The scalar type of a field (int, float, str, bool, dict), with Optional stripped."""
-    f = FIELDS[name]
-    explicit = f.metadata.get("type")
-    if explicit is not None:
-        return explicit
-    ann = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
-    for candidate, typ in (("bool", bool), ("int", int), ("float", float), ("str", str),
-                           ("dict", dict)):
-        if ann.split("|")[0].strip() == candidate:
-            return typ
-    raise AssertionError(f"unsupported annotation {ann!r} on {name}")
-
-
-def is_nullable(name: str) -> bool:
-    f = FIELDS[name]
-    return isinstance(f.type, str) and "None" in f.type
-
-
-# ---------------------------------------------------------------------------------------------
-# Coercion and validation
-# ---------------------------------------------------------------------------------------------
-
-_TRUE = {"true", "yes", "y", "1", "on"}
-_FALSE = {"false", "no", "n", "0", "off"}
-
-
-def suggest(name: str, candidates: Iterable[str], cutoff: float = 0.6) -> str:
-    """"; did you mean 'x'?" or ''."""
-    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=cutoff)
-    return f"; did you mean '{close[0]}'?" if close else ""
-
-
-def coerce_value(name: str, value: Any, source: str = "config") -> Any:
-    """Turn a raw value (a string from a flag, a YAML scalar) into the field's type, or raise."""
-    typ = field_type(name)
-    where = f"{name} (from {source})"
-    if value is None or (isinstance(value, str) and value.strip().lower() in {"none", "null"}
-                         and typ is not str):
-        if is_nullable(name):
-            return None
-        raise ConfigError(f"{where} must be a {typ.__name__}, not empty")
-    if typ is bool:
-        if isinstance(value, bool):
-            return value
-        text = str(value).strip().lower()
-        if text in _TRUE:
-            return True
-        if text in _FALSE:
-            return False
-        raise ConfigError(f"{where} must be true or false, got {value!r}")
-    if typ is int:
-        if isinstance(value, bool):
-            raise ConfigError(f"{where} must be an integer, got {value!r}")
-        if isinstance(value, int):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        try:
-            return int(str(value).strip())
-        except ValueError:
-            try:
-                as_float = float(str(value).strip())
-            except ValueError:
-                as_float = math.nan
-            if as_float.is_integer():
-                return int(as_float)
-            raise ConfigError(f"{where} must be an integer, got {value!r}") from None
-    if typ is float:
-        if isinstance(value, bool):
-            raise ConfigError(f"{where} must be a number, got {value!r}")
-        try:
-            # YAML 1.1 reads 2e-5 (no dot) as a string; float() takes it.
-            number = float(str(value).strip()) if isinstance(value, str) else float(value)
-        except (TypeError, ValueError):
-            raise ConfigError(f"{where} must be a number, got {value!r}") from None
-        if not math.isfinite(number):
-            raise ConfigError(f"{where} must be a finite number, got {value!r}")
-        return number
-    if typ is dict:
-        if not isinstance(value, Mapping):
-            raise ConfigError(f"{where} must be a mapping, got {value!r}")
-        return dict(value)
-    if name == "metric_for_best_model":
-        # HF spells it eval_accuracy too; W&B sweeps eval/accuracy.
-        value = str(value).strip().removeprefix("eval_").removeprefix("eval/")
-    if isinstance(value, (list, tuple)):
-        # A YAML list for a comma-separated option (lora_target_modules: [query, value]).
-        return ",".join(str(v) for v in value)
-    return str(value)
-
-
-def check_range(name: str, value: Any, source: str = "config") -> None:
-    meta = FIELDS[name].metadata
-    if value is None:
-        return
-    choices = meta.get("choices")
-    if choices is not None and value not in choices:
-        shown = ", ".join("unset" if c is None else str(c) for c in choices)
-        raise ConfigError(
-            f"{name} (from {source}) must be one of: {shown}; got {value!r}"
-            + (suggest(str(value), [str(c) for c in choices if c], cutoff=0.5))
-        )
-    lo, hi = meta.get("min"), meta.get("max")
-    if lo is not None and (value < lo or (meta.get("min_exclusive") and value == lo)):
-        op = ">" if meta.get("min_exclusive") else ">="
-        raise ConfigError(f"{name} (from {source}) must be {op} {lo:g}, got {value!r}")
-    if hi is not None and (value > hi or (meta.get("max_exclusive") and value == hi)):
-        op = "<" if meta.get("max_exclusive") else "<="
-        raise ConfigError(f"{name} (from {source}) must be {op} {hi:g}, got {value!r}")
-
-
-def normalize_key(key: str) -> str:
-    """Flag spelling -> field name: dashes to underscores, the study's aliases resolved."""
-    key = key.strip().lstrip("-").replace("-", "_")
-    return KEY_ALIASES.get(key, key)
-
-
-def known_keys() -> set[str]:
-    return set(FIELDS) | set(EXTRA_TRAINING_ARGS) | set(KEY_ALIASES)
 
 
 def unknown_key_error(key: str, source: str) -> ConfigError:
@@ -438,29 +381,57 @@ def unknown_key_error(key: str, source: str) -> ConfigError:
     )
 
 
-def apply_method_alias(values: dict[str, Any], method: str, source: str) -> None:
-    """--method full|lora|prompt-text|prompt-random expressed as the study's fields."""
-    resolved = METHOD_ALIASES.get(str(method).strip().lower())
-    if resolved is None:
-        raise ConfigError(
-            f"method (from {source}) must be one of: full, lora, prompt-text, prompt-random; "
-            f"got {method!r}{suggest(str(method), METHOD_ALIASES)}"
-        )
-    if resolved == "full":
-        values["peft_method"] = None
-    elif resolved == "lora":
-        values["peft_method"] = "lora"
-    else:
-        values["peft_method"] = "prompt_tuning"
-        if resolved == "prompt_tuning_text":
-            values.setdefault("prompt_tuning_init_text", DEFAULT_PROMPT_INIT_TEXT)
-        elif values.get("prompt_tuning_init_text"):
-            raise ConfigError(
-                f"prompt_tuning_init_text (from {source}) contradicts method prompt-random; "
-                "drop one of them"
-            )
-        else:
-            values["prompt_tuning_init_text"] = None
+RUN_SETTINGS = settings.Schema.of(
+    RunConfig, "run",
+    # The method registry says which methods each field belongs to.
+    methods={name: methods.owners(name) or None for name in methods.owned_fields()},
+    aliases={k: v for k, v in KEY_ALIASES.items() if k != v},
+    # `method` is the registry's shorthand; the rest are TrainingArguments kept as given.
+    others=frozenset({"method"}) | EXTRA_TRAINING_ARGS,
+    groups=GROUPS, dest_prefix="cfg__", underscore_flags="first", alias_flags=True,
+    unknown=unknown_key_error,
+)
+FIELDS: dict[str, FieldSpec] = dict(RUN_SETTINGS.fields)
+
+
+def field_names() -> list[str]:
+    return list(FIELDS)
+
+
+def field_help(name: str) -> str:
+    return FIELDS[name].help
+
+
+def field_type(name: str) -> type:
+    """The scalar type of a field (int, float, str, bool, dict), with Optional stripped."""
+    return FIELDS[name].type
+
+
+def is_nullable(name: str) -> bool:
+    return FIELDS[name].nullable
+
+
+# ---------------------------------------------------------------------------------------------
+# Coercion and validation
+# ---------------------------------------------------------------------------------------------
+
+
+def coerce_value(name: str, value: Any, source: str = "config") -> Any:
+    """Turn a raw value (a string from a flag, a YAML scalar) into the field's type, or raise."""
+    return settings.coerce(FIELDS[name], value, source)
+
+
+def check_range(name: str, value: Any, source: str = "config") -> None:
+    settings.check_range(FIELDS[name], value, source)
+
+
+def normalize_key(key: str) -> str:
+    """Flag spelling -> field name: dashes to underscores, the study's aliases resolved."""
+    return RUN_SETTINGS.key(key)
+
+
+def known_keys() -> set[str]:
+    return set(FIELDS) | set(EXTRA_TRAINING_ARGS) | set(KEY_ALIASES)
 
 
 def build_config(layers: list[tuple[str, Mapping[str, Any]]]) -> tuple[RunConfig, set[str]]:
@@ -469,37 +440,43 @@ def build_config(layers: list[tuple[str, Mapping[str, Any]]]) -> tuple[RunConfig
     Each layer is ``(source name, {key: raw value})``: e.g. ``[("config.yaml", {...}),
     ("command line", {...})]``. Returns the config and the set of keys given explicitly.
     """
-    values: dict[str, Any] = {}
-    sources: dict[str, str] = {}
-    extra: dict[str, Any] = {}
-    for source, raw in layers:
-        method = None
-        for raw_key, raw_value in raw.items():
-            key = normalize_key(str(raw_key))
-            if key == "method":
-                method = raw_value
-                continue
-            if key in FIELDS and key != "extra_training_args":
-                values[key] = coerce_value(key, raw_value, source)
-                sources[key] = source
-            elif key == "extra_training_args":
-                extra.update(coerce_value(key, raw_value, source))
-            elif key in EXTRA_TRAINING_ARGS:
-                if key in SECRET_EXTRA_ARGS:
-                    continue  # tokens are never kept
-                extra[key] = raw_value
-            else:
-                raise unknown_key_error(str(raw_key), source)
-        if method is not None:
-            apply_method_alias(values, method, source)
-            for k in ("peft_method", "prompt_tuning_init_text"):
-                sources[k] = source
-    for key, value in values.items():
-        check_range(key, value, sources[key])
-    config = RunConfig(**values, extra_training_args=extra)
-    validate_combinations(config, set(values), sources)
+    merged = settings.layer_settings(RUN_SETTINGS, layers, others=_method_and_training_args)
+    defaulted = _fill_method_defaults(merged, layers)
+    config = merged.build()
+    given = set(merged.values) - {*defaulted, methods.DEFAULTS_FIELD}
+    validate_combinations(config, given, merged.sources)
     absolutize_local_paths(config)
-    return config, set(values)
+    return config, given
+
+
+def _fill_method_defaults(merged: settings.Layered, layers) -> tuple[str, ...]:
+    """The recognised method's defaults for what no layer gave, listed in method_defaults.
+    A saved config's list (from the layer that set it) keeps its values while its method does."""
+    source = merged.sources.get(methods.DEFAULTS_FIELD)
+    recorded = tuple(k for k in merged.values.get(methods.DEFAULTS_FIELD, ())
+                     if merged.sources.get(k) == source)
+    recorded_for = methods.layer_method(dict(layers).get(source) or {}) if recorded else None
+    filled = methods.fill_defaults(merged.values, recorded, recorded_for)
+    for key in filled:
+        merged.sources.setdefault(key, "method default")
+    merged.set(methods.DEFAULTS_FIELD, list(filled), "method default")
+    return filled
+
+
+def _method_and_training_args(merged: settings.Layered, others: dict[str, Any],
+                              source: str) -> None:
+    """A layer's keys that are not RunConfig fields: the `method` shorthand (applied after the
+    layer's fields) and other TrainingArguments (kept as given, tokens never)."""
+    for key, value in others.items():
+        if key in EXTRA_TRAINING_ARGS and key not in SECRET_EXTRA_ARGS:
+            merged.set("extra_training_args", {key: value}, source)
+    if "method" in others:
+        # The same layer's own peft_method must agree with its method (--method lora
+        # --peft_method prompt_tuning says two things; neither silently wins).
+        given = {methods.PEFT_FIELD: merged.values.get(methods.PEFT_FIELD)} \
+            if merged.sources.get(methods.PEFT_FIELD) == source else {}
+        for k in methods.select(merged.values, others["method"], source, given=given):
+            merged.sources[k] = source
 
 
 # Settings that may name local files or folders. A run's config.yaml must work from any working
@@ -509,26 +486,62 @@ PATH_FIELDS = ("model_name_or_path", "config_name", "tokenizer_name", "cache_dir
 
 
 def absolutize_local_paths(config: RunConfig) -> None:
+    import os
+
     for name in PATH_FIELDS:
         value = getattr(config, name)
         if not value:
             continue
         path = Path(value).expanduser()
         if name == "cache_dir" or path.exists():
-            setattr(config, name, str(path.absolute()))
+            # normpath: '../shared/x' and its absolute spelling are one model in every table.
+            setattr(config, name, os.path.normpath(os.path.abspath(path)))
+
+
+# Settings that take a Hub id or a local folder.
+HUB_OR_PATH_FIELDS = ("model_name_or_path", "config_name", "tokenizer_name")
+HUB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*(/[A-Za-z0-9][A-Za-z0-9_.-]*)?")
+
+
+def looks_like_missing_local_path(value: str) -> bool:
+    """A value meant as a local folder (./x, ../x, /x, ~/x, a/b/c) that does not exist; a Hub id
+    (roberta-base, FacebookAI/roberta-base) is left to the Hub."""
+    import os
+
+    if Path(value).expanduser().exists():
+        return False
+    if value.startswith(("./", "../", "/", "~")) or value in (".", ".."):
+        return True
+    separators = {os.sep, "/"} | ({os.altsep} if os.altsep else set())
+    if not any(sep in value for sep in separators):
+        return False
+    return not (HUB_ID.fullmatch(value) and ".." not in value and "--" not in value)
+
+
+def _check_local_model_paths(config: RunConfig, sources: Mapping[str, str]) -> None:
+    # Refused here, before a run exists: the Hub would otherwise fail it seconds later.
+    for name in HUB_OR_PATH_FIELDS:
+        value = getattr(config, name)
+        if value and looks_like_missing_local_path(str(value)):
+            raise ConfigError(
+                f"{name} (from {sources.get(name, 'config')}): folder {value} does not exist; "
+                "check the path, or give a Hub id such as roberta-base"
+            )
 
 
 def validate_combinations(config: RunConfig, explicit: set[str], sources: Mapping[str, str]) -> None:
     """Rules that span fields. Explicitly set method options must belong to the chosen method."""
     method = config.method
     for name in explicit:
-        allowed = FIELDS[name].metadata.get("methods")
+        allowed = methods.owners(name)
         if getattr(config, name) == FIELDS[name].default:
             continue  # a saved config.yaml spells out every default; only real choices count
         if allowed and method not in allowed:
-            if name == "prompt_tuning_init_text" and config.peft_method == "prompt_tuning":
+            owners = [methods.get(m) for m in allowed]
+            if name == methods.INIT_TEXT_FIELD \
+                    and config.peft_method in {o.peft_method for o in owners}:
                 continue  # an empty init text is caught below
-            needs = "--peft_method lora" if allowed == LORA else "--peft_method prompt_tuning"
+            needs = " or ".join(dict.fromkeys(o.selector for o in owners))
             raise ConfigError(
                 f"{name} (from {sources.get(name, 'config')}) applies to {', '.join(allowed)} "
                 f"but this run is {method}; add {needs} or drop {name}"
@@ -537,7 +550,7 @@ def validate_combinations(config: RunConfig, explicit: set[str], sources: Mappin
             and not config.prompt_tuning_init_text.strip():
         raise ConfigError(
             "prompt_tuning_init_text is empty; give a text such as "
-            f"'{DEFAULT_PROMPT_INIT_TEXT}' or leave it unset for random init"
+            f"'{methods.DEFAULT_PROMPT_INIT_TEXT}' or leave it unset for random init"
         )
     if config.do_regression:
         raise ConfigError("do_regression is not supported: emotui trains classifiers; drop it")
@@ -556,6 +569,7 @@ def validate_combinations(config: RunConfig, explicit: set[str], sources: Mappin
         raise ConfigError("load_best_model_at_end needs evaluation; set --eval_strategy epoch")
     if not (config.do_train or config.do_eval or config.do_predict):
         raise ConfigError("do_train, do_eval and do_predict are all false: nothing to do")
+    _check_local_model_paths(config, sources)
     for name in ("train_file", "validation_file", "test_file"):
         path = getattr(config, name)
         if path is not None:
@@ -596,8 +610,10 @@ def read_yaml_mapping(path: Path, what: str = "config file") -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{what} {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{what} {path} cannot be read: {exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{what} {path} is not UTF-8 text; save it as UTF-8") from None
+    except OSError as exc:
+        raise ConfigError(f"{what} {path} cannot be read: {exc.strerror or exc}") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -7,10 +7,16 @@ class EmotuiError(Exception):
     """Bad input: what was wrong, where, and what to do. Exit code 2."""
 
     exit_code = 2
+    # Longer messages are cut: a value quoted whole (a text column, a file) must not flood a
+    # terminal; the values themselves are cut where they are quoted (quoted, listed).
+    MAX_CHARS = 1000
 
     def __init__(self, message: str):
         # Keep it to one line: the CLI prints it verbatim after "error: ".
-        super().__init__(" ".join(str(message).split()))
+        text = " ".join(str(message).split())
+        if len(text) > self.MAX_CHARS:
+            text = text[: self.MAX_CHARS - 1] + "…"
+        super().__init__(text)
 
 
 class ConfigError(EmotuiError):
@@ -25,11 +31,22 @@ class RunNotFound(EmotuiError):
     """A run id that names no run (or names several)."""
 
 
-class TrainingFailed(EmotuiError):
-    """Training started and then failed. Exit code 1."""
-
-    exit_code = 1
-
-
 class BackendError(EmotuiError):
     """A launch backend (local process, Slurm) refused or failed to act."""
+
+
+def quoted(value: object, limit: int = 40) -> str:
+    """A value as a message quotes it: its repr, cut to ``limit`` characters, so a message
+    stays one readable line whatever the value holds (a whole text column, a binary blob)."""
+    text = " ".join(repr(value).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def listed(values: "list[object] | tuple[object, ...]", limit: int = 5,
+           width: int = 40) -> str:
+    """'a, b, c' for a message: at most ``limit`` values, each cut to ``width`` characters,
+    and how many more there are."""
+    shown = [str(v) if len(str(v)) <= width else str(v)[: width - 1] + "…"
+             for v in list(values)[:limit]]
+    more = len(values) - len(shown)
+    return ", ".join(shown) + (f" … ({more} more)" if more > 0 else "")

@@ -1,9 +1,12 @@
 """metrics.jsonl: append-only metric events, one JSON object per line, flushed per line.
 
 Event shapes (every event has ``time``, ``split`` and ``step``):
-- train:  {"split": "train", "step", "epoch", "loss", "learning_rate", "grad_norm", "samples_per_second"}
+- train:  {"split": "train", "step", "epoch", "loss", "learning_rate", "grad_norm", "samples_per_second",
+           "tokens_per_s", "pad_fraction"}
 - eval:   {"split": "eval",  "step", "epoch", "loss", "accuracy", "macro_f1"}
 - test:   {"split": "test",  "step", "epoch", "loss", "accuracy", "macro_f1"}
+- system: {"split": "system", "step", "cpu_percent", "rss_bytes"} every few seconds, plus
+          "gpu_util", "gpu_mem_used_bytes", "gpu_mem_total_bytes" on a GPU (absent without one)
 
 Readers poll with a byte offset (inotify does not fire on NFS) and leave a torn last line for
 the next poll.
@@ -61,11 +64,18 @@ class MetricsWriter:
 def truncate_after_step(path: Path, step: int) -> None:
     """Drop events past ``step`` (resume from a checkpoint must not duplicate steps).
 
-    Test events are dropped too: a resumed run predicts the test split again at its end.
+    Test events are dropped too: a resumed run predicts the test split again at its end. So
+    is a torn last line (a kill or a full disk mid-append), which the next append would extend
+    into a broken line in the middle of the file.
     """
-    events = read_all(path)
+    try:
+        raw = Path(path).read_bytes()
+    except FileNotFoundError:
+        return
+    lines = [line for line in raw.splitlines() if line.strip()]
+    events = list(parse_lines(lines))
     kept = [e for e in events if int(e.get("step", 0)) <= step and e.get("split") != "test"]
-    if len(kept) == len(events):
+    if len(kept) == len(events) == len(lines) and (not raw or raw.endswith(b"\n")):
         return
     from emotui.core.runstore import atomic_write_text
 
@@ -101,8 +111,8 @@ class FileFollower:
                 self._inode = stat.st_ino
                 fh.seek(self.offset)
                 chunk = fh.read()
-        except FileNotFoundError:
-            return b""
+        except (FileNotFoundError, IsADirectoryError, PermissionError):
+            return b""  # nothing to follow (yet); a reader never fails on what a file holds
         end = chunk.rfind(b"\n")
         if end < 0:
             return b""

@@ -1,7 +1,7 @@
-"""Table rows -> text: CSV, Markdown, LaTeX tabular, Typst table, JSON.
+"""Table rows -> text: CSV, TSV, Markdown, LaTeX tabular, Typst table, JSON.
 
 Used by `emotui compare` and the TUI's compare screen; pure stdlib so both can call it freely.
-Machine formats (csv, json) keep values as they are; the typeset formats (md, latex, typst)
+Machine formats (csv, tsv, json) keep values as they are (fractions, raw counts, seconds); the typeset formats (md, latex, typst)
 show numbers rounded for reading and escape whatever the target language treats as markup.
 """
 
@@ -15,9 +15,9 @@ from typing import Any, Iterable
 
 from emotui.core.errors import ConfigError
 
-FORMATS = ("csv", "md", "latex", "typst", "json")
+FORMATS = ("csv", "tsv", "md", "latex", "typst", "json")
 FORMAT_ALIASES = {"markdown": "md", "tex": "latex", "typ": "typst"}
-FILE_SUFFIXES = {"csv": ".csv", "md": ".md", "latex": ".tex", "typst": ".typ", "json": ".json"}
+FILE_SUFFIXES = {"csv": ".csv", "tsv": ".tsv", "md": ".md", "latex": ".tex", "typst": ".typ", "json": ".json"}
 
 
 def normalize_format(fmt: str) -> str:
@@ -30,11 +30,16 @@ def normalize_format(fmt: str) -> str:
     return key
 
 
+def distinct_columns(columns: Iterable[str]) -> list[str]:
+    """The columns in order, each once: a column asked for twice (a config's own ``method``
+    beside the row's) is shown once, where it first stands."""
+    return list(dict.fromkeys(columns))
+
+
 def export_rows(rows: list[dict[str, Any]], columns: list[str], fmt: str) -> str:
     """The rows (only the given columns, in that order) as text in the chosen format."""
     fmt = normalize_format(fmt)
-    columns = list(columns)
-    return _WRITERS[fmt](rows, columns)
+    return _WRITERS[fmt](rows, distinct_columns(columns))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -86,24 +91,37 @@ def _raw(value: Any) -> Any:
 # ---------------------------------------------------------------------------------------------
 
 
+def machine_value(value: Any) -> Any:
+    """A cell for CSV/TSV: the value itself (fractions, raw counts), empty for missing."""
+    value = _raw(value)
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple, dict)):
+        return json.dumps(value, default=str)
+    return value
+
+
 def to_csv(rows: list[dict[str, Any]], columns: list[str]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(columns)
     for row in rows:
-        cells = []
-        for c in columns:
-            v = _raw(row.get(c))
-            if v is None:
-                cells.append("")
-            elif isinstance(v, bool):
-                cells.append("true" if v else "false")
-            elif isinstance(v, (list, tuple, dict)):
-                cells.append(json.dumps(v, default=str))
-            else:
-                cells.append(v)
-        writer.writerow(cells)
+        writer.writerow([machine_value(row.get(c)) for c in columns])
     return out.getvalue()
+
+
+def tsv_cell(value: Any) -> str:
+    # Tabs and newlines inside a value would break the line into columns: they become spaces.
+    return " ".join(str(machine_value(value)).split())
+
+
+def to_tsv(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    """Tab-separated, one line per row, every value whole: for cut, awk, sort and pandas."""
+    lines = ["\t".join(columns)]
+    lines += ["\t".join(tsv_cell(row.get(c)) for c in columns) for row in rows]
+    return "\n".join(lines) + "\n"
 
 
 def to_json(rows: list[dict[str, Any]], columns: list[str]) -> str:
@@ -176,6 +194,7 @@ def to_typst(rows: list[dict[str, Any]], columns: list[str]) -> str:
 
 _WRITERS = {
     "csv": to_csv,
+    "tsv": to_tsv,
     "json": to_json,
     "md": to_markdown,
     "latex": to_latex,

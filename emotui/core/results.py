@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from emotui.core.runstore import RunPaths, read_json
-from emotui.core.status import read_status
+from emotui.core.methods import shown_fields
+from emotui.core.runstore import RunPaths
 
 # Keys results.json always has (null when not applicable, e.g. peak GPU memory on CPU).
 RESULT_KEYS = (
@@ -17,6 +17,10 @@ RESULT_KEYS = (
     "peak_gpu_memory_bytes", "epochs_completed", "collapsed",
 )
 
+# How the collapse sentinel's reason starts (train.sentinel): a run it stopped ends completed with
+# this reason in status.json and as results.json's collapse_reason; sweeps count it stopped early.
+COLLAPSE_REASON_PREFIX = "collapsed:"
+
 # Columns of `emotui ls --json`, the TUI's table and `compare` (besides hyperparameters).
 SUMMARY_METRICS = (
     "best_epoch", "eval_accuracy", "eval_macro_f1", "test_accuracy", "test_macro_f1",
@@ -24,11 +28,17 @@ SUMMARY_METRICS = (
     "train_samples_per_second", "peak_gpu_memory_bytes",
 )
 
-# Config keys that identify a run at a glance (the TUI and `ls` show those that apply).
+# The job's live position and latest GPU reading in status.json (core.progress turns elapsed_s
+# and eta_s into a live elapsed time and ETA); copied into a row only when present, because the
+# GPU keys are absent, not zero, on a machine without one.
+POSITION_KEYS = ("phase", "step", "total_steps", "samples_per_second", "elapsed_s", "eta_s",
+                 "position_time", "gpu_util", "gpu_mem_used_bytes", "gpu_mem_total_bytes")
+
+# Config keys that identify a run at a glance (the TUI and `ls` show those that apply); the
+# method-specific ones are those the method registry shows.
 KEY_HYPERPARAMETERS = (
     "model_name_or_path", "learning_rate", "per_device_train_batch_size", "num_train_epochs",
-    "lora_r", "lora_alpha", "lora_target_modules", "prompt_tuning_num_virtual_tokens",
-    "prompt_tuning_init_text", "seed",
+    *shown_fields(), "seed",
 )
 
 
@@ -39,27 +49,32 @@ def empty_results(run_id: str, method: str, model: str) -> dict[str, Any]:
 
 
 def load_config_dict(paths: RunPaths) -> dict[str, Any]:
-    import yaml
+    """config.yaml as a mapping; {} when absent or not a mapping (core.runview says why)."""
+    from emotui.core.runview import read_yaml_object
 
-    try:
-        return yaml.safe_load(paths.config.read_text(encoding="utf-8")) or {}
-    except (FileNotFoundError, yaml.YAMLError):
-        return {}
+    config, _problem = read_yaml_object(paths.config)
+    return config or {}
 
 
 def summarize(paths: RunPaths, config: dict[str, Any] | None = None) -> dict[str, Any]:
-    """One run as a flat dict: id, state, reason, method, key hyperparameters, summary metrics."""
-    status = read_status(paths)
-    results = read_json(paths.results) or {}
-    config = config if config is not None else load_config_dict(paths)
+    """One run as a flat dict: id, state, reason, method, key hyperparameters, summary metrics.
+
+    Its files are read through core.runview: a run whose files do not hold what emotui writes
+    is ``unreadable``, with the reason saying which file and what is wrong."""
+    from emotui.core.runview import UNREADABLE, read_run
+
+    view = read_run(paths, config)
+    status, config = view.status, view.config
+    results = view.results or {}
     row: dict[str, Any] = {
         "run_id": paths.run_id,
-        "status": status.get("state"),
-        "reason": status.get("reason"),
+        "status": status.get("state") if view.readable else UNREADABLE,
+        "reason": status.get("reason") if view.readable else view.why,
         "method": config.get("method") or results.get("method"),
         "backend": status.get("backend"),
         "job_id": status.get("job_id"),
         "sweep_id": status.get("sweep_id"),
+        "group": status.get("group"),  # a seed group (core.seeds)
         "created": status.get("created"),
         "started": status.get("started"),
         "ended": status.get("ended"),
@@ -70,4 +85,9 @@ def summarize(paths: RunPaths, config: dict[str, Any] | None = None) -> dict[str
         row[key] = config.get(key)
     for key in SUMMARY_METRICS:
         row[key] = results.get(key, status.get(key))
+    row.update({key: status[key] for key in POSITION_KEYS if key in status})
+    # The virtual tokens a prompt method used (its count may be left unset: the init text's
+    # length, or the builder's default), as the job recorded it.
+    row["num_virtual_tokens"] = results.get("num_virtual_tokens",
+                                            status.get("num_virtual_tokens"))
     return row

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
-from emotui.core.errors import ConfigError
+from emotui.core.errors import ConfigError, quoted
 
 ALIASES = {"lr": "learning_rate", "acc": "test_accuracy", "state": "status", "id": "run_id"}
 _COND = re.compile(r"^\s*([A-Za-z_][\w./-]*)\s*(==|!=|>=|<=|=|>|<|~)\s*(.*?)\s*$")
@@ -74,6 +74,18 @@ def _value(text: str) -> Any:
     return text
 
 
+def column_name(text: str, known: Iterable[str] | None, what: str = "filter") -> str:
+    """A column as a user types it (or its alias: lr, acc, state, id), checked against the
+    known columns when they are given; ``what`` leads the error (filter, --sort)."""
+    column = ALIASES.get(text, text)
+    if known is not None and column not in known:
+        close = difflib.get_close_matches(column, sorted(known), n=1, cutoff=0.6)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        shown = f"'{column}'" if len(column) <= 40 else quoted(column)
+        raise ConfigError(f"{what}: unknown column {shown}{hint}")
+    return column
+
+
 def parse_filter(expr: str, columns: Iterable[str] | None = None) -> Callable[[dict], bool]:
     """A predicate over rows; unknown columns are refused when the known columns are given."""
     known = set(columns) if columns is not None else None
@@ -88,12 +100,7 @@ def parse_filter(expr: str, columns: Iterable[str] | None = None) -> Callable[[d
                 "e.g. --filter 'method=lora and test_accuracy>0.9'"
             )
         column, op, raw = match.groups()
-        column = ALIASES.get(column, column)
-        if known is not None and column not in known:
-            close = difflib.get_close_matches(column, sorted(known), n=1, cutoff=0.6)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
-            raise ConfigError(f"filter: unknown column '{column}'{hint}")
-        conditions.append(Condition(column, op, _value(raw)))
+        conditions.append(Condition(column_name(column, known), op, _value(raw)))
     if not conditions:
         raise ConfigError("empty filter; give e.g. --filter 'method=lora'")
     return lambda row: all(cond(row) for cond in conditions)

@@ -1,8 +1,10 @@
 """Route a run's log records into its stdout.log / stderr.log while it trains in this process.
 
-Detached jobs get their files as the process's stdout/stderr; an inline run (`emotui run`, an
-inline sweep trial) shares the process with a live display, so its records go to the files
-instead and the terminal stays clean.
+The one logging set-up of every backend: an inline run (`emotui run`, an inline sweep trial)
+shares its process with a live display, so its records go to the files and the terminal stays
+clean; a detached job (local, Slurm) has the same files as its stdout/stderr and routes its
+records the same way. stdout.log is the run's training log (the "emotui.run" lines of
+emotui.train.runlog, timestamped); warnings, errors and the libraries' chatter go to stderr.log.
 """
 
 from __future__ import annotations
@@ -15,11 +17,22 @@ from emotui.core.runstore import RunPaths
 LIBRARY_LOGGERS = ("py.warnings", "transformers", "peft", "datasets", "huggingface_hub")
 
 
+class RunLogFormatter(logging.Formatter):
+    """``2026-11-27 08:01:02 message`` for information, with level and logger for the rest."""
+
+    PLAIN = logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S")
+    DETAILED = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s",
+                                 "%Y-%m-%d %H:%M:%S")
+
+    def format(self, record: logging.LogRecord) -> str:
+        return (self.PLAIN if record.levelno == logging.INFO else self.DETAILED).format(record)
+
+
 class RunLogFiles:
     """Context manager: while open, the run's records go to its log files and nowhere else."""
 
     def __init__(self, paths: RunPaths):
-        fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        fmt = RunLogFormatter()
         self.out = logging.FileHandler(paths.stdout, encoding="utf-8")
         self.out.setLevel(logging.INFO)
         self.err = logging.FileHandler(paths.stderr, encoding="utf-8")

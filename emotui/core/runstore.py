@@ -6,17 +6,20 @@ JSON files atomically (tmp + rename) and append to JSONL; no locks, since NFS do
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
 import secrets
 import shutil
+import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
 from emotui.core.errors import ConfigError, RunNotFound
+from emotui.core.methods import run_id_tag
 
 RUNS_DIR_ENV = "EMOTUI_RUNS_DIR"
 DEFAULT_RUNS_DIR = "runs"
@@ -24,12 +27,6 @@ DEFAULT_RUNS_DIR = "runs"
 # yymmdd-hhmmss-<method>-<4 chars>: sorts by creation time, unique, short enough to type.
 RUN_ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,79}$")
 _ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o/1/l/i: easy to read aloud and type
-METHOD_TAGS = {
-    "full": "full",
-    "lora": "lora",
-    "prompt_tuning_text": "ptext",
-    "prompt_tuning_random": "prand",
-}
 
 
 @dataclass(frozen=True)
@@ -98,6 +95,16 @@ class RunPaths:
         return self.root / "exit.json"
 
     @property
+    def claim(self) -> Path:
+        """Who starts or trains the run right now (core.claim): at most one process at a time."""
+        return self.root / "claim.json"
+
+    @property
+    def disk_reserve(self) -> Path:
+        """Space a job sets aside to record how it ended when the disk fills (core.lifecycle)."""
+        return self.root / ".disk_reserve"
+
+    @property
     def wandb(self) -> Path:
         return self.root / "wandb"
 
@@ -106,14 +113,52 @@ class RunPaths:
         return self.root / "test_predictions.jsonl"
 
 
+def temporary_for(path: Path) -> Path:
+    """Where a file is written before it is renamed to ``path``: beside it, hidden, named after
+    this process (``.<name>.<host>.<pid>.<hex>.tmp``), so that whoever takes the run over can
+    tell what a killed writer left (remove_stray_temporaries) from a write in progress."""
+    return path.with_name(f".{path.name}.{socket.gethostname()}.{os.getpid()}."
+                          f"{secrets.token_hex(3)}.tmp")
+
+
+def remove_stray_temporaries(folder: Path, *, stale_after_s: float) -> None:
+    """Delete the temporaries (temporary_for) writers killed mid-write left in ``folder``:
+    those of gone processes on this machine, and any other machine's older than
+    ``stale_after_s``. A write in progress is never touched."""
+    from emotui.core.processes import process_alive
+
+    host = socket.gethostname()
+    try:
+        entries = [e for e in folder.iterdir() if _TEMPORARY.match(e.name)]
+    except OSError:
+        return
+    for entry in entries:
+        rest, pid = _TEMPORARY.match(entry.name).groups()
+        here = rest.endswith("." + host)
+        try:
+            gone = here and process_alive({"pid": int(pid), "host": host}) is False
+            if gone or (not here and time.time() - entry.stat().st_mtime > stale_after_s):
+                entry.unlink()
+        except OSError:
+            pass  # removed meanwhile, or not ours to remove
+
+
+_TEMPORARY = re.compile(r"^\.(.+)\.(\d+)\.[0-9a-f]{6}\.tmp$")
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     """Write a whole file so readers see the old or the new content, never half of it."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(3)}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    tmp = temporary_for(path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        # A full disk (or any failure) leaves the old file as it was and no temporary behind.
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def atomic_write_json(path: Path, data: Any) -> None:
@@ -121,12 +166,15 @@ def atomic_write_json(path: Path, data: Any) -> None:
 
 
 def read_json(path: Path) -> dict[str, Any] | None:
-    """The JSON object in path, or None if absent or (mid-replace on some NFS) unreadable."""
+    """The JSON object in path, or None if absent, (mid-replace on some NFS) unreadable, or
+    not an object (core.runview says what is wrong with it)."""
     try:
         with open(path, encoding="utf-8") as fh:
-            return json.load(fh)
-    except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
+            data = json.load(fh)
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError, json.JSONDecodeError,
+            UnicodeDecodeError):
         return None
+    return data if isinstance(data, dict) else None
 
 
 def validate_run_id(run_id: str) -> str:
@@ -142,13 +190,29 @@ def validate_run_id(run_id: str) -> str:
 def new_run_id(method: str, now: float | None = None) -> str:
     stamp = time.strftime("%y%m%d-%H%M%S", time.localtime(now if now is not None else time.time()))
     suffix = "".join(secrets.choice(_ALPHABET) for _ in range(4))
-    return f"{stamp}-{METHOD_TAGS.get(method, 'run')}-{suffix}"
+    return f"{stamp}-{run_id_tag(method)}-{suffix}"
 
 
 def resolve_runs_dir(explicit: str | os.PathLike | None = None) -> Path:
     """--runs-dir, else $EMOTUI_RUNS_DIR, else ./runs."""
     chosen = explicit or os.environ.get(RUNS_DIR_ENV) or DEFAULT_RUNS_DIR
     return Path(chosen).expanduser().absolute()
+
+
+def unusable_store(root: Path, exc: OSError) -> ConfigError:
+    """One line for a run store that cannot be listed or written: a file where its folder
+    should be, no permission, a read-only filesystem."""
+    hint = f"give --runs-dir DIR or ${RUNS_DIR_ENV} (default: ./{DEFAULT_RUNS_DIR})"
+    if root.exists() and not root.is_dir():
+        return ConfigError(f"run store {root} is a file, not a folder; {hint}")
+    blocking = next((p for p in root.parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        return ConfigError(f"run store {root} cannot be a folder: {blocking} is a file; {hint}")
+    if exc.errno == errno.EROFS:
+        return ConfigError(f"run store {root} is on a read-only filesystem; {hint}")
+    if isinstance(exc, PermissionError):
+        return ConfigError(f"run store {root}: permission denied; {hint}")
+    return ConfigError(f"run store {root} cannot be used ({exc.strerror or exc}); {hint}")
 
 
 class RunStore:
@@ -162,7 +226,10 @@ class RunStore:
 
     def create(self, method: str, run_id: str | None = None) -> RunPaths:
         """Make a new, empty run directory with a fresh id (or the given one)."""
-        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise unusable_store(self.root, exc) from None
         for _ in range(100):
             rid = validate_run_id(run_id) if run_id else new_run_id(method)
             root = self.root / rid
@@ -172,6 +239,8 @@ class RunStore:
                 if run_id:
                     raise ConfigError(f"run {run_id} already exists in {self.root}") from None
                 continue
+            except OSError as exc:
+                raise unusable_store(self.root, exc) from None
             return RunPaths(root)
         raise RuntimeError("could not allocate a run id")  # pragma: no cover
 
@@ -181,6 +250,8 @@ class RunStore:
             entries = os.listdir(self.root)
         except FileNotFoundError:
             return []
+        except OSError as exc:  # a file where the store should be, no permission to list it
+            raise unusable_store(self.root, exc) from None
         return sorted(
             e for e in entries
             if RUN_ID_RE.match(e) and ".." not in e and (self.root / e / "status.json").exists()

@@ -23,8 +23,8 @@ def test_defaults_are_valid_and_full_finetuning():
 
 def test_every_field_is_documented_with_a_group():
     for name, f in FIELDS.items():
-        assert f.metadata["help"], name
-        assert f.metadata["group"] in {"model", "data", "method", "training", "evaluation",
+        assert f.help, name
+        assert f.group in {"model", "data", "method", "training", "evaluation",
                                        "logging"}, name
 
 

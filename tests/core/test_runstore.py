@@ -9,7 +9,8 @@ import pytest
 from emotui.core.errors import ConfigError, RunNotFound
 from emotui.core.events import MetricsReader, MetricsWriter, read_all, truncate_after_step
 from emotui.core.runstore import RunStore, new_run_id, validate_run_id
-from emotui.core.status import RunState, mark_running, read_status, write_status
+from emotui.core.lifecycle import RunState, mark_running
+from emotui.core.status import read_status, write_status
 
 
 def test_run_ids_sort_by_time_and_are_unique():

@@ -1,0 +1,407 @@
+"""A run's life, owned in one place: creating a run, which state may follow which, how an error
+reads as a failure reason, and the named sets of states every other module tests against.
+
+    (new) -> queued -> running -> completed | failed | cancelled | preempted
+    preempted -> queued | running       requeue: the same run id continues from its checkpoint
+    failed | cancelled -> queued        resume (emotui run --resume, the TUI's r)
+    completed -> running                only by training on in place (train(resume=True))
+
+``core.status`` stays the low-level writer of status.json (its format and the atomic replace);
+every change of ``state`` goes through the functions here, which check it against TRANSITIONS.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import re
+import shutil
+import socket
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from enum import Enum
+from typing import Any
+
+from emotui.core.config import RunConfig, dump_config
+from emotui.core.errors import ConfigError, DataError, EmotuiError
+from emotui.core.runstore import RunPaths, RunStore, atomic_write_text
+from emotui.core.status import now, read_status, write_status
+
+log = logging.getLogger("emotui")
+
+
+class RunState(str, Enum):
+    """The values of status.json's ``state``."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    PREEMPTED = "preempted"
+
+    def __str__(self) -> str:  # so f-strings print "running", not "RunState.RUNNING"
+        return self.value
+
+
+def state_of(status: dict[str, Any]) -> RunState | None:
+    """The state in a status dict; None when there is none or it is unknown (a newer emotui)."""
+    try:
+        return RunState(status.get("state"))
+    except ValueError:
+        return None
+
+
+# -- the named state sets ----------------------------------------------------------------------
+
+
+class StateSet(frozenset):
+    """A named set of states. ``x in S`` takes a RunState or its string as status.json holds it
+    ("running"); None or an unknown name is in no set."""
+
+    _values: frozenset[str]
+
+    def __new__(cls, states: Iterable[RunState]) -> "StateSet":
+        self = super().__new__(cls, states)
+        # A RunState hashes by its name, not its value: strings are looked up here (fast enough
+        # for a filter over every row of a large run store).
+        self._values = frozenset(s.value for s in self)
+        return self
+
+    def __contains__(self, state: object) -> bool:
+        if isinstance(state, RunState):
+            return frozenset.__contains__(self, state)
+        try:
+            return state in self._values
+        except TypeError:  # unhashable: no state at all
+            return False
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The members' names in the state machine's order (for help text and choices)."""
+        return tuple(s.value for s in RunState if s in self)
+
+
+# Nothing runs and nothing will, unless someone resumes the run.
+FINISHED = StateSet({RunState.COMPLETED, RunState.FAILED, RunState.CANCELLED})
+# A job exists or may come back (a preempted job is requeued): watch it, cancel it, never delete it.
+ACTIVE = StateSet({RunState.QUEUED, RunState.RUNNING, RunState.PREEMPTED})
+# A job for the run sits in a queue or runs as a process right now.
+IN_FLIGHT = StateSet({RunState.QUEUED, RunState.RUNNING})
+CANCELLABLE = ACTIVE
+# Stopped before the end with its checkpoint kept: `emotui run --resume` continues it.
+RESUMABLE = StateSet({RunState.FAILED, RunState.CANCELLED, RunState.PREEMPTED})
+# What `emotui ls --state` filters on.
+STATE_NAMES: tuple[str, ...] = tuple(s.value for s in RunState)
+
+
+def ended_unrecorded(status: dict[str, Any]) -> bool:
+    """Whether the run is failed only because a reader found its process gone with no end
+    recorded (record_end(..., lost=True)): a guess its owner may overrule by continuing it."""
+    return status.get("lost") is True and status.get("state") == RunState.FAILED.value
+
+
+def deletable(state: object) -> bool:
+    """Whether a run may be deleted: anything not ACTIVE, including a record too broken to tell."""
+    return state not in ACTIVE
+
+
+# -- transitions -------------------------------------------------------------------------------
+
+_EVERY = frozenset(RunState)
+TRANSITIONS: dict[RunState, frozenset[RunState]] = {
+    # Starts; is cancelled or fails before it starts; a reader may find it ended at once.
+    RunState.QUEUED: _EVERY,
+    # Ends; or goes back to the queue (a scheduler requeue, a sweep restarting it from scratch).
+    RunState.RUNNING: _EVERY,
+    # Requeued (to queued, or straight to running), cancelled, or ended while it stopped.
+    RunState.PREEMPTED: _EVERY,
+    # queued: resume. running: an attempt a reader had given up on (lost, or cancelled as it
+    # started) records what it does. completed: the job finished its work before a reader said
+    # lost or a cancel landed; its results stand.
+    RunState.FAILED: frozenset({RunState.FAILED, RunState.QUEUED, RunState.RUNNING,
+                                RunState.COMPLETED}),
+    RunState.CANCELLED: frozenset({RunState.CANCELLED, RunState.QUEUED, RunState.RUNNING,
+                                   RunState.COMPLETED}),
+    # running: train(resume=True) continues it in place (a run the collapse sentinel stopped).
+    # It never becomes failed, cancelled or preempted: a late ending does not undo its results.
+    RunState.COMPLETED: frozenset({RunState.COMPLETED, RunState.RUNNING}),
+}
+
+
+class ForbiddenTransition(EmotuiError):
+    """A state change the run's state machine does not allow (e.g. a completed run restarted)."""
+
+
+def may_follow(current: RunState | str | None, new: RunState | str) -> bool:
+    """Whether ``new`` may replace ``current``. No state yet (or one this emotui does not know)
+    allows any: the writer knows more than the record does."""
+    current = _parse(current)
+    return current is None or RunState(new) in TRANSITIONS[current]
+
+
+def _parse(state: RunState | str | None) -> RunState | None:
+    try:
+        return RunState(state)
+    except ValueError:
+        return None
+
+
+def _write(paths: RunPaths, state: RunState | str, fields: dict[str, Any]) -> dict[str, Any]:
+    """Replace status.json with ``state`` after checking the transition; raises when forbidden."""
+    new = RunState(state)
+    current = state_of(read_status(paths))
+    if not may_follow(current, new):
+        raise ForbiddenTransition(f"run {paths.run_id} is {current} and cannot become {new}; "
+                                  "start a new run instead")
+    return write_status(paths, state=new, **fields)
+
+
+def set_state(paths: RunPaths, state: RunState | str, **fields: Any) -> dict[str, Any]:
+    """Move the run to ``state`` (with ``fields``) if TRANSITIONS allows it; else
+    ForbiddenTransition. For starts and requeues; endings use end_run."""
+    return _write(paths, state, fields)
+
+
+def mark_running(paths: RunPaths, **extra: Any) -> dict[str, Any]:
+    """This process starts (or resumes) training the run: a new attempt."""
+    status = read_status(paths)
+    running = _write(paths, RunState.RUNNING, dict(
+        reason=None,
+        lost=None,
+        host=socket.gethostname(),
+        pid=os.getpid(),
+        started=status.get("started") or now(),
+        attempts=int(status.get("attempts") or 0) + 1,
+        ended=None,
+        **extra,
+    ))
+    _set_aside_disk_reserve(paths)
+    return running
+
+
+def requeue(paths: RunPaths, reason: str | None, **fields: Any) -> dict[str, Any]:
+    """Queued again: submitted to a backend, put back in the queue by the scheduler, or
+    restarted in its own directory (a sweep trial interrupted before its first checkpoint)."""
+    return _write(paths, RunState.QUEUED, dict(reason=reason, **fields))
+
+
+def reopen_for_resume(paths: RunPaths, status: dict[str, Any]) -> dict[str, Any]:
+    """Queue a failed, cancelled or preempted run (its current ``status``) to continue from its
+    last checkpoint; a one-line EmotuiError for any other state."""
+    state = status.get("state")
+    if state not in RESUMABLE:
+        hint = ("it is still active; cancel it first" if state in ACTIVE
+                else "only failed, cancelled or preempted runs can be resumed")
+        raise EmotuiError(f"run {paths.run_id} is {state}: {hint}")
+    return _write(paths, RunState.QUEUED, dict(reason="resuming", ended=None,
+                                               resumed_from=state))
+
+
+@contextmanager
+def kept_unless_resumed(paths: RunPaths, before: dict[str, Any]) -> Iterator[None]:
+    """Around a resumed run's submission: if it fails, the run keeps the state (and backend)
+    it had before the resume was asked for."""
+    try:
+        yield
+    except BaseException:
+        write_status(paths, **{k: before.get(k) for k in ("state", "reason", "backend", "ended")})
+        raise
+
+
+def end_run(paths: RunPaths, state: RunState | str, reason: str | None,
+            **fields: Any) -> dict[str, Any]:
+    """Record that the run ended (completed, failed, cancelled) or stopped (preempted).
+
+    Endings race: a reader records a lost job or a cancel while the job records its own end.
+    Where TRANSITIONS does not let this ending replace the recorded one (a cancelled run the
+    job then reports preempted, a completed run a late cancel reaches), the record stands and
+    is returned unchanged.
+
+    A full disk does not keep an ending from being recorded: the job's disk reserve is given
+    back and the write tried again. A store that cannot be written even then (read-only, or no
+    reserve) gets the ending logged and returned unwritten, so the caller still reports it.
+    """
+    status = read_status(paths)
+    current = state_of(status)
+    if not may_follow(current, state):
+        log.info("run %s stays %s (not %s: %s)", paths.run_id, current, state, reason)
+        return status
+    changes = dict(state=RunState(state), reason=reason, **fields)
+    try:
+        try:
+            written = write_status(paths, **changes)
+        except OSError as exc:
+            if exc.errno not in DISK_FULL or not _give_back_disk_reserve(paths):
+                raise
+            written = write_status(paths, **changes)
+    except OSError as exc:
+        log.error("could not record that run %s is %s (%s): %s", paths.run_id, state, reason,
+                  exc)
+        return dict(status, **{k: v.value if isinstance(v, Enum) else v
+                               for k, v in changes.items()})
+    _give_back_disk_reserve(paths)  # ended: nothing is left to record
+    return written
+
+
+# A full disk or quota: what the disk reserve is for.
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+# Set aside by a job as it starts (status.json and exit.json are a few KiB).
+DISK_RESERVE_BYTES = 128 * 1024
+
+
+def _set_aside_disk_reserve(paths: RunPaths) -> None:
+    """Fill the run's disk reserve (when a run is created, and again as each attempt starts),
+    so a run whose disk fills up can still record how it ended."""
+    if paths.disk_reserve.exists():
+        return
+    try:
+        with open(paths.disk_reserve, "wb") as fh:
+            fh.write(bytes(DISK_RESERVE_BYTES))
+            fh.flush()
+            os.fsync(fh.fileno())
+    except OSError as exc:
+        log.warning("run %s: no disk space set aside to record its end (%s)", paths.run_id, exc)
+        _give_back_disk_reserve(paths)
+
+
+def _give_back_disk_reserve(paths: RunPaths) -> bool:
+    """Delete the run's disk reserve; whether there was one to delete."""
+    try:
+        paths.disk_reserve.unlink()
+    except OSError:  # none (FileNotFoundError), or a store that cannot be written
+        return False
+    return True
+
+
+def mark_completed(paths: RunPaths, reason: str | None = None, **fields: Any) -> dict[str, Any]:
+    return end_run(paths, RunState.COMPLETED, reason, ended=now(), **fields)
+
+
+def mark_cancelled(paths: RunPaths, reason: str, **fields: Any) -> dict[str, Any]:
+    return end_run(paths, RunState.CANCELLED, reason, ended=now(), **fields)
+
+
+def mark_preempted(paths: RunPaths, reason: str) -> dict[str, Any]:
+    """Stopped on request after saving a checkpoint; a requeue or resume continues it."""
+    return end_run(paths, RunState.PREEMPTED, reason)
+
+
+def record_failure(paths: RunPaths, error: BaseException) -> dict[str, Any]:
+    """Mark the run failed with the one-line reason for ``error``, unless it already stopped
+    as failed, cancelled or preempted: the code nearest the error recorded the better reason."""
+    status = read_status(paths)
+    if state_of(status) in RESUMABLE:
+        return status
+    return end_run(paths, RunState.FAILED, failure_reason(error, paths.run_id), ended=now())
+
+
+def record_end(paths: RunPaths, state: RunState | str, reason: str | None,
+               **extra: Any) -> dict[str, Any]:
+    """A terminal state found by a reader (the job is gone, so nobody else writes); an end
+    time already recorded is kept. ``lost=True`` says the job never recorded an end: a reader
+    guessed it (ended_unrecorded), and the run's owner (a sweep controller) may take it up."""
+    status = read_status(paths)
+    return end_run(paths, state, reason, ended=status.get("ended") or now(), **extra)
+
+
+# -- failure reasons ---------------------------------------------------------------------------
+
+_ALLOCATION = re.compile(r"Tried to allocate [\d.]+ ?[KMGT]i?B", re.IGNORECASE)
+_SMALLER_BATCHES = "lower --per_device_train_batch_size or --max_seq_length"
+
+
+def failure_reason(error: BaseException, run_id: str | None = None) -> str:
+    """The one line status.json keeps as ``reason`` for a run that ``error`` ended.
+
+    EmotuiError: its own message (already one line, saying what to do). Out of disk, host or GPU
+    memory: what ran out and what to change. Ctrl-C: interrupted, and how to resume. Anything
+    else: the exception's type and the last line of its message (a traceback's last line says
+    the most).
+    """
+    resume = f"emotui run --resume {run_id}" if run_id else "emotui run --resume RUN"
+    if isinstance(error, EmotuiError):
+        return str(error)
+    if isinstance(error, KeyboardInterrupt):
+        return interrupted_reason(run_id=run_id)
+    last = _last_line(error)
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        where = f" writing {error.filename}" if error.filename else ""
+        return (f"out of disk space ({error.strerror or last}{where}); free some space, then "
+                f"resume with: {resume}")
+    if isinstance(error, MemoryError):
+        return f"out of host memory (MemoryError); ask for more memory or {_SMALLER_BATCHES}"
+    if type(error).__name__ == "OutOfMemoryError" or "out of memory" in last.lower():
+        # torch's CUDA/MPS out-of-memory errors, recognised by name and message: core never
+        # imports torch.
+        allocation = _ALLOCATION.search(str(error))
+        detail = f": {allocation.group(0)}" if allocation else ""
+        return f"out of GPU memory ({type(error).__name__}{detail}); {_SMALLER_BATCHES}"
+    return f"{type(error).__name__}: {last}" if last else type(error).__name__
+
+
+def interrupted_reason(how: str | None = None, run_id: str | None = None) -> str:
+    """A run stopped from its terminal: how (Ctrl-C, SIGTERM) and, given its id, how to go on."""
+    text = f"interrupted ({how})" if how else "interrupted"
+    return f"{text}; resume with: emotui run --resume {run_id}" if run_id else text
+
+
+def _last_line(error: BaseException) -> str:
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+# -- creating a run, and cleaning up after bad input -------------------------------------------
+
+
+def create_run(store: RunStore, config: RunConfig, *, backend: str, run_id: str | None = None,
+               reuse: bool = False, **status_fields: Any) -> RunPaths:
+    """A new run: its directory, the resolved config.yaml, then a queued status.json (backend,
+    method, created, and ``status_fields`` such as sweep_id, sweep_trial or W&B choices).
+
+    status.json is written last, whole and atomically: the run store lists a directory only
+    once it has one, so a half-created run never shows. If writing fails, the directory goes.
+    ``run_id`` names the run (a sweep plans its trials' ids ahead); with ``reuse``, a directory
+    of that id that never started is prepared again instead of refused.
+    """
+    existing = reuse and run_id is not None and store.paths(run_id).root.is_dir()
+    paths = store.paths(run_id) if existing else store.create(config.method, run_id=run_id)
+    try:
+        atomic_write_text(paths.config, dump_config(config))
+        _write(paths, RunState.QUEUED, dict(run_id=paths.run_id, reason=None, backend=backend,
+                                            method=config.method, created=now(),
+                                            **status_fields))
+    except BaseException:
+        if not existing:
+            discard_run(paths)
+        raise
+    _set_aside_disk_reserve(paths)  # from here on, a full disk cannot keep its end unrecorded
+    return paths
+
+
+def discard_run(paths: RunPaths) -> None:
+    """Remove a run that never started (bad input, a refused submission): nothing is left."""
+    shutil.rmtree(paths.root, ignore_errors=True)
+
+
+@contextmanager
+def starting_run(store: RunStore, config: RunConfig, *, backend: str,
+                 **status_fields: Any) -> Iterator[RunPaths]:
+    """create_run for a run about to be submitted: if the block fails (bad settings, a refused
+    submission, Ctrl-C), the run directory is removed and the error propagates."""
+    paths = create_run(store, config, backend=backend, **status_fields)
+    try:
+        yield paths
+    except BaseException:
+        discard_run(paths)
+        raise
+
+
+def never_started(paths: RunPaths, error: BaseException | None, *, resume: bool) -> bool:
+    """Whether ``error`` is bad input (ConfigError, DataError) that training found before its
+    first step of a new run: such a run should leave nothing behind (discard_run), since every
+    retry with the same input fails the same way."""
+    return (isinstance(error, (ConfigError, DataError)) and not resume
+            and state_of(read_status(paths)) in (None, RunState.QUEUED, RunState.FAILED)
+            and not paths.metrics.exists())
