@@ -1,37 +1,19 @@
 """Launch backends: where a run executes, and how to find, watch and stop it again.
 
-- ``inline``: in the caller's process (``emotui run`` in the foreground);
+- ``inline``: in the caller's process (``emotui run`` in the foreground, ``foreground.py``);
 - ``local``: a detached process on this machine that outlives the launcher and the TUI;
 - ``slurm``: an sbatch job through submitit; job arrays with a ``%N`` parallelism cap.
 
-All three share one interface (``base.Backend``): ``submit(paths, resume=, resources=)``,
-``submit_many(runs, resources=, max_parallel=)``, ``refresh(runs)`` (one batched scheduler call)
-and ``cancel(runs)``. What a later process needs to find a job lives in the run's status.json.
-For callers: ``monitor.refresh_runs``, ``monitor.cancel_runs``, ``monitor.resume_run``.
+All share one interface (``base.Backend``): ``submit(paths, resume=, resources=)``,
+``submit_many(runs, resources=, max_parallel=, job_name=)``, ``refresh(runs)`` (one batched
+scheduler call), ``cancel(runs)`` and ``reattach(paths)``. What each can do is declared in its
+spec (``registry.py``: detached, arrays, poll interval, resources class, TUI). What a later
+process needs to find a job lives in the run's status.json. For callers:
+``monitor.refresh_runs``, ``monitor.cancel_runs``, ``monitor.prepare_resume``.
 """
 
 from __future__ import annotations
 
-BACKENDS = ("inline", "local", "slurm")
+from emotui.launch.registry import backend_names, backend_spec, backend_specs, get_backend
 
-
-def get_backend(name: str):
-    """The backend called ``name`` (imports only what that backend needs)."""
-    from emotui.core.errors import ConfigError
-
-    if name == "inline":
-        from emotui.launch.local import InlineBackend
-
-        return InlineBackend()
-    if name == "local":
-        from emotui.launch.local import LocalBackend
-
-        return LocalBackend()
-    if name == "slurm":
-        from emotui.launch.slurm import SlurmBackend
-
-        return SlurmBackend()
-    from emotui.core.config import suggest
-
-    raise ConfigError(f"unknown backend '{name}'; choose one of: {', '.join(BACKENDS)}"
-                      + suggest(str(name), BACKENDS))
+__all__ = ["backend_names", "backend_spec", "backend_specs", "get_backend"]

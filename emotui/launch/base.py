@@ -1,43 +1,108 @@
-"""What every backend shares: the interface, the exit record, the cancel marker, process identity.
+"""What every backend shares: the interface and its declared capabilities, the exit record, the
+cancel marker, process identity.
 
 Everything needed to find a job again lives in the run's ``status.json`` (``backend``, ``job_id``,
 ``pid``/``pgid``/``proc_start``/``boot_id``, ``host``, ``submitted``, ``launch_folder``), so any
-process, on any machine sharing the run store, can refresh or cancel it: there is no daemon and
-no in-memory handle to lose.
+process, on any machine sharing the run store, can refresh, cancel or reattach to it: there is no
+daemon and no in-memory handle to lose.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import socket
 import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, Sequence
+from typing import Any, ClassVar, Sequence
 
 from emotui.core.runstore import RunPaths, atomic_write_json, read_json
-from emotui.core.status import RunState, heartbeat_age, read_status, write_status
+# Process identity lives in core (a run's claim names its holder the same way); backends import
+# it from here.
+from emotui.core.processes import (  # noqa: F401
+    boot_id,
+    proc_start_ticks,
+    process_alive,
+    process_identity,
+)
+from emotui.core.lifecycle import IN_FLIGHT, RunState
+from emotui.core.status import heartbeat_age, read_status
 
 CANCEL_MARKER = "cancel_requested"
 
 
-class Backend(Protocol):
-    """A place runs execute. Implementations: inline, local, slurm (see get_backend)."""
+@dataclass(frozen=True)
+class BackendSpec:
+    """What a backend is and can do, declared once (emotui.launch.registry lists them): callers
+    ask these, never the backend's name."""
 
     name: str
+    label: str  # a few words for people: the TUI's picker shows "<name> (<label>)"
+    help: str  # what --help says it does
+    factory: str  # "module:Class", imported only when the backend is used
+    detached: bool  # the run outlives the launching process (else it trains in that process)
+    arrays: bool = False  # submit_many is one job array with a parallelism cap
+    requeues: bool = False  # the scheduler itself requeues a preempted job
+    poll_interval_s: float = 2.0  # how often a watcher (the sweep controller) asks refresh()
+    resources: type | None = None  # the settings class submit(resources=) takes, if any
+    tui: bool = True  # the TUI may launch runs on it
+    # --trials-per-gpu K, one of two ways (launch.gpu_share): the caller places each run on one
+    # of this machine's GPUs and submit(env=) starts it pinned there (CUDA_VISIBLE_DEVICES) ...
+    pins_gpus: bool = False
+    # ... or submit_many(trials_per_job=K, mps=) runs K runs inside each job on its GPU.
+    packs_trials: bool = False
 
+    @property
+    def title(self) -> str:
+        return f"{self.name} ({self.label})"
+
+    def create(self) -> "Backend":
+        module, _, cls = self.factory.partition(":")
+        return getattr(importlib.import_module(module), cls)()
+
+
+def job_attached(status: dict[str, Any]) -> bool:
+    """Whether status.json names a job (pid or scheduler id) that is still queued or running:
+    one a later process can watch instead of starting the run again."""
+    submitted = status.get("job_id") or status.get("pid")
+    return bool(submitted) and status.get("state") in IN_FLIGHT
+
+
+class Backend(ABC):
+    """A place runs execute. Implementations: inline, local, slurm (emotui.launch.registry)."""
+
+    name: ClassVar[str]
+
+    @abstractmethod
     def submit(self, paths: RunPaths, *, resume: bool = False, resources: Any = None) -> dict:
-        """Start (or queue) the run whose config.yaml is in ``paths``; returns its status."""
+        """Start (or queue) the run whose config.yaml is in ``paths``; returns its status.
+        ``resources`` is an instance of the spec's ``resources`` class (None: the defaults)."""
 
     def submit_many(self, runs: Sequence[RunPaths], *, resources: Any = None,
-                    max_parallel: int | None = None) -> list[dict]:
-        """Start several runs, at most ``max_parallel`` at once; returns their statuses."""
+                    max_parallel: int | None = None, job_name: str | None = None,
+                    resume: bool = False) -> list[dict]:
+        """Start several runs, at most ``max_parallel`` at once; returns their statuses. A
+        backend with ``arrays`` submits one job array named ``job_name``."""
+        return [self.submit(p, resume=resume, resources=resources) for p in runs]
 
+    @abstractmethod
     def refresh(self, runs: Sequence[tuple[RunPaths, dict]]) -> dict[str, dict]:
         """Live status of runs (paths, status.json) with one batched scheduler call; persists
         only what no live job can be writing (terminal states, pending reasons)."""
 
+    @abstractmethod
     def cancel(self, runs: Sequence[tuple[RunPaths, dict]]) -> None:
         """Stop active runs; they end ``cancelled``."""
+
+    def reattach(self, paths: RunPaths, status: dict[str, Any] | None = None
+                 ) -> dict[str, Any] | None:
+        """The live status of the job the run's status.json records, when that job is still
+        queued or running (so a new process watches it on); None when there is none."""
+        status = read_status(paths) if status is None else status
+        live = self.refresh([(paths, status)]).get(paths.run_id, status)
+        return live if job_attached(live) else None
 
 
 # --- the job's exit record ------------------------------------------------------------------
@@ -84,62 +149,6 @@ def clear_launch_leftovers(paths: RunPaths) -> None:
     cancel_marker(paths).unlink(missing_ok=True)
 
 
-# --- process identity (local and inline runs) -------------------------------------------------
-
-def boot_id() -> str | None:
-    try:
-        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
-    except OSError:
-        return None
-
-
-def proc_start_ticks(pid: int) -> int | None:
-    """The process's start time (clock ticks since boot): a pid plus this names one process."""
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # Field 2 (comm) may hold spaces and parentheses: split after its closing one.
-    fields = raw[raw.rfind(")") + 2:].split()
-    try:
-        return int(fields[19])  # field 22 overall
-    except (IndexError, ValueError):
-        return None
-
-
-def process_identity(pid: int) -> dict[str, Any]:
-    return {"pid": pid, "host": socket.gethostname(), "proc_start": proc_start_ticks(pid),
-            "boot_id": boot_id()}
-
-
-def process_alive(status: dict[str, Any]) -> bool | None:
-    """True/False for a process recorded in status.json on this host; None when it ran elsewhere
-    (then only the heartbeat can tell)."""
-    pid = status.get("pid")
-    if not pid or status.get("host") != socket.gethostname():
-        return None
-    recorded_boot = status.get("boot_id")
-    if recorded_boot and boot_id() and recorded_boot != boot_id():
-        return False  # the machine restarted since: that process is gone
-    stat = Path(f"/proc/{pid}/stat")
-    if stat.parent.parent.exists() and Path("/proc/self").exists():
-        try:
-            raw = stat.read_text()
-        except OSError:
-            return False
-        if raw[raw.rfind(")") + 2:].split()[:1] == ["Z"]:
-            return False  # exited, not yet reaped by its parent
-        recorded = status.get("proc_start")
-        return recorded is None or proc_start_ticks(int(pid)) == recorded
-    try:  # no /proc (macOS): signal 0 only tells the pid exists
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 # --- shared helpers ------------------------------------------------------------------------------
 
 def stderr_tail(paths: RunPaths, lines: int = 20, max_bytes: int = 64_000) -> list[str]:
@@ -161,13 +170,6 @@ def last_error_line(paths: RunPaths) -> str | None:
         if "Error" in line or "error" in line or "Killed" in line or "Exception" in line:
             return line.strip()[:300]
     return None
-
-
-def finish(paths: RunPaths, state: RunState, reason: str | None, **extra: Any) -> dict[str, Any]:
-    """Record a terminal state found by a reader (the job is gone, so nobody else writes)."""
-    status = read_status(paths)
-    return write_status(paths, state=state, reason=reason,
-                        ended=status.get("ended") or round(time.time(), 3), **extra)
 
 
 def outcome_from_exit(paths: RunPaths, status: dict[str, Any], exit_record: dict[str, Any],

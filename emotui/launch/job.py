@@ -3,7 +3,9 @@
 ``python -m emotui.launch.job RUN_DIR [--resume]`` (local backend) and ``SlurmEntry`` (pickled by
 submitit) both end in ``run_job``, which:
 
-1. records the process (host, pid, Slurm job id) in status.json and touches the heartbeat,
+1. claims the run (core.claim: no second process trains it; one already training it makes this
+   job exit without touching the run), records the process (host, pid, Slurm job id) in
+   status.json and touches the heartbeat,
    before the slow imports, so a reader sees ``running`` within a second of the start;
 2. turns SIGTERM / SIGUSR2 / SIGINT into ``stop_event``: training saves a resumable checkpoint at
    the current step, marks the run ``preempted`` and raises ``Preempted``;
@@ -22,20 +24,30 @@ decides whether the job is requeued (it then resumes) or ends.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import signal
 import sys
 import threading
-import time
 import traceback
 from pathlib import Path
 from typing import Any
 
 import submitit
 
+from emotui.core.checkpoints import has_resumable_checkpoint
+from emotui.core.claim import CLAIM_STALE_S, RunClaimed, claim_run
+from emotui.core.runlogs import RunLogFiles
 from emotui.core.runstore import RunPaths
-from emotui.core.status import RunState, read_status, touch_heartbeat, write_status
+from emotui.core.lifecycle import (
+    RunState,
+    failure_reason,
+    mark_cancelled,
+    record_failure,
+    set_state,
+)
+from emotui.core.status import read_status, touch_heartbeat
 from emotui.launch.base import (
     cancel_requested,
     process_identity,
@@ -48,8 +60,11 @@ log = logging.getLogger("emotui.launch.job")
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR2, signal.SIGINT)
 
 
-def has_resumable_checkpoint(paths: RunPaths) -> bool:
-    return paths.resume_state.exists()
+# How long a starting job waits for the claim (core.claim) held by whoever submitted it: the
+# launcher lets go right after submitting; one that died is judged gone after CLAIM_STALE_S.
+JOB_CLAIM_WAIT_S = CLAIM_STALE_S + 30.0
+# How often a job sharing its scheduler job with other trials looks for its cancel marker.
+CANCEL_POLL_S = 2.0
 
 
 class _Stopper:
@@ -64,6 +79,9 @@ class _Stopper:
         # Set once training has stopped: the job is only recording how it ended, and the
         # SIGTERM that Slurm sends with a requeue must not cut that short.
         self.finishing = False
+        # A signal has arrived (a stop asked through the cancel marker is not one: the
+        # scancel that may follow it is still a first signal, not a second).
+        self.signalled = False
 
     def install(self) -> None:
         for sig in STOP_SIGNALS:
@@ -75,24 +93,27 @@ class _Stopper:
         if self.finishing:
             log.info("ignoring %s: already stopping", name)
             return
-        if self.event.is_set():
+        if self.signalled:
             log.warning("second stop signal (%s): exiting without waiting for the checkpoint", name)
             write_exit(self.paths, outcome="cancelled" if cancel_requested(self.paths) else "killed",
                        exit_code=128 + signum, signal=name)
             os._exit(128 + signum)
         log.warning("caught %s: saving a checkpoint, then stopping", name)
-        self.signum = signum
+        self.signalled = True
+        self.signum = self.signum or signum
         self.event.set()
 
+    def watch_cancel_marker(self) -> None:
+        """Stop, as on SIGTERM, once the run's cancel marker appears: how one trial of a job
+        that runs several (launch.slurm_pack) is cancelled without signalling the others."""
+        def watch() -> None:
+            while not self.event.wait(CANCEL_POLL_S):
+                if cancel_requested(self.paths):
+                    log.warning("cancel requested: saving a checkpoint, then stopping")
+                    self.signum = self.signum or signal.SIGTERM
+                    self.event.set()
 
-def _configure_logging() -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logger = logging.getLogger("emotui")
-    if not logger.handlers:
-        logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    logging.captureWarnings(True)
+        threading.Thread(target=watch, name="cancel-marker", daemon=True).start()
 
 
 def _redirect_output(paths: RunPaths) -> None:
@@ -106,22 +127,41 @@ def _redirect_output(paths: RunPaths) -> None:
         os.close(fd)
 
 
-def _last_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    last = text.splitlines()[-1] if text else ""
-    return f"{type(exc).__name__}: {last}" if last else type(exc).__name__
-
-
 def run_job(run_dir: str | os.PathLike, *, resume: bool | None = None, backend: str = "local",
-            redirect: bool = False) -> dict[str, Any] | None:
-    """Train the run in ``run_dir`` in this process, as a job. Returns the results dict."""
+            redirect: bool = False, requeue_signal: int | None = None,
+            own_process_group: bool = False, watch_cancel: bool = False
+            ) -> dict[str, Any] | None:
+    """Train the run in ``run_dir`` in this process, as a job. Returns the results dict.
+
+    ``requeue_signal``: the signal after which the scheduler's own handler (submitit's)
+    requeues the job once the checkpoint is saved. ``own_process_group``: no scheduler; this
+    process leads its own group (LocalBackend starts it so), and its pid is the job id.
+    ``watch_cancel``: the job is shared with other trials, so a cancel arrives as the run's
+    cancel marker rather than as a signal."""
     paths = RunPaths(Path(run_dir).absolute())
     if redirect:
         _redirect_output(paths)
-    _configure_logging()
+    # The run's log records go to its files as for an inline run: stdout.log is its training log.
+    with RunLogFiles(paths), contextlib.ExitStack() as held:
+        try:
+            held.enter_context(claim_run(paths, wait_s=JOB_CLAIM_WAIT_S))
+        except RunClaimed as exc:
+            # Another process trains the run: leave its status and exit record alone.
+            log.error("%s; this job leaves it to that process", exc)
+            raise SystemExit(1) from None
+        except OSError as exc:  # the run cannot even be claimed (a full disk)
+            return _fail(paths, exc, log_outcome=True)
+        return _run_job(paths, resume=resume, backend=backend, requeue_signal=requeue_signal,
+                        own_process_group=own_process_group, watch_cancel=watch_cancel)
+
+
+def _run_job(paths: RunPaths, *, resume: bool | None, backend: str, requeue_signal: int | None,
+             own_process_group: bool, watch_cancel: bool = False) -> dict[str, Any] | None:
     paths.exit_file.unlink(missing_ok=True)  # a requeued attempt starts a new exit record
     stopper = _Stopper(paths)
     stopper.install()
+    if watch_cancel:
+        stopper.watch_cancel_marker()
     if cancel_requested(paths):  # cancelled while it was starting
         write_exit(paths, outcome="cancelled", exit_code=0)
         return None
@@ -129,14 +169,14 @@ def run_job(run_dir: str | os.PathLike, *, resume: bool | None = None, backend: 
     here = process_identity(os.getpid())
     if job_id:
         here["job_id"] = job_id
-    elif backend == "local":
+    elif own_process_group:
         here.update(job_id=str(os.getpid()), pgid=os.getpgid(0))
     status = read_status(paths)
     if status.get("state") == RunState.COMPLETED.value and paths.results.exists():
         # Requeued after it had finished (e.g. while completing): nothing left to do.
         write_exit(paths, outcome="completed", exit_code=0)
         return None
-    write_status(paths, state=RunState.RUNNING, reason=None, **here)
+    set_state(paths, RunState.RUNNING, reason=None, **here)
     touch_heartbeat(paths)
     # Resume whenever a checkpoint exists (a requeued attempt must continue, not restart). An
     # attempt that died before its first checkpoint starts over, so its metrics go too: the
@@ -154,43 +194,40 @@ def run_job(run_dir: str | os.PathLike, *, resume: bool | None = None, backend: 
         config = config_from_yaml(paths.config)
         from emotui.train import Preempted, train
     except BaseException as exc:
-        return _fail(paths, exc)
+        return _fail(paths, exc, log_outcome=True)
     try:
         results = train(config, paths.root, resume=bool(resume), stop_event=stopper.event)
     except Preempted:
-        return _stopped(paths, stopper, backend)
+        return _stopped(paths, stopper, requeue_signal)
     except BaseException as exc:
-        return _fail(paths, exc)
+        return _fail(paths, exc)  # training logged its outcome line
     write_exit(paths, outcome="completed", exit_code=0)
     return results
 
 
-def _fail(paths: RunPaths, exc: BaseException) -> None:
+def _fail(paths: RunPaths, exc: BaseException, *, log_outcome: bool = False) -> None:
     traceback.print_exc()
-    reason = _last_line(exc)
-    status = read_status(paths)
-    if status.get("state") != RunState.FAILED.value:
-        write_status(paths, state=RunState.FAILED, reason=reason, ended=round(time.time(), 3))
-    else:
-        reason = status.get("reason") or reason
+    if log_outcome:  # the run log's last line, as training writes it
+        logging.getLogger("emotui.run").info("failed: %s", failure_reason(exc, paths.run_id))
+    # Training may have recorded the failure first, with the better reason: that one stays.
+    reason = record_failure(paths, exc).get("reason") or failure_reason(exc, paths.run_id)
     write_exit(paths, outcome="failed", exit_code=1, error=reason)
     sys.stderr.flush()
     raise SystemExit(1)
 
 
-def _stopped(paths: RunPaths, stopper: _Stopper, backend: str) -> None:
+def _stopped(paths: RunPaths, stopper: _Stopper, requeue_signal: int | None) -> None:
     stopper.finishing = True
     signum = stopper.signum or signal.SIGTERM
     name = signal.Signals(signum).name
     if cancel_requested(paths):
-        write_status(paths, state=RunState.CANCELLED, reason="cancelled by user",
-                     ended=round(time.time(), 3))
+        mark_cancelled(paths, "cancelled by user")
         write_exit(paths, outcome="cancelled", exit_code=128 + signum, signal=name)
         raise SystemExit(128 + signum)
-    requeue = backend == "slurm" and signum == signal.SIGUSR2
+    requeue = requeue_signal is not None and signum == requeue_signal
     write_exit(paths, outcome="preempted", exit_code=128 + signum, signal=name, requeue=requeue)
     if requeue:
-        previous = stopper.previous.get(signal.SIGUSR2)
+        previous = stopper.previous.get(signum)
         if callable(previous):
             # submitit's handler: SlurmEntry.checkpoint() -> requeue -> sys.exit.
             log.info("handing over to submitit: checkpoint submission and requeue")
@@ -210,7 +247,8 @@ class SlurmEntry(submitit.helpers.Checkpointable):
         self.resume = resume
 
     def __call__(self) -> dict[str, Any] | None:
-        return run_job(self.run_dir, resume=self.resume, backend="slurm", redirect=True)
+        return run_job(self.run_dir, resume=self.resume, backend="slurm", redirect=True,
+                       requeue_signal=signal.SIGUSR2)
 
     def checkpoint(self, *args: Any, **kwargs: Any) -> submitit.helpers.DelayedSubmission:
         return submitit.helpers.DelayedSubmission(SlurmEntry(self.run_dir, resume=True))
@@ -218,14 +256,15 @@ class SlurmEntry(submitit.helpers.Checkpointable):
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m emotui.launch.job",
-                                     description="Run one emotui run directory as a job.")
+                                     description="Run one emotui run directory as a job in "
+                                     "its own process group (what LocalBackend starts).")
     parser.add_argument("run_dir")
     parser.add_argument("--resume", action="store_true", default=None,
                         help="continue from checkpoints/last (default: when one exists)")
     parser.add_argument("--backend", default="local")
     args = parser.parse_args(argv)
     try:
-        run_job(args.run_dir, resume=args.resume, backend=args.backend)
+        run_job(args.run_dir, resume=args.resume, backend=args.backend, own_process_group=True)
     except SystemExit as exc:
         return int(exc.code or 0)
     return 0

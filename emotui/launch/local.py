@@ -1,4 +1,5 @@
-"""Inline and local backends: a run in this process, or a detached process on this machine.
+"""Inline and local backends: a run in this process (foreground.py), or a detached process on
+this machine.
 
 ``local`` starts ``python -m emotui.launch.job RUN_DIR`` in a new session (its own process
 group, no controlling terminal) with stdout/stderr going to the run's stdout.log/stderr.log, so
@@ -15,14 +16,16 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
+from emotui.core.config import config_from_yaml
 from emotui.core.errors import BackendError
 from emotui.core.runstore import RunPaths
-from emotui.core.status import HEARTBEAT_STALE_S, RunState, now, read_status, write_status
+from emotui.core.lifecycle import ACTIVE, RunState, record_end, requeue
+from emotui.core.status import HEARTBEAT_STALE_S, now, read_status, write_status
 from emotui.launch.base import (
+    Backend,
     clear_launch_leftovers,
-    finish,
     last_error_line,
     mark_cancel_requested,
     outcome_from_exit,
@@ -31,6 +34,7 @@ from emotui.launch.base import (
     read_exit,
     stale_heartbeat_reason,
 )
+from emotui.launch.foreground import record_interrupted, run_in_foreground
 
 # How long `cancel` lets a job save its checkpoint before killing its process group.
 CANCEL_GRACE_S = 20.0
@@ -42,7 +46,7 @@ def refresh_processes(runs: Sequence[tuple[RunPaths, dict]]) -> dict[str, dict]:
     out: dict[str, dict] = {}
     for paths, status in runs:
         state = status.get("state")
-        if state not in (RunState.QUEUED.value, RunState.RUNNING.value, RunState.PREEMPTED.value):
+        if state not in ACTIVE:
             out[paths.run_id] = status
             continue
         alive = process_alive(status)
@@ -57,24 +61,25 @@ def refresh_processes(runs: Sequence[tuple[RunPaths, dict]]) -> dict[str, dict]:
             # Another machine ran it: only a stale heartbeat says it is gone.
             reason = stale_heartbeat_reason(paths, HEARTBEAT_STALE_S)
             if reason and state == RunState.RUNNING.value:
-                status = finish(paths, RunState.FAILED,
-                                f"lost: {reason} from {status.get('host')} (killed or machine down?)")
+                status = record_end(paths, RunState.FAILED, f"lost: {reason} from "
+                                    f"{status.get('host')} (killed or machine down?)", lost=True)
             out[paths.run_id] = status
             continue
         if status.get("pid") is None and state == RunState.QUEUED.value:
             out[paths.run_id] = status  # being created right now
             continue
+        lost = None
         if exit_record is not None:
             new_state, reason = outcome_from_exit(paths, status, exit_record)
         elif state == RunState.PREEMPTED.value:
             new_state, reason = RunState.PREEMPTED, status.get("reason")
         else:
             detail = last_error_line(paths)
-            new_state = RunState.FAILED
+            new_state, lost = RunState.FAILED, True
             reason = ("process ended without an exit record (killed by SIGKILL or out of memory?)"
                       + (f"; last error: {detail}" if detail else ""))
         if new_state.value != state or reason != status.get("reason"):
-            status = finish(paths, new_state, reason)
+            status = record_end(paths, new_state, reason, lost=lost)
         out[paths.run_id] = status
     return out
 
@@ -109,32 +114,30 @@ def cancel_processes(runs: Sequence[tuple[RunPaths, dict]], *, grace_s: float = 
         if alive and signal_group(status, first_signal):
             waiting.append((paths, status))
         else:
-            finish(paths, RunState.CANCELLED, "cancelled by user")
+            record_end(paths, RunState.CANCELLED, "cancelled by user")
     deadline = time.monotonic() + grace_s
     for paths, status in waiting:
         while process_alive(status) and time.monotonic() < deadline:
             time.sleep(0.1)
         if process_alive(status):
             signal_group(status, signal.SIGKILL)
-        finish(paths, RunState.CANCELLED, "cancelled by user")
+        record_end(paths, RunState.CANCELLED, "cancelled by user")
 
 
-class InlineBackend:
-    """The foreground: `emotui run` trains in its own process (the CLI drives it)."""
+class InlineBackend(Backend):
+    """The foreground: the run trains in this process (foreground.run_in_foreground) and
+    submit returns when it has ended. Ctrl-C or SIGTERM stops it after a checkpoint: the run
+    ends cancelled (resumable) and the KeyboardInterrupt goes on to the caller."""
 
     name = "inline"
 
     def submit(self, paths: RunPaths, *, resume: bool = False, resources: Any = None) -> dict:
-        from emotui.launch.job import run_job
-
-        clear_launch_leftovers(paths)
-        write_status(paths, backend=self.name, **process_identity(os.getpid()))
-        run_job(paths.root, resume=resume, backend=self.name)
-        return read_status(paths)
-
-    def submit_many(self, runs: Sequence[RunPaths], *, resources: Any = None,
-                    max_parallel: int | None = None) -> list[dict]:
-        return [self.submit(p) for p in runs]
+        write_status(paths, backend=self.name)
+        run = run_in_foreground(paths, config_from_yaml(paths.config), resume=resume)
+        if run.interrupted:
+            record_interrupted(paths, run.interrupted)
+            raise KeyboardInterrupt
+        return read_status(paths)  # training recorded how it ended (failed: with the reason)
 
     def refresh(self, runs: Sequence[tuple[RunPaths, dict]]) -> dict[str, dict]:
         return refresh_processes(runs)
@@ -144,7 +147,7 @@ class InlineBackend:
         cancel_processes(runs, first_signal=signal.SIGINT)
 
 
-class LocalBackend:
+class LocalBackend(Backend):
     """A detached process on this machine (``python -m emotui.launch.job RUN_DIR``)."""
 
     name = "local"
@@ -152,19 +155,22 @@ class LocalBackend:
     def __init__(self, python: str | None = None):
         self.python = python or sys.executable
 
-    def submit(self, paths: RunPaths, *, resume: bool = False, resources: Any = None) -> dict:
+    def submit(self, paths: RunPaths, *, resume: bool = False, resources: Any = None,
+               env: Mapping[str, str] | None = None) -> dict:
+        """``env``: variables the job gets on top of this process's, e.g. the GPU a sweep
+        placed it on (CUDA_VISIBLE_DEVICES); status.json records them as ``job_env``."""
         clear_launch_leftovers(paths)
         paths.launch.mkdir(parents=True, exist_ok=True)
         command = [self.python, "-m", "emotui.launch.job", str(paths.root), "--backend", "local"]
         if resume:
             command.append("--resume")
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
-        write_status(paths, state=RunState.QUEUED, reason=None, backend=self.name,
-                     submitted=now(), launch_folder=str(paths.launch), command=command)
+        job_env = dict(os.environ, PYTHONUNBUFFERED="1", **(env or {}))
+        requeue(paths, None, backend=self.name, submitted=now(),
+                launch_folder=str(paths.launch), command=command, job_env=dict(env or {}) or None)
         with open(paths.stdout, "ab") as out, open(paths.stderr, "ab") as err:
             try:
                 proc = subprocess.Popen(
-                    command, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env,
+                    command, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=job_env,
                     start_new_session=True, close_fds=True,
                 )
             except OSError as exc:
@@ -176,14 +182,15 @@ class LocalBackend:
                             **process_identity(proc.pid))
 
     def submit_many(self, runs: Sequence[RunPaths], *, resources: Any = None,
-                    max_parallel: int | None = None) -> list[dict]:
+                    max_parallel: int | None = None, job_name: str | None = None,
+                    resume: bool = False) -> list[dict]:
         """All at once: a local machine has no queue to throttle them, so a cap below the number
         of runs is refused (the sweep controller starts trials as slots free up instead)."""
         if max_parallel is not None and max_parallel < len(runs):
             raise BackendError(
                 f"the local backend starts runs at once; {len(runs)} runs exceed "
                 f"--max-parallel {max_parallel} (submit them in batches)")
-        return [self.submit(p) for p in runs]
+        return [self.submit(p, resume=resume) for p in runs]
 
     def refresh(self, runs: Sequence[tuple[RunPaths, dict]]) -> dict[str, dict]:
         return refresh_processes(runs)

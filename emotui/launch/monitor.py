@@ -1,4 +1,4 @@
-"""Backend-agnostic entry points: refresh, cancel and resume runs found in the run store.
+"""Backend-agnostic entry points: refresh, cancel, reattach to and resume runs in the run store.
 
 These read each run's status.json, group the runs by the backend recorded there, and make one
 batched call per backend, so `emotui ls`, the TUI and a sweep controller pay one squeue per poll
@@ -13,19 +13,23 @@ from typing import Iterable
 
 from emotui.core.errors import EmotuiError
 from emotui.core.runstore import RunPaths
-from emotui.core.status import ACTIVE, RunState, read_status, write_status
+from emotui.core.lifecycle import ACTIVE, CANCELLABLE, reopen_for_resume
+from emotui.core.runview import read_checked_status
+from emotui.core.status import read_status
 from emotui.launch import get_backend
+from emotui.launch.base import job_attached
 
 log = logging.getLogger("emotui.launch")
-_ACTIVE = {s.value for s in ACTIVE}
 
 
 def _group(runs: Iterable[RunPaths]) -> tuple[dict[str, dict], dict[str, list]]:
     done: dict[str, dict] = {}
     groups: dict[str, list] = {}
     for paths in runs:
-        status = read_status(paths)
-        if status.get("state") in _ACTIVE:
+        status, problems = read_checked_status(paths)
+        if problems:  # a record it cannot read is left as it is: nothing asks its backend
+            done[paths.run_id] = status
+        elif status.get("state") in ACTIVE:
             groups.setdefault(status.get("backend") or "inline", []).append((paths, status))
         else:
             done[paths.run_id] = status
@@ -48,6 +52,20 @@ def refresh_runs(runs: Iterable[RunPaths]) -> dict[str, dict]:
     return out
 
 
+def reattach_run(paths: RunPaths) -> dict | None:
+    """The live status of the job the run's status.json records, when it is still queued or
+    running (a new process, e.g. a restarted sweep controller, watches it on); else None."""
+    status = read_status(paths)
+    if status.get("state") not in ACTIVE:
+        return None
+    name = status.get("backend") or "inline"
+    try:
+        return get_backend(name).reattach(paths, status)
+    except EmotuiError as exc:  # e.g. a backend name from a newer emotui: the files' word
+        log.warning("cannot reattach to %s run %s: %s", name, paths.run_id, exc)
+        return status if job_attached(status) else None
+
+
 def cancel_runs(runs: Iterable[RunPaths]) -> list[tuple[str, str]]:
     """Cancel runs; returns (run_id, what happened) for each. Finished runs are left as they
     are ("already completed"). Raises BackendError when a backend cannot act."""
@@ -58,7 +76,7 @@ def cancel_runs(runs: Iterable[RunPaths]) -> list[tuple[str, str]]:
     for paths in runs:
         status = current.get(paths.run_id) or read_status(paths)
         state = status.get("state")
-        if state not in _ACTIVE:
+        if state not in CANCELLABLE:
             notes.append((paths.run_id, f"already {state}; nothing to cancel"))
             continue
         groups.setdefault(status.get("backend") or "inline", []).append((paths, status))
@@ -69,17 +87,8 @@ def cancel_runs(runs: Iterable[RunPaths]) -> list[tuple[str, str]]:
     return sorted(notes, key=lambda n: order[n[0]])
 
 
-RESUMABLE = {RunState.FAILED.value, RunState.CANCELLED.value, RunState.PREEMPTED.value}
-
-
 def prepare_resume(paths: RunPaths) -> dict:
-    """Check a run can be resumed (failed, cancelled or preempted and no longer running) and
-    mark it queued again. Returns the new status."""
+    """Check a run can be resumed (failed, cancelled or preempted and no longer running, as
+    its backend sees it now) and mark it queued again. Returns the new status."""
     status = refresh_runs([paths]).get(paths.run_id) or read_status(paths)
-    state = status.get("state")
-    if state not in RESUMABLE:
-        hint = ("it is still active; cancel it first" if state in _ACTIVE
-                else "only failed, cancelled or preempted runs can be resumed")
-        raise EmotuiError(f"run {paths.run_id} is {state}: {hint}")
-    return write_status(paths, state=RunState.QUEUED, reason="resuming", ended=None,
-                        resumed_from=state)
+    return reopen_for_resume(paths, status)

@@ -22,35 +22,12 @@ Keys are the flag names with underscores::
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass
+from functools import partial
 from typing import Any, Iterable, Mapping
 
 from emotui.core.errors import ConfigError
-
-
-@dataclass
-class SlurmResources:
-    partition: str | None = None
-    gpus: int | None = None  # per node (submitit's gpus_per_node)
-    gres: str | None = None
-    cpus_per_task: int | None = None
-    mem: str | None = None  # as sbatch takes it: 16G, 4000M
-    time: int | None = None  # minutes; None: the partition's default limit
-    account: str | None = None
-    qos: str | None = None
-    constraint: str | None = None
-    sbatch_args: dict[str, str] = field(default_factory=dict)
-    setup: list[str] = field(default_factory=list)
-    python: str | None = None
-    max_requeues: int = 3
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-KEYS = tuple(f.name for f in fields(SlurmResources))
-_KEY_ALIASES = {"gpus_per_node": "gpus", "cpus": "cpus_per_task", "sbatch_arg": "sbatch_args",
-                "timeout_min": "time", "time_limit": "time", "constraints": "constraint"}
+from emotui.core.settings import MERGE_EXTEND, MERGE_UPDATE, Schema, layer_settings, setting
 
 # Options emotui sets itself: a user's sbatch_args must not fight them.
 _RESERVED_SBATCH = {"job-name", "output", "error", "array", "open-mode", "signal", "wrap",
@@ -148,55 +125,61 @@ def _setup_lines(value: Any, source: str) -> list[str]:
     return list(lines)
 
 
-def normalize_layer(raw: Mapping[str, Any] | None, source: str) -> dict[str, Any]:
-    """One layer's raw settings, keys resolved and values checked (unset values left out)."""
-    if raw is None:
-        return {}
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"slurm settings (from {source}) must be a mapping, "
-                          f"not {type(raw).__name__}")
-    out: dict[str, Any] = {}
-    for raw_key, value in raw.items():
-        key = str(raw_key).strip().lstrip("-").replace("-", "_")
-        key = _KEY_ALIASES.get(key, key)
-        if key not in KEYS:
-            from emotui.core.config import suggest
+@dataclass
+class SlurmResources:
+    """What a job asks the scheduler for; unset values leave the cluster's defaults."""
 
-            raise ConfigError(f"unknown slurm setting '{raw_key}' in {source}"
-                              f"{suggest(key, KEYS) or '; known: ' + ', '.join(KEYS)}")
-        if value is None or value == "" or value == [] or value == {}:
-            continue
-        if key in ("gpus", "cpus_per_task", "max_requeues"):
-            value = _positive_int(key, value, source)
-        elif key == "time":
-            value = parse_time_minutes(value, source)
-        elif key == "mem":
-            value = parse_mem(value, source)
-        elif key == "sbatch_args":
-            value = _sbatch_args(value, source)
-        elif key == "setup":
-            value = _setup_lines(value, source)
-        else:
-            value = str(value)
-        out[key] = value
-    return out
+    partition: str | None = setting(None, "Slurm partition (queue)", metavar="NAME", form=True,
+                                    default_help="the cluster's")
+    # Per node (submitit's gpus_per_node).
+    gpus: int | None = setting(None, "GPUs per node (--gpus-per-node)", label="GPUs per node",
+                               metavar="N", form=True, parse=partial(_positive_int, "gpus"))
+    gres: str | None = setting(None, "generic resources, e.g. gpu:a100:1 (instead of --gpus)",
+                               metavar="SPEC")
+    cpus_per_task: int | None = setting(None, "CPU cores for the job", label="CPUs per task",
+                                        metavar="N", form=True,
+                                        parse=partial(_positive_int, "cpus_per_task"))
+    mem: str | None = setting(None, "memory per node as sbatch takes it, e.g. 32G",
+                              label="memory", metavar="SIZE", form=True, parse=parse_mem)
+    time: int | None = setting(None, "time limit: minutes or [D-]HH:MM:SS, e.g. 04:00:00, 90m, 4h",
+                               label="time limit", metavar="LIMIT", form=True,
+                               default_help="the partition's", parse=parse_time_minutes)
+    account: str | None = setting(None, "account to charge", metavar="NAME", form=True)
+    qos: str | None = setting(None, "quality of service", label="QoS", metavar="NAME", form=True)
+    constraint: str | None = setting(None, "node features, e.g. a100", metavar="EXPR", form=True)
+    sbatch_args: dict[str, str] = setting(
+        {}, "any other sbatch option as KEY=VALUE (repeatable), e.g. --sbatch-arg mail-type=END",
+        flag_name="sbatch_arg", metavar="KEY=VALUE", repeatable=True, merge=MERGE_UPDATE,
+        parse=_sbatch_args)
+    # Site modules first, then the experiment's: setup lines from every layer run in order.
+    setup: list[str] = setting(
+        [], "shell line run before the job starts (repeatable), e.g. 'module load cuda/12.4'",
+        metavar="LINE", repeatable=True, merge=MERGE_EXTEND, parse=_setup_lines)
+    python: str | None = setting(None, "the job's python command", flag=False,
+                                 default_help="this interpreter")
+    max_requeues: int = setting(3, "timeouts requeued from the last checkpoint before giving up",
+                                flag=False, parse=partial(_positive_int, "max_requeues"))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+SLURM_SETTINGS = Schema.of(
+    SlurmResources, "slurm", prefix="slurm ",
+    aliases={"gpus_per_node": "gpus", "cpus": "cpus_per_task", "sbatch_arg": "sbatch_args",
+             "timeout_min": "time", "time_limit": "time", "constraints": "constraint"},
+    skip_empty=True, dest_prefix="slurm__", underscore_flags="none",
+)
 
 
 def merge_resources(layers: list[tuple[str, Mapping[str, Any] | None]]) -> SlurmResources:
     """Layers lowest-precedence first, e.g. [("~/.config/emotui/config.yaml", {...}),
     ("exp.yaml", {...}), ("command line", {...})]. sbatch_args merge key by key; setup lines
     from every layer run in order (site modules first, then the experiment's)."""
-    merged: dict[str, Any] = {}
-    sbatch: dict[str, str] = {}
-    setup: list[str] = []
-    for source, raw in layers:
-        layer = normalize_layer(raw, source)
-        sbatch.update(layer.pop("sbatch_args", {}))
-        setup.extend(layer.pop("setup", []))
-        merged.update(layer)
-    if "gpus" in merged and "gres" in merged:
+    merged = layer_settings(SLURM_SETTINGS, layers)
+    if merged.values.get("gpus") is not None and merged.values.get("gres") is not None:
         raise ConfigError("slurm gpus and gres both set; give one (gres: gpu:a100:1 or gpus: 1)")
-    return SlurmResources(**merged, sbatch_args=sbatch, setup=setup)
+    return merged.build()
 
 
 def resources_from_sources(
@@ -204,15 +187,18 @@ def resources_from_sources(
     flags: Mapping[str, Any] | None = None,
     *,
     config_source: str = "--config file",
+    flags_source: str = "command line",
+    previous: Mapping[str, Any] | None = None,
 ) -> SlurmResources:
-    """Defaults < user config ``slurm:`` < --config ``slurm:`` < flags."""
-    from emotui.core.userconfig import user_config_path, user_section
+    """Defaults < user config ``slurm:`` < --config ``slurm:`` < flags (or the TUI's form).
 
-    return merge_resources([
-        (f"{user_config_path()} (slurm:)", user_section("slurm")),
-        (f"{config_source} (slurm:)", config_section),
-        ("command line", flags),
-    ])
+    ``previous``: a resumed run's last submission, which stands in for the user config.
+    """
+    from emotui.core.userconfig import user_layer
+
+    base = ("the run's last submission", previous) if previous is not None else user_layer("slurm")
+    return merge_resources([base, (f"{config_source} (slurm:)", config_section),
+                            (flags_source, flags)])
 
 
 def submitit_parameters(res: SlurmResources, job_name: str) -> dict[str, Any]:

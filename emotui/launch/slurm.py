@@ -25,11 +25,12 @@ from typing import Any, Sequence
 
 from emotui.core.errors import BackendError
 from emotui.core.runstore import RunPaths
-from emotui.core.status import ACTIVE, HEARTBEAT_STALE_S, RunState, now, write_status
+from emotui.core.lifecycle import ACTIVE, RunState, record_end, requeue, set_state
+from emotui.core.status import HEARTBEAT_STALE_S, now, write_status
 from emotui.launch.base import (
+    Backend,
     cancel_requested,
     clear_launch_leftovers,
-    finish,
     last_error_line,
     mark_cancel_requested,
     outcome_from_exit,
@@ -311,12 +312,13 @@ def _clear_process_fields() -> dict[str, Any]:
             "left_queue_at": None, "scheduler_state": None, "exit_code": None}
 
 
-class SlurmBackend:
+class SlurmBackend(Backend):
     name = "slurm"
 
     def submit(self, paths: RunPaths, *, resume: bool = False,
                resources: SlurmResources | None = None) -> dict:
         """One sbatch job (job name = run id; submitit's files and logs in the run's launch/)."""
+        from emotui.launch import slurm_pack
         from emotui.launch.job import SlurmEntry
 
         res = resources or SlurmResources()
@@ -332,22 +334,27 @@ class SlurmBackend:
         except Exception as exc:  # sbatch's CalledProcessError, submitit's FailedSubmissionError
             raise _submit_error(exc, stderr) from None
         SCHEDULER_CALLS["sbatch"] += 1
-        return write_status(
-            paths, state=RunState.QUEUED, reason="submitted", backend=self.name,
+        return requeue(
+            paths, "submitted", backend=self.name,
             job_id=str(job.job_id), submitted=now(), launch_folder=str(paths.launch),
             scheduler_log=str(job.paths.stdout), scheduler_log_err=str(job.paths.stderr),
             resources=res.to_dict(), **_clear_process_fields(),
+            **slurm_pack.pack_fields([paths], 0),  # alone now, even if it shared a job before
         )
 
     def submit_many(self, runs: Sequence[RunPaths], *, resources: SlurmResources | None = None,
                     max_parallel: int | None = None, job_name: str | None = None,
-                    resume: bool = False) -> list[dict]:
+                    resume: bool = False, trials_per_job: int = 1,
+                    mps: str = "auto") -> list[dict]:
         """One Slurm job array for all runs, at most ``max_parallel`` running at once (``%N``).
 
         The array's submitit folder (pickles, scheduler logs) is ``<runs dir>/.slurm/<name>/``,
         shared by its tasks; each run's status.json names its task id (``<array id>_<index>``)
         and its log files, and ``launch/slurm`` links to the folder. Returns the statuses.
+        ``trials_per_job`` K > 1: each array task trains K runs at once on its GPU, with CUDA
+        MPS unless ``mps`` is off (launch.slurm_pack).
         """
+        from emotui.launch import slurm_pack
         from emotui.launch.job import SlurmEntry
 
         runs = list(runs)
@@ -358,23 +365,32 @@ class SlurmBackend:
         if not shutil.which("sbatch"):
             raise BackendError("sbatch not found: run emotui where the Slurm client is installed")
         res = resources or SlurmResources()
+        slurm_pack.check_packable(res.gpus, trials_per_job)
         stamp = time.strftime("%y%m%d-%H%M%S")
         folder = runs[0].root.parent / ".slurm" / f"array-{stamp}-{secrets.token_hex(2)}"
         folder.mkdir(parents=True, exist_ok=True)
         name = job_name or f"emotui-{len(runs)}runs"
-        executor = _Executor.make(folder, res, name,
-                                  array_parallelism=max_parallel or len(runs))
+        packed = slurm_pack.packs(runs, max(1, trials_per_job))
+        extra = slurm_pack.packed_job_parameters(res.setup, trials_per_job, mps, folder) \
+            if trials_per_job > 1 else {}
+        executor = _Executor.make(folder, res, name, array_parallelism=slurm_pack.jobs_at_once(
+            max_parallel, len(runs), max(1, trials_per_job)), **extra)
         for paths in runs:
             clear_launch_leftovers(paths)
+        again = True if resume else None
         try:
             with _sbatch_stderr() as stderr, executor.batch():
-                jobs = [executor.submit(SlurmEntry(str(p.root), resume=True if resume else None))
-                        for p in runs]
+                jobs = [executor.submit(
+                    slurm_pack.SlurmPack([str(p.root) for p in pack], resume=again)
+                    if trials_per_job > 1 else SlurmEntry(str(pack[0].root), resume=again))
+                    for pack in packed]
         except Exception as exc:
             raise _submit_error(exc, stderr) from None
         SCHEDULER_CALLS["sbatch"] += 1
         statuses = []
-        for paths, job in zip(runs, jobs):
+        for paths, job, rank, pack in ((p, job, rank, pack) for pack, job in zip(packed, jobs)
+                                       for rank, p in enumerate(pack)):
+            task = job.task(rank) if rank else job  # a packed job's tasks log to their own files
             paths.launch.mkdir(parents=True, exist_ok=True)
             link = paths.launch / "slurm"
             if not link.exists():
@@ -382,12 +398,13 @@ class SlurmBackend:
                     link.symlink_to(folder, target_is_directory=True)
                 except OSError:
                     pass  # a filesystem without symlinks: status.json names the folder anyway
-            statuses.append(write_status(
-                paths, state=RunState.QUEUED, reason="submitted", backend=self.name,
+            statuses.append(requeue(
+                paths, "submitted", backend=self.name,
                 job_id=str(job.job_id), array_job_id=str(job.job_id).split("_")[0],
                 max_parallel=max_parallel, submitted=now(), launch_folder=str(folder),
-                scheduler_log=str(job.paths.stdout), scheduler_log_err=str(job.paths.stderr),
-                resources=res.to_dict(), **_clear_process_fields(),
+                scheduler_log=str(task.paths.stdout), scheduler_log_err=str(task.paths.stderr),
+                resources=res.to_dict(), **slurm_pack.pack_fields(pack, rank),
+                **_clear_process_fields(),
             ))
         return statuses
 
@@ -396,7 +413,7 @@ class SlurmBackend:
         out: dict[str, dict] = {}
         active = []
         for paths, status in runs:
-            if status.get("state") in {s.value for s in ACTIVE} and status.get("job_id"):
+            if status.get("state") in ACTIVE and status.get("job_id"):
                 active.append((paths, status))
             else:
                 out[paths.run_id] = status
@@ -417,7 +434,7 @@ class SlurmBackend:
             if sched is not None and sched["state"] not in FINAL_STATES - {"PREEMPTED"}:
                 live, persist = queued_view(paths, status, sched)
                 if persist:
-                    write_status(paths, state=live["state"], reason=live["reason"])
+                    set_state(paths, live["state"], reason=live["reason"])
                 out[paths.run_id] = live
                 continue
             info = (accounting or {}).get(job_id)
@@ -437,17 +454,18 @@ class SlurmBackend:
             extra = {"scheduler_state": info["state"]} if info else {}
             if info and info.get("exit_code"):
                 extra["exit_code"] = info["exit_code"]
-            out[paths.run_id] = finish(paths, state, reason, **extra)
+            out[paths.run_id] = record_end(paths, state, reason, **extra)
         return out
 
     def cancel(self, runs: Sequence[tuple[RunPaths, dict]]) -> None:
         """One scancel for all; each run is marked cancelled at once (the job, if running,
-        saves a checkpoint first, so --resume can continue it)."""
-        ids = []
-        for paths, status in runs:
+        saves a checkpoint first, so --resume can continue it). A trial sharing its job with
+        others that go on is stopped through its cancel marker alone (launch.slurm_pack)."""
+        from emotui.launch.slurm_pack import cancel_plan
+
+        for paths, _status in runs:
             mark_cancel_requested(paths)
-            if status.get("job_id"):
-                ids.append(str(status["job_id"]))
+        ids = cancel_plan(runs)
         if ids:
             try:
                 proc = scheduler(["scancel", *ids])
@@ -459,4 +477,4 @@ class SlurmBackend:
             if proc.returncode != 0 and errors:
                 raise BackendError(f"scancel failed: {errors[-1].strip()}")
         for paths, _status in runs:
-            finish(paths, RunState.CANCELLED, "cancelled by user")
+            record_end(paths, RunState.CANCELLED, "cancelled by user")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Callable
@@ -47,3 +48,26 @@ def describe(paths: RunPaths) -> str:
 
     return (f"status={read_status(paths)}\nexit={read_exit(paths)}\n"
             f"stderr tail:\n" + "\n".join(stderr_tail(paths, 25)))
+
+
+STAMP = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d ")
+
+
+def assert_training_log(text: str) -> list[str]:
+    """stdout.log reads like a training log: every line timestamped; start, logging steps,
+    evaluations with the best so far, checkpoints, the test result, and the outcome last.
+    Returns the lines without their timestamps."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    assert lines and all(STAMP.match(line) for line in lines), text
+    body = [STAMP.sub("", line) for line in lines]
+    assert any(b.startswith("start: ") for b in body), text
+    assert any(b.startswith("examples: ") and "optimizer steps" in b for b in body), text
+    assert any(re.match(r"step \d+/\d+, epoch [\d.]+: loss [\d.]+, lr ", b) for b in body), text
+    evals = [b for b in body if b.startswith("eval at step")]
+    assert evals and all(re.search(r"accuracy \d+\.\d\d%, macro-F1 \d+\.\d\d%", b)
+                         for b in evals), text
+    assert "best accuracy" in evals[-1]
+    assert any(b.startswith("checkpoint best saved at step") for b in body), text
+    assert any(re.match(r"test at step \d+: accuracy \d+\.\d\d%", b) for b in body), text
+    assert re.match(r"completed in \w+: test accuracy \d+\.\d\d%$", body[-1]), text
+    return body

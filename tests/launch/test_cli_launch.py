@@ -16,7 +16,9 @@ from emotui.core.status import read_status, write_status
 @pytest.fixture
 def train_file(tmp_path):
     path = tmp_path / "train.jsonl"
-    path.write_text(json.dumps({"text": "hi", "label": 0}) + "\n")
+    # Two labels: a single-class training set is refused before the run exists.
+    path.write_text("".join(json.dumps({"text": text, "label": label}) + "\n"
+                            for text, label in (("hi", 0), ("bye", 1))))
     return path
 
 

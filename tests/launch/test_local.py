@@ -16,7 +16,15 @@ from emotui.launch import get_backend
 from emotui.launch.base import read_exit
 from emotui.launch.monitor import cancel_runs, prepare_resume, refresh_runs
 
-from launch_helpers import describe, live_state, new_run, toy_config, train_steps, wait_until
+from launch_helpers import (
+    assert_training_log,
+    describe,
+    live_state,
+    new_run,
+    toy_config,
+    train_steps,
+    wait_until,
+)
 
 FINISHED = ("completed", "failed", "cancelled")
 
@@ -92,6 +100,18 @@ def test_detached_run_survives_its_launcher(local_jobs):
     assert paths.results.exists() and paths.stdout.exists()
 
 
+def test_a_detached_runs_log_is_its_training_log(local_jobs, capsys):
+    """`emotui logs RUN` of a finished local run: its start, epochs, test and outcome."""
+    from emotui.cli.main import main
+
+    paths, _ = local_jobs["detached"]
+    wait_until(lambda: _finished(paths), 240, "the detached run to finish")
+    assert main(["logs", "--runs-dir", str(local_jobs["runs_dir"]), paths.run_id]) == 0
+    body = assert_training_log(capsys.readouterr().out)
+    assert any(b.startswith("job start: run ") for b in body)
+    assert "Traceback" not in paths.stdout.read_text()
+
+
 def test_cancel_then_resume_continues_metrics(local_jobs, tiny_model_dir, toy_data_dir):
     paths, _ = local_jobs["cancel"]
     wait_until(lambda: len(train_steps(paths)) >= 3, 240, "training steps")
@@ -155,7 +175,11 @@ def test_failing_job_reports_its_error(tiny_model_dir, toy_data_dir, runs_dir):
     status = read_status(paths)
     assert status["state"] == "failed", describe(paths)
     assert "nope.jsonl" in status["reason"]
+    # The job records the failure, then writes exit.json as its very last act.
+    wait_until(lambda: read_exit(paths), 30, "the exit record")
     assert read_exit(paths)["outcome"] == "failed"
+    last = paths.stdout.read_text().splitlines()[-1]
+    assert "failed: " in last and "nope.jsonl" in last
 
 
 @pytest.mark.parametrize("state", ["completed", "failed"])

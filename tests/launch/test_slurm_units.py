@@ -205,7 +205,9 @@ def test_results_json_shape_of_run_json_output(fake_slurm, runs_dir, capsys):
 
     data = runs_dir.parent / "data"
     data.mkdir()
-    (data / "train.jsonl").write_text(json.dumps({"text": "hi", "label": 0}) + "\n")
+    # Two labels: a single-class training set is refused before the run exists.
+    (data / "train.jsonl").write_text("".join(json.dumps({"text": text, "label": label}) + "\n"
+                                              for text, label in (("hi", 0), ("bye", 1))))
     code = main(["run", "--runs-dir", str(runs_dir), "--backend", "slurm", "--json",
                  "--train_file", str(data / "train.jsonl"), "--do_eval", "false",
                  "--do_predict", "false", "--time", "10"])
