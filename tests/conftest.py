@@ -79,53 +79,28 @@ def _tokenizer_corpus() -> list[str]:
 
 def _pretrain_on_toy_task(model, tokenizer, epochs: int = 6) -> None:
     """A second or two of supervised training on separate toy rows (a stand-in for pretraining)."""
-    import torch
+    from emotui.train.demo_assets import warm_up
 
     rows = toy_rows(600, seed=99)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
-    model.train()
-    for _ in range(epochs):
-        for start in range(0, len(rows), 16):
-            chunk = rows[start:start + 16]
-            batch = tokenizer([r["text"] for r in chunk], padding=True, return_tensors="pt")
-            labels = torch.tensor([r["label"] for r in chunk])
-            loss = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                         labels=labels).loss
-            loss.backward()
-            optimizer.step()
-            optimizer.zero_grad()
-    model.eval()
+    warm_up(model, tokenizer, [r["text"] for r in rows], [r["label"] for r in rows],
+            epochs=epochs, batch_size=16)
 
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     """A tiny RoBERTa encoder (2 layers, hidden 32) + byte-level BPE tokenizer (vocab 500),
     saved with save_pretrained; its encoder was briefly trained on toy rows (see above)."""
-    from tokenizers import ByteLevelBPETokenizer
     from transformers import (
         AutoModel,
         AutoTokenizer,
         RobertaConfig,
         RobertaForSequenceClassification,
-        RobertaTokenizerFast,
     )
 
-    root = tmp_path_factory.mktemp("tiny_roberta")
-    bpe = ByteLevelBPETokenizer()
-    bpe.train_from_iterator(
-        _tokenizer_corpus(), vocab_size=500, min_frequency=1,
-        special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"],
-    )
-    bpe_dir = root / "bpe"
-    bpe_dir.mkdir()
-    bpe.save_model(str(bpe_dir))
-    merges = [
-        tuple(line.split(" ")) for line in (bpe_dir / "merges.txt").read_text(encoding="utf-8").splitlines()
-        if line and not line.startswith("#version")
-    ]
-    tokenizer = RobertaTokenizerFast(vocab=bpe.get_vocab(), merges=merges, model_max_length=128)
-    model_dir = root / "model"
-    tokenizer.save_pretrained(model_dir)
+    from emotui.train.demo_assets import build_tokenizer
+
+    model_dir = tmp_path_factory.mktemp("tiny_roberta") / "model"
+    tokenizer = build_tokenizer(model_dir, _tokenizer_corpus(), vocab_size=500)
 
     config = RobertaConfig(
         vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
@@ -180,8 +155,11 @@ def runs_dir(tmp_path) -> Path:
 
 @pytest.fixture(autouse=True)
 def offline_environment(monkeypatch, tmp_path_factory):
-    """No test reaches the network or writes to ./runs."""
+    """No test reaches the network or writes to ./runs or the user's cache or state folder."""
     for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
         monkeypatch.setenv(name, "1")
     monkeypatch.setenv("WANDB_MODE", "disabled")
     monkeypatch.setenv("EMOTUI_RUNS_DIR", str(tmp_path_factory.mktemp("default_runs")))
+    monkeypatch.setenv("EMOTUI_CACHE_DIR", str(tmp_path_factory.mktemp("user_cache")))
+    # What the TUI remembers (theme, the form's last values) starts afresh in every test.
+    monkeypatch.setenv("EMOTUI_STATE_DIR", str(tmp_path_factory.mktemp("user_state")))

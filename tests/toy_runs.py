@@ -8,8 +8,9 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from emotui.cli.run_cmd import create_run
 from emotui.core.config import build_config
+from emotui.core.events import read_all
+from emotui.core.lifecycle import create_run
 from emotui.core.runstore import RunPaths, RunStore
 
 
@@ -48,3 +49,9 @@ class StopAtStep(threading.Event):
     def is_set(self) -> bool:
         self.remaining -= 1
         return self.remaining <= 0
+
+
+def run_events(paths: RunPaths) -> list[dict]:
+    """metrics.jsonl's training events (train, eval, test): the system telemetry between them
+    comes every few seconds of wall time, so tests comparing event sequences leave it out."""
+    return [e for e in read_all(paths.metrics) if e.get("split") != "system"]

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from emotui.core.config import RunConfig
-from emotui.core.errors import DataError
+from emotui.core.errors import DataError, listed, quoted
 
 EMOTION_DATASET = "dair-ai/emotion"
 EMOTION_LABELS = ("sadness", "joy", "love", "anger", "fear", "surprise")
@@ -91,6 +91,7 @@ def load_splits(config: RunConfig) -> Dataset:
         raw_labels[split] = extract_labels(config, columns, rows, source)
 
     label_names, mapping = label_mapping(config, raw_labels, class_names)
+    check_labels(config, raw_labels, label_names, sources)
     splits: dict[str, Split] = {}
     for split in raw:
         ids = map_labels(raw_labels[split], mapping, split, sources[split], label_names)
@@ -169,7 +170,8 @@ def read_table(path: Path) -> tuple[list[str], list[dict[str, Any]]]:
     try:
         if ext == ".parquet":
             return _read_parquet(path)
-        text = path.read_text(encoding="utf-8")
+        # utf-8-sig: a byte-order mark (Excel's UTF-8 CSV) is not part of the first column's name.
+        text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
         raise DataError(f"{path} is not UTF-8 text; save it as UTF-8") from None
     except OSError as exc:
@@ -314,8 +316,15 @@ def extract_texts(config: RunConfig, columns: list[str], rows: list[dict], sourc
     missing = [c for c in wanted if c not in columns]
     if missing:
         raise DataError(
-            f"{source} has no text column '{missing[0]}'; its columns are: {', '.join(columns)}; "
-            "set --text_column_names"
+            f"{source} has no text column '{missing[0]}'; its columns are: "
+            f"{listed(columns, 10)}; set --text_column_names"
+        )
+    if not any(r.get(c) not in (None, "") for r in rows for c in wanted):
+        raise DataError(
+            f"{source}: text column{'s' if len(wanted) > 1 else ''} "
+            f"{', '.join(repr(c) for c in wanted)} "
+            f"{'are' if len(wanted) > 1 else 'is'} empty in every row; set --text_column_names "
+            "to the column that holds the texts"
         )
     joiner = config.text_column_delimiter
     if len(wanted) == 1:
@@ -328,8 +337,8 @@ def extract_labels(config: RunConfig, columns: list[str], rows: list[dict], sour
     col = config.label_column_name
     if col not in columns:
         raise DataError(
-            f"{source} has no label column '{col}'; its columns are: {', '.join(columns)}; "
-            "set --label_column_name"
+            f"{source} has no label column '{col}'; its columns are: "
+            f"{listed(columns, 10)}; set --label_column_name"
         )
     labels = []
     for number, row in enumerate(rows, 1):
@@ -337,11 +346,12 @@ def extract_labels(config: RunConfig, columns: list[str], rows: list[dict], sour
         if value is None or (isinstance(value, str) and not value.strip()):
             raise DataError(f"{source} row {number} has no label; every row needs one")
         if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-            raise DataError(f"{source} row {number} has label {value!r}; use an integer or a name")
+            raise DataError(f"{source} row {number} has label {quoted(value)}; use an integer "
+                            "or a name")
         if isinstance(value, float):
             if not value.is_integer():
-                raise DataError(f"{source} row {number} has label {value!r}; labels must be "
-                                "class ids or names (regression is not supported)")
+                raise DataError(f"{source} row {number} has label {quoted(value)}; labels must "
+                                "be class ids or names (regression is not supported)")
             value = int(value)
         elif isinstance(value, str) and _INT_RE.match(value):
             value = int(value)  # CSV and txt files carry ids as text
@@ -373,13 +383,36 @@ def label_mapping(
     return ordered, {v: i for i, v in enumerate(ordered)}
 
 
+# More distinct labels than this, in a split where most rows have their own, is a text column
+# named as the label column (--label_column_name text), not a classification task.
+MAX_DISTINCT_LABELS = 1000
+
+
+def check_labels(config: RunConfig, raw: dict[str, list[Any]], names: list[str],
+                 sources: dict[str, str]) -> None:
+    """A training split a classifier can learn from: two labels or more, and labels that are
+    classes rather than one text per row."""
+    if "train" not in raw or not config.do_train:
+        return
+    source, rows = sources["train"], len(raw["train"])
+    if len(names) < 2:
+        raise DataError(
+            f"the training data ({source}) has a single label ({listed(names, 1)}) in column "
+            f"{config.label_column_name!r}; a classifier needs two or more: check the file or "
+            "--label_column_name")
+    if len(names) > MAX_DISTINCT_LABELS and len(names) > rows / 2:
+        raise DataError(
+            f"column {config.label_column_name!r} of {source} has {len(names)} distinct values "
+            f"in {rows} rows (e.g. {listed(names, 3, width=30)}): not labels; "
+            "set --label_column_name to the column of class ids or names")
+
+
 def map_labels(values: list[Any], mapping: dict[Any, int], split: str, source: str,
                names: list[str]) -> list[int]:
     unseen = sorted({v for v in values if v not in mapping}, key=str)
     if unseen:
-        shown = ", ".join(str(v) for v in unseen[:10])
         raise DataError(
-            f"{source} ({split}) has labels not in the training data: {shown}; "
-            f"known labels: {', '.join(names)}"
+            f"{source} ({split}) has labels not in the training data: {listed(unseen, 10)}; "
+            f"known labels: {listed(names, 10)}"
         )
     return [mapping[v] for v in values]

@@ -1,9 +1,11 @@
 """emotui's default recipe: a plain PyTorch training loop.
 
-bf16 autocast where the GPU has it, dynamic padding with length-bucketed batches, SDPA attention,
-fused AdamW on CUDA, a linear (or cosine/constant) schedule with warm-up, gradient clipping, and
-no host-device synchronisation per step: the loss is summed on the device and read only at
-logging steps. Evaluation runs in large length-sorted batches.
+bf16 autocast where the GPU has it, dynamic padding with length-bucketed batches (each batch as
+wide as its longest text; padding is a few percent of the tokens, reported as ``pad_fraction``),
+SDPA attention, fused AdamW on CUDA, a linear (or cosine/constant) schedule with warm-up, gradient
+clipping, and no host-device synchronisation per step: the loss is summed on the device and read
+only at logging steps. Evaluation runs in large length-sorted batches. ``torch_compile``
+(emotui.train.compiling) compiles the model's layers for long GPU runs.
 
 The loop owns the training position (``LoopState``) so it can stop at any optimizer step,
 checkpoint, and resume on the very next batch of the same epoch order.
@@ -17,18 +19,27 @@ import threading
 import time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, ContextManager, Protocol
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from emotui.core.config import RunConfig
+from emotui.core.config import RunConfig, logging_interval
 from emotui.core.errors import ConfigError
-from emotui.train.batches import Encoded, collate, eval_batches, train_batches
+from emotui.train.batches import Encoded, collate, train_batches
 from emotui.train.checkpoint import Checkpointer, load_trainer_state, rng_state, set_rng_state
+from emotui.train.compiling import (
+    CompileStats,
+    compile_cache_dir,
+    compile_model,
+    mark_step,
+    should_compile,
+    uses_cuda_graphs,
+)
 from emotui.train.errors import Preempted
 from emotui.train.metrics import classification_metrics
+from emotui.train.sentinel import CollapseSentinel
 
 log = logging.getLogger("emotui")
 
@@ -39,6 +50,8 @@ class LoopHooks(Protocol):
     def event(self, split: str, step: int, **fields: Any) -> None: ...
 
     def progress(self, state: "LoopState", total_steps: int) -> None: ...
+
+    def phase(self, name: str) -> ContextManager[None]: ...
 
 
 @dataclass
@@ -54,6 +67,7 @@ class LoopState:
     best_eval: dict[str, Any] | None = None
     last_eval_step: int | None = None
     nonfinite_loss: bool = False
+    collapse_reason: str | None = None  # set by the collapse sentinel: training stops
     train_runtime_s: float = 0.0
     samples_trained: int = 0
     eval_runtime_s: float = 0.0
@@ -62,7 +76,30 @@ class LoopState:
     window_loss_sum: float = 0.0
     window_steps: int = 0
     window_samples: int = 0
+    window_tokens: int = 0  # text tokens (not padding) of the window's batches
+    window_pad_tokens: int = 0
     evals: list[dict[str, Any]] = field(default_factory=list)
+    # Where the time went, for results.json.
+    torch_compile: bool = False
+    compile_s: float = 0.0  # compiling (and recompiling for new shapes), across resumes
+    tokens_trained: int = 0
+    pad_tokens_trained: int = 0
+    eval_tokens: int = 0
+    eval_pad_tokens: int = 0
+
+    def speed_details(self) -> dict[str, Any]:
+        """results.json details: compile time, padding share, text tokens per second."""
+        def share(pad: int, real: int) -> float | None:
+            return round(pad / (pad + real), 4) if pad + real else None
+
+        return {
+            "torch_compile": self.torch_compile,
+            "compile_s": round(self.compile_s, 2),
+            "train_pad_fraction": share(self.pad_tokens_trained, self.tokens_trained),
+            "eval_pad_fraction": share(self.eval_pad_tokens, self.eval_tokens),
+            "train_tokens_per_second": round(self.tokens_trained / self.train_runtime_s, 1)
+            if self.train_runtime_s > 0 else None,
+        }
 
 
 def resolve_device() -> torch.device:
@@ -103,14 +140,12 @@ class TrainingLoop:
         self.hooks = hooks
         self.stop_event = stop_event
         self.state = LoopState()
+        self.sentinel = CollapseSentinel.for_run(config, data)
         self.amp_dtype = resolve_precision(config, self.device)
         if self.device.type == "cuda":
             # TF32 for what stays in fp32 (the optimizer, fp32 runs): same accuracy, much faster.
             torch.backends.cuda.matmul.allow_tf32 = True
             torch.backends.cudnn.allow_tf32 = True
-        self.forward_model = self.model
-        if config.torch_compile:
-            self.forward_model = torch.compile(self.model, dynamic=True)
         train = data.get("train")
         self.batches_per_epoch = (
             math.ceil(len(train) / config.per_device_train_batch_size) if train is not None else 0
@@ -121,11 +156,25 @@ class TrainingLoop:
             self.total_steps = config.max_steps
         else:
             self.total_steps = max(1, math.ceil(config.num_train_epochs * self.steps_per_epoch))
+        self.logging_steps = logging_interval(config.logging_steps, self.total_steps)
         self.optimizer = self._make_optimizer()
         self.scheduler = self._make_scheduler()
         self.scaler = torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None
-        # Padding to a multiple of 8 keeps tensor-core shapes on GPUs; pointless on CPU.
-        self.pad_multiple = 8 if self.device.type == "cuda" else None
+        self.forward_model = self.model
+        self.cuda_graphs = False
+        planned = self.total_steps if config.do_train else 0
+        self.compiled = should_compile(config.torch_compile, self.device, planned)
+        self.state.torch_compile = self.compiled
+        if self.compiled:
+            # The study's TrainingArguments name; e.g. "reduce-overhead" adds CUDA graphs.
+            mode = (config.extra_training_args or {}).get("torch_compile_mode")
+            self.forward_model = compile_model(self.model, mode=mode)
+            self.cuda_graphs = uses_cuda_graphs(mode)
+            log.info("torch.compile: the model's layers (%s), compiled at first use; cache %s",
+                     "explicitly" if config.torch_compile else f"auto, {planned} steps",
+                     compile_cache_dir())
+        self._compile_start = CompileStats.now()
+        self._compile_before = 0.0  # compile seconds of earlier sessions (a resumed run)
         self._loss_sum = torch.zeros((), device=self.device)
         self._grad_norm: torch.Tensor | None = None
         self.train_step: Callable[[dict[str, torch.Tensor]], torch.Tensor] = self.forward_backward
@@ -166,7 +215,7 @@ class TrainingLoop:
 
     def _batch(self, enc: Encoded, index: np.ndarray) -> dict[str, torch.Tensor]:
         pad_to = self.config.max_seq_length if self.config.pad_to_max_length else None
-        batch = collate(enc, index, self.pad_id, pad_to=pad_to, multiple_of=self.pad_multiple)
+        batch = collate(enc, index, self.pad_id, pad_to=pad_to)
         non_blocking = self.device.type == "cuda"
         if non_blocking:
             batch = {k: v.pin_memory() for k, v in batch.items()}
@@ -176,6 +225,8 @@ class TrainingLoop:
 
     def forward_backward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """One micro-batch: forward, loss, backward. Returns the detached loss (on device)."""
+        if self.cuda_graphs:
+            mark_step()
         with self.autocast():
             logits = self.forward_model(input_ids=batch["input_ids"],
                                         attention_mask=batch["attention_mask"]).logits
@@ -217,13 +268,20 @@ class TrainingLoop:
         window_loss = torch.zeros((), device=self.device) + st.window_loss_sum
         micro_in_step = 0
         lr = cfg.learning_rate
-        while st.global_step < self.total_steps:
+        while st.global_step < self.total_steps and not st.collapse_reason:
             batches = train_batches(train.lengths, cfg.per_device_train_batch_size, cfg.seed,
                                     st.epoch)
             reached_total = False
             while st.batch_in_epoch < len(batches):
                 index = batches[st.batch_in_epoch]
-                loss = self.train_step(self._batch(train, index))
+                batch = self._batch(train, index)
+                tokens = int(train.lengths[index].sum())
+                padding = batch["input_ids"].numel() - tokens
+                st.window_tokens += tokens
+                st.window_pad_tokens += padding
+                st.tokens_trained += tokens
+                st.pad_tokens_trained += padding
+                loss = self.train_step(batch)
                 st.batch_in_epoch += 1
                 micro_in_step += 1
                 window_loss += loss / accum
@@ -235,7 +293,7 @@ class TrainingLoop:
                 lr = self.optimizer_step()
                 st.global_step += 1
                 st.window_steps += 1
-                if st.global_step % cfg.logging_steps == 0:
+                if st.global_step % self.logging_steps == 0:
                     window_start = self._log_train(window_loss, window_start, lr)
                     window_loss = torch.zeros((), device=self.device)
                 if cfg.eval_strategy == "steps" and st.global_step % cfg.eval_steps == 0:
@@ -246,7 +304,8 @@ class TrainingLoop:
                     st.train_runtime_s += time.perf_counter() - segment_start
                     self.save_last(window_loss)
                     raise Preempted(str(self.checkpointer.paths.root), st.global_step)
-                if st.global_step >= self.total_steps:
+                # A collapse ends training like the last step (evaluated, checkpointed below).
+                if st.global_step >= self.total_steps or st.collapse_reason:
                     reached_total = True
                     break
             if reached_total and st.batch_in_epoch < len(batches):
@@ -274,14 +333,24 @@ class TrainingLoop:
         if not math.isfinite(loss):
             st.nonfinite_loss = True
         grad_norm = float(self._grad_norm.item()) if self._grad_norm is not None else None
+        seconds = max(now - window_start, 1e-9)
+        padded = st.window_tokens + st.window_pad_tokens
         self.hooks.event(
             "train", st.global_step, epoch=round(st.global_step / self.steps_per_epoch, 4),
             loss=loss, learning_rate=lr, grad_norm=grad_norm,
-            samples_per_second=round(st.window_samples / max(now - window_start, 1e-9), 2),
+            samples_per_second=round(st.window_samples / seconds, 2),
+            tokens_per_s=round(st.window_tokens / seconds, 1),
+            pad_fraction=round(st.window_pad_tokens / padded, 4) if padded else None,
         )
         st.window_loss_sum, st.window_steps, st.window_samples = 0.0, 0, 0
+        st.window_tokens = st.window_pad_tokens = 0
+        self.count_compile_time()
         self.hooks.progress(st, self.total_steps)
         return now
+
+    def _phase(self, name: str) -> ContextManager[None]:
+        """The job shows ``name`` as the run's phase during the block (no hooks: nobody to tell)."""
+        return self.hooks.phase(name) if self.hooks is not None else nullcontext()
 
     # -- evaluation -----------------------------------------------------------------------------
 
@@ -292,8 +361,13 @@ class TrainingLoop:
         self.model.eval()
         start = time.perf_counter()
         logits_all = torch.empty((len(enc), len(self.label_names)), device=self.device)
-        for index in eval_batches(enc.lengths, self.config.per_device_eval_batch_size):
+        for index in enc.eval_batches(self.config.per_device_eval_batch_size):
             batch = self._batch(enc, index)
+            tokens = int(enc.lengths[index].sum())
+            self.state.eval_tokens += tokens
+            self.state.eval_pad_tokens += batch["input_ids"].numel() - tokens
+            if self.cuda_graphs:
+                mark_step()
             with self.autocast():
                 logits = self.forward_model(input_ids=batch["input_ids"],
                                             attention_mask=batch["attention_mask"]).logits
@@ -303,13 +377,15 @@ class TrainingLoop:
         probs = torch.softmax(logits_all, dim=-1).cpu().numpy()
         self.state.eval_runtime_s += time.perf_counter() - start
         self.state.eval_samples += len(enc)
+        self.count_compile_time()
         if was_training:
             self.model.train()
         return loss, probs.argmax(axis=-1), probs
 
     def evaluate(self, split: str) -> dict[str, Any]:
         enc = self.data[split]
-        loss, preds, probs = self.predict_split(enc)
+        with self._phase("predicting" if split == "test" else "evaluating"):
+            loss, preds, probs = self.predict_split(enc)
         metrics = classification_metrics(enc.labels, preds, self.label_names)
         metrics["loss"] = loss
         metrics["predictions"] = preds
@@ -327,6 +403,7 @@ class TrainingLoop:
         summary = {"step": st.global_step, "epoch": epoch, "loss": result["loss"],
                    "accuracy": result["accuracy"], "macro_f1": result["macro_f1"]}
         st.evals.append(summary)
+        st.collapse_reason = st.collapse_reason or self.sentinel.check(st.evals, st.nonfinite_loss)
         st.last_eval_step = st.global_step
         self.hooks.event("eval", st.global_step, epoch=epoch, loss=result["loss"],
                          accuracy=result["accuracy"], macro_f1=result["macro_f1"])
@@ -338,14 +415,22 @@ class TrainingLoop:
         if improved:
             st.best_metric, st.best_step, st.best_epoch = value, st.global_step, epoch
             st.best_eval = summary
-            self.checkpointer.save_best(st.global_step)
+            with self._phase("saving"):
+                self.checkpointer.save_best(st.global_step)
         self.hooks.progress(st, self.total_steps)
         return result
 
     # -- checkpoints ----------------------------------------------------------------------------
 
+    def count_compile_time(self) -> None:
+        """state.compile_s: this session's compile seconds on top of earlier sessions'."""
+        if self.compiled:
+            session = CompileStats.now().since(self._compile_start).seconds
+            self.state.compile_s = self._compile_before + session
+
     def save_last(self, window_loss: torch.Tensor) -> None:
         self.state.window_loss_sum = float(window_loss.item())
+        self.count_compile_time()
         state = {
             "loop": asdict(self.state),
             "optimizer": self.optimizer.state_dict(),
@@ -354,7 +439,8 @@ class TrainingLoop:
             "rng": rng_state(),
             "total_steps": self.total_steps,
         }
-        self.checkpointer.save_last(self.state.global_step, state)
+        with self._phase("saving"):
+            self.checkpointer.save_last(self.state.global_step, state)
 
     def resume(self) -> None:
         """Continue from checkpoints/last: weights, optimizer, schedule, RNG and data position."""
@@ -366,7 +452,10 @@ class TrainingLoop:
         if self.scaler is not None and saved.get("scaler"):
             self.scaler.load_state_dict(saved["scaler"])
         self.state = LoopState(**saved["loop"])
+        self.state.collapse_reason = None  # a resumed run is watched afresh
         self.checkpointer.best_step = self.state.best_step
+        self.state.torch_compile = self.compiled
+        self._compile_before = self.state.compile_s
         set_rng_state(saved["rng"])
 
     def restore_best(self) -> None:

@@ -14,20 +14,18 @@ from emotui.train.checkpoint import ADAPTER_WEIGHTS, LABELS_FILE
 
 def predict(run_dir: str | Path, texts: list[str], batch_size: int = 64) -> list[dict[str, Any]]:
     """One {"label", "probabilities": {label: p}} per text, from checkpoints/best."""
-    import torch
-
-    from emotui.train.batches import collate, encode, eval_batches
-    from emotui.train.job import configure_library_logging
-    from emotui.train.loop import resolve_device
-
     paths = RunPaths(Path(run_dir).expanduser().absolute())
     best = paths.checkpoint_best
     labels_file = best / LABELS_FILE
     if not labels_file.is_file():
-        raise EmotuiError(
-            f"run {paths.run_id} has no best checkpoint yet (it saves one at its first "
-            "evaluation); wait for it or pick a finished run"
-        )
+        raise EmotuiError(_no_checkpoint_message(paths))
+
+    import torch
+
+    from emotui.train.batches import collate, encode, eval_batches
+    from emotui.train.reporting import configure_library_logging
+    from emotui.train.loop import resolve_device
+
     if not paths.config.is_file():
         raise EmotuiError(f"run {paths.run_id} has no config.yaml; it cannot be loaded")
     config = config_from_yaml(paths.config)
@@ -56,18 +54,37 @@ def predict(run_dir: str | Path, texts: list[str], batch_size: int = 64) -> list
     return out
 
 
+def _no_checkpoint_message(paths: RunPaths) -> str:
+    """Why there is nothing to predict with: an active run has not evaluated yet; a run that
+    ended without a checkpoint never will."""
+    from emotui.core.lifecycle import ACTIVE, state_of
+    from emotui.core.status import read_status
+
+    status = read_status(paths)
+    state = state_of(status)
+    if state is None or state in ACTIVE:
+        return (f"run {paths.run_id} has no best checkpoint yet (it saves one at its first "
+                "evaluation); wait for it or pick a finished run")
+    reason = f" ({status['reason']})" if status.get("reason") else ""
+    return (f"run {paths.run_id} {state.value}{reason} without saving a checkpoint: there is "
+            "nothing to predict with; pick a completed run (emotui ls --state completed)")
+
+
 def load_for_inference(config, folder: Path, label_names: list[str]):
-    """(model, tokenizer) from a checkpoint folder: a full model, or base model + adapter."""
+    """(model, tokenizer) from a checkpoint folder: a full model, or base model + adapter.
+
+    An adapter goes into the model its method's builder makes, as when training resumes, so
+    whatever a builder sets up around PEFT (e.g. prefix tuning's cache hook) applies here too.
+    """
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from emotui.train.model import load_base_model, load_tokenizer
+    from emotui.train.checkpoint import load_weights
+    from emotui.train.model import build_model
 
     if (folder / ADAPTER_WEIGHTS).is_file():
-        from peft import PeftModel
-
-        base = load_base_model(config, label_names)
-        model = PeftModel.from_pretrained(base, str(folder))
-        return model, load_tokenizer(config)
+        built = build_model(config, label_names)
+        load_weights(built.model, folder, is_peft=True)
+        return built.model, built.tokenizer
     model = AutoModelForSequenceClassification.from_pretrained(folder, dtype=torch.float32)
     return model, AutoTokenizer.from_pretrained(folder)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import inspect
 import logging
 import math
+import os
 import threading
 import time
 from pathlib import Path
@@ -23,10 +24,19 @@ from typing import Any
 import numpy as np
 import torch
 
-from emotui.core.config import RunConfig
+from emotui.core.config import RunConfig, logging_interval
+from emotui.core.errors import ConfigError
 from emotui.core.events import truncate_after_step
 from emotui.core.runstore import RunPaths
+from emotui.train import runlog
 from emotui.train.errors import Preempted
+from emotui.train.reporting import (
+    configure_library_logging,
+    open_reporter,
+    save_results,
+    write_predictions,
+)
+from emotui.train.ticker import Position, PositionTicker
 
 log = logging.getLogger("emotui")
 
@@ -34,7 +44,7 @@ log = logging.getLogger("emotui")
 STUDY_PAD_TO_MAX_LENGTH = True
 
 
-def training_arguments(config: RunConfig, output_dir: Path):
+def training_arguments(config: RunConfig, output_dir: Path, logging_steps: int):
     from transformers import TrainingArguments
 
     args: dict[str, Any] = dict(
@@ -63,11 +73,11 @@ def training_arguments(config: RunConfig, output_dir: Path):
         and config.eval_strategy != "no",
         metric_for_best_model=config.metric_for_best_model,
         greater_is_better=config.greater_is_better,
-        logging_strategy="steps", logging_steps=config.logging_steps,
+        logging_strategy="steps", logging_steps=logging_steps,
         report_to="none",  # emotui does its own tracking from the callback's events
         disable_tqdm=True,
         dataloader_num_workers=config.dataloader_num_workers,
-        torch_compile=config.torch_compile,
+        torch_compile=bool(config.torch_compile),  # auto: off, as the study ran
     )
     accepted = set(inspect.signature(TrainingArguments.__init__).parameters)
     for key, value in (config.extra_training_args or {}).items():
@@ -98,7 +108,10 @@ def hf_dataset(tokenizer, texts, labels, max_length: int):
 
 
 def make_callback(reporter, config: RunConfig, checkpointer, paths: RunPaths,
-                  stop_event: threading.Event | None, steps_per_epoch: int):
+                  stop_event: threading.Event | None, steps_per_epoch: int,
+                  mean_text_tokens: float | None = None):
+    """``mean_text_tokens``: the training texts' mean length in tokens; every text is padded to
+    max_seq_length, so a logging step's tokens/s and padding share follow from it."""
     from transformers import TrainerCallback
 
     class EmotuiCallback(TrainerCallback):
@@ -111,10 +124,23 @@ def make_callback(reporter, config: RunConfig, checkpointer, paths: RunPaths,
             self.evals: list[dict[str, Any]] = []
             self.best: dict[str, Any] | None = None
             self.eval_samples_per_second: float | None = None
+            self.trainer_state = None  # the Trainer's TrainerState, once training began
 
         def on_train_begin(self, args, state, control, **kw):
             self.window_start, self.window_step = time.perf_counter(), state.global_step
+            self.trainer_state = state
+            per_step = args.train_batch_size * args.gradient_accumulation_steps
+            reporter.follow(lambda: self.position(per_step), state.max_steps)
             reporter.begin(state.global_step)
+
+        def position(self, samples_per_step: int) -> Position:
+            state = self.trainer_state  # read from the ticker's thread: plain attributes only
+            return Position(state.global_step, float(state.epoch or 0.0),
+                            state.global_step * samples_per_step)
+
+        def on_prediction_step(self, args, state, control, **kw):
+            if reporter.ticker.phase == "training":  # an evaluation inside training began
+                reporter.ticker.set_phase("evaluating")
 
         def on_log(self, args, state, control, logs=None, **kw):
             logs = logs or {}
@@ -123,11 +149,16 @@ def make_callback(reporter, config: RunConfig, checkpointer, paths: RunPaths,
             now = time.perf_counter()
             samples = (state.global_step - self.window_step) * args.train_batch_size \
                 * args.gradient_accumulation_steps
+            rate = samples / max(now - self.window_start, 1e-9)
+            tokens = {}
+            if mean_text_tokens:
+                tokens = dict(tokens_per_s=round(rate * mean_text_tokens, 1),
+                              pad_fraction=round(1 - mean_text_tokens / config.max_seq_length, 4))
             reporter.event(
                 "train", state.global_step, epoch=round(state.global_step / steps_per_epoch, 4),
                 loss=float(logs["loss"]), learning_rate=logs.get("learning_rate"),
-                grad_norm=_float(logs.get("grad_norm")),
-                samples_per_second=round(samples / max(now - self.window_start, 1e-9), 2),
+                grad_norm=_float(logs.get("grad_norm")), samples_per_second=round(rate, 2),
+                **tokens,
             )
             self.window_start, self.window_step = now, state.global_step
             reporter.progress(_Progress(state, self.best), state.max_steps)
@@ -153,12 +184,19 @@ def make_callback(reporter, config: RunConfig, checkpointer, paths: RunPaths,
                 # The Trainer keeps its own best checkpoint-N; emotui's best is adapter/model only.
                 checkpointer.save_best(state.global_step)
             reporter.progress(_Progress(state, self.best), state.max_steps)
+            if reporter.ticker.phase == "evaluating":
+                reporter.ticker.set_phase("training")
 
         def on_save(self, args, state, control, **kw):
+            # Written beside and renamed over: a kill mid-write keeps the previous marker.
+            marker = paths.resume_state.with_name(f".{paths.resume_state.name}.tmp")
             torch.save({"recipe": "reference", "checkpoint": f"checkpoint-{state.global_step}",
-                        "global_step": state.global_step}, paths.resume_state)
+                        "global_step": state.global_step}, marker)
+            os.replace(marker, paths.resume_state)
+            runlog.checkpoint_saved("last", state.global_step)
 
         def on_step_end(self, args, state, control, **kw):
+            self.trainer_state = state
             if stop_event is not None and stop_event.is_set() and self.preempted_at is None:
                 self.preempted_at = state.global_step
                 control.should_save = True
@@ -189,14 +227,30 @@ def _float(value) -> float | None:
         return None
 
 
-def run_reference(config: RunConfig, paths: RunPaths, *, resume: bool,
-                  stop_event: threading.Event | None) -> dict[str, Any]:
-    from transformers import Trainer, set_seed
+def trainer_checkpoint(hf_dir: Path, marker_path: Path) -> tuple[Path, int] | None:
+    """The Trainer checkpoint a resume continues from, and its step: the one emotui's marker
+    names, else the newest complete one (a kill between the Trainer's save and the marker's, or
+    the Trainer's rotation deleting the one the marker still named). None: there is none."""
+    if marker_path.is_file():
+        marker = torch.load(marker_path, map_location="cpu", weights_only=True)
+        candidate = hf_dir / marker["checkpoint"]
+        if candidate.is_dir():
+            return candidate, int(marker["global_step"])
+    # The Trainer writes trainer_state.json last into a checkpoint folder.
+    complete = [(int(p.name.rpartition("-")[2]), p) for p in hf_dir.glob("checkpoint-*")
+                if p.name.rpartition("-")[2].isdigit() and (p / "trainer_state.json").is_file()]
+    if not complete:
+        return None
+    step, newest = max(complete)
+    return newest, step
 
-    from emotui.train.checkpoint import Checkpointer
+
+def run_reference(config: RunConfig, paths: RunPaths, *, resume: bool,
+                  stop_event: threading.Event | None, ticker: PositionTicker) -> dict[str, Any]:
+    from transformers import PrinterCallback, ProgressCallback, Trainer, set_seed
+
+    from emotui.train.checkpoint import Checkpointer, prompt_encoder_weights
     from emotui.train.data import load_splits
-    from emotui.train.job import RunReporter, configure_library_logging, finish_tracking, \
-        open_tracker, save_results, write_predictions
     from emotui.train.loop import LoopState
     from emotui.train.metrics import classification_metrics
     from emotui.train.model import build_model
@@ -205,6 +259,12 @@ def run_reference(config: RunConfig, paths: RunPaths, *, resume: bool,
     set_seed(config.seed)
     dataset = load_splits(config)
     built = build_model(config, dataset.label_names, native_prompt_init=True)
+    if prompt_encoder_weights(built.model):
+        # The Trainer reloads its checkpoints (resume, best model) from PEFT's adapter file alone.
+        raise ConfigError(
+            f"--recipe reference cannot train {config.method} with this prompt encoder: the "
+            "Trainer's checkpoints keep the encoder's output, not its weights; use --recipe "
+            "default")
     splits = {name: hf_dataset(built.tokenizer, s.texts, s.labels, config.max_seq_length)
               for name, s in dataset.splits.items()}
     checkpointer = Checkpointer(paths, built.model, built.tokenizer, built.is_peft,
@@ -212,12 +272,10 @@ def run_reference(config: RunConfig, paths: RunPaths, *, resume: bool,
     hf_dir = paths.checkpoint_last
     hf_dir.mkdir(parents=True, exist_ok=True)
     resume_from = None
-    if resume and paths.resume_state.is_file():
-        marker = torch.load(paths.resume_state, map_location="cpu", weights_only=True)
-        candidate = hf_dir / marker["checkpoint"]
-        if candidate.is_dir():
-            resume_from = str(candidate)
-            truncate_after_step(paths.metrics, int(marker["global_step"]))
+    found = trainer_checkpoint(hf_dir, paths.resume_state) if resume else None
+    if found is not None:
+        resume_from = str(found[0])
+        truncate_after_step(paths.metrics, found[1])
     if resume_from is None and paths.metrics.exists():
         paths.metrics.unlink()
 
@@ -226,15 +284,20 @@ def run_reference(config: RunConfig, paths: RunPaths, *, resume: bool,
         out = classification_metrics(prediction.label_ids, preds, dataset.label_names)
         return {"accuracy": out["accuracy"], "macro_f1": out["macro_f1"]}
 
-    args = training_arguments(config, hf_dir)
-    study_matmul_precision(config)
     train_rows = len(splits["train"]) if "train" in splits else 0
     batches = math.ceil(train_rows / config.per_device_train_batch_size) if train_rows else 0
     steps_per_epoch = max(1, math.ceil(batches / config.gradient_accumulation_steps))
-    tracker = open_tracker(config, paths)
-    reporter = RunReporter(paths, tracker)
+    total_steps = config.max_steps if config.max_steps and config.max_steps > 0 \
+        else max(1, math.ceil(config.num_train_epochs * steps_per_epoch))
+    args = training_arguments(config, hf_dir, logging_interval(config.logging_steps, total_steps))
+    study_matmul_precision(config)
+    precision = "bfloat16" if config.bf16 else "float16" if config.fp16 else "float32"
+    reporter = open_reporter(config, paths, ticker)
     reporter.open()
-    callback = make_callback(reporter, config, checkpointer, paths, stop_event, steps_per_epoch)
+    mean_text_tokens = float(np.mean([sum(m) for m in splits["train"]["attention_mask"]])) \
+        if train_rows else None
+    callback = make_callback(reporter, config, checkpointer, paths, stop_event, steps_per_epoch,
+                             mean_text_tokens)
     ok, results = False, {}
     try:
         trainer = Trainer(
@@ -242,7 +305,16 @@ def run_reference(config: RunConfig, paths: RunPaths, *, resume: bool,
             eval_dataset=splits.get("validation") if config.do_eval else None,
             compute_metrics=compute_metrics, callbacks=[callback],
         )
+        # The Trainer prints each log dict ({'eval_loss': ...}) to stdout; the callback's events
+        # make the run's log instead, and stdout stays the caller's (emotui run --json).
+        trainer.remove_callback(PrinterCallback)
+        trainer.remove_callback(ProgressCallback)
         device = trainer.args.device
+        reporter.runlog.started(
+            config, device=runlog.describe_device(device), precision=precision,
+            examples={name: len(split) for name, split in splits.items()},
+            total_steps=total_steps, steps_per_epoch=steps_per_epoch,
+            trainable_params=built.trainable_params, total_params=built.total_params)
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats()
         state = LoopState()
@@ -266,6 +338,7 @@ def run_reference(config: RunConfig, paths: RunPaths, *, resume: bool,
         test = None
         if config.do_predict and "test" in splits:
             start = time.perf_counter()
+            reporter.set_phase("predicting")
             prediction = trainer.predict(splits["test"], metric_key_prefix="test")
             elapsed = time.perf_counter() - start
             logits = torch.from_numpy(np.asarray(prediction.predictions)).float()
@@ -288,13 +361,12 @@ def run_reference(config: RunConfig, paths: RunPaths, *, resume: bool,
         encoded = {name: _Labels(s.labels) for name, s in dataset.splits.items()}
         results = save_results(
             config, paths, state, test, encoded, dataset.label_names, built,
-            steps_per_epoch=steps_per_epoch, device=device,
-            precision="bfloat16" if config.bf16 else "float16" if config.fp16 else "float32",
+            steps_per_epoch=steps_per_epoch, device=device, precision=precision,
         )
         ok = True
         return results
     finally:
-        finish_tracking(reporter, tracker, results, ok)
+        reporter.finish(results, ok)
 
 
 class _Labels:

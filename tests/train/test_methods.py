@@ -6,8 +6,9 @@ import json
 
 import pytest
 from safetensors.torch import load_file
-from toy_runs import new_run, toy_config
+from toy_runs import new_run, run_events, toy_config
 
+from emotui.core import methods
 from emotui.core.events import read_all
 from emotui.core.results import RESULT_KEYS
 from emotui.core.status import read_status
@@ -19,7 +20,14 @@ METHODS = {
     "lora": {"method": "lora", "learning_rate": 1e-2},
     "prompt_tuning_text": {"method": "prompt-text", "learning_rate": 3e-2},
     "prompt_tuning_random": {"method": "prompt-random", "learning_rate": 1e-2},
+    "ia3": {"method": "ia3", "learning_rate": 3e-2},
+    "prefix_tuning": {"method": "prefix", "learning_rate": 1e-2},
+    "p_tuning": {"method": "p-tuning", "learning_rate": 1e-2},
 }
+
+
+def test_every_registered_method_runs_end_to_end_here():
+    assert tuple(METHODS) == methods.names()
 
 
 @pytest.fixture(scope="module", params=list(METHODS))
@@ -46,6 +54,8 @@ def test_results_contract(finished_run):
     assert 0 < on_disk["trainable_params"] <= on_disk["total_params"]
     if method != "full":
         assert on_disk["trainable_params"] < on_disk["total_params"] / 5
+        # Adapter only: well below the full model's fp32 weights.
+        assert on_disk["checkpoint_bytes"] < on_disk["total_params"] * 4 / 5
     assert on_disk["checkpoint_bytes"] > 0
     assert on_disk["train_runtime_s"] > 0 and on_disk["train_samples_per_second"] > 0
     assert on_disk["eval_samples_per_second"] > 0
@@ -70,7 +80,7 @@ def test_learns_the_toy_task(finished_run):
 
 def test_metrics_events(finished_run):
     _, config, paths, _ = finished_run
-    events = read_all(paths.metrics)
+    events = run_events(paths)
     splits = [e["split"] for e in events]
     assert {"train", "eval", "test"} <= set(splits)
     assert splits[-1] == "test" and splits.count("test") == 1
@@ -116,3 +126,58 @@ def test_predict_uses_best_checkpoint(finished_run):
     for o in out:
         assert set(o["probabilities"]) == {"sadness", "joy", "love", "anger", "fear", "surprise"}
         assert abs(sum(o["probabilities"].values()) - 1) < 1e-4
+
+
+def test_predict_reproduces_the_test_predictions(finished_run):
+    """`predict` rebuilds the best model as training left it (adapter, prompt encoder, head)."""
+    _, _, paths, _ = finished_run
+    rows = [json.loads(line) for line in paths.predictions.read_text().splitlines()]
+    out = predict(paths.root, [r["text"] for r in rows])
+    assert [o["label"] for o in out] == [r["prediction"] for r in rows]
+    for o, r in zip(out, rows):
+        assert o["probabilities"][r["prediction"]] == pytest.approx(r["confidence"], abs=1e-3)
+
+
+# LoRA's options on the tiny model: each trains, saves what it adds, and predicts from it.
+LORA_OPTIONS = {
+    "dora": ({"use_dora": True}, "lora_magnitude_vector"),
+    "rslora": ({"use_rslora": True}, "lora_A"),
+    "gaussian": ({"init_lora_weights": "gaussian"}, "lora_A"),
+    "orthogonal": ({"init_lora_weights": "orthogonal"}, "lora_A"),
+    "mica": ({"init_lora_weights": "mica"}, "lora_B"),
+    "random": ({"init_lora_weights": False}, "lora_A"),
+}
+
+
+@pytest.mark.parametrize("option", list(LORA_OPTIONS))
+def test_lora_options(option, tiny_model_dir, toy_data_dir, runs_dir):
+    settings, saved_key = LORA_OPTIONS[option]
+    config = toy_config(tiny_model_dir, toy_data_dir, method="lora", learning_rate=1e-2,
+                        num_train_epochs=3, **settings)
+    paths = new_run(runs_dir, config)
+    results = train(config, paths.root)
+    assert results["status"] == "completed" and results["method"] == "lora"
+    assert results["test_accuracy"] > 1 / 6 + 0.3
+    keys = load_file(str(paths.checkpoint_best / "adapter_model.safetensors")).keys()
+    assert any(saved_key in k for k in keys)
+    rows = [json.loads(line) for line in paths.predictions.read_text().splitlines()]
+    out = predict(paths.root, [r["text"] for r in rows[:12]])
+    assert [o["label"] for o in out] == [r["prediction"] for r in rows[:12]]
+
+
+def test_prompt_encoders_save_their_own_weights(tiny_model_dir, toy_data_dir, runs_dir):
+    """P-tuning's adapter file holds the encoder's output; the encoder's weights travel beside
+    it, so the best epoch (and a resumed run) continue from the weights, not from the output."""
+    config = toy_config(tiny_model_dir, toy_data_dir, method="prefix", learning_rate=1e-2,
+                        num_train_epochs=2, prefix_projection=True,
+                        prefix_encoder_hidden_size=32)
+    paths = new_run(runs_dir, config)
+    train(config, paths.root)
+    names = {p.name for p in paths.checkpoint_best.iterdir()}
+    assert {"adapter_model.safetensors", "prompt_encoder.safetensors"} <= names
+    encoder = load_file(str(paths.checkpoint_best / "prompt_encoder.safetensors"))
+    assert any(".transform." in k for k in encoder)
+    rows = [json.loads(line) for line in paths.predictions.read_text().splitlines()]
+    out = predict(paths.root, [r["text"] for r in rows[:12]])
+    assert [o["label"] for o in out] == [r["prediction"] for r in rows[:12]]
+

@@ -6,8 +6,14 @@ import pytest
 import torch
 from toy_runs import toy_config
 
+from emotui.core import methods
+from emotui.core.config import RunConfig
 from emotui.core.errors import ConfigError, DataError
-from emotui.train.model import build_model, prompt_encoder
+from emotui.core.runstore import RunPaths
+from emotui.train import builders
+from emotui.train.builders import prompt_encoder
+from emotui.train.checkpoint import Checkpointer, load_weights
+from emotui.train.model import build_model
 
 LABELS = ["sadness", "joy", "love", "anger", "fear", "surprise"]
 INIT_TEXT = "classify the emotion of the following text: "
@@ -38,6 +44,18 @@ def test_text_init_repeats_the_text_for_more_virtual_tokens(tiny_model_dir, toy_
     assert torch.equal(prompt_encoder(built.model).embedding.weight, weight)
 
 
+def test_native_prompt_init_keeps_pefts_text_tokens(tiny_model_dir, toy_data_dir):
+    """The reference recipe: PEFT's own init, from the text tokenised with special tokens."""
+    config = toy_config(tiny_model_dir, toy_data_dir, method="prompt-text",
+                        prompt_tuning_init_text=INIT_TEXT)
+    built = build_model(config, LABELS, native_prompt_init=True)
+    n_virtual = len(built.tokenizer(INIT_TEXT, add_special_tokens=False)["input_ids"])
+    with_specials = built.tokenizer(INIT_TEXT)["input_ids"]
+    assert built.num_virtual_tokens == n_virtual
+    assert built.prompt_init_ids == with_specials[:n_virtual]
+    assert built.prompt_init_ids[0] == built.tokenizer.bos_token_id
+
+
 def test_random_prompt_uses_twenty_tokens_by_default(tiny_model_dir, toy_data_dir):
     config = toy_config(tiny_model_dir, toy_data_dir, method="prompt-random")
     built = build_model(config, LABELS)
@@ -66,6 +84,59 @@ def test_lora_target_the_model_lacks_lists_available_names(tiny_model_dir, toy_d
     assert "q_proj" in message and "\n" not in message
     for name in ("query", "key", "value", "attention.output.dense", "intermediate.dense"):
         assert name in message
+
+
+def test_every_registered_method_has_one_builder():
+    assert builders.registered() == methods.names()
+
+
+def _logits(model, batch):
+    model.eval()
+    with torch.no_grad():
+        return model(**batch).logits
+
+
+@pytest.mark.parametrize("spec", methods.METHODS, ids=lambda m: m.name)
+def test_each_method_builds_trains_and_round_trips_its_checkpoint(spec, tiny_model_dir,
+                                                                  toy_data_dir, tmp_path):
+    config = toy_config(tiny_model_dir, toy_data_dir, method=spec.alias)
+    assert config.method == spec.name
+    torch.manual_seed(0)
+    built = build_model(config, LABELS)
+    batch = built.tokenizer(["sad lonely gloomy", "happy cheerful glad", "furious angry mad"],
+                            padding=True, return_tensors="pt")
+    labels = torch.tensor([0, 1, 3])
+    trainable = [p for p in built.model.parameters() if p.requires_grad]
+    before = [p.detach().clone() for p in trainable]
+    optimizer = torch.optim.AdamW(trainable, lr=1e-2)
+    built.model.train()
+    for _ in range(3):
+        built.model(**batch, labels=labels).loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    assert any(not torch.equal(a, b) for a, b in zip(before, trainable))
+    trained = _logits(built.model, batch)
+
+    paths = RunPaths(tmp_path / "run")
+    Checkpointer(paths, built.model, built.tokenizer, built.is_peft, LABELS).save_best(3)
+    torch.manual_seed(1)  # another fresh head (and adapter): loading must make them equal
+    fresh = build_model(config, LABELS)
+    assert not torch.allclose(_logits(fresh.model, batch), trained)
+    load_weights(fresh.model, paths.checkpoint_best, fresh.is_peft)
+    assert torch.allclose(_logits(fresh.model, batch), trained, atol=1e-6)
+
+
+def test_a_method_without_a_builder_fails_before_loading(monkeypatch, toy_data_dir, tmp_path):
+    monkeypatch.setattr(RunConfig, "method", property(lambda self: "qlora"))
+    # An empty model folder: the builder lookup must fail before anything is loaded from it.
+    (tmp_path / "no-model").mkdir()
+    config = toy_config(tmp_path / "no-model", toy_data_dir)
+    with pytest.raises(LookupError) as err:
+        build_model(config, LABELS)
+    assert str(err.value).startswith("method 'qlora' has no model builder; register one with "
+                                     "@builds('qlora')")
+    with pytest.raises(ConfigError, match="unknown method 'qlora'"):
+        builders.builds("qlora")
 
 
 def _force_offline(monkeypatch):

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from toy_runs import StopAtStep, new_run, toy_config
+from toy_runs import StopAtStep, new_run, run_events, toy_config
 
+from emotui.core import methods
+from emotui.core.errors import ConfigError
 from emotui.core.events import read_all
 from emotui.core.results import RESULT_KEYS
 from emotui.core.status import read_status
@@ -25,7 +27,7 @@ def test_reference_recipe_end_to_end(method, tiny_model_dir, toy_data_dir, runs_
     assert results["status"] == "completed" and read_status(paths)["state"] == "completed"
     assert results["test_accuracy"] > 0.5 and results["eval_accuracy"] > 0.5
     assert results["epochs_completed"] == 3 and results["train_runtime_s"] > 0
-    events = read_all(paths.metrics)
+    events = run_events(paths)
     assert [e["step"] for e in events if e["split"] == "eval"] == [19, 38, 57]
     train_steps = [e["step"] for e in events if e["split"] == "train"]
     assert train_steps == sorted(set(train_steps)) and train_steps[0] == 5
@@ -37,6 +39,35 @@ def test_reference_recipe_end_to_end(method, tiny_model_dir, toy_data_dir, runs_
     assert predict(paths.root, ["sad lonely gloomy"])[0]["label"] == "sadness"
 
 
+# The Trainer reloads its checkpoints (resume, best model) from PEFT's adapter file, which holds
+# a reparameterised prompt encoder's output only: the recipe refuses those up front.
+REFUSED = {"p_tuning": {}, "prefix_tuning": {"prefix_projection": True}}
+
+
+@pytest.mark.parametrize("spec", methods.METHODS, ids=lambda m: m.name)
+def test_reference_recipe_builds_every_method(spec, tiny_model_dir, toy_data_dir, runs_dir):
+    config = toy_config(tiny_model_dir, toy_data_dir, method=spec.alias, recipe="reference",
+                        num_train_epochs=1, per_device_eval_batch_size=8)
+    paths = new_run(runs_dir, config)
+    if spec.name in REFUSED and not REFUSED[spec.name]:
+        return  # refused below
+    results = train(config, paths.root)
+    assert results["status"] == "completed" and results["method"] == spec.name
+    assert len(predict(paths.root, ["sad lonely gloomy"])) == 1
+
+
+@pytest.mark.parametrize("method", list(REFUSED))
+def test_reference_recipe_refuses_prompt_encoders_clearly(method, tiny_model_dir, toy_data_dir,
+                                                          runs_dir):
+    config = toy_config(tiny_model_dir, toy_data_dir, method=method, recipe="reference",
+                        num_train_epochs=1, **REFUSED[method])
+    paths = new_run(runs_dir, config)
+    with pytest.raises(ConfigError, match="--recipe reference cannot train .* use --recipe "
+                                          "default$"):
+        train(config, paths.root)
+    assert read_status(paths)["state"] == "failed"
+
+
 def test_reference_recipe_preempt_and_resume(tiny_model_dir, toy_data_dir, runs_dir):
     config = toy_config(tiny_model_dir, toy_data_dir, recipe="reference", num_train_epochs=2)
     paths = new_run(runs_dir, config)
@@ -46,7 +77,7 @@ def test_reference_recipe_preempt_and_resume(tiny_model_dir, toy_data_dir, runs_
     assert max(e["step"] for e in read_all(paths.metrics)) <= 12
     results = train(config, paths.root, resume=True)
     assert results["epochs_completed"] == 2
-    events = read_all(paths.metrics)
+    events = run_events(paths)
     assert [(e["split"], e["step"]) for e in events] == [
         ("train", 5), ("train", 10), ("train", 15), ("eval", 19), ("train", 20), ("train", 25),
         ("train", 30), ("train", 35), ("eval", 38), ("test", 38)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from toy_runs import StopAtStep, new_run, toy_config
+from toy_runs import StopAtStep, new_run, run_events, toy_config
 
 from emotui.core.events import read_all
 from emotui.core.status import read_status
@@ -16,12 +16,23 @@ def comparable(events):
     return [(e["split"], e["step"]) for e in events]
 
 
-@pytest.mark.parametrize("method", ["full", "lora"])
+# Each method with the options whose state a resume must restore.
+RESUMED = {
+    "full": {},
+    "lora": {"lora_dropout": 0.1},  # drop-out on, so restoring the RNG state matters
+    "lora-dora": {"method": "lora", "use_dora": True},
+    "ia3": {},
+    "prefix": {"prefix_projection": True},  # the projection's weights are not in the adapter
+    "p-tuning": {"p_tuning_encoder_reparameterization_type": "LSTM"},
+}
+
+
+@pytest.mark.parametrize("method", list(RESUMED))
 def test_preempt_then_resume_matches_an_uninterrupted_run(method, tiny_model_dir, toy_data_dir,
                                                           runs_dir):
-    # Drop-out on, so restoring the RNG state matters; 3 epochs of 19 steps, logging every 5.
-    config = toy_config(tiny_model_dir, toy_data_dir, method=method, num_train_epochs=3,
-                        learning_rate=3e-3, **({"lora_dropout": 0.1} if method == "lora" else {}))
+    # 3 epochs of 19 steps, logging every 5.
+    config = toy_config(tiny_model_dir, toy_data_dir, **{"method": method, "num_train_epochs": 3,
+                                                         "learning_rate": 3e-3, **RESUMED[method]})
 
     reference = new_run(runs_dir, config)
     expected = train(config, reference.root)
@@ -39,7 +50,7 @@ def test_preempt_then_resume_matches_an_uninterrupted_run(method, tiny_model_dir
     assert read_status(paths)["state"] == "completed"
     assert read_status(paths)["attempts"] == 2
 
-    got, want = read_all(paths.metrics), read_all(reference.metrics)
+    got, want = run_events(paths), run_events(reference)
     assert comparable(got) == comparable(want)  # steps continuous, none duplicated or missing
     for a, b in zip(got, want):
         for key in ("loss", "accuracy"):
