@@ -8,7 +8,9 @@ sweep FILE`` command) and picks up where it was:
 - a trial whose run is still alive elsewhere (local process, Slurm job with a fresh heartbeat) is
   reattached and watched;
 - a trial that was running when everything stopped is resumed in the same run directory from its
-  last checkpoint (``train(resume=True)``); without a checkpoint it restarts there from scratch;
+  last checkpoint (``train(resume=True)``); without a checkpoint it restarts there from scratch.
+  So is one a reader marked failed meanwhile because its process was gone (lifecycle's
+  ``ended_unrecorded``): that is a guess, not an end the run recorded;
 - a planned trial whose run never started is started.
 
 New trials come from the grid / random / bayes planner (``search.py``) until the grid is done,
@@ -19,13 +21,13 @@ from __future__ import annotations
 
 import math
 import os
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from emotui.core.config import RunConfig, dump_config
+from emotui.core import checkpoints
+from emotui.core.config import RunConfig
 from emotui.core.errors import ConfigError
 from emotui.core.events import MetricsReader, read_all
 from emotui.core.results import empty_results
@@ -33,13 +35,22 @@ from emotui.core.runstore import (
     RunPaths,
     RunStore,
     atomic_write_json,
-    atomic_write_text,
     new_run_id,
     read_json,
 )
-from emotui.core.status import RunState, now, read_status, state_of, write_status
+from emotui.core.lifecycle import (
+    FINISHED,
+    RunState,
+    create_run,
+    discard_run,
+    ended_unrecorded,
+    mark_cancelled,
+    requeue,
+    state_of,
+)
+from emotui.core.status import now, read_status
 from emotui.sweep import hyperband as hb
-from emotui.sweep.launching import Handle, SweepInterrupted
+from emotui.sweep.launching import Handle, SweepInterrupted, TrialLauncher
 from emotui.sweep.search import BayesSearch, grid_point, random_point
 from emotui.sweep.spec import SweepSpec
 from emotui.sweep.store import (
@@ -49,8 +60,8 @@ from emotui.sweep.store import (
     write_controller,
     write_trial,
 )
+from emotui.sweep.summary import stopped_early_by
 
-POLL_INTERVAL_S = 2.0
 CONTROLLER_BEAT_S = 5.0
 
 
@@ -98,7 +109,8 @@ def swept_values(spec: SweepSpec, values: dict[str, Any]) -> dict[str, Any]:
 
 
 class SweepController:
-    def __init__(self, spec: SweepSpec, sweep: SweepPaths, store: RunStore, launcher: Any, *,
+    def __init__(self, spec: SweepSpec, sweep: SweepPaths, store: RunStore,
+                 launcher: TrialLauncher, *,
                  max_parallel: int = 1, count: int | None = None,
                  echo: Callable[[str], None] | None = None, poll_interval: float | None = None,
                  trial_status: dict[str, Any] | None = None):
@@ -110,7 +122,7 @@ class SweepController:
         self.count = count
         self.echo = echo or (lambda line: None)
         self.poll_interval = poll_interval if poll_interval is not None else \
-            getattr(launcher, "poll_interval", POLL_INTERVAL_S)
+            launcher.poll_interval
         self.trial_status = dict(trial_status or {})  # e.g. the trials' W&B settings
         self.trials: dict[int, TrialState] = {}
         self.planner = Planner(spec, sweep.sweep_id, sweep.journal)
@@ -153,6 +165,13 @@ class SweepController:
             return None
         return state_of(read_status(trial.paths))
 
+    def _lost_before_settled(self, trial: TrialState) -> bool:
+        """A trial this sweep never saw end whose run a reader (`emotui ls`, the TUI) marked
+        failed because its process was gone: killed with the controller (inline) or with the
+        machine. The run never recorded an end, so it is not finished: it continues from its
+        checkpoint like a trial found running."""
+        return trial.record.get("state") is None and ended_unrecorded(read_status(trial.paths))
+
     # -- main loop -----------------------------------------------------------------------------
 
     def run(self) -> str:
@@ -163,8 +182,10 @@ class SweepController:
                 f"sweep {self.sweep.sweep_id} is being run by pid {other.get('pid')} on "
                 f"{other.get('host')}; watch it with 'emotui sweep status {self.sweep.sweep_id}'"
             )
+        sharing = self.launcher.sharing.fields() if self.launcher.sharing else \
+            {"trials_per_gpu": None, "mps": None}
         self._beat(force=True, state="running", backend=self.launcher.name,
-                   max_parallel=self.max_parallel, started=now(), ended=None)
+                   max_parallel=self.max_parallel, started=now(), ended=None, **sharing)
         ending = "failed"  # an error the CLI reports (bad input found at a trial's setup, sbatch)
         try:
             self._load()
@@ -188,7 +209,7 @@ class SweepController:
                 pending.append((trial, False))
                 continue
             state = self._finished_state(trial)
-            if state is not None and state.finished:
+            if state in FINISHED and not self._lost_before_settled(trial):
                 self._settle(trial, announce=False)
                 continue
             if not self.launcher.blocking and self.launcher.alive(trial.paths):
@@ -216,13 +237,13 @@ class SweepController:
         return [t for t in self.trials.values() if t.handle is not None]
 
     def _loop(self, pending: list[tuple[TrialState, bool]]) -> str:
-        if getattr(self.launcher, "supports_array", False) and self.spec.hyperband is None \
+        if self.launcher.arrays and self.spec.hyperband is None \
                 and self.spec.method in ("grid", "random"):
             pending = self._start_array(pending)
         while True:
             self._beat(state="running")
             # 1. watch what runs (non-blocking backends): one batched status call per poll
-            if self._active() and hasattr(self.launcher, "refresh"):
+            if self._active():
                 self.launcher.refresh([t.paths for t in self._active()])
             for trial in self._active():
                 self._refresh_history(trial)
@@ -236,7 +257,7 @@ class SweepController:
                         self.launcher.stop(trial.handle, reason)
                         trial.handle.stop_reason = reason
             # 2. start what fits
-            while len(self._active()) < self.max_parallel:
+            while len(self._active()) < self.max_parallel and self.launcher.has_room():
                 if pending:
                     trial, resume = pending.pop(0)
                     self._start(trial, resume=resume)
@@ -249,6 +270,7 @@ class SweepController:
                     break
                 if self.launcher.blocking:
                     break  # settle it before anything else
+            self.launcher.flush()  # trials started together share a job (--trials-per-gpu)
             if not self._active() and not pending and not self._may_plan():
                 break
             if not self.launcher.blocking:
@@ -325,25 +347,23 @@ class SweepController:
             write_trial(self.sweep, trial.record)
             trial.paths = self.store.paths(trial.record["run_id"])
             trial.reader = MetricsReader(trial.paths.metrics)
-        if not trial.paths.root.exists():
-            self.store.create(config.method, run_id=trial.paths.run_id)
-        atomic_write_text(trial.paths.config, dump_config(config))
-        write_status(trial.paths, run_id=trial.paths.run_id, state=RunState.QUEUED, reason=None,
-                     backend=self.launcher.name, method=config.method, created=now(),
-                     sweep_id=self.sweep.sweep_id, sweep_trial=trial.index, **self.trial_status)
+        # The id was planned ahead: a directory left by a start that never happened is reused.
+        create_run(self.store, config, backend=self.launcher.name, run_id=trial.paths.run_id,
+                   reuse=True, sweep_id=self.sweep.sweep_id, sweep_trial=trial.index,
+                   **self.trial_status)
 
     def _start(self, trial: TrialState, *, resume: bool) -> None:
         config = self._config_of(trial)
         if not resume or trial.paths is None or not trial.paths.root.exists():
             self._create_run(trial, config)
             resume = False
-        elif not trial.paths.checkpoint_last.exists():
-            # Interrupted before its first checkpoint: start it again, in the same run directory.
+        elif checkpoints.recover(trial.paths, "last") is None:
+            # Interrupted before its first checkpoint (one cut short mid-save is recovered
+            # instead): start it again, in the same run directory.
             for path in (trial.paths.metrics, trial.paths.results, trial.paths.exit_file):
                 path.unlink(missing_ok=True)
             trial.history, trial.reader = [], MetricsReader(trial.paths.metrics)
-            write_status(trial.paths, state=RunState.QUEUED, reason=None,
-                         sweep_id=self.sweep.sweep_id, sweep_trial=trial.index)
+            requeue(trial.paths, None, sweep_id=self.sweep.sweep_id, sweep_trial=trial.index)
             resume = False
         params = ", ".join(f"{k}={_short(v)}" for k, v in (trial.record.get("params") or {}).items())
         self.echo(f"trial {trial.index}: {'resuming' if resume else 'starting'} "
@@ -370,7 +390,7 @@ class SweepController:
             raise SweepInterrupted(trial.paths.run_id)
         if outcome.kind == "setup_error":
             # Bad input found before training started: every trial would fail the same way.
-            shutil.rmtree(trial.paths.root, ignore_errors=True)
+            discard_run(trial.paths)
             raise outcome.error  # type: ignore[misc]
         if outcome.kind == "early_stopped":
             self._mark_early_stopped(trial, outcome.reason or "early-stopped")
@@ -388,11 +408,11 @@ class SweepController:
         return decision.reason(self.spec.metric)
 
     def _mark_early_stopped(self, trial: TrialState, reason: str) -> None:
-        """A pruned trial: cancelled (finished, never resumed) with early_stopped and results."""
+        """A pruned trial: cancelled (finished, never resumed) with early_stopped and results.
+        One that completed before the stop landed stays completed (core.lifecycle.end_run)."""
         paths = trial.paths
         events = read_all(paths.metrics)
-        write_status(paths, state=RunState.CANCELLED, early_stopped=True, reason=reason,
-                     ended=now())
+        mark_cancelled(paths, reason, early_stopped=True)
         if read_json(paths.results) is None:
             atomic_write_json(paths.results, results_from_events(paths, events))
 
@@ -409,8 +429,11 @@ class SweepController:
             if value is not None and math.isnan(value):
                 value = None
         state = status.get("state")
-        early = bool(status.get("early_stopped"))
-        changed = trial.record.get("state") != state or trial.record.get("value") != value
+        # Pruned by hyperband, or stopped by its collapse sentinel: both finished early.
+        stopped_by = stopped_early_by(status, results)
+        early = stopped_by is not None
+        changed = trial.record.get("state") != state or trial.record.get("value") != value \
+            or trial.record.get("early_stopped") != early
         trial.record.update(state=state, value=value, early_stopped=early)
         if changed:
             write_trial(self.sweep, trial.record)
@@ -420,9 +443,10 @@ class SweepController:
         if announce:
             shown = "" if value is None or self.spec.metric is None else \
                 f" {self.spec.metric.name}={value:.4f}"
+            ending = {"hyperband": "early-stopped", "collapse": "collapsed (stopped early)"}
             self.echo(f"trial {trial.index}: {trial.paths.run_id} "
-                      f"{'early-stopped' if early else state}{shown}")
-        if state == "completed" and self.spec.metric is not None and \
+                      f"{ending.get(stopped_by, state)}{shown}")
+        if state == "completed" and not early and self.spec.metric is not None and \
                 self.spec.metric.reached(value) and self.target_hit is None:
             self.target_hit = trial.index
             self.echo(f"target {self.spec.metric.name} {self.spec.metric.target:g} reached by "

@@ -197,6 +197,55 @@ class Distribution:
             return 0.0, hi, True  # rounding can reach 0
         return lo, hi, self.kind not in ("log_normal",)
 
+    @property
+    def single(self) -> bool:
+        """Whether the distribution can give one value only (value: X, values: [X])."""
+        return self.kind == "constant" or (
+            self.kind == "categorical" and len(self.args["values"]) == 1)
+
+    @property
+    def only_value(self) -> Any:
+        """The one value of a ``single`` distribution."""
+        if self.kind == "constant":
+            return self.args["value"]
+        if self.single:
+            return self.args["values"][0]
+        raise ValueError(f"distribution {self.kind} gives more than one value")
+
+    def grid_count(self) -> int:
+        """How many values grid search enumerates, counted without listing them."""
+        a = self.args
+        if self.kind == "constant":
+            return 1
+        if self.kind == "categorical":
+            return len(a["values"])
+        if self.kind == "int_uniform":
+            return a["max"] - a["min"] + 1
+        if self.kind == "q_uniform":
+            # The same count as grid_values' loop: i >= 0 with min + i*q below max.
+            n = max(0, math.ceil((a["max"] - a["min"]) / a["q"]) + 1)
+            while n > 0 and not self._below_grid_max(n - 1):
+                n -= 1
+            return n
+        raise ConfigError(f"grid search cannot enumerate distribution {self.kind}")
+
+    def grid_value(self, index: int) -> Any:
+        """The index-th value grid search enumerates (0 <= index < grid_count())."""
+        a = self.args
+        if self.kind == "constant":
+            return a["value"]
+        if self.kind == "categorical":
+            return a["values"][index]
+        if self.kind == "int_uniform":
+            return a["min"] + index
+        if self.kind == "q_uniform":
+            return self._clean(a["min"] + index * a["q"])
+        raise ConfigError(f"grid search cannot enumerate distribution {self.kind}")
+
+    def _below_grid_max(self, index: int) -> bool:
+        a = self.args
+        return a["min"] + index * a["q"] < a["max"] - 1e-12 * max(1.0, abs(a["max"]))
+
     def grid_values(self) -> list[Any]:
         """The values grid search enumerates (W&B: int_uniform all ints, q_uniform arange)."""
         a = self.args
@@ -208,9 +257,9 @@ class Distribution:
             return list(range(a["min"], a["max"] + 1))
         if self.kind == "q_uniform":
             # numpy.arange(min, max, q) as W&B does: max itself is excluded.
-            q, out, i = a["q"], [], 0
-            while a["min"] + i * q < a["max"] - 1e-12 * max(1.0, abs(a["max"])):
-                out.append(self._clean(a["min"] + i * q))
+            out, i = [], 0
+            while self._below_grid_max(i):
+                out.append(self._clean(a["min"] + i * a["q"]))
                 i += 1
             return out
         raise ConfigError(f"grid search cannot enumerate distribution {self.kind}")

@@ -9,6 +9,10 @@ bracket; ``strict: false`` compares its best value so far, which stops fewer run
 Two deliberate differences: brackets count epochs from 1 (the bracket at epoch 1 uses the first
 epoch's evaluation; W&B indexes logged values from 0), and a NaN (a diverged loss) counts as the
 worst value instead of being skipped, so a collapsed trial is stopped rather than kept.
+
+A trial that finished early (stopped here, or by its own collapse sentinel after a run of
+majority-class evaluations) counts at the brackets it reached, and only there: its history ends
+where it stopped, as a stopped W&B run's does.
 """
 
 from __future__ import annotations

@@ -1,38 +1,49 @@
-"""How the offline controller starts, watches and stops a trial: one small interface per backend.
+"""How the offline controller starts, watches and stops trials: one adapter over a launch backend.
 
-``make_launcher(backend, ...)`` returns an object with
+``TrialLauncher(backend)`` adapts ``emotui.launch``'s Backend interface to what the controller
+needs, and reads what the backend can do from its spec (``emotui.launch.registry``):
 
-- ``blocking``: True for inline (``start`` trains in this process and returns when it ends);
-- ``start(paths, config, *, resume, watch) -> handle``: begin the trial in its run directory;
-  ``watch()`` is called while it trains and returns a stop reason (hyperband) or None;
-- ``done(handle) -> bool`` and ``stop(handle, reason)`` for the non-blocking backends;
-- ``alive(paths) -> bool``: whether some process still executes the run (reattach on resume).
+- a backend that is not ``detached`` (inline) trains each trial in this process, one at a time
+  (``launch.foreground.run_in_foreground``): ``start`` returns when the trial has ended, with its
+  ``Outcome``; the first Ctrl-C stops the trial after a checkpoint, then the sweep;
+- a detached one (local, Slurm) submits and returns at once. The controller keeps at most
+  ``--max-parallel`` trials in flight and starts the next one when a slot frees (a pool), which is
+  what bayes (it must see results before suggesting) and hyperband (it must stop trials) need.
+  A grid or random sweep without early termination on a backend with job ``arrays`` is instead
+  submitted as one array with a ``%max-parallel`` cap (``start_many``): the scheduler then runs
+  it to the end even if the controller goes away, and ``emotui sweep resume`` reattaches.
 
-Inline calls ``emotui.train.train`` directly; local and Slurm go through ``emotui.launch``.
+A hyperband stop of a detached trial goes through the backend's cancel (SIGTERM -> the job saves a
+checkpoint and exits); the controller then records the trial as early-stopped.
+
+``--trials-per-gpu K`` (sweep.sharing) follows the spec too: a backend that ``pins_gpus`` gets
+each trial placed on a GPU of this machine (``has_room`` tells the controller when all are
+full); one that ``packs_trials`` gets K trials per job, in its array or, for trials the pool
+starts together, in ``flush``.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from emotui.core.config import RunConfig
-from emotui.core.errors import BackendError, ConfigError, DataError
-from emotui.core.runlogs import RunLogFiles
+from emotui.core.lifecycle import ACTIVE, RunState, never_started
 from emotui.core.runstore import RunPaths
-from emotui.core.status import (
-    HEARTBEAT_STALE_S,
-    RunState,
-    heartbeat_age,
-    read_status,
-    state_of,
-)
+from emotui.core.status import read_status
+from emotui.launch import backend_spec, get_backend
+from emotui.launch.foreground import ForegroundRun, TrainFn, run_in_foreground
+from emotui.launch.gpu_share import visible_gpus
+from emotui.launch.monitor import cancel_runs, reattach_run, refresh_runs
+from emotui.sweep.sharing import GpuPlacement, TrialSharing, check_sharing
+from emotui.train import Preempted
 
-WATCH_INTERVAL_S = 0.2
+STOP_WAIT_S = 30.0  # after a hyperband cancel, wait this long at most for the job's exit record
+MAX_RESUBMITS = 3  # a preempted trial nobody requeues is continued this often at most
 
 
 class SweepInterrupted(Exception):
@@ -51,8 +62,7 @@ class Outcome:
 @dataclass
 class Handle:
     paths: RunPaths
-    backend_handle: Any = None
-    outcome: Outcome | None = None
+    outcome: Outcome | None = None  # set once a trial trained in this process has ended
     stop_reason: str | None = None
     stop_time: float | None = None
     started: float = field(default_factory=time.time)
@@ -91,98 +101,199 @@ class _WatchingEvent(threading.Event):
         return super().is_set()
 
 
-class InlineLauncher:
-    """Trials one after another in this process (a worker thread, so Ctrl-C stays responsive)."""
+class TrialLauncher:
+    """The controller's view of one backend: start, watch, stop and reattach trials."""
 
-    name = "inline"
-    blocking = True
-    max_parallel = 1
+    def __init__(self, backend: str, *, max_parallel: int = 1, resources: Any = None,
+                 train_fn: TrainFn | None = None, sharing: TrialSharing | None = None,
+                 gpus: Sequence[str] | None = None, sweep_id: str = "sweep"):
+        self.spec = backend_spec(backend)
+        self.name = self.spec.name
+        self.backend = get_backend(backend)
+        # Not detached: the trial trains in this process, so start() blocks until it ends.
+        self.blocking = not self.spec.detached
+        self.max_parallel = 1 if self.blocking else max(1, max_parallel)
+        self.poll_interval = self.spec.poll_interval_s
+        self.arrays = self.spec.arrays
+        self.resources = resources  # an instance of spec.resources, for submit
+        self._train_fn = train_fn  # tests train a stand-in instead of emotui.train.train
+        self._live: dict[str, dict[str, Any]] = {}
+        self._resubmits: dict[str, int] = {}
+        # --trials-per-gpu K (sweep.sharing): trials pinned to this machine's GPUs, or K to a job.
+        self.sharing = check_sharing(self.name, sharing.trials_per_gpu, sharing.mps) \
+            if sharing is not None else None
+        self.job_name = f"sweep-{sweep_id}"
+        self.placement: GpuPlacement | None = None
+        self.pack_size = 1
+        if self.sharing is not None and self.spec.pins_gpus:
+            gpus = visible_gpus() if gpus is None else list(gpus)
+            if gpus:  # with no GPU, K changes nothing: max_parallel alone caps
+                self.placement = GpuPlacement(self.sharing, gpus, sweep_id)
+        elif self.sharing is not None and self.spec.packs_trials:
+            self.pack_size = self.sharing.trials_per_gpu
+        self._unsent: list[RunPaths] = []  # trials to submit together, K to a job (flush)
 
-    def __init__(self, train_fn: Callable[..., dict] | None = None):
-        self._train_fn = train_fn
-
-    def _train(self) -> Callable[..., dict]:
-        if self._train_fn is not None:
-            return self._train_fn
-        from emotui.train import train
-
-        return train
+    # -- starting ----------------------------------------------------------------------------
 
     def start(self, paths: RunPaths, config: RunConfig, *, resume: bool,
               watch: Callable[[], str | None] | None = None,
               tick: Callable[[], None] | None = None) -> Handle:
-        """Train to the end here; ``tick`` runs every WATCH_INTERVAL_S (controller heartbeat)."""
-        from emotui.train import Preempted
-
-        train = self._train()
-        stop = _WatchingEvent(watch, paths.metrics)
-        result: dict[str, Any] = {}
-        # Our own "finished" flag: after a KeyboardInterrupt lands inside Thread.join(),
-        # CPython can report the thread dead while it still runs, so is_alive() is not trusted.
-        finished = threading.Event()
-
-        def work() -> None:
-            try:
-                result["results"] = train(config, paths.root, resume=resume, stop_event=stop)
-            except BaseException as exc:  # noqa: BLE001 - handed to the controller thread
-                result["error"] = exc
-            finally:
-                finished.set()
-
-        handle = Handle(paths)
-        interrupted = False
-        with RunLogFiles(paths):
-            worker = threading.Thread(target=work, name=f"trial-{paths.run_id}", daemon=True)
-            worker.start()
-            while not finished.is_set():
-                try:
-                    finished.wait(WATCH_INTERVAL_S)
-                    if tick is not None:
-                        tick()
-                    if not stop.is_set() and watch is not None:
-                        stop.is_set()  # consult hyperband even if training polls rarely
-                except KeyboardInterrupt:
-                    if interrupted:
-                        raise
-                    interrupted = True
-                    stop.reason = None
-                    stop.set()  # the loop saves a checkpoint and raises Preempted
-        error = result.get("error")
-        if error is None:
-            handle.outcome = Outcome("completed")
-        elif isinstance(error, Preempted) and stop.reason and not interrupted:
-            handle.outcome = Outcome("early_stopped", reason=stop.reason)
-        elif isinstance(error, Preempted) or interrupted:
-            handle.outcome = Outcome("interrupted", error)
-        elif isinstance(error, (ConfigError, DataError)) and not resume \
-                and state_of(read_status(paths)) in (None, RunState.QUEUED, RunState.FAILED) \
-                and not paths.metrics.exists():
-            handle.outcome = Outcome("setup_error", error)
-        elif isinstance(error, KeyboardInterrupt):
-            handle.outcome = Outcome("interrupted", error)
+        """Begin the trial in its run directory. ``watch()`` returns a stop reason (hyperband)
+        or None; ``tick`` runs every few tenths of a second while a trial trains here."""
+        if self.blocking:
+            return self._train_here(paths, config, resume=resume, watch=watch, tick=tick)
+        if self.pack_size > 1:
+            self._unsent.append(paths)  # submitted with the others started now (flush)
         else:
-            handle.outcome = Outcome("failed", error)
+            self._submit(paths, resume=resume)
+        return Handle(paths)
+
+    def has_room(self) -> bool:
+        """Whether another trial may start now as far as the GPUs go (--trials-per-gpu)."""
+        return self.placement is None or self.placement.has_room()
+
+    def flush(self) -> None:
+        """Submit the trials start() has held back, K to a job (a backend that packs them)."""
+        runs, self._unsent = self._unsent, []
+        # No resume flag: each job resumes its run when it has a checkpoint (run_job's rule),
+        # which is what start(resume=True) asked for.
+        if runs:
+            self.backend.submit_many(runs, resources=self.resources, max_parallel=len(runs),
+                                     job_name=self.job_name,
+                                     **self._pack_options(min(self.pack_size, len(runs))))
+
+    def _submit(self, paths: RunPaths, *, resume: bool) -> None:
+        if self.placement is None:
+            self.backend.submit(paths, resume=resume, resources=self.resources)
+        else:
+            self.backend.submit(paths, resume=resume, resources=self.resources,
+                                env=self.placement.env_for(paths.run_id))
+
+    def _pack_options(self, trials_per_job: int) -> dict[str, Any]:
+        if self.sharing is None or not self.spec.packs_trials:
+            return {}
+        return {"trials_per_job": trials_per_job, "mps": self.sharing.mps}
+
+    def start_many(self, runs: Sequence[RunPaths], *, job_name: str) -> list[Handle]:
+        """All the runs as one job array, at most max_parallel at once (spec.arrays)."""
+        self.backend.submit_many(list(runs), resources=self.resources,
+                                 max_parallel=self.max_parallel, job_name=job_name,
+                                 **self._pack_options(self.pack_size))
+        return [Handle(p) for p in runs]
+
+    def close(self) -> None:
+        """The sweep's controller is done: stop what it started for its trials (MPS)."""
+        if self.placement is not None:
+            self.placement.close()
+
+    def _train_here(self, paths: RunPaths, config: RunConfig, *, resume: bool,
+                    watch: Callable[[], str | None] | None,
+                    tick: Callable[[], None] | None) -> Handle:
+        stop = _WatchingEvent(watch, paths.metrics)
+
+        def beat() -> None:
+            if tick is not None:
+                tick()
+            stop.is_set()  # consult hyperband even if training polls rarely
+
+        def interrupted(how: str) -> None:
+            stop.reason = None  # the user's stop, not hyperband's
+
+        run = run_in_foreground(paths, config, resume=resume, stop=stop,
+                                train_fn=self._train_fn, tick=beat, on_interrupt=interrupted)
+        handle = Handle(paths)
+        handle.outcome = _outcome(paths, run, stop.reason, resume=resume)
         return handle
 
-    def done(self, handle: Handle) -> bool:
-        return True
+    # -- watching ----------------------------------------------------------------------------
 
-    def stop(self, handle: Handle, reason: str) -> None:  # inline trials stop via their event
-        handle.stop_reason = reason
+    def refresh(self, runs: Sequence[RunPaths]) -> None:
+        """One batched status call (one squeue on Slurm) for every trial in flight."""
+        if self.blocking:
+            return  # a trial trained here had ended before start() returned
+        self._live = refresh_runs(list(runs)) if runs else {}
+
+    def _status(self, paths: RunPaths) -> dict[str, Any]:
+        cached = self._live.pop(paths.run_id, None)
+        if cached is not None:
+            return cached
+        return refresh_runs([paths]).get(paths.run_id) or read_status(paths)
 
     def alive(self, paths: RunPaths) -> bool:
-        # Another process (an earlier controller still running?) keeps the heartbeat fresh.
-        age = heartbeat_age(paths)
-        state = state_of(read_status(paths))
-        return state == RunState.RUNNING and age is not None and age < HEARTBEAT_STALE_S
+        """A job recorded in the run's status.json is still queued or running (a controller
+        restarted meanwhile reattaches to it); a run dir never submitted has none."""
+        return reattach_run(paths) is not None
+
+    def reattach(self, paths: RunPaths) -> Handle:
+        if self.placement is not None:
+            self.placement.hold(paths, read_status(paths))
+        return Handle(paths)
+
+    def done(self, handle: Handle) -> bool:
+        finished = self._finished(handle)
+        if finished and self.placement is not None:
+            self.placement.release(handle.paths.run_id)
+        return finished
+
+    def _finished(self, handle: Handle) -> bool:
+        if self.blocking:
+            return True
+        paths = handle.paths
+        status = self._status(paths)
+        state = status.get("state")
+        if handle.stop_reason is not None:
+            # Cancelled for hyperband: done once the job has left its exit record (or gave up).
+            waited = time.time() - (handle.stop_time or time.time())
+            return state not in ACTIVE and (paths.exit_file.exists() or waited > STOP_WAIT_S)
+        if state == RunState.PREEMPTED.value and not self.spec.requeues:
+            # Stopped by a signal nobody here sent, and no scheduler requeues it: continue it
+            # from its checkpoint.
+            count = self._resubmits.get(paths.run_id, 0)
+            if count < MAX_RESUBMITS:
+                self._resubmits[paths.run_id] = count + 1
+                self._submit(paths, resume=True)
+                return False
+        return state not in ACTIVE
+
+    # -- stopping ----------------------------------------------------------------------------
+
+    def stop(self, handle: Handle, reason: str) -> None:
+        handle.stop_reason = reason
+        if self.blocking:
+            return  # a trial trained here stops through its stop event
+        handle.stop_time = time.time()
+        cancel_runs([handle.paths])
+
+
+def _outcome(paths: RunPaths, run: ForegroundRun, stop_reason: str | None, *,
+             resume: bool) -> Outcome:
+    """What a trial trained in this process amounts to for the controller."""
+    error = run.error
+    interrupted = run.interrupted is not None
+    if error is None:
+        return Outcome("completed")
+    if isinstance(error, Preempted) and stop_reason and not interrupted:
+        return Outcome("early_stopped", reason=stop_reason)
+    if isinstance(error, Preempted) or interrupted:
+        return Outcome("interrupted", error)
+    if never_started(paths, error, resume=resume):
+        return Outcome("setup_error", error)
+    if isinstance(error, KeyboardInterrupt):
+        return Outcome("interrupted", error)
+    return Outcome("failed", error)
 
 
 def make_launcher(backend: str, *, max_parallel: int = 1, sections: dict[str, Any] | None = None,
-                  train_fn: Callable[..., dict] | None = None) -> Any:
-    if backend == "inline":
-        return InlineLauncher(train_fn)
-    if backend in ("local", "slurm"):
-        from emotui.sweep.backend_launch import LaunchLayerLauncher
+                  train_fn: TrainFn | None = None, sharing: TrialSharing | None = None,
+                  gpus: Sequence[str] | None = None, sweep_id: str = "sweep") -> TrialLauncher:
+    """The launcher for ``emotui sweep --backend NAME``; a backend that takes resources gets
+    them from the user config < the sweep's --config file (launch.resources). ``sharing``:
+    --trials-per-gpu (sweep.sharing), on ``gpus`` (default: this machine's)."""
+    resources = None
+    if backend_spec(backend).resources is not None:
+        from emotui.launch.resources import resources_from_sources
 
-        return LaunchLayerLauncher(backend, max_parallel=max_parallel, sections=sections or {})
-    raise BackendError(f"unknown backend '{backend}'; choose inline, local or slurm")
+        resources = resources_from_sources((sections or {}).get("slurm"),
+                                           config_source="sweep --config")
+    return TrialLauncher(backend, max_parallel=max_parallel, resources=resources,
+                         train_fn=train_fn, sharing=sharing, gpus=gpus, sweep_id=sweep_id)

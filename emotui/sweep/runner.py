@@ -14,6 +14,7 @@ from typing import Any
 from emotui.core.errors import ConfigError
 from emotui.core.runstore import RunStore, read_json
 from emotui.sweep.controller import Planner, SweepController, swept_values
+from emotui.sweep.launching import TrialLauncher
 from emotui.sweep.search import grid_point, random_point
 from emotui.sweep.spec import SweepSpec, load_sweep, parse_overrides, parse_sweep
 from emotui.sweep.store import SweepPaths, SweepStore, create_sweep_dir, read_trials
@@ -65,9 +66,14 @@ def check_runnable(spec: SweepSpec, count: int | None) -> None:
         )
 
 
-def dry_run(spec: SweepSpec, paths: SweepPaths | None, *, count: int | None,
-            max_parallel: int) -> list[dict[str, Any]]:
-    """The trials a run would start now, with their resolved configs; nothing is written."""
+# A dry run lists (and estimates) at most this many trials: a grid may hold millions, and its
+# size is counted exactly anyway (trials_to_start).
+DRY_RUN_LISTED = 200
+
+
+def trials_to_start(spec: SweepSpec, paths: SweepPaths | None, *, count: int | None,
+                    max_parallel: int) -> tuple[int, int]:
+    """(index of the first new trial, how many a run would start now), counted, not listed."""
     check_runnable(spec, count)
     done = {int(r["index"]) for r in read_trials(paths)} if paths is not None else set()
     start = max(done, default=-1) + 1
@@ -78,10 +84,20 @@ def dry_run(spec: SweepSpec, paths: SweepPaths | None, *, count: int | None,
         n = (total - len(done)) if total is not None else count
         if count is not None:
             n = min(n, count)
+    return start, max(0, n or 0)
+
+
+def dry_run(spec: SweepSpec, paths: SweepPaths | None, *, count: int | None,
+            max_parallel: int, limit: int | None = None) -> list[dict[str, Any]]:
+    """The trials a run would start now (the first ``limit`` of them), with their resolved
+    configs; nothing is written."""
+    start, n = trials_to_start(spec, paths, count=count, max_parallel=max_parallel)
+    if limit is not None:
+        n = min(n, limit)
     sweep_id = paths.sweep_id if paths is not None else spec.default_id()
     planner = Planner(spec, sweep_id, None)  # bayes: an in-memory study, nothing persisted
     out = []
-    for index in range(start, start + max(0, n or 0)):
+    for index in range(start, start + n):
         if spec.method == "grid":
             values = grid_point(spec, index)
             if values is None:
@@ -96,7 +112,7 @@ def dry_run(spec: SweepSpec, paths: SweepPaths | None, *, count: int | None,
     return out
 
 
-def run_sweep(spec: SweepSpec, paths: SweepPaths, store: RunStore, launcher: Any, *,
+def run_sweep(spec: SweepSpec, paths: SweepPaths, store: RunStore, launcher: TrialLauncher, *,
               max_parallel: int = 1, count: int | None = None,
               echo: Callable[[str], None] | None = None, poll_interval: float | None = None,
               trial_status: dict[str, Any] | None = None) -> str:
@@ -104,4 +120,7 @@ def run_sweep(spec: SweepSpec, paths: SweepPaths, store: RunStore, launcher: Any
     controller = SweepController(spec, paths, store, launcher, max_parallel=max_parallel,
                                  count=count, echo=echo, poll_interval=poll_interval,
                                  trial_status=trial_status)
-    return controller.run()
+    try:
+        return controller.run()
+    finally:
+        launcher.close()  # e.g. the MPS daemon of --trials-per-gpu, once no trial needs it

@@ -11,28 +11,15 @@
 
 from __future__ import annotations
 
-import itertools
 import math
 import random
-from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from emotui.sweep.distributions import Distribution
-
-if TYPE_CHECKING:
-    from emotui.sweep.spec import SweepSpec
+from emotui.sweep.spec import SweepSpec, grid_point  # noqa: F401  (the planner's grid)
 
 
-def grid_points(spec: SweepSpec) -> Iterator[dict[str, Any]]:
-    params = sorted(spec.parameters.values(), key=lambda p: p.raw_key)
-    names = [p.key for p in params]
-    for combo in itertools.product(*(p.dist.grid_values() for p in params)):
-        yield dict(zip(names, combo))
-
-
-def grid_point(spec: SweepSpec, index: int) -> dict[str, Any] | None:
-    return next(itertools.islice(grid_points(spec), index, None), None)
 
 
 def random_point(spec: SweepSpec, index: int, seed: int) -> dict[str, Any]:

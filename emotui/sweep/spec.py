@@ -5,23 +5,28 @@
 checked against the run config schema (``emotui.core.config``: FIELDS, the study's aliases such as
 ``text_column_name``, and the other TrainingArguments), discrete values are coerced and
 range-checked with the schema's own ``coerce_value``/``check_range``, continuous distributions must
-stay inside a field's range and give integers for integer fields, and ``trial_config`` builds every
+stay inside a field's range (the same bound check, ``emotui.core.settings``) and give integers for
+integer fields, and ``trial_config`` builds every
 trial's full ``RunConfig`` through ``build_config`` so the combination rules apply too.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import math
+import random
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from emotui.core import config as cfg
+from emotui.core import methods
 from emotui.core.errors import ConfigError
+from emotui.core.settings import above_max, below_min
 from emotui.sweep.distributions import DISCRETE, GRID_OK, Distribution
 from emotui.sweep.metric import Metric
 
@@ -116,8 +121,9 @@ class Parameter:
 
     @property
     def swept(self) -> bool:
-        return not (self.dist.kind == "constant" or
-                    (self.dist.kind == "categorical" and len(self.dist.args["values"]) == 1))
+        """Whether trials differ in it; one that is not (value: X, values: [X]) still reaches
+        every trial's config (SweepSpec.trial_config)."""
+        return not self.dist.single
 
 
 @dataclass
@@ -141,9 +147,10 @@ class SweepSpec:
         return [p for p in self.parameters.values() if p.swept]
 
     def grid_size(self) -> int:
+        """The number of grid points, counted (never listed: a grid may hold millions)."""
         n = 1
         for p in self.parameters.values():
-            n *= len(p.dist.grid_values())
+            n *= p.dist.grid_count()
         return n
 
     def planned_total(self) -> int | None:
@@ -154,17 +161,33 @@ class SweepSpec:
         return self.run_cap
 
     def trial_config(self, values: Mapping[str, Any]) -> tuple[cfg.RunConfig, set[str]]:
-        """The full RunConfig of one trial: the file's fixed values, the trial's, then --set."""
-        layer = {}
-        for key, param in self.parameters.items():
-            if key in values:
-                layer[param.raw_key] = values[key]
-            elif param.dist.kind == "constant":
-                layer[param.raw_key] = param.dist.args["value"]
+        """The full RunConfig of one trial: the file's fixed values, the trial's, then --set.
+
+        Every parameter of the file reaches it, whatever its spelling: a swept one from
+        ``values``, one with a single value (``value: X`` or ``values: [X]``) from the file.
+        """
+        chosen = self.parameter_values(values)
+        layer = {self.parameters[key].raw_key: value for key, value in chosen.items()}
         layers = [(self.source, layer)]
         if self.overrides:
             layers.append(("--set", {k: v for k, v in self.overrides.items() if v is not UNSET}))
-        return cfg.build_config(layers)
+        config, explicit = cfg.build_config(layers)
+        check_trial_config(self, chosen, config.to_dict())
+        return config, explicit
+
+    def parameter_values(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """{parameter: the value this trial takes}: ``values`` (a trial's swept values) plus
+        the single value of every parameter that is not swept."""
+        out: dict[str, Any] = {}
+        for key, param in self.parameters.items():
+            if key in values:
+                out[key] = values[key]
+            elif param.dist.single:
+                out[key] = param.dist.only_value
+            else:
+                raise ConfigError(f"{self.source}: trial values lack parameter "
+                                  f"{param.raw_key} ({param.dist.kind}); nothing to run")
+        return out
 
     def fingerprint(self) -> str:
         """Stable hash of what determines the trials (re-running the same command resumes)."""
@@ -235,7 +258,7 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
         key = cfg.normalize_key(raw_key)
         if key not in cfg.known_keys() or key == "extra_training_args":
             raise cfg.unknown_key_error(raw_key.strip(), "--set")
-        if key in cfg.FIELDS and cfg.FIELDS[key].metadata.get("secret"):
+        if key in cfg.FIELDS and cfg.FIELDS[key].secret:
             raise ConfigError(f"--set {key}: secrets are never stored; set it in the environment")
         if value.strip() == "":
             out[key] = None if (key in cfg.FIELDS and cfg.is_nullable(key)) else UNSET
@@ -320,7 +343,7 @@ def parse_parameter(raw_key: str, block: Any, source: str) -> Parameter:
     key = cfg.normalize_key(raw_key)
     if key not in cfg.known_keys() or key == "extra_training_args":
         raise cfg.unknown_key_error(raw_key, f"{source} parameters")
-    if key in cfg.FIELDS and cfg.FIELDS[key].metadata.get("secret"):
+    if (key in cfg.FIELDS and cfg.FIELDS[key].secret) or key in cfg.SECRET_EXTRA_ARGS:
         raise ConfigError(f"{where}: secrets cannot be swept or stored; set {key.upper()} or "
                           "HF_TOKEN in the environment")
     dist = Distribution.parse(block, where)
@@ -328,11 +351,7 @@ def parse_parameter(raw_key: str, block: Any, source: str) -> Parameter:
         _check_field_values(key, dist, where)
     elif key == "method":
         for value in _discrete_values(dist, where, key):
-            if str(value).strip().lower() not in cfg.METHOD_ALIASES:
-                raise ConfigError(
-                    f"{where}: method must be one of full, lora, prompt-text, prompt-random; got "
-                    f"{value!r}{cfg.suggest(str(value), cfg.METHOD_ALIASES)}"
-                )
+            methods.resolve(value, f"{where}: method")
     return Parameter(key=key, raw_key=raw_key, dist=dist)
 
 
@@ -366,24 +385,20 @@ def _check_field_values(key: str, dist: Distribution, where: str) -> None:
             f"{where}: {key} takes integers; use distribution int_uniform (integer min/max) or a "
             f"q_ distribution with an integer q, not {dist.kind}"
         )
+    # The field's own range check, applied to the ends of the distribution's support.
     lo, hi, lo_inclusive = dist.support()
-    meta = cfg.FIELDS[key].metadata
-    if meta.get("min") is not None:
-        fmin = meta["min"]
-        bad = lo < fmin or (lo == fmin and lo_inclusive and meta.get("min_exclusive"))
-        if bad:
-            op = ">" if meta.get("min_exclusive") else ">="
-            low = "-inf" if math.isinf(lo) else f"{lo:g}"
-            raise ConfigError(f"{where}: distribution {dist.kind} can give {key} = {low} but "
-                              f"{key} must be {op} {fmin:g}; narrow its bounds or use a "
-                              "log_uniform_values / log_normal distribution")
-    if meta.get("max") is not None:
-        fmax = meta["max"]
-        if hi > fmax or (hi == fmax and meta.get("max_exclusive")):
-            op = "<" if meta.get("max_exclusive") else "<="
-            high = "inf" if math.isinf(hi) else f"{hi:g}"
-            raise ConfigError(f"{where}: distribution {dist.kind} can give {key} = {high} but "
-                              f"{key} must be {op} {fmax:g}; narrow its bounds")
+    spec = cfg.FIELDS[key]
+    problem = below_min(spec, lo, reachable=lo_inclusive)
+    if problem:
+        low = "-inf" if math.isinf(lo) else f"{lo:g}"
+        raise ConfigError(f"{where}: distribution {dist.kind} can give {key} = {low} but "
+                          f"{key} {problem}; narrow its bounds or use a "
+                          "log_uniform_values / log_normal distribution")
+    problem = above_max(spec, hi)
+    if problem:
+        high = "inf" if math.isinf(hi) else f"{hi:g}"
+        raise ConfigError(f"{where}: distribution {dist.kind} can give {key} = {high} but "
+                          f"{key} {problem}; narrow its bounds")
 
 
 def _apply_overrides(spec: SweepSpec) -> None:
@@ -399,31 +414,93 @@ def _apply_overrides(spec: SweepSpec) -> None:
         raise ConfigError(f"{spec.source}: no parameters left after --set")
 
 
+def check_trial_config(spec: SweepSpec, chosen: Mapping[str, Any],
+                       config: Mapping[str, Any]) -> None:
+    """Each parameter's value as the trial's resolved config (config.yaml) holds it; a
+    ConfigError names the first one that did not arrive (a value that would silently fall
+    back to its default)."""
+    for key, value in chosen.items():
+        raw_key = spec.parameters[key].raw_key
+        if key in spec.overrides:
+            continue  # --set replaced it for every trial
+        if key == "method":
+            want, have = methods.resolve(value).name, config.get("method")
+        elif key in cfg.FIELDS:
+            want, have = cfg.coerce_value(key, value, spec.source), config.get(key)
+        else:  # another TrainingArguments setting, kept as given
+            want, have = value, (config.get("extra_training_args") or {}).get(key)
+        if want != have:
+            raise ConfigError(
+                f"{spec.source}: parameter {raw_key} = {want!r} did not reach the trial's config "
+                f"(it holds {have!r}); please report this"
+            )
+
+
+def _grid_params(spec: SweepSpec) -> list[Parameter]:
+    """Parameters in name order, as W&B's grid search orders them (the last varies fastest)."""
+    return sorted(spec.parameters.values(), key=lambda p: p.raw_key)
+
+
+def grid_points(spec: SweepSpec) -> Iterator[dict[str, Any]]:
+    """Every point of a grid, in order (lazily: a grid may hold millions)."""
+    params = _grid_params(spec)
+    names = [p.key for p in params]
+    ranges = [range(p.dist.grid_count()) for p in params]
+    for combo in itertools.product(*ranges):
+        yield {name: p.dist.grid_value(i) for name, p, i in zip(names, params, combo)}
+
+
+def grid_point(spec: SweepSpec, index: int) -> dict[str, Any] | None:
+    """The index-th point of grid_points, computed directly; None past the end."""
+    params = _grid_params(spec)
+    if index < 0 or index >= spec.grid_size():
+        return None
+    out: dict[str, Any] = {}
+    for p in reversed(params):
+        index, digit = divmod(index, p.dist.grid_count())
+        out[p.key] = p.dist.grid_value(digit)
+    return {p.key: out[p.key] for p in params}
+
+
 def representative_values(spec: SweepSpec) -> dict[str, Any]:
     """One point of the search space (first value / lower end) for up-front combination checks."""
     out = {}
     for key, p in spec.parameters.items():
         if p.dist.kind in DISCRETE or p.dist.kind in ("int_uniform", "q_uniform"):
-            values = p.dist.grid_values() or [p.dist.args.get("min")]
-            out[key] = values[0]
+            out[key] = p.dist.grid_value(0) if p.dist.grid_count() else p.dist.args.get("min")
+        else:  # continuous: one draw from a fixed seed (inside the support by construction)
+            out[key] = p.dist.sample(random.Random(0))
     return out
 
 
-def validate_combinations(spec: SweepSpec) -> None:
-    """Every grid trial (or, for random/bayes, each categorical choice) builds a valid RunConfig."""
-    from emotui.sweep.search import grid_points
+# A grid up to this size is checked point by point before anything starts; a larger one value
+# by value (each value of each parameter, the others at their first value), so checking a grid
+# of millions takes as long as checking its parameters.
+GRID_CHECK_LIMIT = 256
+# Beyond this many values a parameter's check takes its ends (int_uniform 1..1000000).
+VALUES_CHECK_LIMIT = 64
 
-    if spec.method == "grid":
+
+def _values_to_check(dist: Distribution) -> list[Any]:
+    count = dist.grid_count()
+    picks = range(count) if count <= VALUES_CHECK_LIMIT else (0, count - 1)
+    return [dist.grid_value(i) for i in picks]
+
+
+def validate_combinations(spec: SweepSpec) -> None:
+    """Every grid trial (or, for random/bayes and large grids, each discrete value) builds a
+    valid RunConfig that holds every parameter's value."""
+    if spec.method == "grid" and spec.grid_size() <= GRID_CHECK_LIMIT:
         for values in grid_points(spec):
             spec.trial_config(values)
         return
     base = representative_values(spec)
     # Continuous parameters: try both ends of their support where finite.
     for key, p in spec.parameters.items():
-        if p.dist.kind in DISCRETE:
-            for value in p.dist.grid_values():
+        if p.dist.kind in DISCRETE or spec.method == "grid":
+            for value in _values_to_check(p.dist):
                 spec.trial_config({**base, key: value})
-        elif key not in base:
+        else:
             lo, hi, _ = p.dist.support()
             for end in (lo, hi):
                 if math.isfinite(end) and end != 0:

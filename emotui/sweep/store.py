@@ -105,7 +105,12 @@ class SweepStore:
 
 
 def create_sweep_dir(paths: SweepPaths, source_text: str, spec_json: dict[str, Any]) -> None:
-    paths.trials.mkdir(parents=True, exist_ok=True)
+    try:
+        paths.trials.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # the run store is a file, read-only, not ours
+        from emotui.core.runstore import unusable_store
+
+        raise unusable_store(paths.root.parent.parent, exc) from None
     atomic_write_text(paths.source, source_text)
     atomic_write_json(paths.spec, spec_json)
 

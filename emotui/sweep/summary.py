@@ -6,8 +6,10 @@ import math
 from typing import Any
 
 from emotui.core.events import read_all
+from emotui.core.results import COLLAPSE_REASON_PREFIX
 from emotui.core.runstore import RunStore, read_json
-from emotui.core.status import ACTIVE, RunState, heartbeat_age, read_status, state_of
+from emotui.core.lifecycle import ACTIVE, FINISHED, RunState, state_of
+from emotui.core.status import heartbeat_age, read_status
 from emotui.sweep.metric import Metric
 from emotui.sweep.store import SweepPaths, controller_alive, read_trials
 
@@ -49,11 +51,28 @@ def is_collapsed(results: dict[str, Any] | None, events: list[dict[str, Any]]) -
     return any("loss" in (e.get("nonfinite") or []) for e in events)
 
 
+def stopped_by_sentinel(status: dict[str, Any], results: dict[str, Any] | None) -> bool:
+    """Whether the collapse sentinel stopped the run (it ends completed, with the sentinel's
+    reason): a trial that finished early, like one hyperband stopped, not a full trial."""
+    reason = (results or {}).get("collapse_reason") or status.get("reason")
+    return status.get("state") == RunState.COMPLETED.value and \
+        str(reason or "").startswith(COLLAPSE_REASON_PREFIX)
+
+
+def stopped_early_by(status: dict[str, Any], results: dict[str, Any] | None) -> str | None:
+    """Who ended a trial before its last epoch: "hyperband" (the controller pruned it),
+    "collapse" (the run's collapse sentinel), or None (it ran to its end, or failed)."""
+    if status.get("early_stopped"):
+        return "hyperband"
+    return "collapse" if stopped_by_sentinel(status, results) else None
+
+
 def trial_row(store: RunStore, record: dict[str, Any], metric: Metric | None) -> dict[str, Any]:
     row: dict[str, Any] = {
         "trial": record.get("index"), "run_id": record.get("run_id"),
         "params": record.get("params") or {}, "state": "planned", "reason": None,
-        "value": None, "epochs": None, "early_stopped": False, "collapsed": False,
+        "value": None, "epochs": None, "early_stopped": False, "stopped_by": None,
+        "collapsed": False,
         "eval_accuracy": None, "test_accuracy": None, "runtime_s": None,
     }
     if not record.get("run_id"):
@@ -72,9 +91,10 @@ def trial_row(store: RunStore, record: dict[str, Any], metric: Metric | None) ->
         age = heartbeat_age(paths)
         if state == RunState.RUNNING and (age is None or age > 120):
             row["stale"] = True
+    stopped_by = stopped_early_by(status, results)
     row.update(
         state=status.get("state"), reason=status.get("reason"),
-        early_stopped=bool(status.get("early_stopped")),
+        early_stopped=stopped_by is not None, stopped_by=stopped_by,
         collapsed=is_collapsed(results, events),
         epochs=status.get("epoch") if status.get("epoch") is not None else
         len([e for e in events if e.get("split") == "eval"]),
@@ -98,10 +118,12 @@ def summarize_sweep(sweep: SweepPaths, store: RunStore) -> dict[str, Any]:
     for row in rows:
         key = "early_stopped" if row["early_stopped"] else row["state"]
         counts[key] = counts.get(key, 0) + 1
-    finished = sum(1 for r in rows if r["state"] in ("completed", "failed", "cancelled"))
+    finished = sum(1 for r in rows if r["state"] in FINISHED)
     best = None
     if metric is not None:
-        scored = [r for r in rows if r["value"] is not None and r["state"] == "completed"]
+        # Only trials that ran to their end compete (a collapsed one stopped early).
+        scored = [r for r in rows if r["value"] is not None and r["state"] == "completed"
+                  and not r["early_stopped"]]
         if scored:
             best = scored[0]
     controller = read_json(sweep.controller) or {}

@@ -62,7 +62,9 @@ def run_wandb_sweep(spec: SweepSpec, store: RunStore, *, backend: str, max_paral
         print(json.dumps(sweep_config, indent=2, default=str))
         return 0
     preflight()
-    if backend != "inline":
+    from emotui.launch import backend_spec
+
+    if backend_spec(backend).detached:
         raise ConfigError(f"--controller wandb runs its agent inline in this process; start one "
                           f"'emotui sweep FILE --controller wandb' per GPU (or use --controller "
                           f"offline with --backend {backend})")
@@ -108,18 +110,13 @@ def agent_params() -> dict[str, Any]:  # pragma: no cover - needs a W&B agent
 
 def agent_trial(spec: SweepSpec, store: RunStore, sweep_path: str) -> None:  # pragma: no cover
     """One W&B agent trial: W&B's suggested values -> a validated RunConfig -> train."""
-    from emotui.core.config import dump_config
-    from emotui.core.runstore import atomic_write_text
-    from emotui.core.status import RunState, now, write_status
+    from emotui.core.lifecycle import create_run
     from emotui.train import train
 
     values = {normalize_key(k): v for k, v in agent_params().items()}
     values = {k: v for k, v in values.items() if k in spec.parameters}
     config, _ = spec.trial_config(values)
     config.report_to = "wandb"  # the agent's run must receive the metric
-    paths = store.create(config.method)
-    atomic_write_text(paths.config, dump_config(config))
-    write_status(paths, run_id=paths.run_id, state=RunState.QUEUED, backend="inline",
-                 method=config.method, created=now(), sweep_id=sweep_path,
-                 wandb_run_id=os.environ.get("WANDB_RUN_ID"))
+    paths = create_run(store, config, backend="inline", sweep_id=sweep_path,
+                       wandb_run_id=os.environ.get("WANDB_RUN_ID"))
     train(config, paths.root)

@@ -15,7 +15,9 @@ from typing import Any
 from emotui.core.events import MetricsWriter, truncate_after_step
 from emotui.core.results import empty_results
 from emotui.core.runstore import RunPaths, atomic_write_json
-from emotui.core.status import RunState, mark_running, now, write_status
+from emotui.core.lifecycle import RunState, mark_running
+from emotui.core.status import now, write_status
+from emotui.sweep.launching import TrialLauncher
 from emotui.train import Preempted
 
 STEPS_PER_EPOCH = 10
@@ -67,6 +69,11 @@ class FakeTrain:
         atomic_write_json(paths.results, results)
         write_status(paths, state=RunState.COMPLETED, ended=now())
         return results
+
+
+def inline_launcher(train_fn: Any = None) -> TrialLauncher:
+    """Trials trained one by one in this process by ``train_fn`` (default: the real train)."""
+    return TrialLauncher("inline", train_fn=train_fn)
 
 
 def write_sweep(path: Path, text: str) -> Path:

@@ -6,12 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
-from sweep_fakes import FakeTrain, run_ids, status
+from sweep_fakes import FakeTrain, inline_launcher, run_ids, status
 
 from emotui.core.events import read_all
 from emotui.core.runstore import RunStore
 from emotui.sweep.hyperband import should_stop
-from emotui.sweep.launching import InlineLauncher, SweepInterrupted
+from emotui.sweep.launching import SweepInterrupted
 from emotui.sweep.metric import Metric
 from emotui.sweep.runner import open_sweep, run_sweep, save_sweep
 from emotui.sweep.spec import Hyperband
@@ -40,7 +40,7 @@ def _sweep(tmp_path: Path, text: str, overrides=(), runs_dir=None):
 def test_grid_runs_every_trial_once_with_sweep_id(tmp_path):
     spec, paths, store = _sweep(tmp_path, GRID)
     fake = FakeTrain()
-    assert run_sweep(spec, paths, store, InlineLauncher(fake)) == "finished"
+    assert run_sweep(spec, paths, store, inline_launcher(fake)) == "finished"
     ids = run_ids(store.root)
     assert len(ids) == 4 and len(fake.calls) == 4 and not any(r for _, r in fake.calls)
     for rid in ids:
@@ -55,7 +55,7 @@ def test_grid_runs_every_trial_once_with_sweep_id(tmp_path):
     # collapsed trials (results.json's flag) are reported
     assert any(r["collapsed"] for r in summary["rows"])
     # running it again does nothing new
-    assert run_sweep(spec, paths, store, InlineLauncher(fake)) == "finished"
+    assert run_sweep(spec, paths, store, inline_launcher(fake)) == "finished"
     assert len(fake.calls) == 4
 
 
@@ -64,9 +64,9 @@ def test_interrupted_sweep_resumes_without_rerunning(tmp_path):
     # The second trial gets "Ctrl-C" after its first epoch: checkpoint, preempted, sweep stops.
     fake = FakeTrain(interrupt={"1": 1})
     with pytest.raises(SweepInterrupted):
-        run_sweep(spec, paths, store, InlineLauncher(fake))
+        run_sweep(spec, paths, store, inline_launcher(fake))
     assert len(run_ids(store.root)) == 2
-    assert run_sweep(spec, paths, store, InlineLauncher(fake)) == "finished"
+    assert run_sweep(spec, paths, store, inline_launcher(fake)) == "finished"
     ids = run_ids(store.root)
     assert len(ids) == 4  # exactly the planned trials
     started = [rid for rid, resume in fake.calls if not resume]
@@ -85,9 +85,9 @@ def test_interrupted_sweep_resumes_without_rerunning(tmp_path):
 def test_count_pauses_and_resume_finishes(tmp_path):
     spec, paths, store = _sweep(tmp_path, GRID)
     fake = FakeTrain()
-    assert run_sweep(spec, paths, store, InlineLauncher(fake), count=3) == "paused"
+    assert run_sweep(spec, paths, store, inline_launcher(fake), count=3) == "paused"
     assert len(run_ids(store.root)) == 3
-    assert run_sweep(spec, paths, store, InlineLauncher(fake)) == "finished"
+    assert run_sweep(spec, paths, store, inline_launcher(fake)) == "finished"
     assert len(run_ids(store.root)) == 4 and len(fake.calls) == 4
 
 
@@ -104,7 +104,7 @@ parameters:
 
 def test_hyperband_stops_a_bad_trial_before_its_last_epoch(tmp_path):
     spec, paths, store = _sweep(tmp_path, HYPERBAND)
-    run_sweep(spec, paths, store, InlineLauncher(FakeTrain()))
+    run_sweep(spec, paths, store, inline_launcher(FakeTrain()))
     rows = {r["params"]["learning_rate"]: r for r in summarize_sweep(paths, store)["rows"]}
     bad = rows[1e-7]
     assert bad["early_stopped"] and bad["state"] == "cancelled"
@@ -151,7 +151,7 @@ parameters:
 def test_metric_target_stops_launching(tmp_path):
     spec, paths, store = _sweep(tmp_path, TARGET)
     fake = FakeTrain()
-    assert run_sweep(spec, paths, store, InlineLauncher(fake)) == "target_reached"
+    assert run_sweep(spec, paths, store, inline_launcher(fake)) == "target_reached"
     assert len(fake.calls) == 2  # the second trial (lr 1e-3) reached 0.84 >= 0.7
 
 
@@ -170,11 +170,11 @@ def test_bayes_respects_run_cap_and_survives_interruption(tmp_path):
     spec, paths, store = _sweep(tmp_path, BAYES)
     fake = FakeTrain(interrupt={"2": 1})
     with pytest.raises(SweepInterrupted):
-        run_sweep(spec, paths, store, InlineLauncher(fake))
+        run_sweep(spec, paths, store, inline_launcher(fake))
     assert paths.journal.exists()
     spec2, paths2, exists = open_sweep(tmp_path / "s.yaml", [], store)
     assert exists and paths2 == paths
-    assert run_sweep(spec2, paths, store, InlineLauncher(fake)) == "finished"
+    assert run_sweep(spec2, paths, store, inline_launcher(fake)) == "finished"
     trials = read_trials(paths)
     assert len(trials) == 5 and len(run_ids(store.root)) == 5
     assert sorted(t["optuna_number"] for t in trials) == [0, 1, 2, 3, 4]
@@ -199,12 +199,12 @@ def test_another_live_controller_is_refused(tmp_path):
     from emotui.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="is being run by"):
-        run_sweep(spec, paths, store, InlineLauncher(FakeTrain()))
+        run_sweep(spec, paths, store, inline_launcher(FakeTrain()))
 
 
 def test_trial_status_fields_reach_every_trial(tmp_path):
     spec, paths, store = _sweep(tmp_path, TARGET)
-    run_sweep(spec, paths, store, InlineLauncher(FakeTrain()), count=2,
+    run_sweep(spec, paths, store, inline_launcher(FakeTrain()), count=2,
               trial_status={"wandb_settings": {"project": "emotion-sweeps"}})
     for rid in run_ids(store.root):
         assert status(store.root, rid)["wandb_settings"] == {"project": "emotion-sweeps"}
@@ -212,7 +212,7 @@ def test_trial_status_fields_reach_every_trial(tmp_path):
 
 def test_bad_input_at_setup_stops_the_sweep_and_leaves_no_run(tmp_path):
     from emotui.core.errors import DataError
-    from emotui.core.status import mark_running
+    from emotui.core.lifecycle import mark_running
 
     def broken_train(config, run_dir, *, resume=False, stop_event=None):
         from emotui.core.runstore import RunPaths
@@ -226,11 +226,11 @@ def test_bad_input_at_setup_stops_the_sweep_and_leaves_no_run(tmp_path):
 
     spec, paths, store = _sweep(tmp_path, GRID)
     with pytest.raises(DataError, match="does not exist"):
-        run_sweep(spec, paths, store, InlineLauncher(broken_train))
+        run_sweep(spec, paths, store, inline_launcher(broken_train))
     assert run_ids(store.root) == []  # the half-made trial is gone, not recorded as failed
     assert json.loads(paths.controller.read_text())["state"] == "failed"
     # Fixed input: the same sweep starts that trial again.
-    assert run_sweep(spec, paths, store, InlineLauncher(FakeTrain())) == "finished"
+    assert run_sweep(spec, paths, store, inline_launcher(FakeTrain())) == "finished"
     assert len(run_ids(store.root)) == 4
 
 

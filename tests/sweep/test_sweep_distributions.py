@@ -134,7 +134,8 @@ EVERY_DISTRIBUTION = {
     "label_smoothing_factor": {"distribution": "inv_log_uniform_values", "min": 0.01, "max": 0.2},
     "per_device_train_batch_size": {"distribution": "q_log_uniform_values", "min": 16, "max": 128,
                                     "q": 8},
-    "seed": {"distribution": "q_normal", "mu": 100, "sigma": 10, "q": 1},
+    # seed has a range (numpy's 0 .. 2**32 - 1) an unbounded q_normal leaves: shuffle_seed has none.
+    "shuffle_seed": {"distribution": "q_normal", "mu": 100, "sigma": 10, "q": 1},
     "max_grad_norm": {"distribution": "q_log_normal", "mu": 0, "sigma": 0.5, "q": 0.25},
     "lr_scheduler_type": {"values": ["linear", "cosine"], "probabilities": [0.7, 0.3]},
     "peft_method": {"value": "lora"},

@@ -8,12 +8,12 @@ import time
 from pathlib import Path
 
 import pytest
-from sweep_fakes import run_ids, status
+from sweep_fakes import inline_launcher, run_ids, status
 
 from emotui.cli.main import main
 from emotui.core.events import read_all
 from emotui.core.runstore import RunStore
-from emotui.sweep.launching import InlineLauncher, SweepInterrupted
+from emotui.sweep.launching import SweepInterrupted
 from emotui.sweep.runner import open_sweep, run_sweep, save_sweep
 from emotui.sweep.summary import summarize_sweep
 
@@ -49,7 +49,7 @@ def test_hyperband_stops_bad_tiny_trial_before_last_epoch(tmp_path, runs_dir, ti
             "early_terminate: {type: hyperband, min_iter: 1, eta: 3}\nparameters:\n"
             "  learning_rate: {values: [3.0e-3, 1.0e-9]}\n" + _fixed(tiny_model_dir, toy_data_dir, 4))
     spec, paths, store = _open(tmp_path, text, runs_dir)
-    assert run_sweep(spec, paths, store, InlineLauncher()) == "finished"
+    assert run_sweep(spec, paths, store, inline_launcher()) == "finished"
     rows = {r["params"]["learning_rate"]: r for r in summarize_sweep(paths, store)["rows"]}
     good, bad = rows[3e-3], rows[1e-9]
     assert good["state"] == "completed" and good["epochs"] == 4
@@ -85,12 +85,12 @@ def test_interrupted_tiny_sweep_resumes_to_exactly_the_plan(tmp_path, runs_dir, 
         return real_train(config, run_dir, resume=resume, stop_event=stop_event)
 
     with pytest.raises(SweepInterrupted):
-        run_sweep(spec, paths, store, InlineLauncher(interrupting_train))
+        run_sweep(spec, paths, store, inline_launcher(interrupting_train))
     assert len(run_ids(runs_dir)) == 2
     assert status(runs_dir, calls[1][0])["state"] == "preempted"
     # Same command again: the finished trial is kept, the interrupted one resumes, one is new.
     spec, paths, store = _open(tmp_path, text, runs_dir)
-    assert run_sweep(spec, paths, store, InlineLauncher(interrupting_train)) == "finished"
+    assert run_sweep(spec, paths, store, inline_launcher(interrupting_train)) == "finished"
     ids = run_ids(runs_dir)
     assert len(ids) == 3
     assert sorted(rid for rid, resume in calls if not resume) == ids  # each started once
