@@ -16,6 +16,8 @@ and speed. RUN is a run id (or unique prefix/suffix) or a folder/file of W&B off
 --wandb adds a W&B project's runs (the study's runs map onto the same columns); a W&B run
 linked to a local run is merged into its row. W&B runs are cached in ~/.cache/emotui/wandb
 and shown from there until --refresh.
+--by-seed folds runs that differ only by seed (emotui run --seeds, a sweep's seed values)
+into one row per configuration: a `seeds` count and each metric as mean ± sample std.
 """
 EPILOG = """\
 examples:
@@ -23,6 +25,7 @@ examples:
   emotui compare 0412-lora-ab12 0412-full-cd34 --format latex > table.tex
   emotui compare --wandb my-team/emotion --refresh --format csv
   emotui compare ../study/wandb --sort -test_accuracy
+  emotui compare --by-seed --filter method=lora --sort -eval_accuracy
 """
 
 METRIC_COLUMNS = ("eval_accuracy", "eval_macro_f1", "test_accuracy", "test_macro_f1",
@@ -32,57 +35,85 @@ LEAD_COLUMNS = ("run_id", "source", "method", "status")
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    from emotui.cli.flags import DashValue
+
     parser = sub.add_parser(
         "compare", parents=[common], help="compare runs (local, W&B offline, W&B project)",
         description=DESCRIPTION, epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("runs", metavar="RUN", nargs="*",
-                        help="run ids, or paths holding W&B offline runs")
-    parser.add_argument("--wandb", metavar="ENTITY/PROJECT", nargs="?", const="", default=None,
-                        help="add a W&B project's runs (bare --wandb: the configured project)")
+    add_run_sources(parser, "RUN", "run ids, or paths holding W&B offline runs")
     parser.add_argument("--filter", metavar="EXPR", action="append", default=[],
                         help="keep rows matching e.g. 'method=lora and lr<1e-3' "
                              "(OP: = != > >= < <= ~; repeatable)")
     parser.add_argument("--format", default="table",
-                        choices=("table", "csv", "md", "markdown", "latex", "typst", "json"),
-                        help="output format (default: a table on the terminal)")
+                        choices=("table", "csv", "tsv", "md", "markdown", "latex", "typst", "json"),
+                        help="output format (default: a table on the terminal; piped, TSV)")
     parser.add_argument("--columns", metavar="A,B,...",
                         help="exactly these columns, in this order")
-    parser.add_argument("--sort", metavar="[-]COLUMN",
+    parser.add_argument("--sort", metavar="[-]COLUMN", action=DashValue,
                         help="sort by a column (leading '-': descending)")
-    parser.add_argument("--refresh", action="store_true",
-                        help="fetch the W&B project now instead of using the cache")
+    parser.add_argument("--by-seed", "--by_seed", dest="by_seed", action="store_true",
+                        help="one row per configuration: runs that differ only by seed folded "
+                        "into a seeds count and mean ± std (filters apply to the runs first)")
     parser.add_argument("--output", "-o", metavar="FILE",
                         help="write to FILE instead of standard output")
     parser.set_defaults(handler=handle)
 
 
-def gather_rows(args: argparse.Namespace,
-                notes: list[str] | None = None) -> tuple[list[dict[str, Any]], list[str]]:
+def add_run_sources(parser: argparse.ArgumentParser, metavar: str, runs_help: str) -> None:
+    """RUN..., --wandb and --refresh: where `emotui compare` and `emotui report` read runs from
+    (gather_rows and report.gather take the same three)."""
+    parser.add_argument("runs", metavar=metavar, nargs="*", help=runs_help)
+    parser.add_argument("--wandb", metavar="ENTITY/PROJECT", nargs="?", const="", default=None,
+                        help="add a W&B project's runs (bare --wandb: the configured project)")
+    parser.add_argument("--refresh", action="store_true",
+                        help="fetch the W&B project now instead of using the cache")
+
+
+def gather_rows(args: argparse.Namespace, notes: list[str] | None = None,
+                configs: dict[str, dict[str, Any]] | None = None,
+                ) -> tuple[list[dict[str, Any]], list[str]]:
     """(rows, warnings) from the named runs / offline paths / the W&B project; notes collects
-    what is worth knowing but not a problem (the age of cached W&B rows)."""
+    what is worth knowing but not a problem (the age of cached W&B rows); ``configs`` gets each
+    run's full config by run id (what tells seed replicas apart)."""
     from emotui.core.runstore import RunStore
-    from emotui.tracking.sources import is_offline_path, local_row, merge_rows, offline_rows
+    from emotui.core.runview import read_yaml_object
+    from emotui.tracking.keys import record_to_row
+    from emotui.tracking.sources import is_offline_path, local_row, merge_rows, offline_runs
 
     store = RunStore(args.runs_dir)
     local: list[dict[str, Any]] = []
     remote: list[dict[str, Any]] = []
     warnings: list[str] = []
     seen: set[str] = set()
+    configs = configs if configs is not None else {}
+
+    def local_run(paths) -> dict[str, Any]:
+        # Read once for the row and the seed grouping; a config.yaml that does not read as a
+        # mapping is left to the row to read again and report (core.runview).
+        config, problem = read_yaml_object(paths.config)
+        configs[paths.run_id] = config or {}
+        return local_row(paths, config if config is not None and problem is None else None)
+
+    def remote_rows(records) -> list[dict[str, Any]]:
+        rows = [record_to_row(record) for record in records]
+        for row, record in zip(rows, records):
+            configs.setdefault(str(row["run_id"]), dict(record.get("config") or {}))
+        return rows
+
     refs = list(args.runs)
     for ref in refs:
         if is_offline_path(ref):
-            remote += offline_rows(ref)
+            remote += remote_rows([run.to_record() for run in offline_runs(ref)])
             continue
         paths = store.find(ref)
         if paths.run_id not in seen:
             seen.add(paths.run_id)
-            local.append(local_row(paths))
+            local.append(local_run(paths))
     if not refs:
-        local = [local_row(p) for p in store]
+        local = [local_run(p) for p in store]
     if args.wandb is not None:
-        from emotui.tracking.sources import project_rows
         from emotui.tracking.wandb_api import WandbProject, age_text
 
         notes = notes if notes is not None else []
@@ -93,7 +124,7 @@ def gather_rows(args: argparse.Namespace,
         elif runs.fetched and not args.refresh and time.time() - runs.fetched > 60:
             notes.append(f"W&B runs of {runs.path} as cached {age_text(runs.fetched)}; "
                          "--refresh fetches them again")
-        remote += project_rows(runs)
+        remote += remote_rows(runs.records)
     return merge_rows(local, remote), warnings
 
 
@@ -138,33 +169,60 @@ def handle(args: argparse.Namespace) -> int:
     from emotui.core.export import export_rows
     from emotui.core.rowfilter import filter_rows
 
+    from emotui.report import seed_rows
+
     notes: list[str] = []
-    rows, warnings = gather_rows(args, notes)
+    configs: dict[str, dict[str, Any]] = {}
+    rows, warnings = gather_rows(args, notes, configs)
     for warning in warnings:
         print(f"emotui: warning: {warning}", file=sys.stderr)
     for note in notes:
         print(f"emotui: {note}", file=sys.stderr)
     known = set().union(*(r.keys() for r in rows)) if rows else None
     rows = filter_rows(rows, args.filter, known)
+    if args.by_seed:
+        rows = seed_rows.fold_by_seed(rows, configs)
+    elif args.format == "table":
+        replicas, groups = seed_rows.replica_count(rows, configs)
+        if replicas:
+            print(f"emotui: {replicas} runs are seed replicas of {groups} configuration"
+                  f"{'s' if groups > 1 else ''}; --by-seed shows each configuration once "
+                  "(mean ± std)", file=sys.stderr)
+    if args.sort and known is not None:
+        from emotui.core.rowfilter import column_name
+
+        folded = set().union(*(r.keys() for r in rows)) if rows else set()
+        column = column_name(args.sort.lstrip("-+"), known | folded, "--sort")
+        args.sort = args.sort[: len(args.sort) - len(args.sort.lstrip("-+"))] + column
     rows = sort_rows(rows, args.sort)
+    if args.sort and args.sort.lstrip("-+").startswith("test"):
+        print(f"emotui: warning: sorted by {args.sort.lstrip('-+')}, a test metric: choosing a "
+              "run from this order is optimistic; sort by eval_accuracy to choose",
+              file=sys.stderr)
     columns = choose_columns(rows, args.columns)
+    if args.by_seed and not args.columns:
+        columns = seed_rows.with_spread_columns(columns, rows)
     if args.format == "json" and not args.columns:
         # For scripts: whole rows, the table's columns first.
         columns += [k for row in rows for k in row if k not in columns]
         columns = list(dict.fromkeys(columns))
-    if args.format == "table":
+    fmt = args.format
+    if fmt == "table":
         if not rows:
             print("no runs to compare", file=sys.stderr)
             return 0
         from rich.console import Console
 
-        if args.output:
-            with open(args.output, "w", encoding="utf-8") as fh:
-                Console(file=fh, width=200).print(rich_table(rows, columns))
-        else:
-            Console().print(rich_table(rows, columns))
-        return 0
-    text = export_rows(rows, columns, args.format)
+        from emotui.cli.compare_table import compare_columns
+        from emotui.cli.tables import for_scripts, print_table
+
+        console = Console()
+        if not args.output and not for_scripts(console):
+            print_table(console, compare_columns(rows, columns), rows,
+                        hint="| cat or --format csv shows all")
+            return 0
+        fmt = "tsv"  # piped or to a file: every value whole, in machine units
+    text = export_rows(rows, columns, fmt)
     if args.output:
         from pathlib import Path
 
@@ -174,26 +232,3 @@ def handle(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     return 0
-
-
-def rich_table(rows: list[dict[str, Any]], columns: list[str]):
-    from rich.table import Table
-    from rich.text import Text
-
-    from emotui.core.export import format_value, is_numeric_column
-
-    table = Table(show_edge=False, header_style="bold")
-    for column in columns:
-        numeric = is_numeric_column(rows, column)
-        table.add_column(column.replace("_", " "), justify="right" if numeric else "left",
-                         overflow="fold", no_wrap=column == "run_id")
-    best = {c: max((r[c] for r in rows if isinstance(r.get(c), (int, float))), default=None)
-            for c in ("eval_accuracy", "test_accuracy", "eval_macro_f1", "test_macro_f1")}
-    for row in rows:
-        cells = []
-        for column in columns:
-            top = best.get(column) is not None and row.get(column) == best[column] and len(rows) > 1
-            # Text, not markup: values (prompt texts, names) may hold square brackets.
-            cells.append(Text(format_value(row.get(column)), style="bold green" if top else ""))
-        table.add_row(*cells)
-    return table

@@ -13,9 +13,11 @@ import re
 from typing import Any
 
 from emotui.core import config as cfg
+from emotui.core.errors import quoted
+from emotui.core import methods, settings
 
-CONFIG_DEST_PREFIX = "cfg__"  # keeps config values apart from the command's own options
-_BOOL_METAVAR = "{true,false}"
+# Keeps config values apart from the command's own options (RUN_SETTINGS' dest prefix).
+CONFIG_DEST_PREFIX = cfg.RUN_SETTINGS.dest_prefix
 
 
 def _spellings(name: str) -> list[str]:
@@ -35,31 +37,10 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
     )
     main.add_argument(
         "--method", dest=CONFIG_DEST_PREFIX + "method", default=argparse.SUPPRESS,
-        metavar="{full,lora,prompt-text,prompt-random}",
-        help="short for --peft_method (+ --prompt_tuning_init_text for prompt-text)",
+        metavar="{" + ",".join(methods.aliases()) + "}", help=methods.METHOD_FLAG_HELP,
     )
-    aliases: dict[str, list[str]] = {}
-    for alias, target in cfg.KEY_ALIASES.items():
-        if alias != target:
-            aliases.setdefault(target, []).append(alias)
     groups = {g: parser.add_argument_group(f"{g} options") for g in cfg.GROUPS}
-    for name, f in cfg.FIELDS.items():
-        if name == "extra_training_args":
-            continue
-        meta = f.metadata
-        flags = _spellings(name) + [s for a in aliases.get(name, []) for s in _spellings(a)]
-        typ = cfg.field_type(name)
-        default = "from $HF_TOKEN" if meta.get("secret") else f.default
-        help_text = f"{meta['help']} (default: {default})"
-        kwargs: dict[str, Any] = dict(dest=CONFIG_DEST_PREFIX + name, default=argparse.SUPPRESS,
-                                      help=help_text)
-        if typ is bool:
-            kwargs.update(nargs="?", const="true", metavar=_BOOL_METAVAR)
-        elif meta.get("choices"):
-            kwargs["metavar"] = "{" + ",".join(str(c) for c in meta["choices"] if c) + "}"
-        else:
-            kwargs["metavar"] = typ.__name__.upper()
-        groups[meta["group"]].add_argument(*flags, **kwargs)
+    settings.add_flags(cfg.RUN_SETTINGS, groups.__getitem__)
     extra = parser.add_argument_group(
         "other TrainingArguments",
         "Any other transformers.TrainingArguments flag of the study (e.g. --optim, "
@@ -74,13 +55,15 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
 
 def flag_values(args: argparse.Namespace) -> dict[str, Any]:
     """The config settings given on the command line (only those actually given)."""
-    values = {}
+    values = settings.flag_values(cfg.RUN_SETTINGS, args)
+    # --method and the other TrainingArguments: present only when given (argparse.SUPPRESS).
     for dest, value in vars(args).items():
-        if dest.startswith(CONFIG_DEST_PREFIX):
-            key = dest[len(CONFIG_DEST_PREFIX):]
-            if key in cfg.EXTRA_TRAINING_ARGS and isinstance(value, str):
-                value = _scalar(value)
-            values[key] = value
+        key = dest[len(CONFIG_DEST_PREFIX):]
+        if not dest.startswith(CONFIG_DEST_PREFIX) or key in cfg.FIELDS:
+            continue
+        if key in cfg.EXTRA_TRAINING_ARGS and isinstance(value, str):
+            value = _scalar(value)
+        values[key] = value
     return values
 
 
@@ -97,11 +80,9 @@ def config_from_args(
     args: argparse.Namespace, extra_layers: list[tuple[str, dict[str, Any]]] | None = None,
 ) -> tuple[cfg.RunConfig, dict[str, Any]]:
     """Defaults < user config file < extra layers < --config file < flags -> (config, sections)."""
-    from emotui.core.userconfig import load_user_config, user_config_path
+    from emotui.core.userconfig import user_layer
 
-    user_run, _user_sections = cfg.split_sections(load_user_config())
-    layers = [(str(user_config_path()), user_run)] if user_run else []
-    layers += list(extra_layers or [])
+    layers = [user_layer(), *(extra_layers or [])]
     sections: dict[str, Any] = {}
     if getattr(args, "config_file", None):
         data = cfg.read_yaml_mapping(args.config_file)
@@ -112,29 +93,110 @@ def config_from_args(
     return config, sections
 
 
+class DashValue(argparse.Action):
+    """An option taking one value that may start with '-' (``--sort -test_accuracy``): argparse
+    alone reads such a value as an unknown flag and says "expected one argument"."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        setattr(namespace, self.dest, values)
+
+
+def join_dash_values(parser: argparse.ArgumentParser, args: list[str]) -> list[str]:
+    """``--opt -value`` as ``--opt=-value`` for the parser's DashValue options, so argparse takes
+    the value; a value that is one of the parser's own flags stays a flag."""
+    options = {s for a in _all_actions(parser) if isinstance(a, DashValue)
+               for s in a.option_strings}
+    if not options:
+        return args
+    known = {s for a in _all_actions(parser) for s in a.option_strings}
+    out: list[str] = []
+    pending = iter(args)
+    for arg in pending:
+        if arg == "--":  # everything after it is positional already
+            out.append(arg)
+            out.extend(pending)
+            break
+        if arg in options:
+            value = next(pending, None)
+            if value is not None and value.startswith("-") and len(value) > 1 \
+                    and value.split("=", 1)[0] not in known:
+                out.append(f"{arg}={value}")
+                continue
+            out.append(arg)
+            if value is not None:
+                out.append(value)
+            continue
+        out.append(arg)
+    return out
+
+
 def unknown_argument_message(parser: argparse.ArgumentParser, bad: str) -> str:
     """'unknown flag --lerning_rate; did you mean --learning_rate?' for the given (sub)parser."""
     flag = bad.split("=", 1)[0]
     if not flag.startswith("-"):
-        return f"unexpected argument '{bad}'; see '{parser.prog} --help'"
+        return f"unexpected argument {quoted(bad)}; see '{parser.prog} --help'"
     options = [o for a in _all_actions(parser) for o in a.option_strings]
     close = difflib.get_close_matches(flag, options, n=1, cutoff=0.6)
     hint = f"; did you mean {close[0]}?" if close else f"; see '{parser.prog} --help'"
-    return f"unknown flag {flag}{hint}"
+    return f"unknown flag {quoted(flag)[1:-1] if len(flag) > 40 else flag}{hint}"
+
+
+# argparse's messages, as parser.error() receives them ("argument --backend: invalid choice:
+# 'x' (choose from 'inline', 'local')"): the option, then what is wrong with its value.
+_ARGUMENT = re.compile(r"^argument (?P<name>\S+?): (?P<problem>.*)$", re.DOTALL)
+_CHOICE = re.compile(r"^invalid choice: (?P<value>'.*'|\".*\") \(choose from (?P<choices>.*)\)$",
+                     re.DOTALL)
+_TYPED = re.compile(r"^invalid (?P<type>int|float) value: (?P<value>.*)$", re.DOTALL)
+_TYPE_NAMES = {"int": "an integer", "float": "a number"}
 
 
 def explain_argparse_error(parser: argparse.ArgumentParser, message: str) -> str:
-    """argparse's message, with a 'did you mean' for an unknown flag and a pointer to --help."""
+    """argparse's message as one line that names the option and, for a choice, its allowed
+    values ('--backend: unknown choice 'x'; choose one of: inline, local, slurm'); an unknown
+    flag gets a 'did you mean'; values are quoted cut short; anything else points to --help."""
     match = re.search(r"unrecognized arguments: (\S+)", message)
     if match:
         return unknown_argument_message(parser, match.group(1))
-    match = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
-    if match:
-        choices = re.findall(r"'([^']*)'", match.group(2))
-        close = difflib.get_close_matches(match.group(1), choices, n=1, cutoff=0.5)
-        hint = f"did you mean '{close[0]}'? " if close else ""
-        return f"unknown command '{match.group(1)}'; {hint}see 'emotui --help'"
-    return f"{message}; see '{parser.prog} --help'"
+    argument = _ARGUMENT.match(message)
+    if argument is None:
+        return f"{' '.join(message.split())}; see '{parser.prog} --help'"
+    name = argument.group("name").split("/")[0]  # --backend/-b: its first spelling
+    problem = argument.group("problem")
+    choice = _CHOICE.match(problem)
+    if choice:
+        value = _literal(choice.group("value"))
+        choices = [str(_literal(c.strip())) for c in _split_choices(choice.group("choices"))]
+        close = difflib.get_close_matches(value, choices, n=1, cutoff=0.5)
+        if name == _COMMAND_METAVAR:
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            return f"unknown command {quoted(value)}; {hint}see 'emotui --help'"
+        return (f"{name}: unknown choice {quoted(value)}; choose one of: {', '.join(choices)}"
+                + (f"; did you mean '{close[0]}'?" if close else ""))
+    typed = _TYPED.match(problem)
+    if typed:
+        value = _literal(typed.group("value"))
+        return f"{name}: {quoted(value)} is not {_TYPE_NAMES[typed.group('type')]}"
+    if problem.startswith("expected one argument"):
+        return f"{name} needs a value; see '{parser.prog} --help'"
+    return f"{name}: {' '.join(problem.split())}; see '{parser.prog} --help'"
+
+
+# The metavar of the subcommand argument (cli.main): its invalid choices are unknown commands.
+_COMMAND_METAVAR = "COMMAND"
+
+
+def _literal(text: str):
+    import ast
+
+    try:
+        return ast.literal_eval(text.strip())
+    except (ValueError, SyntaxError):
+        return text.strip()
+
+
+def _split_choices(text: str) -> list[str]:
+    """"'a', 'b, c', 'd'" -> the three reprs (a choice may hold a comma)."""
+    return re.findall(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|[^,\s][^,]*", text)
 
 
 def _all_actions(parser: argparse.ArgumentParser):

@@ -1,7 +1,10 @@
 """Live progress of one run in the terminal, read from its run directory (works for any backend).
 
-The display only reads files (status.json, metrics.jsonl), so following an inline run, a detached
-local process or a Slurm job on another node is the same code.
+The display only reads files (status.json, metrics.jsonl, stdout.log), so following an inline
+run, a detached local process or a Slurm job on another node is the same code. On a terminal it
+is a live view whose elapsed time counts up and ETA counts down between the job's updates;
+piped or redirected (`emotui run ... > log`), it is the run's training log (stdout.log: a line
+per logging step, evaluation, checkpoint and the outcome), copied line by line as it grows.
 """
 
 from __future__ import annotations
@@ -15,9 +18,12 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from emotui.core.events import MetricsReader
+from emotui.cli.units import duration, percent
+from emotui.core.events import FileFollower, MetricsReader
+from emotui.core.progress import live_elapsed, live_eta
 from emotui.core.runstore import RunPaths
-from emotui.core.status import RunState, read_status, state_of
+from emotui.core.lifecycle import RunState, state_of
+from emotui.core.status import read_status
 
 STATE_STYLES = {
     "queued": "yellow",
@@ -27,19 +33,6 @@ STATE_STYLES = {
     "cancelled": "magenta",
     "preempted": "yellow",
 }
-
-
-def format_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    seconds = int(max(0, seconds))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
-
-
-def fmt_pct(value: Any) -> str:
-    return "-" if value is None else f"{100 * float(value):.2f}%"
 
 
 class RunProgress:
@@ -63,43 +56,76 @@ class RunProgress:
                 self.evals.append(event)
         self.status = read_status(self.paths)
 
+    def num_epochs(self) -> float | None:
+        if not hasattr(self, "_num_epochs"):
+            from emotui.core.results import load_config_dict
+
+            config = load_config_dict(self.paths)
+            value = config.get("num_train_epochs")
+            # max_steps > 0 ends the run before num_train_epochs: no epoch total to show.
+            limited = isinstance(config.get("max_steps"), int) and config["max_steps"] > 0
+            self._num_epochs = value if isinstance(value, (int, float)) and not limited else None
+        return self._num_epochs
+
     @property
     def state(self) -> RunState | None:
         return state_of(self.status)
 
-    def render(self) -> Group:
+    def render(self, now: float | None = None) -> Group:
+        now = time.time() if now is None else now
         status = self.status
         state = status.get("state") or "queued"
         header = Text.assemble(
             ("run ", "dim"), (self.paths.run_id, "bold"), "  ",
             (state, STATE_STYLES.get(state, "")),
         )
+        if state == "running" and status.get("phase"):
+            header.append(f"  {status['phase']}", style="dim")
         if status.get("reason"):
             header.append(f"  ({status['reason']})", style="dim")
         progress = float(status.get("progress") or 0.0)
         bar = Table.grid(padding=(0, 1))
         bar.add_row(ProgressBar(total=1.0, completed=progress, width=40), f"{100 * progress:5.1f}%")
-        line = Table.grid(padding=(0, 2))
         epoch = status.get("epoch")
-        total_epochs = status.get("num_epochs")
+        total_epochs = self.num_epochs()
+        shown_epoch = f"{epoch:.2f}" if isinstance(epoch, float) else str(epoch)
         cells = [
-            f"epoch {epoch if epoch is not None else '-'}"
-            + (f"/{total_epochs}" if total_epochs else ""),
+            f"epoch {shown_epoch if epoch is not None else '-'}"
+            + (f"/{total_epochs:g}" if isinstance(total_epochs, (int, float)) else ""),
             f"step {status.get('step', '-')}" + (f"/{status['total_steps']}"
                                                  if status.get("total_steps") else ""),
         ]
         if self.last_train.get("loss") is not None:
             cells.append(f"loss {self.last_train['loss']:.4f}")
         if self.evals and self.evals[-1].get("accuracy") is not None:
-            cells.append(f"eval acc {fmt_pct(self.evals[-1]['accuracy'])}")
+            cells.append(f"eval acc {percent(self.evals[-1]['accuracy'])}")
         if status.get("eval_accuracy") is not None:
-            cells.append(f"best {fmt_pct(status['eval_accuracy'])}")
-        if self.last_train.get("samples_per_second"):
-            cells.append(f"{self.last_train['samples_per_second']:.0f} samples/s")
-        if status.get("eta_s") is not None and state == "running":
-            cells.append(f"ETA {format_duration(status['eta_s'])}")
-        line.add_row(*cells)
-        return Group(header, bar, line)
+            cells.append(f"best {percent(status['eval_accuracy'])}")
+        speed = status.get("samples_per_second") or self.last_train.get("samples_per_second")
+        if speed:
+            cells.append(f"{speed:.0f} samples/s")
+        elapsed = live_elapsed(status, now)
+        if elapsed is not None:
+            cells.append(f"elapsed {duration(elapsed)}")
+        eta = live_eta(status, now)
+        if eta is not None:
+            cells.append(f"ETA {duration(eta)}")
+        # One text, wrapped between cells on a narrow terminal, never inside a value.
+        return Group(header, bar, Text("  ".join(cells)))
+
+
+class LogEcho:
+    """Copies the run's training log (stdout.log) to a stream as it grows, whole lines only."""
+
+    def __init__(self, paths: RunPaths, stream: Any):
+        self.follower = FileFollower(paths.stdout)
+        self.stream = stream
+
+    def copy(self) -> None:
+        chunk = self.follower.read_complete()
+        if chunk:
+            self.stream.write(chunk.decode("utf-8", errors="replace"))
+            self.stream.flush()  # a redirected log shows each line as it happens
 
 
 def follow_run(
@@ -117,10 +143,13 @@ def follow_run(
     progress = RunProgress(paths)
     finished = done or (lambda: bool(progress.state and progress.state.finished))
     if not live or not console.is_terminal:
+        echo = LogEcho(paths, console.file)
         while True:
             progress.poll()
+            echo.copy()
             if finished():
                 progress.poll()
+                echo.copy()
                 return progress.status
             time.sleep(interval)
     with Live(progress.render(), console=console, refresh_per_second=4, transient=False) as view:

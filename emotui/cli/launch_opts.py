@@ -10,30 +10,31 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 import time
 from typing import Any
 
 from emotui.core.errors import ConfigError, EmotuiError
+from emotui.core.lifecycle import FINISHED, kept_unless_resumed, starting_run
 from emotui.core.runstore import RunPaths, RunStore
 
-SLURM_DEST = "slurm__"
-BACKEND_CHOICES = ("inline", "local", "slurm")
-FINISHED = ("completed", "failed", "cancelled")
 
 
 def add_launch_flags(parser: argparse.ArgumentParser) -> None:
+    from emotui.launch.registry import DEFAULT_BACKEND, backend_names, backend_specs, or_list
+
     where = parser.add_argument_group(
         "where it runs",
-        "inline (default): in this terminal. local: a detached process that outlives this "
-        "command. slurm: an sbatch job (submitit). Detached runs print their id and return.",
+        " ".join(f"{spec.name}{' (default)' if spec.name == DEFAULT_BACKEND else ''}: "
+                 f"{spec.help}." for spec in backend_specs())
+        + " Detached runs print their id and return.",
     )
-    where.add_argument("--backend", choices=BACKEND_CHOICES, default=None,
-                       help="inline, local or slurm (default: the --config file's or user "
-                       "config's 'backend:', else inline)")
+    where.add_argument("--backend", choices=backend_names(), default=None,
+                       help=f"{or_list(backend_names())} (default: the --config file's or user "
+                       f"config's 'backend:', else {DEFAULT_BACKEND})")
     where.add_argument("--follow", "-f", action="store_true",
-                       help="with local/slurm: show live progress until the run ends")
+                       help=f"with {'/'.join(backend_names(detached=True))}: show live "
+                       "progress until the run ends")
     where.add_argument("--resume", metavar="RUN", default=None,
                        help="continue a failed, cancelled or preempted run from its last "
                        "checkpoint (same run id, saved config)")
@@ -42,29 +43,17 @@ def add_launch_flags(parser: argparse.ArgumentParser) -> None:
         "Also read from the 'slurm:' section of --config FILE and of the user config "
         "(~/.config/emotui/config.yaml); flags win.",
     )
+    from emotui.core.settings import add_flags
+    from emotui.launch.resources import SLURM_SETTINGS
 
-    def add(flag: str, key: str, help: str, **kw: Any) -> None:
-        slurm.add_argument(flag, dest=SLURM_DEST + key, default=None, help=help, **kw)
-
-    add("--partition", "partition", "partition (queue)", metavar="NAME")
-    add("--gpus", "gpus", "GPUs per node (--gpus-per-node)", metavar="N")
-    add("--gres", "gres", "generic resources, e.g. gpu:a100:1 (instead of --gpus)", metavar="SPEC")
-    add("--cpus-per-task", "cpus_per_task", "CPUs for the job", metavar="N")
-    add("--mem", "mem", "memory per node, e.g. 32G", metavar="SIZE")
-    add("--time", "time", "time limit: minutes or [D-]HH:MM:SS (default: the partition's)",
-        metavar="LIMIT")
-    add("--account", "account", "account to charge", metavar="NAME")
-    add("--qos", "qos", "quality of service", metavar="NAME")
-    add("--constraint", "constraint", "node features, e.g. a100", metavar="EXPR")
-    add("--sbatch-arg", "sbatch_args", "any other sbatch option as KEY=VALUE (repeatable), "
-        "e.g. --sbatch-arg mail-type=END", metavar="KEY=VALUE", action="append")
-    add("--setup", "setup", "shell line run before the job starts (repeatable), e.g. "
-        "'module load cuda/12.4'", metavar="LINE", action="append")
+    add_flags(SLURM_SETTINGS, lambda _group: slurm)
 
 
 def slurm_flag_values(args: argparse.Namespace) -> dict[str, Any]:
-    return {dest[len(SLURM_DEST):]: value for dest, value in vars(args).items()
-            if dest.startswith(SLURM_DEST) and value is not None}
+    from emotui.core.settings import flag_values
+    from emotui.launch.resources import SLURM_SETTINGS
+
+    return flag_values(SLURM_SETTINGS, args)
 
 
 def _backend_setting(value: Any, source: str) -> str | None:
@@ -72,9 +61,11 @@ def _backend_setting(value: Any, source: str) -> str | None:
         return None
     if isinstance(value, dict):  # backend: {name: slurm}
         value = value.get("name")
-    if value not in BACKEND_CHOICES:
-        raise ConfigError(f"backend (from {source}) must be one of: {', '.join(BACKEND_CHOICES)}; "
-                          f"got {value!r}")
+    from emotui.launch.registry import backend_names
+
+    if value not in backend_names():
+        raise ConfigError(f"backend (from {source}) must be one of: {', '.join(backend_names())}"
+                          f"; got {value!r}")
     return value
 
 
@@ -90,33 +81,34 @@ def choose_backend(args: argparse.Namespace, sections: dict[str, Any],
         return chosen
     if previous:
         return previous
+    from emotui.launch.registry import DEFAULT_BACKEND
+
     user = _backend_setting(load_user_config().get("backend"), str(user_config_path()))
-    return user or "inline"
+    return user or DEFAULT_BACKEND
 
 
 def resources_for(args: argparse.Namespace, backend: str, sections: dict[str, Any],
                   previous: dict[str, Any] | None = None):
-    """SlurmResources for a slurm run; refuses Slurm flags for another backend."""
+    """SlurmResources for a backend that takes them; refuses Slurm flags for another one."""
+    from emotui.launch.registry import backend_names, backend_spec, or_list
+
     flags = slurm_flag_values(args)
-    if backend != "slurm":
+    if backend_spec(backend).resources is None:
         if flags:
-            names = ", ".join("--" + k.replace("_", "-").replace("sbatch-args", "sbatch-arg")
+            from emotui.launch.resources import SLURM_SETTINGS
+
+            names = ", ".join(SLURM_SETTINGS.flag_spellings(SLURM_SETTINGS.fields[k])[0]
                               for k in flags)
             verb = "applies" if len(flags) == 1 else "apply"
-            raise ConfigError(f"{names} {verb} to --backend slurm, but this run is {backend}; "
-                              "add --backend slurm or drop them")
+            takers = or_list(backend_names(resources=True))
+            raise ConfigError(f"{names} {verb} to --backend {takers}, but this run is "
+                              f"{backend}; add --backend {takers} or drop them")
         return None
-    from emotui.core.userconfig import user_config_path, user_section
-    from emotui.launch.resources import merge_resources
+    from emotui.launch.resources import resources_from_sources
 
-    base = (("previous submission", previous) if previous
-            else (f"{user_config_path()} (slurm:)", user_section("slurm")))
-    return merge_resources([
-        base,
-        (f"{getattr(args, 'config_file', None) or '--config file'} (slurm:)",
-         sections.get("slurm")),
-        ("command line", flags),
-    ])
+    return resources_from_sources(sections.get("slurm"), flags, previous=previous or None,
+                                  config_source=getattr(args, "config_file", None)
+                                  or "--config file")
 
 
 def _summary(paths: RunPaths, status: dict[str, Any]) -> dict[str, Any]:
@@ -125,27 +117,27 @@ def _summary(paths: RunPaths, status: dict[str, Any]) -> dict[str, Any]:
 
 
 def launch_detached(args: argparse.Namespace, store: RunStore, config, sections: dict[str, Any],
-                    backend_name: str, status_extra: dict[str, Any], create_run) -> int:
+                    backend_name: str, status_extra: dict[str, Any]) -> int:
     """Create the run, submit it to a local/slurm backend, report, optionally follow."""
     from emotui.launch import get_backend
 
     resources = resources_for(args, backend_name, sections)  # bad settings: nothing created
+    from emotui.train.preflight import check_before_run
+
+    check_before_run(config)  # the model folder and data files: last, they are read
     backend = get_backend(backend_name)
-    paths = create_run(store, config, backend=backend_name, **status_extra)
-    try:
+    with starting_run(store, config, backend=backend_name, **status_extra) as paths:
         status = backend.submit(paths, resources=resources)
-    except BaseException:
-        shutil.rmtree(paths.root, ignore_errors=True)
-        raise
     return _report(args, paths, status)
 
 
 def handle_resume(args: argparse.Namespace, run_inline) -> int:
     """`emotui run --resume RUN [--backend B] [slurm flags]`."""
     from emotui.cli.flags import flag_values
+    from emotui.core.claim import claim_run
     from emotui.core.config import config_from_yaml
     from emotui.core.status import read_status, write_status
-    from emotui.launch import get_backend
+    from emotui.launch import backend_spec, get_backend
     from emotui.launch.monitor import prepare_resume
 
     given = sorted(flag_values(args))
@@ -157,19 +149,24 @@ def handle_resume(args: argparse.Namespace, run_inline) -> int:
     paths = store.find(args.resume)
     before = read_status(paths)
     backend_name = choose_backend(args, {}, previous=before.get("backend"))
-    previous_resources = before.get("resources") if before.get("backend") == "slurm" else None
+    # The resources of the last submission apply again on the same backend.
+    previous_resources = before.get("resources") if before.get("backend") == backend_name \
+        else None
     resources = resources_for(args, backend_name, {}, previous=previous_resources)
     config = config_from_yaml(paths.config)
-    prepare_resume(paths)
-    if backend_name == "inline":
-        write_status(paths, backend="inline")
-        return run_inline(paths, config, json_output=args.json, quiet=args.quiet, resume=True)
-    try:
-        write_status(paths, backend=backend_name)
-        status = get_backend(backend_name).submit(paths, resume=True, resources=resources)
-    except BaseException:
-        write_status(paths, **{k: before.get(k) for k in ("state", "reason", "backend", "ended")})
-        raise
+    # One start at a time: a second resume, or a job still training the run, is refused here in
+    # one line, before anything is written. Inline, the claim lasts the training; a detached
+    # job takes it over once submitted.
+    with claim_run(paths):
+        before = read_status(paths)
+        prepare_resume(paths)
+        if not backend_spec(backend_name).detached:
+            write_status(paths, backend=backend_name)
+            return run_inline(paths, config, json_output=args.json, quiet=args.quiet,
+                              resume=True)
+        with kept_unless_resumed(paths, before):
+            write_status(paths, backend=backend_name)
+            status = get_backend(backend_name).submit(paths, resume=True, resources=resources)
     return _report(args, paths, status)
 
 

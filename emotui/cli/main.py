@@ -22,6 +22,8 @@ COMMANDS = (
     "emotui.cli.sweep_cmd",
     "emotui.cli.compare_cmd",
     "emotui.cli.sync_cmd",
+    "emotui.cli.report_cmd",
+    "emotui.cli.demo_cmd",
 )
 
 EPILOG = """\
@@ -38,6 +40,15 @@ class ArgumentParser(argparse.ArgumentParser):
 
         print(f"emotui: error: {explain_argparse_error(self, message)}", file=sys.stderr)
         raise SystemExit(2)
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        # Each subcommand's parser gets its own arguments here: its values that start with '-'
+        # (compare --sort -test_accuracy) are joined to their option first.
+        from emotui.cli.flags import join_dash_values
+
+        if args is not None:
+            args = join_dash_values(self, list(args))
+        return super().parse_known_args(args, namespace)
 
 
 def common_parser(default: object = argparse.SUPPRESS) -> argparse.ArgumentParser:
@@ -81,6 +92,7 @@ def _subparser(parser: argparse.ArgumentParser, name: str | None):
 
 
 def main(argv: list[str] | None = None) -> int:
+    program = argv is None  # the process is ours to end (not a caller's, such as a test)
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
@@ -103,6 +115,10 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         print("emotui: interrupted", file=sys.stderr)
+        if program:
+            from emotui.launch.foreground import end_process_if_abandoned
+
+            end_process_if_abandoned(130)  # a second Ctrl-C left training running in a thread
         return 130
     except BrokenPipeError:  # `emotui ls | head`
         return 0

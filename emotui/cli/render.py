@@ -1,35 +1,23 @@
-"""Rich renderables for runs: the results summary, the per-class table, the runs list."""
+"""What `ls`, `show` and a finished run print: the runs list, a run's results and per-class table.
+
+Terminal cells use human units (emotui.cli.units); the runs list is a emotui.cli.tables table,
+so piped it becomes TSV with whole values in machine units.
+"""
 
 from __future__ import annotations
 
+import time
 from typing import Any, Iterable
 
-from rich.console import Group
+from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from emotui.cli.follow import STATE_STYLES, fmt_pct, format_duration
-
-
-def human_count(n: Any) -> str:
-    if n is None:
-        return "-"
-    n = float(n)
-    for unit, size in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(n) >= size:
-            return f"{n / size:.2f}{unit}"
-    return f"{int(n)}"
-
-
-def human_bytes(n: Any) -> str:
-    if n is None:
-        return "-"
-    n = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if abs(n) < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GB"  # pragma: no cover
+from emotui.cli import units
+from emotui.cli.follow import STATE_STYLES
+from emotui.cli.tables import Column, print_table
+from emotui.core import methods
+from emotui.core.progress import live_elapsed, live_eta
 
 
 def results_table(results: dict[str, Any]) -> Group:
@@ -42,16 +30,18 @@ def results_table(results: dict[str, Any]) -> Group:
         ("model", results.get("model")),
         ("best epoch", results.get("best_epoch")),
         ("eval accuracy / macro-F1",
-         f"{fmt_pct(results.get('eval_accuracy'))} / {fmt_pct(results.get('eval_macro_f1'))}"),
+         f"{units.percent(results.get('eval_accuracy'))} / "
+         f"{units.percent(results.get('eval_macro_f1'))}"),
         ("test accuracy / macro-F1",
-         f"{fmt_pct(results.get('test_accuracy'))} / {fmt_pct(results.get('test_macro_f1'))}"),
+         f"{units.percent(results.get('test_accuracy'))} / "
+         f"{units.percent(results.get('test_macro_f1'))}"),
         ("trainable / total params",
-         f"{human_count(results.get('trainable_params'))} / "
-         f"{human_count(results.get('total_params'))}"),
-        ("checkpoint", human_bytes(results.get("checkpoint_bytes"))),
-        ("train time", format_duration(results.get("train_runtime_s"))),
-        ("train samples/s", _num(results.get("train_samples_per_second"))),
-        ("peak GPU memory", human_bytes(results.get("peak_gpu_memory_bytes"))),
+         f"{units.count(results.get('trainable_params'))} / "
+         f"{units.count(results.get('total_params'))}"),
+        ("checkpoint", units.size(results.get("checkpoint_bytes"))),
+        ("train time", units.duration(results.get("train_runtime_s"))),
+        ("train samples/s", units.number(results.get("train_samples_per_second"))),
+        ("peak GPU memory", units.size(results.get("peak_gpu_memory_bytes"))),
     ]
     if results.get("collapsed"):
         rows.append(("warning", Text("collapsed: accuracy at the majority-class rate or a "
@@ -79,24 +69,133 @@ def _num(value: Any, digits: int = 1) -> str:
     return "-" if value is None else f"{float(value):.{digits}f}"
 
 
-def runs_table(rows: Iterable[dict[str, Any]], now: float) -> Table:
-    table = Table(box=None, padding=(0, 2), header_style="bold")
-    for name in ("run", "state", "method", "lr", "epoch", "eval acc", "test acc", "elapsed",
-                 "backend", "reason"):
-        table.add_column(name, no_wrap=name != "reason")
+def with_live_times(rows: Iterable[dict[str, Any]], now: float) -> list[dict[str, Any]]:
+    """Rows whose elapsed_s/eta_s are as of ``now`` (elapsed counts up, the ETA down while a
+    run works; emotui.core.progress), for people and scripts alike."""
+    out = []
     for row in rows:
-        state = row.get("status") or "?"
-        started, ended = row.get("started"), row.get("ended")
-        elapsed = (ended or now) - started if started else None
-        lr = row.get("learning_rate")
-        backend = row.get("backend") or "-"
-        if row.get("job_id"):
-            backend += f":{row['job_id']}"
-        table.add_row(
-            row["run_id"], Text(state, style=STATE_STYLES.get(state, "")), row.get("method") or "-",
-            f"{lr:g}" if isinstance(lr, (int, float)) else "-",
-            str(row.get("epoch") if row.get("epoch") is not None else "-"),
-            fmt_pct(row.get("eval_accuracy")), fmt_pct(row.get("test_accuracy")),
-            format_duration(elapsed), backend, row.get("reason") or "",
-        )
-    return table
+        status = dict(row, state=row.get("status"))
+        elapsed, eta = live_elapsed(status, now), live_eta(status, now)
+        out.append(dict(row, elapsed_s=None if elapsed is None else round(elapsed, 1),
+                        eta_s=None if eta is None else round(eta, 1), position_time=now))
+    return out
+
+
+def _state(row: dict[str, Any]) -> Text:
+    state = row.get("status") or "?"
+    return Text(state, style=STATE_STYLES.get(state, ""))
+
+
+def _epoch(row: dict[str, Any]) -> str:
+    epoch, total = row.get("epoch"), row.get("num_train_epochs")
+    if not isinstance(epoch, (int, float)):
+        return units.MISSING
+    shown = f"{epoch:.1f}" if isinstance(epoch, float) and not epoch.is_integer() else f"{epoch:g}"
+    return f"{shown}/{total:g}" if isinstance(total, (int, float)) else shown
+
+
+def _done(row: dict[str, Any]) -> str:
+    progress = row.get("progress")
+    return f"{100 * float(progress):.0f}%" if isinstance(progress, (int, float)) else units.MISSING
+
+
+def _backend(row: dict[str, Any]) -> str:
+    backend = row.get("backend") or units.MISSING
+    return f"{backend}:{row['job_id']}" if row.get("job_id") else backend
+
+
+def _lr(row: dict[str, Any]) -> str:
+    lr = row.get("learning_rate")
+    return f"{lr:g}" if isinstance(lr, (int, float)) else units.MISSING
+
+
+def run_columns(rows: list[dict[str, Any]]) -> list[Column]:
+    """The runs list: machine names and values for scripts, short cells for the terminal; at
+    80 columns the terminal keeps the id, state, method, progress, eval accuracy and times."""
+    columns = [
+        Column("run_id", "run", lambda r: str(r["run_id"])),
+        Column("status", "state", _state),
+        Column("method", "method", lambda r: methods.short_label(r.get("method")), drop=1),
+        Column("learning_rate", "lr", _lr, numeric=True, drop=7),
+        Column("epoch", "epoch", _epoch, numeric=True, drop=6),
+        Column("progress", "done", _done, numeric=True, drop=3),
+        # Validation accuracy is what a run is chosen by (and what moves while it runs): it
+        # stays longest.
+        Column("eval_accuracy", "eval acc", lambda r: units.percent(r.get("eval_accuracy")),
+               numeric=True, drop=1),
+        Column("test_accuracy", "test acc", lambda r: units.percent(r.get("test_accuracy")),
+               numeric=True, drop=5),
+        Column("elapsed_s", "elapsed", lambda r: units.duration(r.get("elapsed_s")),
+               numeric=True, drop=2),
+        Column("eta_s", "ETA", lambda r: units.duration(r.get("eta_s")) if r.get("eta_s")
+               is not None else "", numeric=True, drop=2),
+        Column("backend", "backend", _backend, drop=8),
+        Column("job_id", "job", lambda r: r.get("job_id") or "", terminal=False),
+    ]
+    # Seed groups (emotui run --seeds): columns only when some run belongs to one.
+    if any(row.get("group") for row in rows):
+        columns += [
+            Column("group", "group", lambda r: r.get("group") or units.MISSING, drop=4),
+            Column("seed", "seed", lambda r: str(r.get("seed")) if r.get("group")
+                   else units.MISSING, numeric=True, drop=4),
+        ]
+    columns.append(Column("reason", "reason", lambda r: r.get("reason") or "", drop=4,
+                          free_text=True))
+    return columns
+
+
+def print_runs(console: Console, rows: list[dict[str, Any]], now: float | None = None) -> None:
+    """The runs list: a fitted table on a terminal, TSV (whole values) when piped."""
+    rows = with_live_times(rows, time.time() if now is None else now)
+    print_table(console, run_columns(rows), rows)
+
+
+def run_header(row: dict[str, Any]) -> Text:
+    """`emotui show`'s first line: id, state, method, where, elapsed, ETA and the reason."""
+    text = Text.assemble((str(row["run_id"]), "bold"), "  ", _state(row), "  ",
+                         methods.find(row.get("method")).label if methods.find(row.get("method"))
+                         else (row.get("method") or units.MISSING),
+                         "  ", _backend(row), "  ", f"elapsed {units.duration(row.get('elapsed_s'))}")
+    if row.get("eta_s") is not None:
+        text.append(f"  ETA {units.duration(row['eta_s'])}")
+    if row.get("reason"):
+        text.append(f"  ({row['reason']})", style="dim")
+    return text
+
+
+def position_line(row: dict[str, Any]) -> Text | None:
+    """Where an active run is: phase, step, epoch, progress, speed (the header has the times)."""
+    if row.get("status") not in ("running", "queued", "preempted"):
+        return None
+    parts = [row.get("phase") or row.get("status")]
+    if row.get("total_steps"):
+        parts.append(f"step {row.get('step') or 0}/{row['total_steps']}")
+    if row.get("epoch") is not None:
+        parts.append(f"epoch {_epoch(row)}")
+    if isinstance(row.get("progress"), (int, float)):
+        parts.append(_done(row))
+    if row.get("samples_per_second"):
+        parts.append(f"{units.number(row['samples_per_second'], 0)} samples/s")
+    return Text("  ".join(str(p) for p in parts))
+
+
+def flat_items(prefix: str, value: Any) -> Iterable[tuple[str, Any]]:
+    """(dotted key, scalar) pairs of nested dicts: per_class.joy.f1 -> 0.93."""
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            yield from flat_items(f"{prefix}.{key}" if prefix else str(key), inner)
+    else:
+        yield prefix, value
+
+
+def show_for_scripts(payload: dict[str, Any]) -> str:
+    """`emotui show` piped: one `key<TAB>value` line per value, each whole (machine units)."""
+    from emotui.core.export import tsv_cell
+
+    skip = {"status_detail", "config", "results", "stderr_tail", "run_dir"}
+    lines = [f"{key}\t{tsv_cell(value)}" for key, value in payload.items() if key not in skip]
+    for section in ("config", "results"):
+        lines += [f"{key}\t{tsv_cell(value)}"
+                  for key, value in flat_items(section, payload.get(section) or {})]
+    lines.append(f"run_dir\t{payload.get('run_dir')}")
+    return "\n".join(lines) + "\n"

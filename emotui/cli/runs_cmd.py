@@ -9,16 +9,20 @@ import time
 from typing import Any
 
 from emotui.core.errors import ConfigError, EmotuiError
-from emotui.core.results import load_config_dict, summarize
-from emotui.core.runstore import RunPaths, RunStore, read_json
-from emotui.core.status import read_status, state_of
+from emotui.core.results import summarize
+from emotui.core.runstore import RunPaths, RunStore
+from emotui.core.lifecycle import FINISHED, STATE_NAMES, deletable, state_of
+from emotui.core.runview import UNREADABLE
+from emotui.core.status import read_status
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     ls = sub.add_parser("ls", parents=[common], help="list runs with their state and metrics")
     ls.add_argument("--json", action="store_true", help="a JSON list of run summaries")
     ls.add_argument("--state", action="append", metavar="STATE",
-                    help="only runs in this state (repeatable)")
+                    choices=(*STATE_NAMES, UNREADABLE),
+                    help=f"only runs in this state: {', '.join(STATE_NAMES)}, or {UNREADABLE} "
+                    "(files that cannot be read) (repeatable)")
     ls.set_defaults(handler=handle_ls)
 
     show = sub.add_parser("show", parents=[common], help="one run: state, config and results")
@@ -61,29 +65,37 @@ def handle_ls(args: argparse.Namespace) -> int:
     store = RunStore(args.runs_dir)
     runs = list(store)
     refresh_live_states(store, runs)
-    rows = [summarize(p) for p in runs]
+    from emotui.cli.render import print_runs, with_live_times
+
+    rows = with_live_times([summarize(p) for p in runs], time.time())
     if args.state:
         rows = [r for r in rows if r.get("status") in set(args.state)]
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print(json.dumps(rows, indent=2, default=str))
+        return 0
+    if not rows:
+        # On stderr: piped, an empty list stays empty.
+        if args.state:
+            print(f"no {' or '.join(dict.fromkeys(args.state))} runs in {store.root}",
+                  file=sys.stderr)
+        else:
+            print(f"no runs in {store.root}; start one with 'emotui run', 'emotui demo' or "
+                  "'emotui'", file=sys.stderr)
         return 0
     from rich.console import Console
 
-    from emotui.cli.render import runs_table
-
-    console = Console()
-    if not rows:
-        console.print(f"no runs in {store.root}; start one with 'emotui run' or 'emotui'")
-        return 0
-    console.print(runs_table(rows, time.time()))
+    print_runs(Console(), rows)
     return 0
 
 
 def show_payload(paths: RunPaths) -> dict[str, Any]:
+    from emotui.core.runview import read_run
+
     payload = summarize(paths)
-    payload["status_detail"] = read_status(paths)
-    payload["config"] = load_config_dict(paths)
-    payload["results"] = read_json(paths.results)
+    view = read_run(paths)  # what of its files has the expected shape (the row says the rest)
+    payload["status_detail"] = view.status
+    payload["config"] = view.config
+    payload["results"] = view.results
     payload["run_dir"] = str(paths.root)
     if payload.get("status") == "failed":
         from emotui.launch.base import stderr_tail
@@ -96,21 +108,38 @@ def handle_show(args: argparse.Namespace) -> int:
     store = RunStore(args.runs_dir)
     paths = store.find(args.run)
     refresh_live_states(store, [paths])
-    payload = show_payload(paths)
+    from emotui.cli.render import with_live_times
+
+    payload = with_live_times([show_payload(paths)], time.time())[0]
     if args.json:
         print(json.dumps(payload, indent=2, default=str))
         return 0
     from rich.console import Console
 
-    from emotui.cli.render import results_table, runs_table
+    from emotui.cli.render import position_line, results_table, run_header, show_for_scripts
+    from emotui.cli.tables import for_scripts
 
     console = Console()
-    console.print(runs_table([payload], time.time()))
+    if for_scripts(console):
+        sys.stdout.write(show_for_scripts(payload))
+        return 0
+    console.print(run_header(payload))
+    position = position_line(payload)
+    if position is not None:
+        console.print(position)
     if payload["results"]:
         console.print(results_table(payload["results"]))
     config = {k: v for k, v in payload["config"].items() if v not in (None, {}, "")}
-    console.print("[dim]config:[/] " + ", ".join(f"{k}={v}" for k, v in config.items()))
+    from rich.text import Text
+
+    # Text, not markup: values (prompt texts, paths) may hold square brackets.
+    console.print(Text.assemble(("config: ", "dim"),
+                                ", ".join(f"{k}={v}" for k, v in config.items())))
     detail = payload["status_detail"]
+    if detail.get("group"):
+        members = [p.run_id for p in store if read_status(p).get("group") == detail["group"]]
+        console.print(f"[dim]group:[/] {detail['group']} ({len(members)} runs that differ only "
+                      f"by seed: {', '.join(members)})", highlight=False)
     if detail.get("wandb_url"):
         console.print(f"[dim]W&B:[/] {detail['wandb_url']}")
     if detail.get("wandb_warning"):
@@ -135,6 +164,9 @@ def handle_logs(args: argparse.Namespace) -> int:
                 chunk = fh.read()
         except FileNotFoundError:
             chunk = b""
+        except OSError as exc:  # a directory where the log should be, no permission
+            raise EmotuiError(f"{path} cannot be read ({exc.strerror or type(exc).__name__})"
+                              ) from None
         if chunk:
             sys.stdout.write(chunk.decode("utf-8", errors="replace"))
             sys.stdout.flush()
@@ -142,7 +174,7 @@ def handle_logs(args: argparse.Namespace) -> int:
         if not args.follow:
             return 0
         state = state_of(read_status(paths))
-        if state is not None and state.finished:
+        if state in FINISHED:
             refresh_live_states(store, [paths])
             if not chunk:
                 return 0
@@ -156,8 +188,19 @@ def read_texts(args: argparse.Namespace) -> list[str]:
             source = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8")
         except OSError as exc:
             raise ConfigError(f"--file {args.file} cannot be read: {exc.strerror}") from None
-        with source:
-            texts.extend(line.rstrip("\n") for line in source if line.strip())
+        try:
+            with source:
+                lines = [line.rstrip("\n") for line in source if line.strip()]
+        except UnicodeDecodeError:
+            raise ConfigError(f"--file {args.file} is not UTF-8 text; give a text file with one "
+                              "text per line") from None
+        except OSError as exc:  # a folder, a device that fails mid-read
+            raise ConfigError(f"--file {args.file} cannot be read: {exc.strerror or exc}"
+                              ) from None
+        if any("\0" in line for line in lines):
+            raise ConfigError(f"--file {args.file} holds binary data; give a text file with one "
+                              "text per line")
+        texts.extend(lines)
     if not texts:
         raise ConfigError("no texts to classify; give TEXT arguments or --file F")
     return texts
@@ -167,7 +210,8 @@ def handle_predict(args: argparse.Namespace) -> int:
     store = RunStore(args.runs_dir)
     paths = store.find(args.run)
     texts = read_texts(args)
-    from emotui.train import predict
+    # The function's own module: once imported, emotui.train.predict names that module.
+    from emotui.train.predict import predict
 
     predictions = predict(paths.root, texts)
     if args.json:
@@ -192,7 +236,7 @@ def handle_rm(args: argparse.Namespace) -> int:
     refresh_live_states(store, targets)
     for paths in targets:
         state = state_of(read_status(paths))
-        if state is not None and not state.finished:
+        if not deletable(state):
             raise EmotuiError(f"run {paths.run_id} is {state}; cancel it first "
                               f"(emotui cancel {paths.run_id})")
     if not args.yes:

@@ -37,11 +37,31 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                         help="a sweep YAML file, or resume / status / ls")
     parser.add_argument("sweep", nargs="?", metavar="SWEEP",
                         help="sweep id (or a unique part of it) for resume / status")
-    parser.add_argument("--backend", choices=("inline", "local", "slurm"), default=None,
+    from emotui.launch.registry import backend_names
+
+    parser.add_argument("--backend", choices=backend_names(), default=None,
                         help="where trials run (default: inline, one at a time in this process; "
                         "local when --max-parallel > 1)")
     parser.add_argument("--max-parallel", "--max_parallel", dest="max_parallel", type=int,
-                        default=None, metavar="N", help="trials running at once (local, slurm)")
+                        default=None, metavar="N", help="trials running at once "
+                        f"({', '.join(backend_names(detached=True))})")
+    from emotui.launch.gpu_share import MPS_CHOICES
+    from emotui.launch.registry import backend_specs, or_list
+
+    pinning = tuple(s.name for s in backend_specs() if s.pins_gpus)
+    packing = tuple(s.name for s in backend_specs() if s.packs_trials)
+    parser.add_argument("--trials-per-gpu", "--trials_per_gpu", dest="trials_per_gpu", type=int,
+                        default=None, metavar="K",
+                        help="K trials at once on each GPU (a small model leaves a GPU idle). "
+                        f"{or_list(pinning)}: each trial pinned to one of this machine's GPUs, "
+                        "K per GPU, K x GPUs at once unless --max-parallel says fewer; with no "
+                        "GPU here, K has no effect beyond --max-parallel. "
+                        f"{or_list(packing)}: K trials in each one-GPU job. Without --backend: "
+                        "local")
+    parser.add_argument("--mps", choices=MPS_CHOICES, default=None,
+                        help="CUDA MPS for --trials-per-gpu K > 1: auto (default) starts its "
+                        "daemon where nvidia-cuda-mps-control exists, on insists, off shares "
+                        "the GPU without it")
     parser.add_argument("--controller", choices=("offline", "wandb"), default="offline",
                         help="offline: emotui picks the trials (default); wandb: a W&B sweep and "
                         "agents (needs a W&B key and network)")
@@ -98,14 +118,41 @@ def _count(args: argparse.Namespace) -> int | None:
 
 
 def _backend(args: argparse.Namespace) -> tuple[str, int]:
+    from emotui.launch.registry import backend_names, backend_spec, or_list
+
     parallel = args.max_parallel
     if parallel is not None and parallel < 1:
         raise ConfigError(f"--max-parallel must be >= 1, got {parallel}")
-    backend = args.backend or ("local" if parallel and parallel > 1 else "inline")
-    if backend == "inline" and parallel and parallel > 1:
-        raise ConfigError("the inline backend runs one trial at a time; add --backend local "
-                          "(or slurm) for --max-parallel > 1")
+    sharing_asked = args.trials_per_gpu is not None
+    backend = args.backend or ("local" if (parallel and parallel > 1) or sharing_asked
+                               else "inline")
+    sharing = _sharing(args, backend)
+    if parallel and parallel > 1 and not backend_spec(backend).detached:
+        raise ConfigError(f"the {backend} backend runs one trial at a time; add --backend "
+                          f"{or_list(backend_names(detached=True))} for --max-parallel > 1")
+    if sharing is not None and parallel is None:
+        from emotui.sweep.sharing import trials_at_once
+
+        parallel = trials_at_once(backend, None, sharing, _gpus(backend, sharing))
     return backend, parallel or 1
+
+
+def _sharing(args: argparse.Namespace, backend: str) -> Any:
+    """--trials-per-gpu / --mps checked for this backend (sweep.sharing); None when not given."""
+    from emotui.sweep.sharing import check_sharing
+
+    return check_sharing(backend, args.trials_per_gpu, args.mps)
+
+
+def _gpus(backend: str, sharing: Any) -> list[str]:
+    """This machine's GPUs where the backend pins trials to them (else none are needed)."""
+    from emotui.launch.registry import backend_spec
+
+    if sharing is None or not backend_spec(backend).pins_gpus:
+        return []
+    from emotui.launch.gpu_share import visible_gpus
+
+    return visible_gpus()
 
 
 def _sections(args: argparse.Namespace) -> dict[str, Any]:
@@ -131,11 +178,25 @@ def _start(store: Any, args: argparse.Namespace) -> int:
                                dry_run=args.dry_run,
                                echo=_echo(args.json), sections=_sections(args))
     if args.dry_run:
-        trials = dry_run(spec, paths if exists else None, count=count, max_parallel=parallel)
+        from emotui.sweep.estimate import describe, estimate_trials
+        from emotui.sweep.runner import DRY_RUN_LISTED, trials_to_start
+
+        previous = paths if exists else None
+        _, starting = trials_to_start(spec, previous, count=count, max_parallel=parallel)
+        trials = dry_run(spec, previous, count=count, max_parallel=parallel,
+                         limit=DRY_RUN_LISTED)
+        if len(trials) < starting:
+            print(f"emotui: the sweep would start {starting:,} trials; listing the first "
+                  f"{len(trials)} (--count N starts, and lists, N of them)", file=sys.stderr)
+        estimate = estimate_trials(trials, store, parallel)
         if args.json:
+            for trial, trial_estimate in zip(trials, estimate.trials):
+                trial["estimate"] = trial_estimate.as_json()
             print(json.dumps(trials, indent=2, default=str))
         else:
-            _print_plan(spec, paths.sweep_id, trials, exists)
+            _print_plan(spec, paths.sweep_id, trials, exists, starting)
+            for line in describe(estimate):
+                print(line)
         return 0
     if not exists:
         from emotui.sweep.runner import check_runnable
@@ -161,11 +222,15 @@ def _resume(store: Any, ref: str, args: argparse.Namespace) -> int:
     if args.overrides:
         raise ConfigError("--set cannot change a sweep being resumed; start a new one with "
                           "'emotui sweep FILE --set ...'")
+    from emotui.core.runstore import read_json
+
+    previous = read_json(paths.controller) or {}
+    if args.backend is None and args.max_parallel is None and args.trials_per_gpu is None:
+        # Shared GPUs as before (controller.json), unless the command says otherwise.
+        args.trials_per_gpu = previous.get("trials_per_gpu")
+        args.mps = args.mps or (previous.get("mps") if args.trials_per_gpu else None)
     backend, parallel = _backend(args)
     if args.backend is None and args.max_parallel is None:
-        from emotui.core.runstore import read_json
-
-        previous = read_json(paths.controller) or {}
         backend = previous.get("backend") or backend
         parallel = int(previous.get("max_parallel") or parallel)
     return _drive(spec, paths, store, args, backend, parallel, _count(args), resumed=True)
@@ -177,12 +242,18 @@ def _drive(spec: Any, paths: Any, store: Any, args: argparse.Namespace, backend:
     from emotui.sweep.runner import run_sweep
     from emotui.sweep.summary import summarize_sweep
 
+    from emotui.sweep.sharing import describe
+
     echo = _echo(args.json)
-    launcher = make_launcher(backend, max_parallel=parallel, sections=_sections(args))
+    sharing = _sharing(args, backend)
+    gpus = _gpus(backend, sharing)
+    launcher = make_launcher(backend, max_parallel=parallel, sections=_sections(args),
+                             sharing=sharing, gpus=gpus, sweep_id=paths.sweep_id)
     total = spec.planned_total()
     echo(f"sweep {paths.sweep_id}: {'continuing' if resumed else 'starting'} ({spec.method}, "
          f"{total if total is not None else '?'} trials planned, backend {backend}"
-         + (f", {parallel} at a time" if parallel > 1 else "") + ")")
+         + (f", {parallel} at a time" if parallel > 1 else "")
+         + describe(backend, sharing, gpus) + ")")
     started = time.time()
     try:
         from emotui.core.runstore import read_json
@@ -243,17 +314,9 @@ def _ls(store: Any, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(items, indent=2, default=str))
         return 0
-    from rich.table import Table
+    from emotui.cli.sweep_table import print_sweeps
 
-    table = Table(box=None)
-    for col in ("sweep", "method", "progress", "controller", "metric", "best", "best run"):
-        table.add_column(col)
-    for it in items:
-        table.add_row(it["sweep_id"], it["method"] or "",
-                      f"{it['finished']}/{it['planned'] if it['planned'] is not None else '?'}",
-                      (it["controller"] or "") + (" (alive)" if it["alive"] else ""),
-                      it["metric"] or "", _fmt(it["best_value"]), it["best_run"] or "")
-    _console().print(table if items else "no sweeps yet: emotui sweep FILE")
+    print_sweeps(_console(), items)
     return 0
 
 
@@ -265,74 +328,27 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def _print_plan(spec: Any, sweep_id: str, trials: list[dict[str, Any]], exists: bool) -> None:
+def _print_plan(spec: Any, sweep_id: str, trials: list[dict[str, Any]], exists: bool,
+                starting: int) -> None:
     total = spec.planned_total()
     print(f"sweep {sweep_id}: {spec.method}, {total if total is not None else '?'} trials planned"
           f"{' (exists: these are the ones not yet started)' if exists else ''}; would start "
-          f"{len(trials)} now:")
+          f"{starting} now:")
     for t in trials:
         params = ", ".join(f"{k}={_fmt(v)}" for k, v in t["params"].items()) or "(no swept values)"
         print(f"  {t['trial']:>3}  {t['config']['method']:<20} {params}")
+    if starting > len(trials):
+        print(f"  ... and {starting - len(trials):,} more")
 
 
 def _console() -> Any:
     from rich.console import Console
 
-    # Piped or redirected output keeps whole run ids and values (no 80-column truncation).
-    return Console() if sys.stdout.isatty() else Console(width=220)
+    # Piped or redirected, tables are TSV with whole values (emotui.cli.sweep_table).
+    return Console()
 
 
 def print_status(summary: dict[str, Any]) -> None:
-    from rich.table import Table
+    from emotui.cli.sweep_table import print_status as print_sweep_status
 
-    console = _console()
-    metric = summary.get("metric") or {}
-    counts = ", ".join(f"{v} {k.replace('_', '-')}" for k, v in sorted(summary["counts"].items()))
-    planned = summary.get("planned")
-    ctl = summary["controller"]
-    console.print(
-        f"[bold]sweep {summary['sweep_id']}[/]  {summary['method']}  "
-        f"{summary['finished']}/{planned if planned is not None else '?'} finished"
-        + (f" ({counts})" if counts else "")
-        + (f"  metric {metric.get('name')} ({metric.get('goal')})" if metric else "")
-        + f"  controller: {ctl.get('state') or '-'}{' (alive)' if ctl.get('alive') else ''}",
-        highlight=False,
-    )
-    best = summary.get("best")
-    if best:
-        console.print(f"best: trial {best['trial']}  {best['run_id']}  "
-                      f"{metric.get('name')} = {_fmt(best['value'])}", highlight=False)
-    rows = summary["rows"]
-    if not rows:
-        console.print("no trials yet")
-        return
-    params = []
-    for row in rows:
-        for key in row["params"]:
-            if key not in params:
-                params.append(key)
-    table = Table(box=None, pad_edge=False)
-    table.add_column("#", justify="right")
-    table.add_column("run", no_wrap=True)
-    table.add_column("state", no_wrap=True)
-    for key in params:
-        table.add_column(key, justify="right", overflow="fold")
-    table.add_column(metric.get("name") or "metric", justify="right")
-    table.add_column("test acc", justify="right")
-    table.add_column("epochs", justify="right")
-    table.add_column("note")
-    for row in rows:
-        notes = []
-        if row["collapsed"]:
-            notes.append("[red]COLLAPSED[/]")
-        if row.get("stale"):
-            notes.append("heartbeat stale")
-        if row["early_stopped"] and row.get("reason"):
-            notes.append(str(row["reason"]).replace("early-stopped by hyperband ", ""))
-        elif row["state"] == "failed" and row.get("reason"):
-            notes.append(str(row["reason"])[:60])
-        state = "early-stopped" if row["early_stopped"] else (row["state"] or "-")
-        table.add_row(str(row["trial"]), row["run_id"] or "-", state,
-                      *[_fmt(row["params"].get(k)) for k in params], _fmt(row["value"]),
-                      _fmt(row["test_accuracy"]), _fmt(row["epochs"]), " ".join(notes))
-    console.print(table)
+    print_sweep_status(_console(), summary)

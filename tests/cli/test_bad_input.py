@@ -1,64 +1,11 @@
-"""Bad input: one line on stderr, exit 2, no traceback, no run directory left behind."""
+"""Bad input that reaches the train layer's setup (data and model loading): one line on
+stderr, exit 2, no traceback, no run directory left behind. The cases refused before that are
+in test_bad_input_corpus.py."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
-
-
-def assert_clean_refusal(result, runs_dir: Path, fragment: str) -> None:
-    assert result.code == 2, (result.code, result.err)
-    assert "Traceback" not in result.err + result.out
-    lines = [line for line in result.err.splitlines() if line.strip()]
-    assert len(lines) == 1, result.err
-    assert lines[0].startswith("emotui: error: ")
-    assert fragment in lines[0], lines[0]
-    leftovers = [p for p in runs_dir.iterdir()] if runs_dir.exists() else []
-    assert leftovers == [], leftovers
-
-
-def write_jsonl(path: Path, rows: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return path
-
-
-CASES_WITHOUT_TRAINING = [
-    (["run", "--lerning_rate", "1e-4"], "did you mean --learning_rate"),
-    (["run", "--learning_rate", "fast"], "learning_rate (from command line) must be a number"),
-    (["run", "--learning_rate", "-1"], "must be > 0"),
-    (["run", "--per_device_train_batch_size", "0"], "must be >= 1"),
-    (["run", "--num_train_epochs", "0"], "must be > 0"),
-    (["run", "--peft_method", "lora", "--lora_dropout", "1.5"], "must be < 1"),
-    (["run", "--peft_method", "adapters"], "peft_method (from command line) must be one of"),
-    (["run", "--method", "qlora"], "method (from command line) must be one of"),
-    (["run", "--peft_method", "prompt_tuning", "--prompt_tuning_init_text", ""], "is empty"),
-    (["run", "--prompt_tuning_init_text", "classify"], "applies to prompt_tuning_text"),
-    (["run", "--train_file", "/nonexistent/train.jsonl"], "does not exist"),
-    (["run", "--train_file", "/"], "is not a file"),
-    (["show", "nosuchrun"], "no run 'nosuchrun'"),
-    (["show", "../../etc"], "not a valid run id"),
-    (["logs", "../x"], "not a valid run id"),
-    (["nosuchcommand"], "unknown command 'nosuchcommand'"),
-]
-
-
-@pytest.mark.parametrize("argv, fragment", CASES_WITHOUT_TRAINING)
-def test_refused_before_anything_runs(cli, argv, fragment):
-    assert_clean_refusal(cli(*argv), cli.runs_dir, fragment)
-
-
-def test_malformed_yaml_config(cli, tmp_path):
-    bad = tmp_path / "bad.yaml"
-    bad.write_text("learning_rate: [1e-4\n")
-    assert_clean_refusal(cli("run", "--config", str(bad)), cli.runs_dir, "not valid YAML at line")
-
-
-def test_unknown_key_in_yaml_config(cli, tmp_path):
-    bad = tmp_path / "typo.yaml"
-    bad.write_text("lora_rank: 8\n")
-    assert_clean_refusal(cli("run", "--config", str(bad)), cli.runs_dir, "did you mean 'lora_r'")
+from bad_input_helpers import assert_clean_refusal, write_jsonl  # noqa: F401  (test_run_seeds)
 
 
 # The cases below reach the train layer's setup (data and model loading) and must still leave

@@ -1,0 +1,189 @@
+"""Configurations and the honest pick: runs that differ only by seed form one configuration;
+each method's best configuration is the one with the highest mean VALIDATION accuracy.
+
+The test split is never used to choose: it is reported for the chosen configuration, as the
+mean and the sample standard deviation over its seeds. (The study picked its best LoRA run on
+the test split, which flatters it.)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import statistics
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from emotui.report.gather import ReportRun
+
+# What a seed varies: runs that differ only here are repetitions of one configuration.
+SEED_KEYS = ("seed", "shuffle_seed")
+# Settings that do not change what a run learns (names, logging, eval batch size, workers).
+BOOKKEEPING_KEYS = (
+    "run_name", "output_dir", "overwrite_output_dir", "disable_tqdm", "report_to",
+    "logging_steps", "cache_dir", "token", "per_device_eval_batch_size", "dataloader_num_workers",
+    "preprocessing_num_workers", "overwrite_cache", "extra_training_args", "stop_on_collapse",
+    "collapse_patience", "method_defaults",
+)
+# How the report names the settings that tell configurations apart.
+SHORT_NAMES = {
+    "learning_rate": "lr", "per_device_train_batch_size": "batch", "num_train_epochs": "epochs",
+    "lora_r": "r", "lora_alpha": "alpha", "lora_dropout": "dropout",
+    "lora_target_modules": "targets", "prompt_tuning_num_virtual_tokens": "tokens",
+    "prompt_tuning_init_text": "init text", "model_name_or_path": "model",
+    "gradient_accumulation_steps": "accum", "max_seq_length": "max len",
+}
+
+
+@dataclass(frozen=True)
+class Stat:
+    """A metric over a configuration's runs (those that have it)."""
+
+    values: tuple[float, ...]
+
+    @property
+    def n(self) -> int:
+        return len(self.values)
+
+    @property
+    def mean(self) -> float | None:
+        return statistics.fmean(self.values) if self.values else None
+
+    @property
+    def std(self) -> float | None:
+        """The sample standard deviation (n - 1); None for fewer than two values."""
+        return statistics.stdev(self.values) if self.n >= 2 else None
+
+
+@dataclass
+class Configuration:
+    """Runs of one method with the same settings but for the seed."""
+
+    method: str | None
+    settings: dict[str, Any]
+    runs: list[ReportRun] = field(default_factory=list)
+
+    def stat(self, metric: str) -> Stat:
+        return Stat(tuple(v for v in (r.metric(metric) for r in self.runs) if v is not None))
+
+    @property
+    def seeds(self) -> list[Any]:
+        return [r.config.get("seed") for r in self.runs]
+
+    @property
+    def best_run(self) -> ReportRun:
+        """The run whose details (confusion matrix) stand for the configuration: the highest
+        validation accuracy, then the earliest id."""
+        return min(self.runs, key=lambda r: (-(r.metric("eval_accuracy") or -math.inf),
+                                             r.run_id))
+
+    @property
+    def collapsed_runs(self) -> int:
+        return sum(1 for r in self.runs if r.collapsed)
+
+    @property
+    def label(self) -> str:
+        return self.runs[0].run_id if len(self.runs) == 1 else \
+            f"{self.runs[0].run_id} (+{len(self.runs) - 1})"
+
+
+def _config_fields() -> set[str]:
+    from emotui.core.config import RunConfig
+
+    return {f.name for f in dataclasses.fields(RunConfig)}
+
+
+def _normalized(value: Any) -> Any:
+    """W&B and YAML spell numbers differently (2e-05, "2e-5", 2.0e-05): compare them as floats."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
+def settings_of(run: ReportRun, fields: set[str] | None = None) -> dict[str, Any]:
+    """The run's settings that make it this configuration (seeds and bookkeeping left out)."""
+    fields = fields if fields is not None else _config_fields()
+    skip = set(SEED_KEYS) | set(BOOKKEEPING_KEYS)
+    out = {key: _normalized(run.config.get(key)) for key in sorted(fields - skip)}
+    out["method"] = run.method
+    return out
+
+
+def group_by_seed(runs: Iterable[ReportRun]) -> list[Configuration]:
+    """Configurations in order of first appearance; each run in exactly one."""
+    fields = _config_fields()
+    groups: dict[str, Configuration] = {}
+    for run in runs:
+        settings = settings_of(run, fields)
+        key = json.dumps(settings, sort_keys=True, default=str)
+        if key not in groups:
+            groups[key] = Configuration(run.method, settings)
+        groups[key].runs.append(run)
+    return list(groups.values())
+
+
+def selection_key(config: Configuration) -> tuple:
+    """Highest mean validation accuracy; ties: validation macro-F1, fewer trainable
+    parameters, then the earliest run id (a stable order)."""
+    eval_acc = config.stat("eval_accuracy").mean
+    eval_f1 = config.stat("eval_macro_f1").mean
+    params = config.stat("trainable_params").mean
+    return (-eval_acc if eval_acc is not None else math.inf,
+            -eval_f1 if eval_f1 is not None else math.inf,
+            params if params is not None else math.inf,
+            min(r.run_id for r in config.runs))
+
+
+def best_per_method(configs: Iterable[Configuration]) -> dict[str | None, Configuration]:
+    """Each method's configuration picked on validation; methods whose runs have no validation
+    accuracy are left out (they cannot be picked honestly)."""
+    best: dict[str | None, Configuration] = {}
+    for config in sorted(configs, key=selection_key):
+        if config.stat("eval_accuracy").n and config.method not in best:
+            best[config.method] = config
+    return best
+
+
+def unpickable_methods(configs: Iterable[Configuration]) -> list[str | None]:
+    """Methods that have runs but no validation accuracy in any of them."""
+    configs = list(configs)
+    have = {c.method for c in configs if c.stat("eval_accuracy").n}
+    return sorted({c.method for c in configs} - have, key=str)
+
+
+def differing_settings(configs: list[Configuration]) -> list[str]:
+    """Settings whose values differ between the configurations (the learning rate always)."""
+    keys: list[str] = []
+    if not configs:
+        return keys
+    for key in configs[0].settings:
+        if key == "method":
+            continue
+        values = {json.dumps(c.settings.get(key), default=str) for c in configs}
+        if len(values) > 1 or key == "learning_rate":
+            keys.append(key)
+    order = {name: i for i, name in enumerate(SHORT_NAMES)}
+    return sorted(keys, key=lambda k: (0, order[k], k) if k in order else (1, 0, k))
+
+
+def describe_settings(config: Configuration, keys: list[str]) -> str:
+    """"lr=0.001, r=8": the given settings of a configuration, short names first."""
+    from emotui.core.export import format_value
+
+    parts = []
+    for key in keys:
+        value = config.settings.get(key)
+        if value is None:
+            continue
+        if isinstance(value, float) and value.is_integer() and key != "learning_rate":
+            value = int(value)
+        parts.append(f"{SHORT_NAMES.get(key, key)}={format_value(value)}")
+    return ", ".join(parts) or "defaults"
