@@ -13,6 +13,7 @@ import time
 from datetime import datetime
 from typing import Any, Iterable, Mapping
 
+from emotui.core.methods import method_of
 from emotui.core.results import KEY_HYPERPARAMETERS, SUMMARY_METRICS
 
 STEP_KEY = "train/global_step"
@@ -134,21 +135,6 @@ def wandb_config(config_dict: Mapping[str, Any], run_id: str) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------
 # W&B -> emotui
 # ---------------------------------------------------------------------------------------------
-
-
-def method_of(config: Mapping[str, Any]) -> str | None:
-    """emotui's method name for a W&B run's config (emotui's own, or the study's peft_method)."""
-    if config.get("method") in ("full", "lora", "prompt_tuning_text", "prompt_tuning_random"):
-        return config["method"]
-    if not config:
-        return None
-    peft = config.get("peft_method")
-    if peft == "lora":
-        return "lora"
-    if peft == "prompt_tuning":
-        text_init = bool(config.get("prompt_tuning_init_text"))
-        return "prompt_tuning_text" if text_init else "prompt_tuning_random"
-    return "full"
 
 
 def _first(mapping: Mapping[str, Any], keys: Iterable[str]) -> Any:

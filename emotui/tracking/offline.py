@@ -20,7 +20,7 @@ import time
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable
 
 from emotui.core.errors import EmotuiError
 
@@ -295,8 +295,3 @@ def read_offline_runs(path: Path) -> list[OfflineRun]:
             order.append(run_id)
         read_run_file(file, into=runs[run_id])
     return [runs[r] for r in order]
-
-
-def iter_offline_records(path: Path) -> Iterator[dict[str, Any]]:
-    for run in read_offline_runs(path):
-        yield run.to_record()

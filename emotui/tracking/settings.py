@@ -14,16 +14,16 @@ from __future__ import annotations
 import argparse
 import os
 import socket
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Mapping
 from urllib.parse import urlparse
 
 from emotui.core.errors import ConfigError
+from emotui.core.settings import Schema, add_flags, flag_values, layer_settings, setting
 
 DEFAULT_PROJECT = "emotui"
 STATUS_KEY = "wandb_settings"
 MODES = ("online", "offline", "disabled")
-SETTING_KEYS = ("entity", "project", "group", "tags", "name", "notes", "job_type", "mode")
 SECRET_KEYS = frozenset({"api_key", "key", "apikey", "token", "password"})
 # Keys of the user config's wandb: section that are emotui's own, not wandb.init settings
 # (tui_project: the W&B project the TUI shows beside the local runs; see emotui.tui.app).
@@ -44,104 +44,72 @@ _MODE_ALIASES = {"dryrun": "offline", "run": "online", "shared": "online", "true
                  "false": "disabled", "off": "disabled"}
 
 
+def normalize_mode(value: Any, source: str) -> str:
+    """A mode as wandb spells it, old spellings included (the choice check follows)."""
+    text = str(value).strip().lower()
+    return _MODE_ALIASES.get(text, text)
+
+
 @dataclass
 class WandbSettings:
     """Everything wandb.init needs from emotui besides the config (never the key)."""
 
-    project: str = DEFAULT_PROJECT
-    entity: str | None = None
-    group: str | None = None
-    tags: list[str] = field(default_factory=list)
-    name: str | None = None
-    notes: str | None = None
-    job_type: str | None = None
-    mode: str = "online"
+    project: str = setting(DEFAULT_PROJECT, "W&B project", metavar="NAME")
+    entity: str | None = setting(None, "W&B user or team", metavar="NAME",
+                                 default_help="your default entity")
+    group: str | None = setting(None, "W&B run group (sweep trials: the sweep id)", metavar="NAME")
+    tags: list[str] = setting([], "comma-separated W&B tags (the method is always added)",
+                              metavar="A,B")
+    name: str | None = setting(None, "W&B run name", flag=False)
+    notes: str | None = setting(None, "W&B run notes", flag=False)
+    job_type: str | None = setting(None, "W&B job type", flag=False)
+    mode: str = setting("online", "online, offline (upload later with 'emotui sync') or disabled",
+                        choices=MODES, parse=normalize_mode, default_help="$WANDB_MODE or online")
 
 
-def _tags(value: Any, where: str) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        items = value.split(",")
-    elif isinstance(value, (list, tuple)):
-        items = [str(v) for v in value]
-    else:
-        raise ConfigError(f"wandb tags ({where}) must be a list or comma-separated text")
-    return [t.strip() for t in items if t.strip()]
+def _refuse_secrets(key: str, raw_key: str, source: str) -> None:
+    if key.lower() in SECRET_KEYS:
+        raise ConfigError(
+            f"'wandb: {raw_key}' in {source}: emotui does not take the W&B API key from files; "
+            "remove it and set WANDB_API_KEY or run 'wandb login'"
+        )
 
 
-def normalize_mode(value: Any, where: str) -> str:
-    text = str(value).strip().lower()
-    text = _MODE_ALIASES.get(text, text)
-    if text not in MODES:
-        raise ConfigError(f"wandb mode ({where}) must be one of: {', '.join(MODES)}; got {value!r}")
-    return text
+WANDB_SETTINGS = Schema.of(
+    WandbSettings, "W&B", prefix="wandb ", others=EMOTUI_KEYS, skip_empty=True, fold_case=True,
+    flag_prefix="wandb", dest_prefix="wandb_", underscore_flags="second", refuse=_refuse_secrets,
+)
 
 
 def clean_section(section: Mapping[str, Any] | None, where: str) -> dict[str, Any]:
     """A ``wandb:`` mapping checked: known keys only, no secrets, tags as a list."""
     if not section:
         return {}
-    if not isinstance(section, Mapping):
-        raise ConfigError(f"'wandb:' in {where} must be a mapping of settings")
-    out: dict[str, Any] = {}
-    for raw_key, value in section.items():
-        key = str(raw_key).strip().lower().replace("-", "_")
-        if key in SECRET_KEYS:
-            raise ConfigError(
-                f"'wandb: {raw_key}' in {where}: emotui does not take the W&B API key from files; "
-                "remove it and set WANDB_API_KEY or run 'wandb login'"
-            )
-        if key in EMOTUI_KEYS:
-            continue
-        if key not in SETTING_KEYS:
-            raise ConfigError(
-                f"unknown W&B setting '{raw_key}' in {where}; known: "
-                f"{', '.join((*SETTING_KEYS, *sorted(EMOTUI_KEYS)))}"
-            )
-        if value is None or value == "":
-            continue
-        if key == "tags":
-            out[key] = _tags(value, where)
-        elif key == "mode":
-            out[key] = normalize_mode(value, where)
-        else:
-            out[key] = str(value)
-    return out
+    return layer_settings(WANDB_SETTINGS, [(where, section)]).values
 
 
-def settings_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+def _env_layer(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     env = os.environ if environ is None else environ
-    raw = {key: env[var] for key, var in ENV_VARS.items() if env.get(var)}
+    raw: dict[str, Any] = {key: env[var] for key, var in ENV_VARS.items() if env.get(var)}
     if env.get("WANDB_DISABLED", "").lower() in ("true", "1", "yes"):
         raw["mode"] = "disabled"  # the transformers-era switch some users still set
-    return clean_section(raw, "the environment")
-
-
-def user_settings() -> dict[str, Any]:
-    from emotui.core.userconfig import user_config_path, user_section
-
-    return clean_section(user_section("wandb"), f"user config {user_config_path()}")
-
-
-def merge_settings(*layers: Mapping[str, Any]) -> dict[str, Any]:
-    merged: dict[str, Any] = {}
-    for layer in layers:
-        merged.update({k: v for k, v in layer.items() if v not in (None, "", [])})
-    return merged
+    return raw
 
 
 def resolve(run_choices: Mapping[str, Any] | None = None, *, user: Mapping[str, Any] | None = None,
             environ: Mapping[str, str] | None = None) -> WandbSettings:
     """The effective settings: user config < environment < the run's own choices."""
-    user_layer = user_settings() if user is None else clean_section(user, "user config")
-    merged = merge_settings(user_layer, settings_from_env(environ),
-                            clean_section(run_choices or {}, "the run's settings"))
-    return WandbSettings(**merged)
+    from emotui.core.userconfig import user_layer
+
+    user_config = user_layer("wandb") if user is None else ("user config", user)
+    return layer_settings(WANDB_SETTINGS, [
+        user_config, ("the environment", _env_layer(environ)),
+        ("the run's settings", run_choices or {}),
+    ]).build()
 
 
 # ---------------------------------------------------------------------------------------------
-# Command-line flags (added to `emotui run`, `emotui sweep` and `emotui compare`)
+# Command-line flags (added to `emotui run` and `emotui sweep`)
 # ---------------------------------------------------------------------------------------------
 
 
@@ -152,33 +120,17 @@ def add_wandb_flags(parser: argparse.ArgumentParser) -> None:
         "section of ~/.config/emotui/config.yaml. The API key comes from WANDB_API_KEY or "
         "'wandb login' only.",
     )
-    group.add_argument("--wandb-project", "--wandb_project", dest="wandb_project", metavar="NAME",
-                       help=f"W&B project (default: {DEFAULT_PROJECT})")
-    group.add_argument("--wandb-entity", "--wandb_entity", dest="wandb_entity", metavar="NAME",
-                       help="W&B user or team (default: your default entity)")
-    group.add_argument("--wandb-group", "--wandb_group", dest="wandb_group", metavar="NAME",
-                       help="W&B run group (sweep trials: the sweep id)")
-    group.add_argument("--wandb-tags", "--wandb_tags", dest="wandb_tags", metavar="A,B",
-                       help="comma-separated W&B tags (the method is always added)")
-    group.add_argument("--wandb-mode", "--wandb_mode", dest="wandb_mode",
-                       choices=("online", "offline", "disabled"),
-                       help="online, offline (upload later with 'emotui sync') or disabled "
-                            "(default: $WANDB_MODE or online)")
+    add_flags(WANDB_SETTINGS, lambda _group: group)
 
 
 def run_choices_from_args(args: argparse.Namespace,
                           sections: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The run's own W&B choices: the --config file's wandb: section overridden by the flags."""
-    choices = clean_section((sections or {}).get("wandb"), "--config")
-    flags = {
-        "project": getattr(args, "wandb_project", None),
-        "entity": getattr(args, "wandb_entity", None),
-        "group": getattr(args, "wandb_group", None),
-        "tags": getattr(args, "wandb_tags", None),
-        "mode": getattr(args, "wandb_mode", None),
-    }
-    choices.update(clean_section({k: v for k, v in flags.items() if v}, "the command line"))
-    return choices
+    config_file = getattr(args, "config_file", None) or "--config"
+    return layer_settings(WANDB_SETTINGS, [
+        (f"{config_file} (wandb:)", (sections or {}).get("wandb")),
+        ("command line", flag_values(WANDB_SETTINGS, args)),
+    ]).values
 
 
 def status_fields(choices: Mapping[str, Any]) -> dict[str, Any]:

@@ -11,18 +11,17 @@ from typing import Any, Iterable
 
 from emotui.core.results import SUMMARY_METRICS, summarize
 from emotui.core.runstore import RunPaths
-from emotui.core.status import read_status
+from emotui.core.runview import read_checked_status
 from emotui.tracking import keys
 from emotui.tracking.offline import OfflineRun, find_run_files, read_offline_runs
 from emotui.tracking.wandb_api import ProjectRuns
 
-LINK_COLUMNS = ("source", "name", "wandb_run_id", "wandb_url", "wandb_project")
 
-
-def local_row(paths: RunPaths) -> dict[str, Any]:
-    """summarize() of a run directory, with where its W&B twin is (from status.json)."""
-    row = summarize(paths)
-    status = read_status(paths)
+def local_row(paths: RunPaths, config: dict[str, Any] | None = None) -> dict[str, Any]:
+    """summarize() of a run directory (its config.yaml as ``config`` when already read), with
+    where its W&B twin is (from status.json)."""
+    row = summarize(paths, config)
+    status, _problems = read_checked_status(paths)  # the row says when it is unreadable
     project = "/".join(p for p in (status.get("wandb_entity"), status.get("wandb_project")) if p)
     row.update(
         source="local",
@@ -67,13 +66,6 @@ def record_detail(record: dict[str, Any],
         "summary": dict(record.get("summary") or {}),
         "events": keys.history_to_events(history or []),
     }
-
-
-def offline_detail(run: OfflineRun) -> dict[str, Any]:
-    """record_detail of an offline run, with its files and whether the last record was torn."""
-    detail = record_detail(run.to_record(), run.history)
-    detail.update(files=[str(f) for f in run.files], torn=run.torn)
-    return detail
 
 
 def project_rows(runs: ProjectRuns) -> list[dict[str, Any]]:

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Iterable
 
 from emotui.core.runstore import RunPaths
-from emotui.core.status import ACTIVE, now, read_status, state_of, write_status
+from emotui.core.lifecycle import ACTIVE, state_of
+from emotui.core.status import now, read_status, write_status
 from emotui.tracking.offline import OFFLINE_GLOB
 from emotui.tracking.settings import base_url, has_credentials, reachable
 

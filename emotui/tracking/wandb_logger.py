@@ -16,6 +16,7 @@ from typing import Any
 
 from emotui.core.config import RunConfig
 from emotui.core.runstore import RunPaths
+from emotui.core.seeds import GROUP_FIELD
 from emotui.core.status import read_status
 from emotui.tracking import keys
 from emotui.tracking.settings import (
@@ -85,7 +86,10 @@ class WandbLogger:
     def settings(self) -> WandbSettings:
         status = read_status(self.paths)
         settings = resolve(status.get(STATUS_KEY))
-        # Sweep trials are grouped by their sweep unless the user chose a group.
+        # Unless the user chose a group: the runs of one `emotui run --seeds` form a W&B group
+        # (W&B then shows their mean and spread), and sweep trials are grouped by their sweep.
+        if not settings.group and status.get(GROUP_FIELD):
+            settings.group = str(status[GROUP_FIELD])
         if not settings.group and status.get("sweep_id"):
             settings.group = str(status["sweep_id"])
         if not settings.name:

@@ -14,7 +14,10 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
+from emotui.tui.memory import recall, remember
 from emotui.tui.sources import LocalRunSource, RunSource
+
+THEMES = ("textual-dark", "textual-light")  # t switches between them
 
 
 class EmotuiApp(App):
@@ -34,13 +37,13 @@ class EmotuiApp(App):
         super().__init__()
         self.source = source
         # Shown in the header; tests pass a fixed label (a temporary path would vary).
-        self.store_label = store_label or getattr(source, "label", None) \
-            or str(getattr(source, "root", source.name))
+        self.store_label = store_label or source.label
         # One clock for elapsed times and ETAs: tests freeze it so snapshots are stable.
         self.clock = clock
         self.export_dir = Path(export_dir) if export_dir else Path.cwd()
         self.poll_interval = poll_interval
-        self.theme = "textual-dark"
+        # The theme chosen last time (t), kept in the user's state folder.
+        self.theme = THEMES[1] if recall().get("theme") == THEMES[1] else THEMES[0]
 
     def on_mount(self) -> None:
         from emotui.tui.screens.runs import RunsScreen
@@ -48,7 +51,8 @@ class EmotuiApp(App):
         self.push_screen(RunsScreen(poll_interval=self.poll_interval))
 
     def action_toggle_theme(self) -> None:
-        self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"
+        self.theme = THEMES[1] if self.theme == THEMES[0] else THEMES[0]
+        remember(theme=self.theme)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """Every key binding of the current screen is also a command in the palette."""

@@ -7,7 +7,6 @@ logic lives here; every failure surfaces as an EmotuiError for a notification.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -16,52 +15,43 @@ from typing import Any
 
 import yaml
 
-from emotui.core.config import RunConfig, dump_config
+from emotui.core.claim import claim_run
+from emotui.core.config import RunConfig
 from emotui.core.errors import BackendError, ConfigError
+from emotui.core.lifecycle import deletable, kept_unless_resumed, starting_run, state_of
 from emotui.core.runstore import RunPaths, RunStore, atomic_write_text
-from emotui.core.status import ACTIVE, RunState, now, read_status, state_of, write_status
+from emotui.core.status import read_status, write_status
 
 
 def slurm_resources(form_values: dict[str, Any] | None):
     """User defaults (~/.config/emotui/config.yaml slurm:) < what the launch form says."""
-    from emotui.core.userconfig import user_config_path, user_section
-    from emotui.launch.resources import merge_resources
+    from emotui.launch.resources import resources_from_sources
 
-    return merge_resources([(f"{user_config_path()} (slurm:)", user_section("slurm")),
-                            ("launch form", form_values or {})])
-
-
-def create_run(store: RunStore, config: RunConfig, backend: str) -> RunPaths:
-    """A new run directory with its resolved config.yaml and a queued status.json."""
-    paths = store.create(config.method)
-    try:
-        atomic_write_text(paths.config, dump_config(config))
-        write_status(paths, run_id=paths.run_id, state=RunState.QUEUED, reason=None,
-                     backend=backend, method=config.method, created=now())
-    except BaseException:
-        shutil.rmtree(paths.root, ignore_errors=True)
-        raise
-    return paths
+    return resources_from_sources(None, form_values, flags_source="launch form")
 
 
 def submit(store: RunStore, config: RunConfig, backend: str,
            slurm: dict[str, Any] | None = None) -> str:
     """Create a run and start it on the backend (local: detached; slurm: sbatch); its id."""
-    from emotui.launch import get_backend
+    from emotui.launch import backend_names, backend_spec, get_backend
+    from emotui.launch.registry import or_list
 
-    if backend not in ("local", "slurm"):
-        raise ConfigError(f"the TUI launches on local or slurm, not {backend!r}")
+    if not backend_spec(backend).tui:
+        raise ConfigError(f"the TUI launches on {or_list(backend_names(tui=True))}, "
+                          f"not {backend!r}")
     runner = get_backend(backend)
-    resources = slurm_resources(slurm) if backend == "slurm" else None
-    paths = create_run(store, config, backend)
-    try:
-        runner.submit(paths, resources=resources)
-    except BaseException as exc:
-        # Nothing half-written: a run that never started leaves no directory behind.
-        shutil.rmtree(paths.root, ignore_errors=True)
-        if isinstance(exc, (BackendError, ConfigError)):
+    resources = slurm_resources(slurm) if backend_spec(backend).resources is not None else None
+    from emotui.train.preflight import check_before_run
+
+    check_before_run(config)  # the model folder and data files, before the run exists
+    # Nothing half-written: a run that never started leaves no directory behind.
+    with starting_run(store, config, backend=backend) as paths:
+        try:
+            runner.submit(paths, resources=resources)
+        except (BackendError, ConfigError):
             raise
-        raise BackendError(f"could not submit to {backend}: {exc}") from exc
+        except BaseException as exc:
+            raise BackendError(f"could not submit to {backend}: {exc}") from exc
     return paths.run_id
 
 
@@ -76,26 +66,27 @@ def cancel(paths: RunPaths) -> str:
 def resume(paths: RunPaths) -> str:
     """Start a failed, cancelled or preempted run again from its last checkpoint, on the
     backend (and, for Slurm, the resources) it ran with before."""
-    from emotui.launch import get_backend
+    from emotui.launch import backend_names, backend_spec, get_backend
     from emotui.launch.monitor import prepare_resume
-    from emotui.launch.resources import merge_resources
+    from emotui.launch.resources import resources_from_sources
 
     before = read_status(paths)
-    backend = before.get("backend") or "local"
-    backend = "local" if backend == "inline" else backend  # the TUI never trains in-process
+    backend = before.get("backend") or backend_names(tui=True)[0]
+    if not backend_spec(backend).tui:  # e.g. inline: the TUI never trains in its own process
+        backend = backend_names(tui=True)[0]
     resources = None
-    if backend == "slurm":
+    if backend_spec(backend).resources is not None:
         previous = before.get("resources")
-        resources = merge_resources([("the run's last submission", previous)]) \
-            if isinstance(previous, dict) else slurm_resources(None)
-    prepare_resume(paths)
-    try:
-        write_status(paths, backend=backend)
-        get_backend(backend).submit(paths, resume=True, resources=resources)
-    except BaseException:
-        # Not resumed after all: the run keeps the state it had.
-        write_status(paths, **{k: before.get(k) for k in ("state", "reason", "backend", "ended")})
-        raise
+        resources = resources_from_sources(
+            previous=previous if isinstance(previous, dict) else None, flags_source="launch form")
+    # Claimed like `emotui run --resume` (core.claim): a run something else is starting or
+    # training is refused in one line, before anything is written.
+    with claim_run(paths):
+        before = read_status(paths)
+        prepare_resume(paths)
+        with kept_unless_resumed(paths, before):
+            write_status(paths, backend=backend)
+            get_backend(backend).submit(paths, resume=True, resources=resources)
     return f"resumed on {backend}"
 
 
@@ -103,7 +94,7 @@ def delete(store: RunStore, run_id: str) -> None:
     """Delete a finished run's directory; never one that is queued, running or preempted."""
     paths = store.paths(run_id)
     state = state_of(read_status(paths))
-    if state in ACTIVE:
+    if not deletable(state):
         raise ConfigError(f"run {run_id} is {state}; cancel it before deleting it")
     store.delete(run_id)
 
@@ -114,6 +105,7 @@ def submit_sweep(store: RunStore, sweep_file: Path, backend: str,
 
     The file is validated here first so a bad sweep is a one-line message, not a dead process.
     """
+    from emotui.launch import backend_spec
     from emotui.sweep.spec import load_sweep
 
     sweep_file = Path(sweep_file).expanduser().absolute()
@@ -123,7 +115,7 @@ def submit_sweep(store: RunStore, sweep_file: Path, backend: str,
     stamp = time.strftime("%y%m%d-%H%M%S")
     command = [sys.executable, "-m", "emotui", "sweep", str(sweep_file),
                "--runs-dir", str(store.root), "--backend", backend]
-    if backend == "slurm" and slurm:
+    if backend_spec(backend).resources is not None and slurm:
         extra = logs / f".tui-{stamp}-slurm.yaml"
         atomic_write_text(extra, yaml.safe_dump({"slurm": dict(slurm)}))
         command += ["--config", str(extra)]
@@ -136,3 +128,42 @@ def submit_sweep(store: RunStore, sweep_file: Path, backend: str,
         except OSError as exc:
             raise BackendError(f"could not start the sweep controller: {exc}") from None
     return spec.default_id()
+
+
+# The TUI writes reports as one self-contained HTML file: it opens in any browser.
+REPORT_FORMAT = "html"
+
+
+def write_report(store: RunStore | None, refs: list[str], out: Path,
+                 shown: list[dict[str, Any]] | None = None) -> Path:
+    """`emotui report REFS --format html --out OUT`: runs and sweeps of the store by id, plus
+    ``shown``: runs of a remote source as the screen holds them (run_id, row, config, results,
+    events). Returns the file written; an EmotuiError says why not."""
+    from emotui.report.document import build_report
+    from emotui.report.gather import Gathered, gather, viewed_run
+    from emotui.report.output import write_report as write_document
+
+    if store is None:
+        raise ConfigError("no run store to report from")
+    # gather() without references reports the whole store: only ask it for named ones.
+    gathered = gather(store, refs) if refs else Gathered([], [], store)
+    gathered.runs += [viewed_run(r["run_id"], r["row"], r["config"], r["results"],
+                                 r.get("events")) for r in shown or []]
+    report = build_report(gathered)
+    return write_document(report, REPORT_FORMAT, out)[0]
+
+
+def estimate_sweep(store: RunStore, sweep_file: Path, max_parallel: int = 1) -> list[str]:
+    """What `emotui sweep FILE --dry-run` says the sweep's trials will cost, from the measured
+    speed of earlier runs in the store (sweep.estimate); an EmotuiError for a bad sweep file."""
+    from emotui.sweep.estimate import describe, estimate_trials
+    from emotui.sweep.runner import DRY_RUN_LISTED, dry_run, open_sweep, trials_to_start
+
+    spec, paths, exists = open_sweep(Path(sweep_file).expanduser(), [], store)
+    previous = paths if exists else None
+    trials = dry_run(spec, previous, count=None, max_parallel=max_parallel, limit=DRY_RUN_LISTED)
+    lines = describe(estimate_trials(trials, store, max_parallel))
+    _, starting = trials_to_start(spec, previous, count=None, max_parallel=max_parallel)
+    if starting > len(trials):
+        lines.append(f"(the estimate covers the first {len(trials)} of {starting:,} trials)")
+    return lines

@@ -9,6 +9,11 @@ from typing import Any
 
 from rich.text import Text
 
+from emotui.core import methods
+from emotui.core.lifecycle import ACTIVE
+from emotui.core.progress import format_duration, live_elapsed, live_eta
+from emotui.core.results import COLLAPSE_REASON_PREFIX
+
 # Rich colours that read on both the light and the dark theme (DataTable cells are Rich text).
 STATE_STYLES = {
     "queued": "bold blue",
@@ -19,18 +24,40 @@ STATE_STYLES = {
     "preempted": "bold yellow",
 }
 STATES = tuple(STATE_STYLES)
-METHOD_LABELS = {
-    "full": "full",
-    "lora": "lora",
-    "prompt_tuning_text": "ptext",
-    "prompt_tuning_random": "prand",
-}
-METHODS = tuple(METHOD_LABELS)
+# What a row shows instead of its state: a cancel asked for and not yet done, a run that
+# completed without learning (core.results: the collapse flag or the sentinel's reason).
+STOPPING_STYLE = "bold magenta"
+COLLAPSED_STYLE = "bold red"
+METHODS = methods.names()
+
+
+def collapsed(row: dict[str, Any]) -> bool:
+    """A completed run that learned nothing (predicts one class, or the sentinel stopped it)."""
+    return row.get("status") == "completed" and bool(
+        row.get("collapsed") or str(row.get("reason") or "").startswith(COLLAPSE_REASON_PREFIX))
+
+
+def stopping(row: dict[str, Any]) -> bool:
+    """A cancel was asked for (the launch layer's marker) and the run has not stopped yet."""
+    return bool(row.get("cancel_requested")) and row.get("status") in ACTIVE
+
+
+def outcome(row: dict[str, Any]) -> str | None:
+    """How a run ended, as people name it: its final state, or "collapsed"."""
+    return "collapsed" if collapsed(row) else row.get("status")
 
 
 def state_text(row: dict[str, Any]) -> Text:
+    """The state; a running run's phase when it is not training; stopping; collapsed."""
     state = row.get("status") or "?"
-    label = state + ("?" if row.get("stale") else "")
+    if stopping(row):
+        return Text("stopping", style=STOPPING_STYLE)
+    if collapsed(row):
+        return Text("collapsed", style=COLLAPSED_STYLE)
+    label = state
+    if state == "running" and row.get("phase") not in (None, "training"):
+        label = str(row["phase"])  # starting, evaluating, predicting, saving
+    label += "?" if row.get("stale") else ""
     return Text(label, style=STATE_STYLES.get(state, "dim"))
 
 
@@ -59,16 +86,8 @@ def id_sort_value(row: dict[str, Any]) -> str:
     return run_id
 
 
-def can_control(source: Any, run_id: str) -> bool:
-    """Whether the TUI may cancel, resume or delete this run (a W&B-only row: no)."""
-    check = getattr(source, "is_controllable", None)
-    if check is not None:
-        return bool(check(run_id))
-    return bool(getattr(source, "controllable", False))
-
-
 def method_label(method: str | None) -> str:
-    return METHOD_LABELS.get(method or "", method or "-")
+    return methods.short_label(method)
 
 
 def number(value: Any, digits: int = 4) -> str:
@@ -92,26 +111,45 @@ def compact_float(value: Any) -> str:
 
 
 def duration(seconds: float | None) -> str:
-    if seconds is None or seconds < 0:
-        return "-"
-    seconds = int(seconds)
-    h, rest = divmod(seconds, 3600)
-    m, s = divmod(rest, 60)
-    if h:
-        return f"{h}h{m:02d}m"
-    if m:
-        return f"{m}m{s:02d}s"
-    return f"{s}s"
+    """Whole seconds gone by (a clock shows 3m27s until 3m28s has passed), core.progress's
+    format."""
+    return "-" if seconds is None or seconds < 0 else format_duration(int(seconds))
+
+
+def _as_status(row: dict[str, Any]) -> dict[str, Any]:
+    """A row read as the status.json it came from (its state is under "status")."""
+    return dict(row, state=row.get("status"))
 
 
 def elapsed(row: dict[str, Any], now: float) -> float | None:
-    started = row.get("started")
-    if started is None:
-        return None
-    end = row.get("ended")
-    if end is None and row.get("status") not in ("running",):
-        return None if row.get("status") == "queued" else 0.0
-    return (end if end is not None else now) - float(started)
+    """This attempt's wall time as of now: counts up while the run runs (core.progress)."""
+    return live_elapsed(_as_status(row), now)
+
+
+def eta(row: dict[str, Any], now: float) -> float | None:
+    """Seconds left as of now: the job's estimate counted down since it was measured. A run
+    whose job writes no estimate (an older emotui) is extrapolated from its progress."""
+    status = _as_status(row)
+    left = live_eta(status, now)
+    if left is None and row.get("status") == "running" and "eta_s" not in row:
+        progress, spent = row.get("progress"), live_elapsed(status, now)
+        if isinstance(progress, (int, float)) and 0 < progress < 1 and spent:
+            left = spent * (1 - progress) / progress
+    return left
+
+
+def gpu_text(row: dict[str, Any]) -> str:
+    """A running run's latest GPU reading ("87% 12.1/80.0G"); empty without one (no GPU)."""
+    if row.get("status") != "running":
+        return ""
+    parts = []
+    if row.get("gpu_util") is not None:
+        parts.append(f"{float(row['gpu_util']):.0f}%")
+    used, total = row.get("gpu_mem_used_bytes"), row.get("gpu_mem_total_bytes")
+    if used is not None:
+        gib = 1024 ** 3
+        parts.append(f"{used / gib:.1f}/{total / gib:.0f}G" if total else f"{used / gib:.1f}G")
+    return " ".join(parts)
 
 
 def progress_bar(value: Any, width: int = 8) -> Text:
@@ -129,12 +167,15 @@ def hyperparameters(row: dict[str, Any]) -> str:
     """The settings that tell runs apart at a glance, for the row's method."""
     parts = [f"lr={compact_float(row.get('learning_rate'))}",
              f"bs={compact_float(row.get('per_device_train_batch_size'))}"]
-    method = row.get("method")
-    if method == "lora":
-        parts.append(f"r={compact_float(row.get('lora_r'))}")
-        parts.append(f"a={compact_float(row.get('lora_alpha'))}")
-    elif method in ("prompt_tuning_text", "prompt_tuning_random"):
-        parts.append(f"vt={compact_float(row.get('prompt_tuning_num_virtual_tokens'))}")
+    spec = methods.find(row.get("method"))
+    for shown in spec.shown if spec else ():
+        if shown.short:
+            value = row.get(shown.field)
+            if value is None and shown.field.endswith("num_virtual_tokens"):
+                # Left unset, the count comes from the init text or the builder's default:
+                # the job records the one it used.
+                value = row.get("num_virtual_tokens")
+            parts.append(f"{shown.short}={compact_float(value)}")
     return " ".join(parts)
 
 
@@ -167,8 +208,9 @@ def count(value: Any) -> str:
 
 
 def epoch_label(row: dict[str, Any]) -> str:
+    """Epochs done, to a tenth, rounded down: 0.9 at 96% of the first epoch, never 1.0."""
     epoch = row.get("epoch")
-    return "-" if epoch is None else f"{float(epoch):.1f}"
+    return "-" if epoch is None else f"{int(float(epoch) * 10 + 1e-6) / 10:.1f}"
 
 
 def sort_key(value: Any) -> tuple:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from textual.message import Message
@@ -48,3 +49,66 @@ class CurvesLoaded(Message):
     """Eval-accuracy curves of the runs being compared: run id -> [(epoch, accuracy)]."""
 
     curves: dict[str, list[tuple[float, float]]]
+
+
+@dataclass
+class ComparisonLoaded(Message):
+    """The config, results and table row of each run being compared."""
+
+    runs: list[dict[str, Any]]
+
+
+@dataclass
+class RunControlled(Message):
+    """A control action (cancel, resume, delete) done on one run: what happened, or why not."""
+
+    verb: str  # as the notification titles it: Cancel, Resume, Deleted
+    run_id: str
+    note: str | None = None  # what the launch layer said happened (e.g. "already completed")
+    error: str | None = None  # the one-line error when the action failed
+
+
+@dataclass
+class FormPrefillLoaded(Message):
+    """A run's config, read to fill in the launch form ("new run from this one")."""
+
+    run_id: str
+    config: dict[str, Any]
+    backend: str | None = None
+
+
+@dataclass
+class RunSubmitted(Message):
+    """The launch form's run was submitted to its backend (run_id), or why not (error)."""
+
+    backend: str
+    run_id: str | None = None
+    error: str | None = None
+
+
+@dataclass
+class SweepStarted(Message):
+    """The launch form's sweep controller was started (sweep_id), or why not (error)."""
+
+    backend: str
+    sweep_id: str | None = None
+    error: str | None = None
+    # What the sweep will cost (emotui sweep FILE --dry-run's estimate lines).
+    estimate: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ComparisonExported(Message):
+    """The comparison table was written to path in a format, or why not (error)."""
+
+    format: str
+    path: Path
+    error: str | None = None
+
+
+@dataclass
+class ReportWritten(Message):
+    """A report (emotui report) of the compared runs or of a sweep was written, or why not."""
+
+    path: Path | None
+    error: str | None = None

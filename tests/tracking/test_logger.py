@@ -10,6 +10,7 @@ from tracking_helpers import PLANTED_KEY, files_containing, wait_for_exit_record
 from emotui.core.config import build_config, dump_config
 from emotui.core.errors import ConfigError
 from emotui.core.runstore import RunStore
+from emotui.core.seeds import GROUP_FIELD
 from emotui.core.status import write_status
 from emotui.tracking import NullLogger, keys, open_logger
 from emotui.tracking.offline import read_offline_runs
@@ -86,6 +87,21 @@ def test_offline_run_logs_everything_inside_the_run_dir(tmp_path):
     row = keys.record_to_row(run.to_record())
     assert row["test_accuracy"] == 0.7 and row["method"] == "lora"
     assert row["linked_run_id"] == paths.run_id
+
+
+def test_a_seed_group_is_the_wandb_group(tmp_path):
+    """`emotui run --seeds` runs share a status.json group: W&B groups them by it, before the
+    sweep's id; a group the user chose still wins."""
+    config, paths = make_run(tmp_path, sweep_id="sweep-abc", **{GROUP_FIELD: "seeds-g1"})
+    logger = open_logger(config, paths)
+    logger.start()
+    logger.finish(RESULTS, ok=True)
+    [file] = list(paths.wandb.glob("offline-run-*/run-*.wandb"))
+    assert wait_for_exit_record(file).group == "seeds-g1"
+
+    config, paths = make_run(tmp_path, **{GROUP_FIELD: "seeds-g2"},
+                             **status_fields({"group": "chosen"}))
+    assert WandbLogger(config, paths).settings().group == "chosen"
 
 
 def test_under_a_wandb_agent_the_agents_run_id_is_used(tmp_path, monkeypatch):

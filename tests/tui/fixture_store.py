@@ -49,6 +49,16 @@ SWEEP_RUNS = [
     ("251122-084500-lora-st4c", {"learning_rate": 5e-4, "lora_r": 8}, "running", None),
 ]
 STEPS_PER_EPOCH = 250
+GIB = 1024 ** 3
+# The running runs' position as their jobs last wrote it, ten seconds before "now": phase, ETA
+# (counted down by readers), elapsed; one trains on a GPU, the sweep trial on a CPU (no GPU keys).
+POSITIONS = {
+    "251121-081500-ptext-ef4g": {"phase": "training", "eta_s": 1110.0, "samples_per_second": 2185.5,
+                                 "gpu_util": 87, "gpu_mem_used_bytes": int(12.4 * GIB),
+                                 "gpu_mem_total_bytes": 80 * GIB},
+    "251122-084500-lora-st4c": {"phase": "evaluating", "eta_s": 1510.0,
+                                "samples_per_second": 1650.0},
+}
 
 
 def _status_times(index: int) -> tuple[float, float]:
@@ -56,10 +66,22 @@ def _status_times(index: int) -> tuple[float, float]:
     return created, created + 60
 
 
+def _system_event(step: int, time: float, gpu: bool) -> dict:
+    """A telemetry sample as the job writes it (GPU keys only on a GPU)."""
+    wave = (step * 7) % 11 / 10
+    event = {"time": time, "split": "system", "step": step, "cpu_percent": 92.0 + 8 * wave,
+             "rss_bytes": int((2.1 + 0.05 * wave) * GIB)}
+    if gpu:
+        event.update(gpu_util=70 + int(25 * wave), gpu_mem_used_bytes=int((12.0 + wave) * GIB),
+                     gpu_mem_total_bytes=80 * GIB)
+    return event
+
+
 def _write_metrics(paths: RunPaths, epochs: float, final_acc: float | None, seed: int,
                    started: float, collapsed: bool = False) -> None:
     lines = []
     steps = int(epochs * STEPS_PER_EPOCH)
+    position = POSITIONS.get(paths.run_id)
     for step in range(20, steps + 1, 20):
         progress = step / (5 * STEPS_PER_EPOCH)
         loss = 1.8 * (1 - progress) ** 2 + 0.15 + 0.02 * ((step * (seed + 3)) % 7) / 7
@@ -68,7 +90,10 @@ def _write_metrics(paths: RunPaths, epochs: float, final_acc: float | None, seed
         lines.append({"time": started + step * 0.2, "split": "train", "step": step,
                       "epoch": round(step / STEPS_PER_EPOCH, 3), "loss": round(loss, 4),
                       "learning_rate": round(1e-3 * (1 - progress), 8), "grad_norm": 1.1,
-                      "samples_per_second": 2200.0 + 10 * seed})
+                      "samples_per_second": 2200.0 + 10 * seed,
+                      "tokens_per_s": 61000.0 + 250 * seed, "pad_fraction": 0.31})
+        if position is not None:
+            lines.append(_system_event(step, started + step * 0.2, "gpu_util" in position))
     top = final_acc if final_acc is not None else 0.88
     for epoch in range(1, int(epochs) + 1):
         acc = 0.352 if collapsed else round(top - 0.25 / epoch ** 1.5 + 0.25 / 5 ** 1.5, 4)
@@ -111,10 +136,15 @@ def _write_run(store: RunStore, index: int, run_id: str, method: str, overrides:
     created, started = _status_times(index)
     if state == "running":  # mid-way through: started a quarter of an hour before "now"
         created, started = FROZEN_NOW - 1000.0, FROZEN_NOW - 900.0
+        position = {**POSITIONS.get(run_id, {}), "elapsed_s": 890.0,
+                    "position_time": FROZEN_NOW - 10.0, "step": int(epochs * STEPS_PER_EPOCH)}
+    else:
+        position = {}
     status = {"state": state, "created": created, "backend": extra.get("backend"),
               "job_id": extra.get("job_id"), "reason": extra.get("reason"),
               "epoch": epochs or None, "progress": round(epochs / 5, 4) if epochs else None,
-              "sweep_id": sweep_id, "attempts": 1, "total_steps": 5 * STEPS_PER_EPOCH}
+              "sweep_id": sweep_id, "attempts": 1, "total_steps": 5 * STEPS_PER_EPOCH,
+              **position}
     if state != "queued":
         status["started"] = started
         status["host"] = "node07"

@@ -96,6 +96,9 @@ async def test_compare_two_runs_and_export_every_format(fixture_runs, make_app, 
         await pilot.press("a")
         for _ in range(4):
             await pilot.press("e", "f")
+        # Exports are written by a worker: wait until all four say they are done.
+        await wait_for(pilot, lambda: sum(n.title.startswith("Exported")
+                                          for n in app._notifications) == 4)
         exported = {p.suffix: p.read_text() for p in (tmp_path / "exports").iterdir()}
     assert set(exported) == {".csv", ".md", ".tex", ".typ"}
     assert exported[".csv"].splitlines()[0].startswith("run_id,method,")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from tui_helpers import wait_for
 
+from emotui.core import methods
 from emotui.tui.screens.launch import LaunchScreen
 from emotui.tui.widgets.config_form import FieldRow, check_field, form_fields
 
@@ -19,6 +20,21 @@ def test_form_fields_follow_the_method():
     # Advanced adds every applicable field, never secrets.
     everything = form_fields("full", advanced=True)
     assert "weight_decay" in everything and "token" not in everything
+
+
+def test_every_method_shows_its_own_fields_and_no_other_methods():
+    for spec in methods.METHODS:
+        shown = form_fields(spec.name, advanced=True)
+        others = set(methods.owned_fields()) - set(spec.owns)
+        assert set(spec.owns) - {methods.INIT_TEXT_FIELD} <= set(shown) or spec.init_text, spec
+        assert not others & set(shown), spec.name
+    assert {"ia3_target_modules"} <= set(form_fields("ia3", advanced=False))
+    assert {"prefix_num_virtual_tokens", "prefix_projection"} <= set(
+        form_fields("prefix_tuning", advanced=False))
+    assert {"p_tuning_num_virtual_tokens", "p_tuning_encoder_reparameterization_type"} <= set(
+        form_fields("p_tuning", advanced=False))
+    assert {"use_dora", "use_rslora"} <= set(form_fields("lora", advanced=False))
+    assert "init_lora_weights" in form_fields("lora", advanced=True)
 
 
 def test_check_field_messages():
@@ -70,7 +86,7 @@ async def test_method_switch_rebuilds_form_and_keeps_shared_values(fixture_runs,
         assert not app.screen.query("#field-lora_r")
         assert app.screen.query_one("#field-seed").value == "7"
         assert app.screen.query_one("#field-prompt_tuning_init_text").value.startswith("classify")
-        await pilot.press("ctrl+a")  # every field
+        await pilot.press("ctrl+t")  # every field
         await wait_for(pilot, lambda: app.screen.query("#field-weight_decay"))
         config, error = app.screen.resolved()
         assert error is None and config.method == "prompt_tuning_text" and config.seed == 7
@@ -118,11 +134,11 @@ async def test_sweep_file_launches_a_detached_controller(fixture_runs, make_app,
         await pilot.press("n")
         await wait_for(pilot, lambda: isinstance(app.screen, LaunchScreen))
         app.screen.query_one("#sweep-file").value = str(tmp_path / "missing.yaml")
-        await pilot.press("ctrl+w")
+        await pilot.press("ctrl+l")
         await pilot.pause()
         assert isinstance(app.screen, LaunchScreen) and not started  # one-line error instead
         app.screen.query_one("#sweep-file").value = str(sweep)
-        await pilot.press("ctrl+w")
+        await pilot.press("ctrl+l")
         await wait_for(pilot, lambda: not isinstance(app.screen, LaunchScreen))
     (command, kwargs), = started
     assert command[1:5] == ["-m", "emotui", "sweep", str(sweep)]
@@ -146,3 +162,51 @@ async def test_narrow_terminal_swaps_form_and_preview(fixture_runs, make_app):
         await pilot.press("ctrl+r")
         await pilot.pause()
         assert form.region.width > 0
+
+
+async def test_form_rows_show_the_flags_help(fixture_runs, make_app):
+    """A form row's tooltip is its field's one help text, the same as the flag's."""
+    from emotui.core.config import FIELDS
+    from emotui.launch.resources import SLURM_SETTINGS
+
+    app = make_app(fixture_runs)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, LaunchScreen))
+        for widget_id, spec in [("#field-learning_rate", FIELDS["learning_rate"]),
+                                ("#field-lora_r", FIELDS["lora_r"]),
+                                ("#slurm-gpus", SLURM_SETTINGS.fields["gpus"]),
+                                ("#slurm-time", SLURM_SETTINGS.fields["time"])]:
+            assert str(app.screen.query_one(widget_id).tooltip) == spec.describe()
+
+
+async def test_picker_lists_every_method_and_the_form_follows_its_defaults(fixture_runs,
+                                                                          make_app):
+    app = make_app(fixture_runs)
+    async with app.run_test(size=(120, 50)) as pilot:
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, LaunchScreen))
+        labels = [str(b.label) for b in app.screen.query("#method RadioButton")]
+        assert labels == [m.label for m in methods.METHODS]
+        app.screen.query_one("#field-seed").value = "7"
+        for index, spec in enumerate(methods.METHODS):
+            await pilot.press(f"f{index + 1}")
+            await wait_for(pilot, lambda: app.screen.method == spec.name
+                           and app.screen.query(f"#field-{form_fields(spec.name, False)[-1]}"))
+            for name in form_fields(spec.name, advanced=False):
+                assert app.screen.query(f"#field-{name}"), (spec.name, name)
+            # The learning rate starts as the method's own and is recorded as its default.
+            rate = app.screen.query_one("#field-learning_rate").value
+            assert float(rate) == spec.defaults["learning_rate"]
+            assert app.screen.query_one("#field-seed").value == "7"
+            config, error = app.screen.resolved()
+            assert error is None and config.method == spec.name and config.seed == 7
+            assert config.method_defaults == ["learning_rate"]
+        # A learning rate typed in is the user's, and stays when the method changes.
+        app.screen.query_one("#field-learning_rate").value = "0.004"
+        await pilot.press("f5")
+        await wait_for(pilot, lambda: app.screen.method == "ia3")
+        assert app.screen.query_one("#field-learning_rate").value == "0.004"
+        config, _ = app.screen.resolved()
+        assert config.learning_rate == 0.004 and config.method_defaults == []
+

@@ -7,7 +7,7 @@ from tui_helpers import wait_for
 
 from emotui.tui.app import EmotuiApp
 from emotui.tui.screens.detail import RunDetailScreen
-from emotui.tui.sources import LocalRunSource, RowBatch, RunDetail
+from emotui.tui.sources import LocalRunSource, ReadOnlyRunSource, RowBatch, RunDetail
 from emotui.tui.widgets.run_table import RunTable
 
 pytestmark = pytest.mark.anyio
@@ -17,11 +17,10 @@ EVENTS = [{"split": "train", "step": 10, "loss": 1.2, "learning_rate": 1e-3},
           {"split": "eval", "step": 20, "epoch": 1.0, "accuracy": 0.9, "macro_f1": 0.88}]
 
 
-class RemoteSource:
+class RemoteSource(ReadOnlyRunSource):
     """A stand-in remote source: rows and details from memory, nothing to control."""
 
     name = "remote"
-    controllable = False
 
     def __init__(self):
         self.sent = False

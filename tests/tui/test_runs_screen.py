@@ -163,7 +163,11 @@ async def test_sweeps_group_trials_and_follow_them(fixture_runs, make_app):
         write_status(paths, state="completed", progress=1.0)
         await wait_for(pilot, lambda: "3/6 done" in str(tree.root.children[0].label), timeout=15)
         assert "best 95.00 (st4c)" in str(tree.root.children[0].label)
-        tree.move_cursor(tree.root.children[0].children[0])
+        # Trials are ranked by the sweep's metric (eval/accuracy, best first): st4c leads now.
+        assert [str(c.data) for c in tree.root.children[0].children] == [
+            "251122-084500-lora-st4c", "251122-081500-lora-st2a", "251122-083000-lora-st3b"]
+        tree.move_cursor(next(c for c in tree.root.children[0].children
+                              if c.data == "251122-081500-lora-st2a"))
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, RunDetailScreen))
         assert app.screen.run_id == "251122-081500-lora-st2a"

@@ -1,13 +1,15 @@
 """Snapshots of every screen on the deterministic fixture store (time frozen).
 
 Update after an intended change with: pytest tests/tui/test_snapshots.py --snapshot-update
-(the SVGs double as the README screenshots: scripts copy them to docs/screenshots/).
+(the README's screenshots, every screen at 160x45 and 80x24, come from tests/tui/screenshots.py).
 """
 
 from __future__ import annotations
 
 from tui_helpers import wait_for
-from fixture_store import RUNS, SWEEP_RUNS
+from fixture_store import FROZEN_NOW, RUNS, SWEEP_RUNS
+
+from textual.widgets import Input
 
 from emotui.tui.screens.compare import CompareScreen
 from emotui.tui.screens.detail import RunDetailScreen
@@ -23,6 +25,13 @@ async def _home_ready(pilot) -> None:
     await wait_for(pilot, lambda: app.screen.query(RunTable)
                    and app.screen.query_one(RunTable).row_count == ALL
                    and not app.screen.scanning)
+
+
+async def _steady_cursor(pilot) -> None:
+    """The form opens with the cursor in a field: stop it blinking, so a frame is one frame."""
+    for field in pilot.app.screen.query(Input):
+        field.cursor_blink = False
+    await pilot.pause()
 
 
 def _goto(run_id: str):
@@ -55,7 +64,7 @@ def test_launch_form(snap_compare, fixture_runs, make_app):
         await wait_for(pilot, lambda: isinstance(pilot.app.screen, LaunchScreen))
         field = pilot.app.screen.query_one("#field-learning_rate")
         field.value = "-1"  # shows an inline validation message
-        await pilot.pause()
+        await _steady_cursor(pilot)
     assert snap_compare(make_app(fixture_runs), terminal_size=(120, 36), run_before=run_before)
 
 
@@ -103,6 +112,23 @@ def test_compare(snap_compare, fixture_runs, make_app):
     assert snap_compare(make_app(fixture_runs), terminal_size=(120, 40), run_before=run_before)
 
 
+def test_compare_pareto(snap_compare, fixture_runs, make_app):
+    """p: test accuracy against trainable parameters (log), the Pareto front drawn."""
+    async def run_before(pilot) -> None:
+        await _home_ready(pilot)
+        table = pilot.app.screen.query_one(RunTable)
+        for rid in ("251120-091500-full-ab2c", "251120-101500-lora-cd3e",
+                    "251122-083000-lora-st3b"):
+            table.move_cursor(row=table.get_row_index(rid))
+            await pilot.press("space")
+        await pilot.press("c")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, CompareScreen)
+                       and pilot.app.screen.runs and pilot.app.screen.curves is not None)
+        await pilot.press("p")
+        await pilot.pause(0.3)
+    assert snap_compare(make_app(fixture_runs), terminal_size=(120, 40), run_before=run_before)
+
+
 def test_sweeps(snap_compare, fixture_runs, make_app):
     async def run_before(pilot) -> None:
         await _home_ready(pilot)
@@ -116,3 +142,56 @@ def test_delete_confirmation(snap_compare, fixture_runs, make_app):
         await _goto("251121-111500-lora-mn7p")(pilot)
         await pilot.press("d")
     assert snap_compare(make_app(fixture_runs), terminal_size=(100, 24), run_before=run_before)
+
+
+def test_launch_form_80x24(snap_compare, fixture_runs, make_app):
+    """The narrow form: the first field has the cursor, long labels end in … before the value."""
+    async def run_before(pilot) -> None:
+        await _home_ready(pilot)
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, LaunchScreen))
+        await pilot.press("f3")
+        await wait_for(pilot, lambda: pilot.app.screen.query(
+            "#field-prompt_tuning_num_virtual_tokens"))
+        pilot.app.screen.query_one("#field-prompt_tuning_num_virtual_tokens").focus()
+        await _steady_cursor(pilot)
+    assert snap_compare(make_app(fixture_runs), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_detail_running_80x24(snap_compare, fixture_runs, make_app):
+    """Step, fractional epoch, elapsed, the ETA, throughput and the telemetry sparklines."""
+    async def run_before(pilot) -> None:
+        await _goto("251121-081500-ptext-ef4g")(pilot)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, RunDetailScreen)
+                       and pilot.app.screen.series.system and pilot.app.screen.row)
+    assert snap_compare(make_app(fixture_runs), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_cancel_confirmation_names_the_runs(snap_compare, fixture_runs, make_app):
+    async def run_before(pilot) -> None:
+        await _home_ready(pilot)
+        table = pilot.app.screen.query_one(RunTable)
+        for rid in ("251121-081500-ptext-ef4g", "251121-091500-prand-gh5j",
+                    "251120-091500-full-ab2c"):
+            table.move_cursor(row=table.get_row_index(rid))
+            await pilot.press("space")
+        await pilot.press("x")
+    assert snap_compare(make_app(fixture_runs), terminal_size=(100, 24), run_before=run_before)
+
+
+def test_run_ended_notification(snap_compare, fixture_runs, make_app):
+    """A run that another process finishes: the home row and a notification say so."""
+    from emotui.core.runstore import RunPaths, atomic_write_json
+    from emotui.core.status import write_status
+
+    async def run_before(pilot) -> None:
+        await _home_ready(pilot)
+        paths = RunPaths(fixture_runs / "251121-081500-ptext-ef4g")
+        atomic_write_json(paths.results, {"test_accuracy": 0.8125, "collapsed": False})
+        write_status(paths, state="completed", phase=None, progress=1.0, epoch=5.0,
+                     ended=FROZEN_NOW, elapsed_s=900.0)
+        await wait_for(pilot, lambda: any(n.title == "Run completed"
+                                          for n in pilot.app._notifications))
+        await pilot.pause(0.5)
+    assert snap_compare(make_app(fixture_runs), terminal_size=(120, 24), run_before=run_before)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -81,6 +82,68 @@ def test_emotui_in_tmux(tmp_path):
         assert "251122-083000-lora-st3b" in screen
         pane.send("Escape")
         pane.wait_for("10 shown")
+        pane.send("q")
+        pane.wait_for("EMOTUI-EXIT=0")
+    finally:
+        pane.close()
+
+
+def _run_cells(screen: str, run_id: str) -> tuple[str, str] | None:
+    """(progress, ETA) as the run's home row shows them, e.g. ("45%", "1m02s")."""
+    for line in screen.splitlines():
+        if run_id in line:
+            found = re.search(r"(\d+%)\s+(\S+)", line.split(run_id, 1)[1])
+            return (found.group(1), found.group(2)) if found else None
+    return None
+
+
+@pytest.mark.slow
+def test_a_local_run_moves_live_and_its_end_is_notified(tmp_path, tiny_model_dir, toy_data_dir):
+    """A detached run started by the CLI (another process than the TUI): its progress and ETA
+    move at least three times within 20 s on the home screen, and its end is notified."""
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    emotui = Path(sys.executable).with_name("emotui")
+    program = str(emotui) if emotui.exists() else f"{sys.executable} -m emotui"
+    pane = Pane(f"env TERM=xterm-256color {program} --runs-dir {runs}; "
+                "echo EMOTUI-EXIT=$?; sleep 30", width=160, height=45)
+    try:
+        pane.wait_for("0 runs")
+        # 1500 steps of the tiny model: about a minute on two busy cores, long enough to watch
+        # it for 20 s (slow: the TUI, the run and the model load share the machine).
+        launched = subprocess.run(
+            [*program.split(), "run", "--backend", "local", "--runs-dir", str(runs),
+             "--model_name_or_path", str(tiny_model_dir),
+             "--train_file", str(toy_data_dir / "train.jsonl"),
+             "--validation_file", str(toy_data_dir / "validation.jsonl"),
+             "--test_file", str(toy_data_dir / "test.jsonl"),
+             "--method", "lora", "--learning_rate", "3e-3", "--num_train_epochs", "20",
+             "--per_device_train_batch_size", "4", "--max_seq_length", "64",
+             "--report-to", "none"],
+            capture_output=True, text=True, timeout=120)
+        assert launched.returncode == 0, launched.stderr
+        (run_id,) = [p.name for p in runs.iterdir() if p.is_dir() and p.name != "sweeps"]
+        pane.wait_for(run_id)
+        # Training has begun once the row shows an ETA (the job measured its speed).
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            cells = _run_cells(pane.text(), run_id)
+            if cells and cells[1] not in ("-", ""):
+                break
+            time.sleep(0.3)
+        seen: list[tuple[str, str]] = []
+        watch_until = time.monotonic() + 20
+        while time.monotonic() < watch_until:
+            cells = _run_cells(pane.text(), run_id)
+            if cells and (not seen or seen[-1] != cells):
+                seen.append(cells)
+            time.sleep(0.25)
+        progress_values = list(dict.fromkeys(p for p, _ in seen))
+        eta_values = list(dict.fromkeys(e for _, e in seen))
+        assert len(progress_values) >= 4, seen  # changed at least three times
+        assert len(eta_values) >= 4, seen
+        screen = pane.wait_for("Run completed", timeout=240)
+        assert run_id in screen
         pane.send("q")
         pane.wait_for("EMOTUI-EXIT=0")
     finally:

@@ -23,7 +23,7 @@ from emotui.tui.app import EmotuiApp, make_source, wandb_project_choice  # noqa:
 from emotui.tui.screens.compare import CompareScreen  # noqa: E402
 from emotui.tui.screens.confirm import ConfirmScreen  # noqa: E402
 from emotui.tui.screens.detail import RunDetailScreen  # noqa: E402
-from emotui.tui.sources import LocalRunSource, RowBatch  # noqa: E402
+from emotui.tui.sources import LocalRunSource, ReadOnlyRunSource, RowBatch  # noqa: E402
 from emotui.tui.sources.combined import CombinedRunSource  # noqa: E402
 from emotui.tui.sources.wandb import WandbRunSource  # noqa: E402
 from emotui.tui.widgets.run_table import RunTable  # noqa: E402
@@ -186,11 +186,10 @@ async def test_unreachable_wandb_shows_the_cached_rows(monkeypatch, closed_port_
             app.screen.query_one("#detail-summary").render()), timeout=20)
 
 
-class FakeRemote:
+class FakeRemote(ReadOnlyRunSource):
     """A remote source whose rows the test sets between polls."""
 
     name = "wandb:e/p"
-    controllable = False
 
     def __init__(self):
         self.rows: dict[str, dict] = {}

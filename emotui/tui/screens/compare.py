@@ -1,9 +1,12 @@
-"""Compare: selected runs side by side (differing config, metrics, cost), overlaid eval curves,
-and the table exported to CSV, Markdown, LaTeX or Typst (emotui.core.export)."""
+"""Compare: selected runs side by side (differing config, metrics, cost), overlaid eval curves or
+the Pareto view (accuracy against trainable parameters), the table exported to CSV, Markdown,
+LaTeX or Typst (emotui.core.export), and the runs' report (emotui report) written as HTML."""
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from rich.text import Text
@@ -16,10 +19,11 @@ from textual.widgets import DataTable, Footer, Header, Select, Static
 from textual_plotext import PlotextPlot
 
 from emotui.core.events import read_all
-from emotui.core.export import FILE_SUFFIXES, export_rows
+from emotui.core.export import FILE_SUFFIXES, distinct_columns, export_rows
 from emotui.tui import formatting as fmt
-from emotui.tui.messages import CurvesLoaded
-from emotui.tui.widgets.plots import draw
+from emotui.tui.messages import ComparisonExported, ComparisonLoaded, CurvesLoaded, ReportWritten
+from emotui.tui.outcomes import notify_report, report_outcome
+from emotui.tui.widgets.plots import draw, draw_pareto
 
 EXPORT_FORMATS = (("CSV", "csv"), ("Markdown", "md"), ("LaTeX", "latex"), ("Typst", "typst"))
 METRIC_KEYS = ("best_epoch", "eval_accuracy", "eval_macro_f1", "test_accuracy", "test_macro_f1")
@@ -46,7 +50,7 @@ def differing_keys(configs: list[dict[str, Any]], show_all: bool) -> list[str]:
 def comparison_rows(runs: list[dict[str, Any]], show_all: bool) -> tuple[list[str], list[dict]]:
     """(columns, one row per run) for export: id, method, config keys, metrics, cost."""
     config_keys = differing_keys([r["config"] for r in runs], show_all)
-    columns = ["run_id", "method", *config_keys, *METRIC_KEYS, *COST_KEYS]
+    columns = distinct_columns(["run_id", "method", *config_keys, *METRIC_KEYS, *COST_KEYS])
     rows = []
     for run in runs:
         row = {"run_id": run["run_id"], "method": run["config"].get("method")}
@@ -57,6 +61,41 @@ def comparison_rows(runs: list[dict[str, Any]], show_all: bool) -> tuple[list[st
     return columns, rows
 
 
+@dataclass(frozen=True)
+class ParetoPoint:
+    """A configuration of the compared runs (runs that differ only by seed: one, at their
+    mean) placed by its trainable parameters and accuracy."""
+
+    label: str
+    method: str | None
+    params: float
+    accuracy: float
+
+
+def pareto_points(runs: list[dict[str, Any]]) -> tuple[list[ParetoPoint], list[int], str]:
+    """(points, indices of the points on the Pareto front, the accuracy used): test accuracy,
+    or validation accuracy where no run has a test accuracy yet. The grouping and the front
+    are the report's own (report.select, report.pareto)."""
+    from emotui.report.pareto import pareto_front
+    from emotui.report.seed_rows import configurations
+
+    keys = ("trainable_params", "test_accuracy", "eval_accuracy")
+    rows = [{"run_id": r["run_id"], "method": r["config"].get("method") or r["row"].get("method"),
+             "status": r["row"].get("status"),
+             **{k: r["results"].get(k, r["row"].get(k)) for k in keys}} for r in runs]
+    metric = "test_accuracy" if any(row["test_accuracy"] is not None for row in rows) \
+        else "eval_accuracy"
+    points = []
+    for config in configurations(rows, {r["run_id"]: r["config"] for r in runs}):
+        params, accuracy = config.stat("trainable_params").mean, config.stat(metric).mean
+        if params is None or params <= 0 or accuracy is None:
+            continue
+        extra = f" +{len(config.runs) - 1}" if len(config.runs) > 1 else ""
+        first = min(r.run_id for r in config.runs)  # the same name whatever the order
+        points.append(ParetoPoint(first[-9:] + extra, config.method, params, accuracy))
+    return points, pareto_front([(p.params, p.accuracy) for p in points]), metric
+
+
 class CompareScreen(Screen):
     """The chosen runs as columns; rows are config keys that differ, metrics and costs."""
 
@@ -65,6 +104,8 @@ class CompareScreen(Screen):
         Binding("a", "toggle_all", "All/differing keys"),
         Binding("e", "export", "Export"),
         Binding("f", "cycle_format", "Format"),
+        Binding("p", "toggle_pareto", "Pareto/curves"),
+        Binding("r", "write_report", "Report"),
     ]
 
     def __init__(self, run_ids: list[str]):
@@ -73,6 +114,7 @@ class CompareScreen(Screen):
         self.show_all = False
         self.runs: list[dict[str, Any]] = []
         self.curves: dict[str, list] | None = None
+        self.pareto = False  # the plot shows the Pareto view instead of the eval curves
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -101,23 +143,51 @@ class CompareScreen(Screen):
         runs, curves = [], {}
         for rid in self.run_ids:
             detail = self.app.source.detail(rid)
+            # A run without files (W&B) is reported as the source gave it (control.write_report).
             runs.append({"run_id": rid, "config": detail.config, "results": detail.results,
-                         "row": detail.row})
+                         "row": detail.row, "local": detail.metrics_path is not None,
+                         "events": detail.events})
             events = read_all(detail.metrics_path) if detail.metrics_path else detail.events
             curves[rid] = [(e.get("epoch") or e["step"], e["accuracy"]) for e in events or []
                            if e.get("split") == "eval" and e.get("accuracy") is not None]
-        self.app.call_from_thread(self._set_runs, runs)
+        self.post_message(ComparisonLoaded(runs))
         self.post_message(CurvesLoaded(curves))
 
-    def _set_runs(self, runs: list[dict[str, Any]]) -> None:
-        self.runs = runs
+    @on(ComparisonLoaded)
+    def _paint_runs(self, message: ComparisonLoaded) -> None:
+        self.runs = message.runs
         self.paint_table()
+        if self.pareto:
+            self.paint_plot()
 
     @on(CurvesLoaded)
     def _paint_curves(self, message: CurvesLoaded) -> None:
         self.curves = message.curves
-        draw(self.query_one(PlotextPlot), "eval accuracy", "epoch",
-             [(rid[-9:], points) for rid, points in message.curves.items()])
+        if not self.pareto:
+            self.paint_plot()
+
+    def paint_plot(self) -> None:
+        """The eval-accuracy curves, or the Pareto view (p toggles)."""
+        plot = self.query_one(PlotextPlot)
+        if not self.pareto:
+            draw(plot, "eval accuracy", "epoch",
+                 [(rid[-9:], points) for rid, points in (self.curves or {}).items()])
+            return
+        points, front, metric = pareto_points(self.runs)
+        series: dict[str, list[tuple[float, float]]] = {}
+        for point in points:
+            series.setdefault(fmt.method_label(point.method), []).append(
+                (point.params, point.accuracy))
+        name = metric.replace("_", " ")
+        draw_pareto(plot, f"{name} vs trainable parameters (Pareto front: "
+                    f"{', '.join(points[i].label for i in front) or '-'})",
+                    "trainable parameters (log)", name, list(series.items()),
+                    [(points[i].params, points[i].accuracy) for i in front])
+
+    def action_toggle_pareto(self) -> None:
+        self.pareto = not self.pareto
+        self.paint_plot()
+        self._paint_status()
 
     def paint_table(self) -> None:
         table = self.query_one("#compare-table", DataTable)
@@ -150,8 +220,9 @@ class CompareScreen(Screen):
 
     def _paint_status(self) -> None:
         mode = "all config keys" if self.show_all else "config keys that differ"
+        plot = "curves" if self.pareto else "Pareto"
         self.query_one("#compare-status", Static).update(
-            f"{len(self.runs)} runs · {mode} · a: toggle · e: export as")
+            f"{len(self.runs)} runs · {mode} · a: toggle · p: {plot} · r: report · e: export as")
 
     def action_toggle_all(self) -> None:
         self.show_all = not self.show_all
@@ -170,10 +241,45 @@ class CompareScreen(Screen):
             self.notify("Still loading the runs.", severity="warning")
             return
         columns, rows = comparison_rows(self.runs, self.show_all)
-        text = export_rows(rows, columns, fmt_key)
         stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(self.app.clock()))
-        out_dir = self.app.export_dir
-        out_dir.mkdir(parents=True, exist_ok=True)
-        path = out_dir / f"compare-{stamp}{FILE_SUFFIXES[fmt_key]}"
-        path.write_text(text, encoding="utf-8")
-        self.notify(str(path), title=f"Exported {fmt_key}")
+        path = self.app.export_dir / f"compare-{stamp}{FILE_SUFFIXES[fmt_key]}"
+        self.export_comparison(rows, columns, fmt_key, path)
+
+    @work(thread=True, name="export-comparison", group="export")
+    def export_comparison(self, rows: list[dict[str, Any]], columns: list[str], fmt_key: str,
+                          path: Path) -> None:
+        """Write the table off the UI thread (the export folder may be on a network share)."""
+        text = export_rows(rows, columns, fmt_key)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            self.post_message(ComparisonExported(fmt_key, path, f"could not write {path}: "
+                                                 f"{exc.strerror or exc}"))
+        else:
+            self.post_message(ComparisonExported(fmt_key, path))
+
+    def action_write_report(self) -> None:
+        if not self.runs:
+            self.notify("Still loading the runs.", severity="warning")
+            return
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(self.app.clock()))
+        self.write_report(list(self.runs), self.app.export_dir / f"report-{stamp}.html")
+
+    @work(thread=True, name="write-report", group="report")
+    def write_report(self, runs: list[dict[str, Any]], path: Path) -> None:
+        """`emotui report` of the compared runs (drawing its figures takes a few seconds)."""
+        self.post_message(report_outcome(
+            self.app.source.store, [r["run_id"] for r in runs if r["local"]], path,
+            shown=[r for r in runs if not r["local"]]))
+
+    @on(ReportWritten)
+    def _report_written(self, message: ReportWritten) -> None:
+        notify_report(self, message)
+
+    @on(ComparisonExported)
+    def _exported(self, message: ComparisonExported) -> None:
+        if message.error:
+            self.notify(message.error, title="Not exported", severity="error")
+        else:
+            self.notify(str(message.path), title=f"Exported {message.format}")

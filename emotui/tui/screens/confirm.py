@@ -1,4 +1,4 @@
-"""A yes/no modal (delete)."""
+"""A yes/no modal (delete, cancel, dropping the form's edits) and how it names runs."""
 
 from __future__ import annotations
 
@@ -7,6 +7,17 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
+
+
+def named_runs(run_ids: list[str], shown: int = 6) -> tuple[str, str]:
+    """(subject, listing) naming the runs a question is about: one run by its id (no listing);
+    several as "these N runs" and a listing of their ids, the first ``shown`` and how many more."""
+    if len(run_ids) == 1:
+        return run_ids[0], ""
+    lines = [f"• {rid}" for rid in run_ids[:shown]]
+    if len(run_ids) > shown:
+        lines.append(f"… and {len(run_ids) - shown} more")
+    return f"these {len(run_ids)} runs", "\n\n" + "\n".join(lines)
 
 
 class ConfirmScreen(ModalScreen[bool]):

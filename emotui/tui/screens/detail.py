@@ -16,15 +16,20 @@ from textual.widgets import DataTable, Footer, Header, Input, Log, Static, Tabbe
 from textual.worker import get_current_worker
 from textual_plotext import PlotextPlot
 
-from emotui.core.errors import EmotuiError
 from emotui.core.events import MetricsReader
+from emotui.core.lifecycle import CANCELLABLE
+from emotui.core.runstore import RunPaths
 from emotui.tui import control
 from emotui.tui import formatting as fmt
-from emotui.tui.messages import DetailLoaded, LogLinesArrived, MetricsArrived
+from emotui.tui.messages import DetailLoaded, LogLinesArrived, MetricsArrived, RunControlled
+from emotui.tui.outcomes import control_outcome, notify_controlled
 from emotui.tui.sources.tail import TextTail
 from emotui.tui.widgets.plots import MetricSeries, draw
+from emotui.tui.widgets.telemetry import TelemetryStrip
 
 STREAMS = ("stdout", "stderr")
+# The four tab keys share one footer entry, so every action fits the footer.
+TABS = Binding.Group("Tabs", compact=True)
 
 
 class RunDetailScreen(Screen):
@@ -32,15 +37,16 @@ class RunDetailScreen(Screen):
 
     BINDINGS = [
         Binding("escape", "back", "Back"),
-        Binding("1", "tab('plots')", "Plots"),
-        Binding("2", "tab('logs')", "Logs"),
-        Binding("3", "tab('config')", "Config"),
-        Binding("4", "tab('results')", "Results"),
+        Binding("1", "tab('plots')", "Plots", group=TABS),
+        Binding("2", "tab('logs')", "Logs", group=TABS),
+        Binding("3", "tab('config')", "Config", group=TABS),
+        Binding("4", "tab('results')", "Results", group=TABS),
         Binding("o", "switch_stream", "stdout/stderr"),
         Binding("slash", "search", "Search log"),
         Binding("N", "next_match", "Next match", show=False),
         Binding("x", "cancel_run", "Cancel run"),
-        Binding("r", "resume_run", "Resume", show=False),
+        Binding("r", "resume_run", "Resume"),
+        Binding("e", "launch_from", "New from run"),
     ]
 
     def __init__(self, run_id: str, poll_interval: float = 0.5):
@@ -51,6 +57,7 @@ class RunDetailScreen(Screen):
         self.stream = "stdout"
         self.log_lines: dict[str, list[str]] = {s: [] for s in STREAMS}
         self.row: dict[str, Any] = {}
+        self.config: dict[str, Any] = {}
         self._results_shown = False
         self._match_at = -1
         self._stop = threading.Event()
@@ -68,6 +75,7 @@ class RunDetailScreen(Screen):
                     yield PlotextPlot(id="plot-loss")
                     yield PlotextPlot(id="plot-eval")
                     yield PlotextPlot(id="plot-lr")
+                yield TelemetryStrip(id="telemetry")
             with TabPane("Logs", id="logs"):
                 yield Log(id="log", highlight=False, max_lines=20000)
                 with Horizontal(id="log-bar"):
@@ -89,6 +97,8 @@ class RunDetailScreen(Screen):
         self.sub_title = "run"
         self._paint_plots()
         self.follow_run()
+        # Elapsed counts up and the ETA down between the job's position refreshes.
+        self.set_interval(1.0, self._paint_summary)
 
     def on_unmount(self) -> None:
         self._stop.set()
@@ -104,7 +114,9 @@ class RunDetailScreen(Screen):
         if reader is None and detail.events:
             self.post_message(MetricsArrived(self.run_id, list(detail.events)))
         tails = {name: TextTail(path) for name, path in detail.log_paths.items()}
-        status_seen = detail.status.get("updated")
+        # A new status, or a cancel asked for (the marker; status.json changes only once the
+        # run has stopped), is repainted.
+        status_seen = (detail.status.get("updated"), detail.row.get("cancel_requested"))
         while not worker.is_cancelled and not self._stop.is_set():
             if reader is not None:
                 events = reader.poll()
@@ -117,15 +129,16 @@ class RunDetailScreen(Screen):
             if self._stop.wait(self.poll_interval):
                 return
             fresh = self.source.detail(self.run_id)
-            if fresh.status.get("updated") != status_seen or (fresh.results and not
-                                                             detail.results):
-                status_seen, detail = fresh.status.get("updated"), fresh
+            seen = (fresh.status.get("updated"), fresh.row.get("cancel_requested"))
+            if seen != status_seen or (fresh.results and not detail.results):
+                status_seen, detail = seen, fresh
                 self.post_message(DetailLoaded(fresh))
 
     @on(DetailLoaded)
     def _paint_detail(self, message: DetailLoaded) -> None:
         detail = message.detail
         self.row = detail.row
+        self.config = detail.config
         self._paint_summary()
         if detail.config_text:
             self.query_one("#config-text", Static).update(
@@ -148,6 +161,7 @@ class RunDetailScreen(Screen):
         self.series.add(message.events)
         self._paint_plots()
         self._paint_summary()
+        self.query_one(TelemetryStrip).show_samples(self.series.system)
 
     @on(LogLinesArrived)
     def _paint_log(self, message: LogLinesArrived) -> None:
@@ -163,18 +177,26 @@ class RunDetailScreen(Screen):
             return
         first = Text()
         first.append_text(fmt.state_text(row))
-        progress = row.get("progress")
         first.append(f"  {fmt.method_label(row.get('method'))}  ")
-        first.append_text(fmt.progress_bar(progress))
-        first.append(f"  epoch {fmt.epoch_label(row)}")
-        elapsed = fmt.elapsed(row, now)
-        first.append(f"  elapsed {fmt.duration(elapsed)}")
-        if row.get("status") == "running" and progress and elapsed:
-            first.append(f"  ETA {fmt.duration(elapsed * (1 - progress) / progress)}")
+        first.append_text(fmt.progress_bar(row.get("progress")))
+        epochs = row.get("num_train_epochs")
+        first.append(f"  epoch {fmt.epoch_label(row)}" + (f"/{epochs:g}" if isinstance(
+            epochs, (int, float)) else ""))
+        first.append(f"  elapsed {fmt.duration(fmt.elapsed(row, now))}")
+        eta = fmt.eta(row, now)
+        if eta is not None:
+            first.append(f"  ETA {fmt.duration(eta)}", style="bold")
         parts = []
-        rate = self.series.last_train.get("samples_per_second")
+        if row.get("step") is not None and row.get("total_steps"):
+            parts.append(f"step {row['step']}/{row['total_steps']}")
+        last = self.series.last_train
+        rate = last.get("samples_per_second") or row.get("samples_per_second")
         if rate:
             parts.append(f"{rate:.0f} samples/s")
+        if last.get("tokens_per_s"):
+            parts.append(f"{fmt.count(last['tokens_per_s'])} tokens/s")
+        if last.get("pad_fraction") is not None:
+            parts.append(f"{100 * float(last['pad_fraction']):.0f}% padding")
         best = row.get("eval_accuracy")
         if best is None and self.series.eval_acc:
             best = max(a for _, a in self.series.eval_acc)
@@ -220,7 +242,7 @@ class RunDetailScreen(Screen):
         confusion.clear(columns=True)
         self.query_one("#confusion-title", Static).update(
             "confusion matrix (rows: true, columns: predicted)")
-        confusion.add_columns("true \\ pred", *(label[:7] for label in labels))
+        confusion.add_columns("true \\ pred", *labels)  # whole names: "surprise" stays whole
         for row_index, (label, counts) in enumerate(zip(labels, matrix)):
             # The diagonal (correct predictions) in bold, the confusions dim.
             cells = [Text(str(c), style="bold" if i == row_index else "dim")
@@ -274,40 +296,64 @@ class RunDetailScreen(Screen):
             f"{self.stream} · match {hits.index(self._match_at) + 1}/{len(hits)} "
             f"at line {self._match_at + 1}")
 
-    def _control(self, verb: str, act) -> None:
-        if not fmt.can_control(self.source, self.run_id):
-            self.notify("This run cannot be controlled from here (a W&B run is read-only).",
-                        severity="warning")
-            return
-        paths = self.source.paths(self.run_id)
+    # --- control actions (a thread worker each; RunControlled reports back) ---------------------
 
-        def work() -> None:
-            try:
-                note = act(paths)
-            except EmotuiError as exc:
-                self.app.call_from_thread(self.notify, str(exc), title=f"{verb} failed",
-                                          severity="error")
-            else:
-                self.app.call_from_thread(self.notify, f"{self.run_id}: {note or verb.lower()}",
-                                          title=verb)
+    def _controllable(self, allowed: bool) -> bool:
+        """Whether the source allows the action (one of its capabilities) on this run."""
+        if allowed and self.source.is_controllable(self.run_id):
+            return True
+        self.notify("This run cannot be controlled from here (a W&B run is read-only).",
+                    severity="warning")
+        return False
 
-        self.run_worker(work, thread=True, name=f"{verb.lower()}-run", group="control")
+    @work(thread=True, name="cancel-run", group="control")
+    def cancel_run(self, paths: RunPaths) -> None:
+        self.post_message(control_outcome("Cancel", paths.run_id, lambda: control.cancel(paths)))
+
+    @work(thread=True, name="resume-run", group="control")
+    def resume_run(self, paths: RunPaths) -> None:
+        self.post_message(control_outcome("Resume", paths.run_id, lambda: control.resume(paths)))
+
+    @on(RunControlled)
+    def _run_controlled(self, message: RunControlled) -> None:
+        notify_controlled(self, message)
 
     def action_cancel_run(self) -> None:
         from emotui.tui.screens.confirm import ConfirmScreen
 
-        if not fmt.can_control(self.source, self.run_id):
-            self.notify("This run cannot be controlled from here (a W&B run is read-only).",
-                        severity="warning")
+        if not self._controllable(self.source.capabilities.can_cancel):
             return
+        if fmt.stopping(self.row) or self.row.get("status") not in CANCELLABLE:
+            state = "stopping" if fmt.stopping(self.row) else self.row.get("status")
+            self.notify(f"{self.run_id} is {state}; nothing to cancel.", title="Cancel")
+            return
+        paths = self.source.store.paths(self.run_id)
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self._control("Cancel", control.cancel)
+                self.cancel_run(paths)
 
         self.app.push_screen(ConfirmScreen(f"Cancel {self.run_id}? The job is stopped (its last "
                                            "checkpoint stays; r resumes it).", "Cancel run"),
                              answered)
 
     def action_resume_run(self) -> None:
-        self._control("Resume", control.resume)
+        if fmt.stopping(self.row):
+            self.notify(f"{self.run_id} is still stopping; resume it once it has stopped.",
+                        title="Resume", severity="warning")
+            return
+        if self._controllable(self.source.capabilities.can_resume):
+            self.resume_run(self.source.store.paths(self.run_id))
+
+    def action_launch_from(self) -> None:
+        """The launch form filled in with this run's config."""
+        from emotui.tui.screens.launch import LaunchScreen
+
+        if not self.source.capabilities.can_launch:
+            self.notify("This source has no run store to launch into.", severity="warning")
+        elif not self.config:
+            self.notify(f"{self.run_id} has no readable config to start from (yet).",
+                        severity="warning")
+        else:
+            self.app.push_screen(LaunchScreen.from_run(self.run_id, self.config,
+                                                       self.row.get("backend")))

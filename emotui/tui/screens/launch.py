@@ -6,10 +6,12 @@ check_range, build_config); submitting is the launch layer's (emotui.tui.control
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
+from typing import Callable
 
 from rich.syntax import Syntax
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -26,27 +28,21 @@ from textual.widgets import (
     Static,
 )
 
-from emotui.core.config import build_config, dump_config
+from emotui.core import methods
+from emotui.core.config import RunConfig, build_config, dump_config
 from emotui.core.errors import EmotuiError
+from emotui.core.settings import form_specs
+from emotui.launch.registry import backend_spec, backend_specs
+from emotui.launch.resources import SLURM_SETTINGS
+from emotui.core.runstore import RunStore
 from emotui.tui import control
-from emotui.tui.widgets.config_form import ConfigForm
+from emotui.tui.form_start import FormStart, from_run, last_submitted, remember_submitted
+from emotui.tui.messages import RunSubmitted, SweepStarted
+from emotui.tui.screens.confirm import ConfirmScreen
+from emotui.tui.widgets.config_form import ConfigForm, field_input
 
-METHOD_CHOICES = (
-    ("full", "full", "full fine-tuning"),
-    ("lora", "lora", "LoRA"),
-    ("prompt_tuning_text", "prompt-text", "prompt tuning, text init"),
-    ("prompt_tuning_random", "prompt-random", "prompt tuning, random init"),
-)
-SLURM_FIELDS = (
-    ("partition", "partition", "Slurm partition (empty: the cluster default)"),
-    ("gpus", "GPUs per node", "GPUs per node"),
-    ("cpus_per_task", "CPUs per task", "CPU cores for the job"),
-    ("mem", "memory", "as sbatch takes it: 32G"),
-    ("time", "time limit", "minutes, HH:MM:SS, 4h, 1d"),
-    ("account", "account", "Slurm account"),
-    ("qos", "QoS", "quality of service"),
-    ("constraint", "constraint", "node features, e.g. a100"),
-)
+# The Slurm resources the form asks for (the schema's common ones).
+SLURM_FIELDS = tuple(form_specs(SLURM_SETTINGS))
 
 
 def user_slurm_defaults() -> dict[str, str]:
@@ -65,52 +61,66 @@ class LaunchScreen(Screen[str | None]):
 
     # Below 110 columns the preview pane gives way to the form; ctrl+r swaps them.
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+    # Keys a focused Input does not take for itself (it edits with ctrl+a/e/k/u/w/x/v/d), so
+    # they work wherever the cursor is.
     BINDINGS = [
         Binding("escape", "leave", "Back"),
         Binding("ctrl+s", "submit", "Submit run"),
         Binding("ctrl+r", "toggle_preview", "Preview"),
-        Binding("ctrl+a", "toggle_advanced", "All fields"),
-        Binding("ctrl+w", "submit_sweep", "Launch sweep"),
-        Binding("f1", "method(0)", "full", show=False),
-        Binding("f2", "method(1)", "lora", show=False),
-        Binding("f3", "method(2)", "prompt-text", show=False),
-        Binding("f4", "method(3)", "prompt-random", show=False),
+        Binding("ctrl+t", "toggle_advanced", "All fields"),
+        Binding("ctrl+l", "submit_sweep", "Launch sweep"),
+        *(Binding(f"f{i + 1}", f"method({i})", m.alias, show=False)
+          for i, m in enumerate(methods.METHODS)),
     ]
 
-    def __init__(self, method: str = "lora"):
+    def __init__(self, method: str = methods.DEFAULT_CHOICE, start: FormStart | None = None):
         super().__init__()
-        self.method = method
-        self.advanced = False
+        # What the form starts with (defaults, the last submitted values, another run's).
+        self.start = start or FormStart(method=method)
+        self.method = self.start.method
+        self.advanced = self.start.advanced
+        self._initial_state: tuple | None = None
         self.preview_text = ""
         self.slurm_defaults = user_slurm_defaults()
+        # Launching runs on a worker thread; the lock makes a second press wait for the first,
+        # and once something was launched (the form is closing) later presses launch nothing.
+        self._launch_lock = threading.Lock()
+        self._launched = False
 
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="launch-body"):
             with VerticalScroll(id="launch-form"):
                 with RadioSet(id="method"):
-                    for value, _, label in METHOD_CHOICES:
-                        yield RadioButton(label, value=value == self.method, name=value)
-                yield ConfigForm(self.method, id="config-form")
+                    for spec in methods.METHODS:
+                        yield RadioButton(spec.label, value=spec.name == self.method,
+                                          name=spec.name)
+                yield ConfigForm(self.method, self.advanced, dict(self.start.values),
+                                 id="config-form")
                 yield Static("backend", classes="field-group")
                 with Horizontal(classes="field-line"):
                     yield Label("backend", classes="field-name")
-                    yield Select([("local (detached process)", "local"), ("slurm", "slurm")],
-                                 value="local", allow_blank=False, compact=True, id="backend")
+                    choices = backend_specs(tui=True)
+                    names = [spec.name for spec in choices]
+                    yield Select([(spec.title, spec.name) for spec in choices],
+                                 value=self.start.backend if self.start.backend in names
+                                 else names[0], allow_blank=False, compact=True, id="backend")
                 with Vertical(id="slurm-fields"):
-                    for key, label, help_text in SLURM_FIELDS:
+                    for spec in SLURM_FIELDS:
                         with Horizontal(classes="field-line"):
-                            yield Label(label, classes="field-name")
-                            yield Input(self.slurm_defaults.get(key, ""), placeholder=help_text,
-                                        compact=True, id=f"slurm-{key}", tooltip=help_text)
+                            yield Label(spec.form_label, classes="field-name")
+                            yield field_input(spec, self.start.slurm.get(
+                                spec.name, self.slurm_defaults.get(spec.name, "")),
+                                f"slurm-{spec.name}", placeholder=spec.help)
                 yield Static("sweep", classes="field-group")
                 with Horizontal(classes="field-line"):
                     yield Label("sweep file", classes="field-name")
-                    yield Input(placeholder="path/to/sweep.yaml (ctrl+w launches it)",
+                    yield Input(self.start.sweep_file,
+                                placeholder="path/to/sweep.yaml (enter or ctrl+l launches it)",
                                 compact=True, id="sweep-file")
                 with Horizontal(id="launch-buttons"):
                     yield Button("Submit run (ctrl+s)", variant="primary", id="submit")
-                    yield Button("Launch sweep (ctrl+w)", id="submit-sweep")
+                    yield Button("Launch sweep (ctrl+l)", id="submit-sweep")
             with Vertical(id="launch-side"):
                 yield Static("resolved config", classes="field-group")
                 with VerticalScroll(id="preview-scroll"):
@@ -118,18 +128,49 @@ class LaunchScreen(Screen[str | None]):
         yield Static("", id="help-line", classes="status-line")
         yield Footer()
 
+    @classmethod
+    def remembered(cls) -> "LaunchScreen":
+        """The form as it was last submitted (defaults the first time)."""
+        return cls(start=last_submitted())
+
+    @classmethod
+    def from_run(cls, run_id: str, config: dict, backend: str | None) -> "LaunchScreen":
+        """A new run like ``run_id``: the form filled in with its config."""
+        return cls(start=from_run(run_id, config, backend))
+
     def on_mount(self) -> None:
-        self.title = "new run"
+        self.title = "new run" if self.start.origin is None else \
+            f"new run from {self.start.origin}"
         self.sub_title = self.app.store_label
-        self.query_one("#slurm-fields").display = False
+        self.query_one("#slurm-fields").display = self._takes_resources()
         self.refresh_preview()
+        # Typing goes into the first field at once, never into the screen's shortcuts.
+        self.query_one(ConfigForm).focus_first()
+        self.call_after_refresh(self._note_initial_state)
+
+    def _note_initial_state(self) -> None:
+        self._initial_state = self.form_state()
+
+    def form_state(self) -> tuple:
+        """Everything the user can edit, to tell whether leaving would drop edits."""
+        return (self.method, tuple(sorted(self.query_one(ConfigForm).raw_values().items())),
+                str(self.query_one("#backend", Select).value),
+                tuple(sorted(self.slurm_resources().items())),
+                self.query_one("#sweep-file", Input).value.strip())
+
+    def submitted_start(self) -> FormStart:
+        """The form as it stands, to start from next time."""
+        return FormStart(self.method, self.query_one(ConfigForm).changed_values(), self.advanced,
+                         str(self.query_one("#backend", Select).value), self.slurm_resources(),
+                         self.query_one("#sweep-file", Input).value.strip())
 
     # --- form state ---------------------------------------------------------------------------
 
     async def _rebuild_form(self) -> None:
         old = self.query_one(ConfigForm)
-        values = old.raw_values()
-        # Values typed into fields the new method also has are kept.
+        # Values typed into fields the new method also has are kept; the rest start from the
+        # new method's defaults (its learning rate).
+        values = old.edited_values()
         form = ConfigForm(self.method, self.advanced, values, id="config-form")
         await old.remove()
         await self.query_one("#launch-form").mount(form, after=self.query_one("#method"))
@@ -137,7 +178,7 @@ class LaunchScreen(Screen[str | None]):
 
     @on(RadioSet.Changed, "#method")
     async def _method_changed(self, event: RadioSet.Changed) -> None:
-        self.method = event.pressed.name or "full"
+        self.method = event.pressed.name or methods.METHODS[0].name
         await self._rebuild_form()
 
     def action_method(self, index: int) -> None:
@@ -155,7 +196,7 @@ class LaunchScreen(Screen[str | None]):
 
     @on(Select.Changed, "#backend")
     def _backend_changed(self, event: Select.Changed) -> None:
-        self.query_one("#slurm-fields").display = event.value == "slurm"
+        self.query_one("#slurm-fields").display = self._takes_resources()
         self.refresh_preview()
 
     @on(Input.Changed, "#slurm-fields Input")
@@ -173,10 +214,9 @@ class LaunchScreen(Screen[str | None]):
         if errors:
             name, message = next(iter(errors.items()))
             return None, message
-        layer = {"method": dict((v, a) for v, a, _ in METHOD_CHOICES)[self.method],
-                 **form.explicit()}
-        if self.method == "prompt_tuning_text" and not (layer.get(
-                "prompt_tuning_init_text", "x") or "").strip():
+        spec = methods.get(self.method)
+        layer = {"method": spec.alias, **form.explicit()}
+        if spec.init_text and not (layer.get(methods.INIT_TEXT_FIELD, "x") or "").strip():
             return None, "prompt_tuning_init_text is empty; text init needs a text"
         try:
             config, _ = build_config([("form", layer)])
@@ -190,7 +230,7 @@ class LaunchScreen(Screen[str | None]):
         text = ""
         if config is not None:
             text = dump_config(config)
-            if self.query_one("#backend", Select).value == "slurm":
+            if self._takes_resources():
                 try:
                     resources = control.slurm_resources(self.slurm_resources())
                 except EmotuiError as exc:
@@ -210,12 +250,16 @@ class LaunchScreen(Screen[str | None]):
             preview.update(Syntax(text, "yaml", theme="ansi_dark", background_color="default",
                                   word_wrap=True))
 
+    def _takes_resources(self) -> bool:
+        """Whether the chosen backend takes resources (Slurm): the resource fields apply."""
+        return backend_spec(str(self.query_one("#backend", Select).value)).resources is not None
+
     def slurm_resources(self) -> dict[str, str]:
         out = {}
-        for key, _, _ in SLURM_FIELDS:
-            value = self.query_one(f"#slurm-{key}", Input).value.strip()
+        for spec in SLURM_FIELDS:
+            value = self.query_one(f"#slurm-{spec.name}", Input).value.strip()
             if value:
-                out[key] = value
+                out[spec.name] = value
         return out
 
     # --- submit -------------------------------------------------------------------------------
@@ -226,36 +270,100 @@ class LaunchScreen(Screen[str | None]):
         if error:
             self.notify(error, title="Not submitted", severity="error")
             return
-        backend = self.query_one("#backend", Select).value
-        try:
-            run_id = control.submit(self.app.source.store, config, str(backend),
-                                    self.slurm_resources())
-        except EmotuiError as exc:
-            self.notify(str(exc), title="Not submitted", severity="error")
-            return
-        self.app.notify(f"Submitted {run_id} ({backend})", title="Run launched")
-        self.dismiss(run_id)
+        backend = str(self.query_one("#backend", Select).value)
+        self.submit_run(self.app.source.store, config, backend, self.slurm_resources())
 
     @on(Button.Pressed, "#submit-sweep")
+    @on(Input.Submitted, "#sweep-file")
     def action_submit_sweep(self) -> None:
         path = self.query_one("#sweep-file", Input).value.strip()
         if not path:
             self.query_one("#sweep-file", Input).focus()
             self.notify("Give the sweep file's path first.", severity="warning")
             return
-        backend = self.query_one("#backend", Select).value
+        backend = str(self.query_one("#backend", Select).value)
+        self.launch_sweep(self.app.source.store, Path(path).expanduser(), backend,
+                          self.slurm_resources())
+
+    # Workers: creating the run and asking the backend (sbatch) or starting the sweep
+    # controller can take seconds; the outcome comes back as a message.
+
+    @work(thread=True, name="submit-run", group="launch")
+    def submit_run(self, store: RunStore, config: RunConfig, backend: str,
+                   slurm: dict[str, str]) -> None:
+        outcome = self._launch_once(lambda: control.submit(store, config, backend, slurm))
+        if outcome is not None:
+            self.post_message(RunSubmitted(backend, *outcome))
+
+    @work(thread=True, name="launch-sweep", group="launch")
+    def launch_sweep(self, store: RunStore, sweep_file: Path, backend: str,
+                     slurm: dict[str, str]) -> None:
+        # The cost first (as `emotui sweep FILE --dry-run` says it); a sweep that cannot run
+        # (a bad file, a random sweep without run_cap) is refused before anything starts.
         try:
-            sweep_id = control.submit_sweep(self.app.source.store, Path(path).expanduser(),
-                                            str(backend), self.slurm_resources())
+            estimate = control.estimate_sweep(store, sweep_file)
         except EmotuiError as exc:
-            self.notify(str(exc), title="Sweep not launched", severity="error")
+            self.post_message(SweepStarted(backend, error=str(exc)))
             return
-        self.app.notify(f"Sweep {sweep_id} started ({backend})", title="Sweep launched")
-        self.dismiss(sweep_id)
+        outcome = self._launch_once(
+            lambda: control.submit_sweep(store, sweep_file, backend, slurm))
+        if outcome is not None:
+            self.post_message(SweepStarted(backend, *outcome, estimate=estimate))
+
+    def _launch_once(self, launch: Callable[[], str]) -> tuple[str | None, str | None] | None:
+        """(launched id, None) or (None, the error); None when an earlier press launched."""
+        with self._launch_lock:
+            if self._launched:
+                return None
+            try:
+                launched = launch()
+            except EmotuiError as exc:
+                return None, str(exc)
+            self._launched = True
+            return launched, None
+
+    @on(RunSubmitted)
+    def _run_submitted(self, message: RunSubmitted) -> None:
+        if message.error:
+            self.notify(message.error, title="Not submitted", severity="error")
+            return
+        remember_submitted(self.submitted_start())
+        self.app.notify(f"Submitted {message.run_id} ({message.backend})", title="Run launched")
+        self.dismiss(message.run_id)
+
+    @on(SweepStarted)
+    def _sweep_started(self, message: SweepStarted) -> None:
+        if message.error:
+            self.notify(message.error, title="Sweep not launched", severity="error")
+            return
+        remember_submitted(self.submitted_start())
+        cost = "".join(f"\n{line}" for line in message.estimate)
+        self.app.notify(f"Sweep {message.sweep_id} started ({message.backend}){cost}",
+                        title="Sweep launched", timeout=15 if cost else None, markup=False)
+        self.dismiss(message.sweep_id)
 
     def action_toggle_preview(self) -> None:
         """On a narrow terminal, show the resolved config instead of the form (and back)."""
         self.toggle_class("-preview")
 
+    def _launching(self) -> bool:
+        """Whether a launch is under way or done (its outcome is on its way to this screen)."""
+        return self._launched or any(worker.group == "launch" and worker.node is self
+                                     and not worker.is_finished for worker in self.workers)
+
     def action_leave(self) -> None:
-        self.dismiss(None)
+        if self._launching():
+            # Leaving now would drop the outcome: it is shown here, then the form closes.
+            self.notify("Still launching; the form closes when the backend answers.",
+                        severity="warning")
+            return
+        if self._initial_state is None or self.form_state() == self._initial_state:
+            self.dismiss(None)
+            return
+
+        def answered(drop: bool | None) -> None:
+            if drop:
+                self.dismiss(None)
+
+        self.app.push_screen(ConfirmScreen("Leave the form and drop your edits?", "Drop edits"),
+                             answered)

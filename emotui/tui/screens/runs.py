@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from typing import Callable
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -12,11 +13,14 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Select, Static
 from textual.worker import get_current_worker
 
-from emotui.core.errors import EmotuiError
+from emotui.core.lifecycle import CANCELLABLE, deletable
+from emotui.core.runstore import RunStore
 from emotui.tui import control
 from emotui.tui import formatting as fmt
-from emotui.tui.messages import RowsUpdated
-from emotui.tui.screens.confirm import ConfirmScreen
+from emotui.tui.messages import FormPrefillLoaded, RowsUpdated, RunControlled
+from emotui.tui.outcomes import control_outcome, notify_controlled
+from emotui.tui.notices import ending_notice, run_endings
+from emotui.tui.screens.confirm import ConfirmScreen, named_runs
 from emotui.tui.widgets.run_table import COLUMN_KEYS, COLUMNS, RunTable
 
 _SORTABLE = COLUMN_KEYS[1:]
@@ -29,6 +33,7 @@ class RunsScreen(Screen):
     BINDINGS = [
         Binding("enter", "open", "Open"),
         Binding("n", "launch", "New run"),
+        Binding("e", "launch_from", "New from run"),
         Binding("space", "toggle_select", "Select"),
         Binding("c", "compare", "Compare"),
         Binding("x", "cancel_run", "Cancel run"),
@@ -108,6 +113,9 @@ class RunsScreen(Screen):
         table.drop(batch.removed)
         for notice in batch.notices:
             self.notify(notice, title="W&B", severity="warning", timeout=8)
+        for row, outcome in run_endings(self.all_rows, batch.changed):
+            title, text, severity = ending_notice(row, outcome)
+            self.notify(text, title=title, severity=severity, timeout=10)
         for row in batch.changed:
             self.all_rows[row["run_id"]] = row
         match = self._matcher()
@@ -145,7 +153,7 @@ class RunsScreen(Screen):
                 hay = " ".join(str(row.get(k) or "") for k in (
                     "run_id", "status", "method", "reason", "model_name_or_path", "backend",
                     "job_id", "sweep_id", "source", "name")) + " " \
-                    + fmt.method_label(row.get("method"))
+                    + fmt.method_label(row.get("method")) + " " + fmt.state_text(row).plain
                 hay = hay.lower()
                 return all(word in hay for word in words)
             return True
@@ -222,7 +230,9 @@ class RunsScreen(Screen):
         arrow = "↓" if table.sort_reverse else "↑"
         parts = [f"{len(self.all_rows)} runs", f"{table.row_count} shown"]
         if table.selected:
-            parts.append(f"{len(table.selected)} selected")
+            hidden = len(table.selected) - len(table.visible_selection())
+            parts.append(f"{len(table.selected)} selected"
+                         + (f" ({hidden} hidden by the filter)" if hidden else ""))
         parts.append(f"sort: {_LABELS[table.sort_column]} {arrow}")
         if self.scanning:
             parts.append("loading…")
@@ -251,9 +261,38 @@ class RunsScreen(Screen):
             self._paint_status()
 
     def action_launch(self) -> None:
+        if not self.source.capabilities.can_launch:
+            self.notify("This source has no run store to launch into.", severity="warning")
+            return
         from emotui.tui.screens.launch import LaunchScreen
 
-        self.app.push_screen(LaunchScreen(), callback=lambda _: self.refresh_now())
+        self.app.push_screen(LaunchScreen.remembered(), callback=lambda _: self.refresh_now())
+
+    def action_launch_from(self) -> None:
+        """The launch form filled in with the highlighted run's config."""
+        if not self.source.capabilities.can_launch:
+            self.notify("This source has no run store to launch into.", severity="warning")
+            return
+        rid = self.query_one(RunTable).current_id
+        if rid:
+            self.load_prefill(rid)
+
+    @work(thread=True, name="load-prefill", group="prefill", exclusive=True)
+    def load_prefill(self, run_id: str) -> None:
+        detail = self.source.detail(run_id)
+        self.post_message(FormPrefillLoaded(run_id, detail.config, detail.row.get("backend")))
+
+    @on(FormPrefillLoaded)
+    def _open_prefilled(self, message: FormPrefillLoaded) -> None:
+        from emotui.tui.screens.launch import LaunchScreen
+
+        if not message.config:
+            self.notify(f"{message.run_id} has no readable config.yaml to start from.",
+                        severity="warning")
+            return
+        self.app.push_screen(LaunchScreen.from_run(message.run_id, message.config,
+                                                   message.backend),
+                             callback=lambda _: self.refresh_now())
 
     def action_sweeps(self) -> None:
         from emotui.tui.screens.sweeps import SweepsScreen
@@ -267,15 +306,23 @@ class RunsScreen(Screen):
             return
         from emotui.tui.screens.compare import CompareScreen
 
+        self._selection_used()
         self.app.push_screen(CompareScreen(chosen))
 
-    def _controllable(self) -> bool:
-        """Whether every chosen run can be cancelled, resumed or deleted (W&B rows cannot)."""
-        if not getattr(self.source, "controllable", False):
+    def _selection_used(self) -> None:
+        """An action took the selection: it ends there, so a later key acts on what the
+        cursor shows, not on runs chosen for something else."""
+        self.query_one(RunTable).clear_selection()
+        self._paint_status()
+
+    def _controllable(self, allowed: bool) -> bool:
+        """Whether every chosen run can be acted on: the source allows the action (``allowed``,
+        one of its capabilities) and each run is one of its controllable runs (not a W&B row)."""
+        if not allowed:
             self.notify("Runs of this source cannot be controlled from here.", severity="warning")
             return False
         read_only = [rid for rid in self.query_one(RunTable).chosen()
-                     if not fmt.can_control(self.source, rid)]
+                     if not self.source.is_controllable(rid)]
         if read_only:
             shown = read_only[0] if len(read_only) == 1 else f"{len(read_only)} of the chosen runs"
             self.notify(f"{shown}: a W&B run without a local run directory is read-only here "
@@ -284,72 +331,106 @@ class RunsScreen(Screen):
         return True
 
     def action_refresh_remote(self) -> None:
-        request = getattr(self.source, "request_refresh", None)
-        if request is None:
+        if not self.source.capabilities.can_refresh:
             self.notify("No W&B project is shown (emotui --wandb ENTITY/PROJECT).")
             return
-        request()
+        self.source.request_refresh()
         self.refresh_now()
         self.notify("Refreshing the W&B project…", title="W&B")
 
-    def _each_chosen(self, verb: str, act) -> None:
-        """Run a control action on the chosen runs in a thread (cancel may wait for a job)."""
-        if not self._controllable():
-            return
-        chosen = self.query_one(RunTable).chosen()
-        if chosen:
-            self.run_worker(lambda: self._act(verb, act, chosen), thread=True,
-                            name=f"{verb.lower()}-runs", group="control")
+    # --- control actions (a thread worker each: cancel may wait for a job; a message per run) --
 
-    def _act(self, verb: str, act, run_ids: list[str]) -> None:
+    @work(thread=True, name="cancel-runs", group="control")
+    def cancel_runs(self, store: RunStore, run_ids: list[str]) -> None:
+        self._control_each("Cancel", lambda rid: control.cancel(store.paths(rid)), run_ids)
+
+    @work(thread=True, name="resume-runs", group="control")
+    def resume_runs(self, store: RunStore, run_ids: list[str]) -> None:
+        self._control_each("Resume", lambda rid: control.resume(store.paths(rid)), run_ids)
+
+    @work(thread=True, name="delete-runs", group="control")
+    def delete_runs(self, store: RunStore, run_ids: list[str]) -> None:
+        self._control_each("Deleted", lambda rid: control.delete(store, rid), run_ids)
+
+    def _control_each(self, verb: str, act: Callable[[str], str | None],
+                      run_ids: list[str]) -> None:
+        """Act on each run in turn (on the worker's thread); one RunControlled message each."""
         for rid in run_ids:
-            try:
-                note = act(rid)
-            except EmotuiError as exc:
-                self.app.call_from_thread(self.notify, str(exc), title=f"{verb} failed",
-                                          severity="error")
-            else:
-                self.app.call_from_thread(self.notify, f"{rid}: {note or verb.lower()}",
-                                          title=verb)
+            self.post_message(control_outcome(verb, rid, lambda: act(rid)))
+
+    @on(RunControlled)
+    def _run_controlled(self, message: RunControlled) -> None:
+        notify_controlled(self, message)
         self.refresh_now()
 
+    def _state(self, run_id: str) -> str | None:
+        return self.all_rows.get(run_id, {}).get("status")
+
     def action_cancel_run(self) -> None:
-        """Cancel asks first: one stray key must not stop hours of training."""
-        if not self._controllable():
+        """Cancel asks first, naming the runs: one stray key must not stop hours of training.
+        A run that is not working (or already stopping) has nothing to cancel: no question."""
+        if not self._controllable(self.source.capabilities.can_cancel):
             return
         chosen = self.query_one(RunTable).chosen()
         if not chosen:
             return
-        shown = chosen[0] if len(chosen) == 1 else f"{len(chosen)} runs"
+        working = [rid for rid in chosen if self._state(rid) in CANCELLABLE
+                   and not fmt.stopping(self.all_rows.get(rid, {}))]
+        if not working:
+            rid = chosen[0]
+            state = "stopping" if fmt.stopping(self.all_rows.get(rid, {})) else self._state(rid)
+            what = f"{rid} is {state}" if len(chosen) == 1 else \
+                f"none of the {len(chosen)} selected runs is queued or running"
+            self.notify(f"{what}; nothing to cancel.", title="Cancel")
+            return
+        subject, listing = named_runs(working)
+        skipped = [rid for rid in chosen if rid not in working]
+        note = ""
+        if len(skipped) == 1:
+            note = f" Not queued or running, left as it is: {skipped[0]}."
+        elif skipped:
+            note = f" {len(skipped)} selected runs are not queued or running: left as they are."
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self._each_chosen("Cancel", lambda rid: control.cancel(self.source.paths(rid)))
+                self._selection_used()
+                self.cancel_runs(self.source.store, working)
 
-        self.app.push_screen(ConfirmScreen(f"Cancel {shown}? A running job is stopped (its last "
-                                           "checkpoint stays; r resumes it).", "Cancel run"),
-                             answered)
+        self.app.push_screen(ConfirmScreen(
+            f"Cancel {subject}? A running job is stopped (its last checkpoint stays; r resumes "
+            f"it).{note}{listing}", "Cancel run"), answered)
 
     def action_resume_run(self) -> None:
-        self._each_chosen("Resume", lambda rid: control.resume(self.source.paths(rid)))
+        if not self._controllable(self.source.capabilities.can_resume):
+            return
+        chosen = self.query_one(RunTable).chosen()
+        stopping = [rid for rid in chosen if fmt.stopping(self.all_rows.get(rid, {}))]
+        if stopping:
+            self.notify(f"{stopping[0]} is still stopping; resume it once it has stopped.",
+                        title="Resume", severity="warning")
+            return
+        if chosen:
+            self._selection_used()
+            self.resume_runs(self.source.store, chosen)
 
     def action_delete_run(self) -> None:
-        if not self._controllable():
+        if not self._controllable(self.source.capabilities.can_delete):
             return
         chosen = self.query_one(RunTable).chosen()
         if not chosen:
             return
-        busy = [r for r in chosen if self.all_rows.get(r, {}).get("status")
-                in ("queued", "running", "preempted")]
+        busy = [r for r in chosen if not deletable(self.all_rows.get(r, {}).get("status"))]
         if busy:
             self.notify(f"{busy[0]} is {self.all_rows[busy[0]]['status']}; cancel it first.",
                         title="Not deleted", severity="error")
             return
-        shown = chosen[0] if len(chosen) == 1 else f"{len(chosen)} runs"
-        question = f"Delete {shown} and all its files (checkpoints, logs, metrics)?"
+        subject, listing = named_runs(chosen)
+        files = "its files" if len(chosen) == 1 else "their files"
+        question = f"Delete {subject} and all {files} (checkpoints, logs, metrics)?{listing}"
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self._each_chosen("Deleted", lambda rid: control.delete(self.source.store, rid))
+                self._selection_used()
+                self.delete_runs(self.source.store, chosen)
 
         self.app.push_screen(ConfirmScreen(question), answered)

@@ -1,20 +1,25 @@
-"""Sweeps: trials grouped under their sweep, with progress, best so far and collapsed trials."""
+"""Sweeps: trials grouped under their sweep, with progress, best so far and collapsed trials;
+r writes the report (emotui report) of the sweep under the cursor."""
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
 from typing import Any, Callable
 
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static, Tree
 
+from emotui.core.lifecycle import FINISHED
 from emotui.core.runstore import read_json
 from emotui.tui import formatting as fmt
-
-FINISHED = ("completed", "failed", "cancelled")
+from emotui.tui.messages import ReportWritten
+from emotui.tui.outcomes import notify_report, report_outcome
+from emotui.tui.trial_order import SORTS, ordered, sort_label
 
 
 def sweep_info(root, sweep_id: str) -> dict[str, Any]:
@@ -76,14 +81,15 @@ def sweep_label(sweep_id: str, trials: list[dict[str, Any]], spec: dict[str, Any
 
 
 def trial_label(trial: dict[str, Any]) -> Text:
-    """id, state, eval accuracy, the collapse mark, then hyperparameters (cut first at 80 cols)."""
+    """id, state (or the collapse mark), eval and test accuracy, then hyperparameters (cut
+    first at 80 cols)."""
     label = Text(f"{trial['run_id']}  ")
-    state = fmt.state_text(trial)
-    state.pad_right(10 - len(state.plain))
+    state = Text("✗ collapsed", style="bold red") if trial.get("collapsed") \
+        else fmt.state_text(trial)
+    state.pad_right(12 - len(state.plain))
     label.append_text(state)
-    label.append(f"eval {fmt.percent(trial.get('eval_accuracy')):>5}")
-    if trial.get("collapsed"):
-        label.append("  ✗ collapsed", style="bold red")
+    label.append(f"eval {fmt.percent(trial.get('eval_accuracy')):>5}  "
+                 f"test {fmt.percent(trial.get('test_accuracy')):>5}")
     label.append(f"  {fmt.hyperparameters(trial)}", style="dim")
     return label
 
@@ -94,6 +100,10 @@ class SweepsScreen(Screen):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
         Binding("enter", "open", "Open trial", show=False),
+        Binding("r", "write_report", "Report"),
+        Binding("c", "compare_trials", "Compare trials"),
+        Binding("s", "cycle_sort", "Sort"),
+        Binding("S", "reverse_sort", "Reverse sort", show=False),
     ]
 
     def __init__(self, rows: Callable[[], dict[str, dict[str, Any]]]):
@@ -102,6 +112,8 @@ class SweepsScreen(Screen):
         self.live_rows = rows
         self.rows = rows()
         self._painted: Any = None
+        # Trials by the sweep's metric, best first (s: another order, S: reversed).
+        self.sort, self.sort_reverse = SORTS[0], False
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -122,24 +134,50 @@ class SweepsScreen(Screen):
     def paint(self) -> None:
         sweeps = group_by_sweep(self.rows)
         fingerprint = [(sid, [(t["run_id"], t.get("status"), t.get("eval_accuracy"),
-                               t.get("collapsed")) for t in trials])
-                       for sid, trials in sweeps.items()]
+                               t.get("test_accuracy"), t.get("collapsed")) for t in trials])
+                       for sid, trials in sweeps.items()] + [(self.sort, self.sort_reverse)]
         if fingerprint == self._painted:
             return  # nothing changed: keep the tree (and its cursor) as it is
         self._painted = fingerprint
         tree = self.query_one(Tree)
-        root = getattr(self.app.source, "root", None)
+        store = self.app.source.store
+        root = store.root if store is not None else None
         expanded = {n.data for n in tree.root.children if n.is_expanded}
         tree.clear()
         tree.root.expand()
+        spec: dict[str, Any] = {}
         for sid, trials in sweeps.items():
-            node = tree.root.add(sweep_label(sid, trials, sweep_info(root, sid)), data=sid,
+            spec = sweep_info(root, sid)
+            node = tree.root.add(sweep_label(sid, trials, spec), data=sid,
                                  expand=not expanded or sid in expanded)
-            for trial in trials:
+            for trial in ordered(trials, spec, self.sort, self.sort_reverse):
                 node.add_leaf(trial_label(trial), data=trial["run_id"])
         self.query_one("#sweeps-status", Static).update(
-            f"{len(sweeps)} sweeps · enter opens a trial" if sweeps else
+            f"{len(sweeps)} sweeps · trials by {sort_label(self.sort, spec, self.sort_reverse)} "
+            "· enter opens a trial · r: the sweep's report" if sweeps else
             "No sweeps yet: launch one from the new-run screen (n, then a sweep file).")
+
+    def action_cycle_sort(self) -> None:
+        self.sort = SORTS[(SORTS.index(self.sort) + 1) % len(SORTS)]
+        self.sort_reverse = False
+        self.paint()
+
+    def action_reverse_sort(self) -> None:
+        self.sort_reverse = not self.sort_reverse
+        self.paint()
+
+    def action_compare_trials(self) -> None:
+        """The compare screen on the trials of the sweep under the cursor, in the order shown."""
+        sweep_id = self._sweep_at_cursor()
+        node = next((n for n in self.query_one(Tree).root.children if n.data == sweep_id), None)
+        trials = [str(leaf.data) for leaf in node.children] if node is not None else []
+        if len(trials) < 2:
+            self.notify("Move the cursor to a sweep with two or more trials first.",
+                        severity="warning")
+            return
+        from emotui.tui.screens.compare import CompareScreen
+
+        self.app.push_screen(CompareScreen(trials))
 
     @on(Tree.NodeSelected)
     def _selected(self, event: Tree.NodeSelected) -> None:
@@ -155,3 +193,27 @@ class SweepsScreen(Screen):
             from emotui.tui.screens.detail import RunDetailScreen
 
             self.app.push_screen(RunDetailScreen(node.data))
+
+    def _sweep_at_cursor(self) -> str | None:
+        node = self.query_one(Tree).cursor_node
+        while node is not None and node.parent is not None and node.parent.parent is not None:
+            node = node.parent  # a trial: its sweep
+        return node.data if node is not None and node.data not in self.rows else None
+
+    def action_write_report(self) -> None:
+        sweep_id = self._sweep_at_cursor()
+        if sweep_id is None:
+            self.notify("Move the cursor to a sweep (or one of its trials) first.",
+                        severity="warning")
+            return
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(self.app.clock()))
+        self.write_report(sweep_id, self.app.export_dir / f"report-{sweep_id}-{stamp}.html")
+
+    @work(thread=True, name="write-sweep-report", group="report")
+    def write_report(self, sweep_id: str, path: Path) -> None:
+        """`emotui report SWEEP` (drawing its figures takes a few seconds)."""
+        self.post_message(report_outcome(self.app.source.store, [sweep_id], path))
+
+    @on(ReportWritten)
+    def _report_written(self, message: ReportWritten) -> None:
+        notify_report(self, message)

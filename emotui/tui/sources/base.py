@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Protocol
+from typing import TYPE_CHECKING, Any, Iterator, Protocol
+
+if TYPE_CHECKING:
+    from emotui.core.runstore import RunStore
 
 
 @dataclass
@@ -38,12 +41,38 @@ class RunDetail:
     events: list[dict[str, Any]] | None = None
 
 
+@dataclass(frozen=True)
+class SourceCapabilities:
+    """What a run source can do; the screens ask this, never the source's attributes."""
+
+    # New runs and sweeps can be launched into its run store (``RunSource.store``).
+    can_launch: bool = False
+    # Its runs can be cancelled, resumed, deleted (a source mixing local and remote runs: its
+    # local ones; ``RunSource.is_controllable`` answers per run).
+    can_cancel: bool = False
+    can_resume: bool = False
+    can_delete: bool = False
+    # ``request_refresh()`` fetches its remote runs again at the next poll (a W&B project).
+    can_refresh: bool = False
+
+    @property
+    def read_only(self) -> bool:
+        """Its runs can only be looked at: nothing is launched, cancelled, resumed or deleted."""
+        return not (self.can_launch or self.can_cancel or self.can_resume or self.can_delete)
+
+
+READ_ONLY = SourceCapabilities()
+
+
 class RunSource(Protocol):
     """A place runs come from: the local store, W&B, ..."""
 
+    # Which source this is (local:/path/to/runs, wandb:entity/project); ``label`` is for people.
     name: str
-    # Whether runs of this source can be cancelled, resumed and deleted from the TUI.
-    controllable: bool
+    label: str
+    capabilities: SourceCapabilities
+    # The run store new runs go into and the run actions act on; None for a remote-only source.
+    store: RunStore | None
 
     def poll(self) -> Iterator[RowBatch]:
         """Batches of new or changed rows since the last call (the first call yields them all)."""
@@ -52,3 +81,29 @@ class RunSource(Protocol):
     def detail(self, run_id: str) -> RunDetail:
         """One run's status, config, results and the files to tail."""
         ...
+
+    def is_controllable(self, run_id: str) -> bool:
+        """Whether this run can be cancelled, resumed or deleted here (a W&B-only row: no)."""
+        ...
+
+    def request_refresh(self) -> None:
+        """Fetch the remote runs again at the next poll (nothing to do without can_refresh)."""
+        ...
+
+
+class ReadOnlyRunSource:
+    """What a source that only shows runs (a remote project) answers to everything else."""
+
+    name: str
+    capabilities = READ_ONLY
+    store = None
+
+    @property
+    def label(self) -> str:
+        return self.name
+
+    def is_controllable(self, run_id: str) -> bool:
+        return False
+
+    def request_refresh(self) -> None:
+        return None

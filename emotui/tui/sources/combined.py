@@ -11,7 +11,7 @@ remote source is polled once the local scan is complete, and never waits on the 
 
 from __future__ import annotations
 
-from pathlib import Path
+from dataclasses import replace
 from typing import Any, Iterator
 
 from emotui.tracking.sources import merge_rows
@@ -30,38 +30,30 @@ def _tidy(batch: RowBatch) -> RowBatch:
 class CombinedRunSource:
     """Local runs (controllable) and a remote source's runs (read-only), linked ones merged."""
 
-    controllable = True  # per run: see is_controllable
-
     def __init__(self, local: LocalRunSource, remote: RunSource):
         self.local = local
         self.remote = remote
         self.name = f"{local.name} + {remote.name}"
         self.label = f"{local.root} + {remote.name.replace('wandb:', 'W&B ')}"
+        # The local store's actions (per run: see is_controllable), the remote's refresh.
+        self.capabilities = replace(local.capabilities,
+                                    can_refresh=remote.capabilities.can_refresh)
         self._local: dict[str, dict[str, Any]] = {}
         self._remote: dict[str, dict[str, Any]] = {}
         self._twin: dict[str, str] = {}  # local run id -> id of the remote run merged into it
         self._shown: set[str] = set()  # remote runs shown as rows of their own
 
-    # The local store's API, for the launch form, sweeps and the run actions.
-    @property
-    def root(self) -> Path:
-        return self.local.root
-
+    # The local store: for the launch form, sweeps and the run actions.
     @property
     def store(self):
         return self.local.store
-
-    def paths(self, run_id: str):
-        return self.local.paths(run_id)
 
     def is_controllable(self, run_id: str) -> bool:
         """Local runs (merged or not) can be cancelled, resumed and deleted; W&B rows cannot."""
         return run_id in self._local
 
     def request_refresh(self) -> None:
-        request = getattr(self.remote, "request_refresh", None)
-        if request is not None:
-            request()
+        self.remote.request_refresh()
 
     # --- linking ------------------------------------------------------------------------------
 

@@ -17,16 +17,17 @@ from typing import Any, Callable, Iterator
 import yaml
 
 from emotui.core.errors import EmotuiError
+from emotui.core.methods import from_tag
 from emotui.core.results import KEY_HYPERPARAMETERS, summarize
 from emotui.core.runstore import RUN_ID_RE, RunPaths, RunStore, read_json
-from emotui.core.status import FINISHED, HEARTBEAT_STALE_S, RunState
-from emotui.tui.sources.base import RowBatch, RunDetail
+from emotui.core.runview import read_run, read_yaml_object
+from emotui.core.lifecycle import ACTIVE, FINISHED, RunState
+from emotui.core.status import HEARTBEAT_STALE_S
+from emotui.launch.base import cancel_requested
+from emotui.tui.sources.base import RowBatch, RunDetail, SourceCapabilities
 
 log = logging.getLogger("emotui.tui")
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_TAG_METHODS = {"full": "full", "lora": "lora", "ptext": "prompt_tuning_text",
-                "prand": "prompt_tuning_random"}
-_FINISHED_VALUES = {s.value for s in FINISHED}
 
 
 def _mtime(path: Path) -> int | None:
@@ -50,8 +51,9 @@ def load_config(path: Path) -> tuple[dict[str, Any], str]:
 TABLE_CONFIG_KEYS = frozenset({*KEY_HYPERPARAMETERS, "method", "peft_method"})
 
 
-def table_config(path: Path) -> dict[str, Any]:
-    """The few config keys a table row needs, without parsing the whole config.yaml.
+def table_config(path: Path) -> dict[str, Any] | None:
+    """The few config keys a table row needs, without parsing the whole config.yaml; None
+    when the file is there but holds no mapping (core.runview then says what is wrong).
 
     Parsing ~90 keys with PyYAML costs milliseconds per run: seconds for a large store. A
     top-level key's block (its line plus indented continuation lines) is valid YAML by itself,
@@ -59,8 +61,10 @@ def table_config(path: Path) -> dict[str, Any]:
     """
     try:
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+    except FileNotFoundError:
         return {}
+    except (OSError, UnicodeDecodeError):
+        return None
     kept: list[str] = []
     keep = False
     for line in text.splitlines():
@@ -72,15 +76,18 @@ def table_config(path: Path) -> dict[str, Any]:
         data = yaml.load("\n".join(kept), Loader=_Loader) if kept else {}
     except yaml.YAMLError:
         data = None
-    if not isinstance(data, dict):
-        data, _ = load_config(path)
-    return data
+    if not isinstance(data, dict) or not kept:
+        data, problem = read_yaml_object(path)
+        if problem is not None:
+            return None
+    return data or {}
 
 
 class LocalRunSource:
     """Runs in a local (or NFS-mounted) run store directory."""
 
-    controllable = True
+    capabilities = SourceCapabilities(can_launch=True, can_cancel=True, can_resume=True,
+                                      can_delete=True)
 
     def __init__(self, root: str | os.PathLike | None, *, batch_size: int = 500,
                  first_batch_size: int = 60,
@@ -105,8 +112,18 @@ class LocalRunSource:
     def root(self) -> Path:
         return self.store.root
 
+    @property
+    def label(self) -> str:
+        return str(self.root)
+
     def paths(self, run_id: str) -> RunPaths:
         return RunPaths(self.root / run_id)
+
+    def is_controllable(self, run_id: str) -> bool:
+        return True
+
+    def request_refresh(self) -> None:
+        return None  # every poll reads the run directories afresh
 
     def _list_ids(self) -> set[str]:
         try:
@@ -129,15 +146,19 @@ class LocalRunSource:
             config = table_config(paths.config)
             if config:
                 self._configs[run_id] = config
-        row = summarize(paths, config=config)
+        # No config (unreadable): summarize reads config.yaml itself and says what is wrong.
+        row = summarize(paths, config=config or None)
         if not row.get("method"):
             tag = run_id.split("-")[2] if run_id.count("-") >= 3 else ""
-            row["method"] = _TAG_METHODS.get(tag)
+            spec = from_tag(tag)
+            row["method"] = spec.name if spec else None
         row["collapsed"] = None
         if stamps[1] is not None:
             row["collapsed"] = (read_json(paths.results) or {}).get("collapsed")
         # A running job that stopped touching its heartbeat may be lost (node died, OOM-killed).
         row["stale"] = row.get("status") == RunState.RUNNING.value and self._stale(paths)
+        # Someone asked it to stop (here, the CLI, another TUI): shown as stopping until it has.
+        row["cancel_requested"] = row.get("status") in ACTIVE and cancel_requested(paths)
         row["source"] = "local"
         return row
 
@@ -155,13 +176,15 @@ class LocalRunSource:
         # Newest first, so the top of the default ordering fills first.
         for rid in sorted(present, reverse=True):
             row = self._rows.get(rid)
-            active = row is None or row.get("status") not in _FINISHED_VALUES
+            active = row is None or row.get("status") not in FINISHED
             if not (full or active):
                 continue
             paths = self.paths(rid)
             running = row is not None and row.get("status") == RunState.RUNNING.value
+            waiting = row is not None and row.get("status") in ACTIVE
             stamps = (_mtime(paths.status), _mtime(paths.results),
-                      self._stale(paths) if running else False)
+                      self._stale(paths) if running else False,
+                      cancel_requested(paths) if waiting else False)
             if stamps == self._stamps.get(rid):
                 continue
             fresh = self._row(rid, stamps)
@@ -181,7 +204,7 @@ class LocalRunSource:
 
     def _ask_backends(self) -> None:
         active = [self.paths(rid) for rid, row in self._rows.items()
-                  if row.get("status") not in _FINISHED_VALUES]
+                  if row.get("status") not in FINISHED]
         if not active:
             return
         try:
@@ -198,16 +221,17 @@ class LocalRunSource:
 
     def detail(self, run_id: str) -> RunDetail:
         paths = self.paths(run_id)
-        config, text = load_config(paths.config)
+        _config, text = load_config(paths.config)
         row = self._row(run_id, (_mtime(paths.status), _mtime(paths.results))) \
             or {"run_id": run_id}
+        view = read_run(paths)  # only fields of the expected types; the row says what is wrong
         return RunDetail(
             run_id=run_id,
             row=row,
-            status=read_json(paths.status) or {},
-            config=config,
+            status=view.status,
+            config=view.config,
             config_text=text,
-            results=read_json(paths.results) or {},
+            results=view.results or {},
             metrics_path=paths.metrics,
             log_paths={"stdout": paths.stdout, "stderr": paths.stderr},
         )

@@ -17,10 +17,11 @@ from typing import Any, Callable, Iterator
 
 import yaml
 
+from emotui.core.lifecycle import IN_FLIGHT
 from emotui.tracking.keys import EPOCH_KEY, STEP_KEY, is_number, record_to_row
 from emotui.tracking.sources import record_detail
 from emotui.tracking.wandb_api import ProjectRuns, WandbProject, WandbUnavailable
-from emotui.tui.sources.base import RowBatch, RunDetail
+from emotui.tui.sources.base import ReadOnlyRunSource, RowBatch, RunDetail, SourceCapabilities
 
 log = logging.getLogger("emotui.tui")
 # How often the project is fetched again while the TUI is open (W&B rate-limits its API).
@@ -34,7 +35,7 @@ def wandb_row(record: dict[str, Any]) -> dict[str, Any] | None:
         return None
     row.setdefault("collapsed", (record.get("summary") or {}).get("collapsed"))
     row["stale"] = False
-    if row.get("ended") is None and row.get("status") not in ("running", "queued"):
+    if row.get("ended") is None and row.get("status") not in IN_FLIGHT:
         # W&B gives the start, not the end: a finished run's end is its start plus its
         # training time when the summary has one; otherwise its elapsed time is unknown ("-"),
         # not zero.
@@ -69,10 +70,10 @@ def with_epochs(events: list[dict[str, Any]], summary: dict[str, Any]) -> list[d
     return out
 
 
-class WandbRunSource:
+class WandbRunSource(ReadOnlyRunSource):
     """The runs of one W&B project (``entity/project``); nothing here can be controlled."""
 
-    controllable = False
+    capabilities = SourceCapabilities(can_refresh=True)
 
     def __init__(self, project: WandbProject, *, refresh_every: float = REFRESH_EVERY_S,
                  clock: Callable[[], float] = time.monotonic):
@@ -90,6 +91,10 @@ class WandbRunSource:
         self._thread: threading.Thread | None = None
         self._next_refresh = 0.0
         self._polls = 0
+
+    @property
+    def label(self) -> str:
+        return f"W&B {self.path}"
 
     @classmethod
     def for_path(cls, text: str, **kwargs: Any) -> "WandbRunSource":

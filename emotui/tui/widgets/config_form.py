@@ -1,9 +1,11 @@
-"""The launch form, generated from the run config schema (emotui.core.config.FIELDS).
+"""The launch form, generated from the run config schema (emotui.core.config.RUN_SETTINGS).
 
 One row per field: its name, an input fitting its type (text, a choice list, a switch), and an
-inline message when the value does not validate. Help text shows as the tooltip and in the
-screen's help line when the field has focus. Only fields the user changed become explicit
-settings, so the run's config.yaml records defaults as defaults.
+inline message when the value does not validate. The field's help (``FieldSpec.describe``, the
+same text as its flag's) shows as the tooltip and in the screen's help line when the field has
+focus. Only fields the user changed become explicit settings, so the run's config.yaml records
+defaults as defaults. ``field_input`` builds the input of any settings field (the launch
+screen's Slurm rows too).
 """
 
 from __future__ import annotations
@@ -17,46 +19,33 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Static, Switch
 
-from emotui.core.config import (
-    DEFAULT_PROMPT_INIT_TEXT,
-    FIELDS,
-    GROUPS,
-    check_range,
-    coerce_value,
-    field_type,
-    is_nullable,
-)
+from emotui.core import methods
+from emotui.core.config import FIELDS, RUN_SETTINGS, check_range, coerce_value
 from emotui.core.errors import ConfigError
-
-HIDDEN = {"peft_method", "extra_training_args"}  # the method picker sets peft_method
+from emotui.core.settings import FieldSpec, as_text, form_specs, select_options
 
 
 def form_fields(method: str, advanced: bool) -> list[str]:
-    """The fields shown for a method: form=True ones, or every applicable one when advanced."""
-    names = []
-    for name, f in FIELDS.items():
-        meta = f.metadata
-        if name in HIDDEN or meta.get("secret"):
-            continue
-        methods = meta.get("methods")
-        if methods and method not in methods:
-            continue
-        if advanced or meta.get("form"):
-            names.append(name)
-    return sorted(names, key=lambda n: GROUPS.index(FIELDS[n].metadata["group"]))
+    """The fields shown for a method: the common ones, or every applicable one when advanced."""
+    return [spec.name for spec in form_specs(RUN_SETTINGS, method=method, advanced=advanced)]
 
 
 def default_text(name: str, method: str) -> str:
-    if name == "prompt_tuning_init_text" and method == "prompt_tuning_text":
-        return DEFAULT_PROMPT_INIT_TEXT
-    value = FIELDS[name].default
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
+    """What a field shows before any edit: the method's implied default, else the schema's."""
+    return as_text(methods.get(method).defaults.get(name, FIELDS[name].default))
+
+
+def field_input(spec: FieldSpec, initial: str, widget_id: str, placeholder: str) -> Widget:
+    """The input fitting a field's type: a choice list, a switch or a text box."""
+    help_text = spec.describe()
+    options = select_options(spec)
+    if options is not None:
+        return Select(options, value=initial, allow_blank=False, compact=True, id=widget_id,
+                      tooltip=help_text)
+    if spec.type is bool:
+        return Switch(value=initial == "true", id=widget_id, tooltip=help_text,
+                      classes="field-switch")
+    return Input(initial, placeholder=placeholder, compact=True, id=widget_id, tooltip=help_text)
 
 
 def field_id(name: str) -> str:
@@ -66,9 +55,9 @@ def field_id(name: str) -> str:
 def check_field(name: str, raw: str) -> str | None:
     """The inline message for a raw value (None when it is valid)."""
     value: Any = raw
-    if raw.strip() == "" and is_nullable(name):
+    if raw.strip() == "" and FIELDS[name].nullable:
         return None  # unset
-    if raw == "" and field_type(name) is str:
+    if raw == "" and FIELDS[name].type is str:
         return f"{name} must not be empty"
     try:
         value = coerce_value(name, value, "form")
@@ -88,23 +77,11 @@ class FieldRow(Vertical):
         self.initial = self.default if value is None else value
 
     def compose(self) -> ComposeResult:
-        meta = FIELDS[self.field_name].metadata
-        typ = field_type(self.field_name)
+        spec = FIELDS[self.field_name]
         with Horizontal(classes="field-line"):
-            yield Label(self.field_name, classes="field-name")
-            help_text = meta["help"]
-            if meta.get("choices") is not None or (typ is bool and is_nullable(self.field_name)):
-                choices = meta.get("choices") or (None, True, False)
-                options = [("unset" if c is None else str(c).lower(),
-                            "" if c is None else str(c).lower()) for c in choices]
-                yield Select(options, value=self.initial, allow_blank=False, compact=True,
-                             id=field_id(self.field_name), tooltip=help_text)
-            elif typ is bool:
-                yield Switch(value=self.initial == "true", id=field_id(self.field_name),
-                             tooltip=help_text, classes="field-switch")
-            else:
-                yield Input(self.initial, placeholder=self.default or "unset", compact=True,
-                            id=field_id(self.field_name), tooltip=help_text)
+            yield Label(spec.form_label, classes="field-name")
+            yield field_input(spec, self.initial, field_id(self.field_name),
+                              placeholder=self.default or "unset")
         yield Static("", classes="field-error")
 
     @property
@@ -144,7 +121,7 @@ class ConfigForm(Widget):
     def compose(self) -> ComposeResult:
         group = None
         for name in form_fields(self.method, self.advanced):
-            g = FIELDS[name].metadata["group"]
+            g = FIELDS[name].group
             if g != group:
                 group = g
                 yield Static(g, classes="field-group")
@@ -156,14 +133,28 @@ class ConfigForm(Widget):
     def raw_values(self) -> dict[str, str]:
         return {row.field_name: row.raw for row in self.rows()}
 
+    def edited_values(self) -> dict[str, str]:
+        """The raw text of the fields changed from what they started as (their default)."""
+        return {row.field_name: row.raw for row in self.rows() if row.changed}
+
+    def changed_values(self) -> dict[str, str]:
+        """The text of the fields that differ from their defaults."""
+        return {row.field_name: row.raw for row in self.rows() if row.changed}
+
+    def focus_first(self) -> None:
+        """Put the cursor in the first field."""
+        rows = self.rows()
+        if rows:
+            rows[0].query_one(f"#{field_id(rows[0].field_name)}").focus()
+
     def explicit(self) -> dict[str, Any]:
         """Changed fields as a settings layer for build_config (empty text means unset)."""
         out: dict[str, Any] = {}
         for row in self.rows():
             if row.changed:
                 raw = row.raw
-                out[row.field_name] = None if raw.strip() == "" and is_nullable(row.field_name) \
-                    else raw
+                unset = raw.strip() == "" and FIELDS[row.field_name].nullable
+                out[row.field_name] = None if unset else raw
         return out
 
     def errors(self) -> dict[str, str]:

@@ -35,18 +35,22 @@ COLUMNS = (
     Column("method", "method", lambda r, n: fmt.method_label(r.get("method")), _get("method")),
     Column("progress", "progress", lambda r, n: fmt.progress_bar(r.get("progress")),
            _get("progress")),
+    Column("eta", "ETA", lambda r, n: fmt.duration(fmt.eta(r, n)), fmt.eta),
     Column("epoch", "ep", lambda r, n: fmt.epoch_label(r), _get("epoch")),
     Column("eval", "eval acc", lambda r, n: fmt.percent(r.get("eval_accuracy")),
            _get("eval_accuracy")),
     Column("test", "test acc", lambda r, n: fmt.percent(r.get("test_accuracy")),
            _get("test_accuracy")),
     Column("elapsed", "elapsed", lambda r, n: fmt.duration(fmt.elapsed(r, n)), fmt.elapsed),
+    Column("gpu", "GPU", lambda r, n: fmt.gpu_text(r), _get("gpu_util")),
     Column("hparams", "hyperparameters", lambda r, n: fmt.hyperparameters(r),
            lambda r, n: fmt.hyperparameters(r)),
     Column("backend", "backend", lambda r, n: fmt.backend_label(r), fmt.backend_label),
     Column("reason", "reason", lambda r, n: r.get("reason") or "", _get("reason")),
 )
 COLUMN_KEYS = tuple(c.key for c in COLUMNS)
+# Cells that move with the clock alone: repainted every second while a run runs.
+CLOCK_COLUMNS = ("elapsed", "eta")
 _BY_KEY = {c.key: c for c in COLUMNS}
 SELECTED_MARK = Text("●", style="bold cyan")
 
@@ -114,7 +118,7 @@ class RunTable(DataTable):
                 new.append(row)
                 continue
             for column, value in zip(COLUMNS[1:], self._cells(row, now)[1:]):
-                if _text(column.cell(old, now)) != value or column.key == "elapsed":
+                if _text(column.cell(old, now)) != value or column.key in CLOCK_COLUMNS:
                     self._update(rid, column.key, value)
         if new:
             # Batch insert: add_rows lays out once for the whole batch.
@@ -147,11 +151,13 @@ class RunTable(DataTable):
             pass
 
     def tick(self) -> None:
-        """Advance the elapsed column of running runs (the only cell that changes by itself)."""
+        """Advance the clock cells of running runs: elapsed counts up, the ETA counts down
+        (between two of the job's position refreshes, core.progress moves both on)."""
         now = self.clock()
         for rid, row in self.rows_by_id.items():
             if row.get("status") == "running" and rid in self.rows:
-                self._update(rid, "elapsed", fmt.duration(fmt.elapsed(row, now)))
+                for key in CLOCK_COLUMNS:
+                    self._update(rid, key, _BY_KEY[key].cell(row, now))
 
     # --- cursor, selection, order -------------------------------------------------------------
 
@@ -173,13 +179,26 @@ class RunTable(DataTable):
             self.selected.add(rid)
             self._update(rid, "sel", SELECTED_MARK)
 
+    def visible_selection(self) -> list[str]:
+        """The selected runs the table shows (a filter may hide others), in table order."""
+        if not self.selected:
+            return []
+        order = [row.key.value for row in self.ordered_rows]  # as shown, not as added
+        return [rid for rid in order if rid in self.selected]
+
     def chosen(self) -> list[str]:
-        """The selected runs in table order, or the run under the cursor."""
-        if self.selected:
-            order = [row.key.value for row in self.ordered_rows]  # as shown, not as added
-            return [rid for rid in order if rid in self.selected]
+        """What an action applies to: the selected runs in view, else the run under the cursor
+        (a selection hidden by a filter is never acted on unseen)."""
+        shown = self.visible_selection()
+        if shown:
+            return shown
         current = self.current_id
         return [current] if current else []
+
+    def clear_selection(self) -> None:
+        """Forget the selection (an action used it); the marks go from the rows."""
+        for rid in list(self.selected):
+            self.toggle_selected(rid)
 
     def sort_by(self, column: str, reverse: bool | None = None) -> None:
         if reverse is None:
