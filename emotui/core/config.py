@@ -179,7 +179,8 @@ class RunConfig:
         "random; not a no-op).", "method", choices=LORA_INITS, parse=_lowercase,
     )
     prompt_tuning_num_virtual_tokens: int | None = opt(
-        None, "Virtual tokens prepended (default: 20, or the init text's token count).", "method",
+        None, f"Virtual tokens prepended (default: {methods.DEFAULT_VIRTUAL_TOKENS} for random "
+        "init, the init text's token count for text init).", "method",
         min=1, max=512, form=True,
     )
     prompt_tuning_init_text: str | None = opt(

@@ -15,11 +15,9 @@ from torch import nn
 
 from emotui.core.config import RunConfig
 from emotui.core.errors import ConfigError
+from emotui.core.methods import DEFAULT_VIRTUAL_TOKENS
 from emotui.core.methods import get as method_spec
 from emotui.core.methods import names as method_names
-
-# Random-init prompt tuning's virtual tokens when --prompt_tuning_num_virtual_tokens is unset.
-DEFAULT_VIRTUAL_TOKENS = 20
 
 
 @dataclass
@@ -243,6 +241,7 @@ def build_prompt_random(config: RunConfig, model: nn.Module, tokenizer, *,
                         native_prompt_init: bool = False) -> MethodModel:
     from peft import PromptTuningConfig, PromptTuningInit, TaskType
 
+    # Configs built by build_config carry the method default; this covers hand-made ones.
     n_virtual = config.prompt_tuning_num_virtual_tokens or DEFAULT_VIRTUAL_TOKENS
     _check_positions(model, config, n_virtual)
     peft_config = PromptTuningConfig(

@@ -46,6 +46,16 @@ def test_peft_method_flag_fills_the_same_defaults(spec):
     config, _ = build_config([("command line", layer)])
     assert config.method == spec.name
     assert config.learning_rate == lr(spec)
+    assert config.method_defaults == [k for k in spec.defaults if k not in layer]
+
+
+def test_random_prompts_record_their_default_length():
+    config, _ = build_config([("command line", {"method": "prompt-random"})])
+    assert config.prompt_tuning_num_virtual_tokens == methods.DEFAULT_VIRTUAL_TOKENS
+    assert config.method_defaults == ["learning_rate", methods.VIRTUAL_TOKENS_FIELD]
+    # Text init takes its length from the text: no default to record.
+    config, _ = build_config([("command line", {"method": "prompt-text"})])
+    assert config.prompt_tuning_num_virtual_tokens is None
     assert config.method_defaults == ["learning_rate"]
 
 
@@ -111,11 +121,12 @@ def test_a_saved_default_follows_a_new_method(tmp_path):
     again, _ = build_config([(str(path), saved), ("command line", {"method": "prompt-random"})])
     assert again.method == "prompt_tuning_random"
     assert again.learning_rate == lr(methods.get("prompt_tuning_random"))
-    assert again.method_defaults == ["learning_rate"]
+    assert again.method_defaults == ["learning_rate", methods.VIRTUAL_TOKENS_FIELD]
     # A value the saved run was given stays given.
     saved["learning_rate"], saved["method_defaults"] = 0.007, []
     again, _ = build_config([(str(path), saved), ("command line", {"method": "prompt-random"})])
-    assert again.learning_rate == 0.007 and again.method_defaults == []
+    assert again.learning_rate == 0.007
+    assert again.method_defaults == [methods.VIRTUAL_TOKENS_FIELD]
 
 
 def test_method_defaults_has_no_flag_and_no_form_row():

@@ -4,6 +4,8 @@ action; the sweeps screen ranks, shows test accuracy and compares; sort and them
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from fixture_store import RUNS, SWEEP_RUNS
 from tui_helpers import wait_for
@@ -11,6 +13,7 @@ from rich.text import Text
 from textual.widgets import DataTable, Static, Tree
 from textual.widgets.data_table import ColumnKey
 
+from emotui.core.config import config_from_yaml, dump_config
 from emotui.core.runstore import RunPaths, atomic_write_json, read_json
 from emotui.core.status import write_status
 from emotui.tui.memory import memory_path
@@ -164,8 +167,12 @@ async def test_detail_footer_and_results(fixture_runs, make_app):
 
 
 async def test_virtual_tokens_show_the_count_used(fixture_runs, make_app):
-    """A prompt-tuning run with no explicit count shows the one the job recorded."""
-    paths = RunPaths(fixture_runs / "251121-091500-prand-gh5j")
+    """A text-init prompt run with no explicit count shows the one the job recorded (the init
+    text's length; a random-init run records its method default in config.yaml instead)."""
+    paths = RunPaths(fixture_runs / "251121-081500-ptext-ef4g")
+    config = config_from_yaml(paths.config)
+    paths.config.write_text(dump_config(
+        dataclasses.replace(config, prompt_tuning_num_virtual_tokens=None)))
     write_status(paths, state="running", num_virtual_tokens=20)
     app = make_app(fixture_runs)
     async with app.run_test(size=(160, 30)) as pilot:
