@@ -11,9 +11,11 @@ import argparse
 import importlib
 import os
 import sys
+import textwrap
 
 from emotui import __version__
 from emotui.core.errors import EmotuiError
+from emotui.core.methods import METHODS
 
 COMMANDS = (
     "emotui.cli.run_cmd",
@@ -62,12 +64,19 @@ def common_parser(default: object = argparse.SUPPRESS) -> argparse.ArgumentParse
     return common
 
 
+def method_families() -> str:
+    """'full fine-tuning, LoRA, prompt tuning, ...': the registry's methods, variants merged."""
+    # "prompt tuning, text init" and "prompt tuning, random init" are one family here.
+    return ", ".join(dict.fromkeys(m.label.split(",")[0].split(" (")[0] for m in METHODS))
+
+
 def build_parser() -> ArgumentParser:
     common = common_parser()
     parser = ArgumentParser(
         prog="emotui",
-        description="Fine-tune transformer text classifiers (full, LoRA, prompt tuning) locally or "
-        "on Slurm; sweep, monitor and compare runs.",
+        description=textwrap.fill(
+            f"Fine-tune transformer text classifiers ({method_families()}) locally or on Slurm; "
+            "sweep, monitor and compare runs.", width=88),
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         parents=[common_parser(default=None)],
