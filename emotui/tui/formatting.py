@@ -5,7 +5,7 @@ Pure functions of a row and a clock, so the table, the compare screen and the te
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 from rich.text import Text
 
@@ -29,6 +29,24 @@ STATES = tuple(STATE_STYLES)
 STOPPING_STYLE = "bold magenta"
 COLLAPSED_STYLE = "bold red"
 METHODS = methods.names()
+
+
+def pack(segments: Sequence[Text | str], width: int, sep: str) -> Text:
+    """The segments joined by ``sep``, with a line break instead where the next segment would
+    not fit in ``width`` cells: a value ("best eval 81.40%", "ETA 18m20s") never splits
+    across lines, as it would if the terminal wrapped at any space. ``width`` <= 0: one line."""
+    packed, used = Text(), 0
+    for segment in segments:
+        segment = Text(segment) if isinstance(segment, str) else segment
+        if used and width > 0 and used + len(sep) + segment.cell_len > width:
+            packed.append("\n")
+            used = 0
+        elif used:
+            packed.append(sep)
+            used += len(sep)
+        packed.append_text(segment)
+        used += segment.cell_len
+    return packed
 
 
 def collapsed(row: dict[str, Any]) -> bool:
@@ -99,7 +117,13 @@ def number(value: Any, digits: int = 4) -> str:
 
 
 def percent(value: Any) -> str:
+    """A table cell: the column's header says it is a percentage."""
     return "-" if value is None else f"{100 * float(value):.2f}"
+
+
+def percent_sign(value: Any) -> str:
+    """In running text, where nothing else says so: "81.40%"."""
+    return "-" if value is None else f"{percent(value)}%"
 
 
 def compact_float(value: Any) -> str:

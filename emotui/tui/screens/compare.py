@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Select, Static
+from textual.widgets import DataTable, Header, Select, Static
 from textual_plotext import PlotextPlot
 
 from emotui.core.events import read_all
@@ -23,6 +23,7 @@ from emotui.core.export import FILE_SUFFIXES, distinct_columns, export_rows
 from emotui.tui import formatting as fmt
 from emotui.tui.messages import ComparisonExported, ComparisonLoaded, CurvesLoaded, ReportWritten
 from emotui.tui.outcomes import notify_report, report_outcome
+from emotui.tui.widgets.footer import KeysFooter
 from emotui.tui.widgets.plots import draw, draw_pareto
 
 EXPORT_FORMATS = (("CSV", "csv"), ("Markdown", "md"), ("LaTeX", "latex"), ("Typst", "typst"))
@@ -125,7 +126,7 @@ class CompareScreen(Screen):
             yield Static("", id="compare-status")
             yield Select(EXPORT_FORMATS, value="csv", allow_blank=False, compact=True,
                          id="export-format")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.title = "compare"

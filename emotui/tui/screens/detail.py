@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Log, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Header, Input, Log, Static, TabbedContent, TabPane
 from textual.worker import get_current_worker
 from textual_plotext import PlotextPlot
 
@@ -24,6 +24,7 @@ from emotui.tui import formatting as fmt
 from emotui.tui.messages import DetailLoaded, LogLinesArrived, MetricsArrived, RunControlled
 from emotui.tui.outcomes import control_outcome, notify_controlled
 from emotui.tui.sources.tail import TextTail
+from emotui.tui.widgets.footer import KeysFooter
 from emotui.tui.widgets.plots import MetricSeries, draw
 from emotui.tui.widgets.telemetry import TelemetryStrip
 
@@ -90,7 +91,7 @@ class RunDetailScreen(Screen):
                     yield DataTable(id="per-class", cursor_type="none", zebra_stripes=True)
                     yield Static("", id="confusion-title")
                     yield DataTable(id="confusion", cursor_type="none")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.title = self.run_id
@@ -149,9 +150,9 @@ class RunDetailScreen(Screen):
             # A W&B run: its summary's metrics, no per-class table or confusion matrix.
             r = detail.results
             self.query_one("#results-note", Static).update(
-                f"test accuracy {fmt.percent(r.get('test_accuracy'))} · test macro-F1 "
-                f"{fmt.percent(r.get('test_macro_f1'))} · eval accuracy "
-                f"{fmt.percent(r.get('eval_accuracy'))} (W&B summary; per-class scores and "
+                f"test accuracy {fmt.percent_sign(r.get('test_accuracy'))} · test macro-F1 "
+                f"{fmt.percent_sign(r.get('test_macro_f1'))} · eval accuracy "
+                f"{fmt.percent_sign(r.get('eval_accuracy'))} (W&B summary; per-class scores and "
                 "the confusion matrix live in W&B)")
 
     @on(MetricsArrived)
@@ -175,17 +176,16 @@ class RunDetailScreen(Screen):
         row, now = self.row, self.app.clock()
         if not row:
             return
-        first = Text()
-        first.append_text(fmt.state_text(row))
-        first.append(f"  {fmt.method_label(row.get('method'))}  ")
-        first.append_text(fmt.progress_bar(row.get("progress")))
+        first: list[Text | str] = [
+            fmt.state_text(row), fmt.method_label(row.get("method")),
+            fmt.progress_bar(row.get("progress"))]
         epochs = row.get("num_train_epochs")
-        first.append(f"  epoch {fmt.epoch_label(row)}" + (f"/{epochs:g}" if isinstance(
+        first.append(f"epoch {fmt.epoch_label(row)}" + (f"/{epochs:g}" if isinstance(
             epochs, (int, float)) else ""))
-        first.append(f"  elapsed {fmt.duration(fmt.elapsed(row, now))}")
+        first.append(f"elapsed {fmt.duration(fmt.elapsed(row, now))}")
         eta = fmt.eta(row, now)
         if eta is not None:
-            first.append(f"  ETA {fmt.duration(eta)}", style="bold")
+            first.append(Text(f"ETA {fmt.duration(eta)}", style="bold"))
         parts = []
         if row.get("step") is not None and row.get("total_steps"):
             parts.append(f"step {row['step']}/{row['total_steps']}")
@@ -201,16 +201,20 @@ class RunDetailScreen(Screen):
         if best is None and self.series.eval_acc:
             best = max(a for _, a in self.series.eval_acc)
         if best is not None:
-            parts.append(f"best eval {fmt.percent(best)}")
+            parts.append(f"best eval {fmt.percent_sign(best)}")
         if row.get("test_accuracy") is not None:
-            parts.append(f"test {fmt.percent(row['test_accuracy'])}")
+            parts.append(f"test {fmt.percent_sign(row['test_accuracy'])}")
         parts.append(fmt.backend_label(row))
         if str(row.get("source") or "").endswith("wandb"):
             parts.append(f"W&B {row.get('wandb_url') or row.get('wandb_project') or ''}".strip())
         if row.get("reason"):
             parts.append(f"reason: {row['reason']}")
-        first.append("\n" + " · ".join(parts))
-        self.query_one("#detail-summary", Static).update(first)
+        summary = self.query_one("#detail-summary", Static)
+        width = summary.content_region.width or self.app.size.width
+        text = fmt.pack(first, width, "  ")
+        text.append("\n")
+        text.append_text(fmt.pack(parts, width, " · "))
+        summary.update(text)
 
     def _paint_plots(self) -> None:
         s = self.series
@@ -224,8 +228,8 @@ class RunDetailScreen(Screen):
         self._results_shown = True
         self.query_one("#results-note", Static).update(
             f"best epoch {results.get('best_epoch')} · test accuracy "
-            f"{fmt.percent(results.get('test_accuracy'))} · test macro-F1 "
-            f"{fmt.percent(results.get('test_macro_f1'))} · trainable params "
+            f"{fmt.percent_sign(results.get('test_accuracy'))} · test macro-F1 "
+            f"{fmt.percent_sign(results.get('test_macro_f1'))} · trainable params "
             f"{fmt.count(results.get('trainable_params'))} · checkpoint "
             f"{fmt.byte_size(results.get('checkpoint_bytes'))}"
             + ("\n[b red]collapsed: predicts (nearly) one class[/]" if results.get("collapsed")

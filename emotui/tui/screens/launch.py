@@ -18,7 +18,6 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import (
     Button,
-    Footer,
     Header,
     Input,
     Label,
@@ -40,6 +39,7 @@ from emotui.tui.form_start import FormStart, from_run, last_submitted, remember_
 from emotui.tui.messages import RunSubmitted, SweepStarted
 from emotui.tui.screens.confirm import ConfirmScreen
 from emotui.tui.widgets.config_form import ConfigForm, field_input
+from emotui.tui.widgets.footer import KeysFooter
 
 # The Slurm resources the form asks for (the schema's common ones).
 SLURM_FIELDS = tuple(form_specs(SLURM_SETTINGS))
@@ -126,7 +126,7 @@ class LaunchScreen(Screen[str | None]):
                 with VerticalScroll(id="preview-scroll"):
                     yield Static("", id="preview")
         yield Static("", id="help-line", classes="status-line")
-        yield Footer()
+        yield KeysFooter()
 
     @classmethod
     def remembered(cls) -> "LaunchScreen":

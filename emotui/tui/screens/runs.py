@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Select, Static
+from textual.widgets import DataTable, Header, Input, Select, Static
 from textual.worker import get_current_worker
 
 from emotui.core.lifecycle import CANCELLABLE, deletable
@@ -21,6 +21,7 @@ from emotui.tui.messages import FormPrefillLoaded, RowsUpdated, RunControlled
 from emotui.tui.outcomes import control_outcome, notify_controlled
 from emotui.tui.notices import ending_notice, run_endings
 from emotui.tui.screens.confirm import ConfirmScreen, named_runs
+from emotui.tui.widgets.footer import KeysFooter
 from emotui.tui.widgets.run_table import COLUMN_KEYS, COLUMNS, RunTable
 
 _SORTABLE = COLUMN_KEYS[1:]
@@ -72,7 +73,7 @@ class RunsScreen(Screen):
                          prompt="any method (m)", id="filter-method", compact=True)
         yield RunTable(id="runs", clock=self.app.clock)
         yield Static("", id="runs-status")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.title = "emotui"

@@ -12,7 +12,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static, Tree
+from textual.widgets import Header, Static, Tree
 
 from emotui.core.lifecycle import FINISHED
 from emotui.core.runstore import read_json
@@ -20,6 +20,7 @@ from emotui.tui import formatting as fmt
 from emotui.tui.messages import ReportWritten
 from emotui.tui.outcomes import notify_report, report_outcome
 from emotui.tui.trial_order import SORTS, ordered, sort_label
+from emotui.tui.widgets.footer import KeysFooter
 
 
 def sweep_info(root, sweep_id: str) -> dict[str, Any]:
@@ -119,7 +120,7 @@ class SweepsScreen(Screen):
         yield Header()
         yield Tree("sweeps", id="sweep-tree")
         yield Static("", id="sweeps-status", classes="status-line")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.title = "sweeps"
