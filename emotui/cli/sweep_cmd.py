@@ -336,7 +336,11 @@ def _print_plan(spec: Any, sweep_id: str, trials: list[dict[str, Any]], exists: 
           f"{starting} now:")
     for t in trials:
         params = ", ".join(f"{k}={_fmt(v)}" for k, v in t["params"].items()) or "(no swept values)"
-        print(f"  {t['trial']:>3}  {t['config']['method']:<20} {params}")
+        # What the sweep file leaves to the method (its learning rate, ...), so no value is hidden.
+        filled = ", ".join(f"{k}={_fmt(t['config'].get(k))}"
+                           for k in t["config"].get("method_defaults") or ())
+        print(f"  {t['trial']:>3}  {t['config']['method']:<20} {params}"
+              + (f"; method defaults: {filled}" if filled else ""))
     if starting > len(trials):
         print(f"  ... and {starting - len(trials):,} more")
 

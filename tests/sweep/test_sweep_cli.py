@@ -33,6 +33,17 @@ def test_dry_run_json_lists_resolved_configs(reference_file, runs_dir, capsys):
     assert not any(runs_dir.iterdir())  # a dry run writes nothing
 
 
+def test_dry_run_names_the_values_left_to_each_method(runs_dir, capsys):
+    file = Path(__file__).resolve().parents[2] / "sweep_configs" / "methods_at_defaults.yaml"
+    assert main(["sweep", str(file), "--runs-dir", str(runs_dir), "--dry-run"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    lora = next(line for line in lines if line.split()[1:2] == ["lora"])
+    assert lora.endswith("method=lora; method defaults: learning_rate=0.0020")
+    prompt = next(line for line in lines if "prompt_tuning_random" in line)
+    assert "prompt_tuning_num_virtual_tokens=20" in prompt
+    assert not any(runs_dir.iterdir())
+
+
 def test_dry_run_random_uses_count_and_bayes_gives_first_suggestions(tmp_path, runs_dir, capsys):
     file = tmp_path / "r.yaml"
     file.write_text("method: random\nparameters:\n  learning_rate: {distribution: "
