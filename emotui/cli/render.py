@@ -6,6 +6,7 @@ so piped it becomes TSV with whole values in machine units.
 
 from __future__ import annotations
 
+import textwrap
 import time
 from typing import Any, Iterable
 
@@ -199,3 +200,27 @@ def show_for_scripts(payload: dict[str, Any]) -> str:
                   for key, value in flat_items(section, payload.get(section) or {})]
     lines.append(f"run_dir\t{payload.get('run_dir')}")
     return "\n".join(lines) + "\n"
+
+
+def config_lines(config: dict[str, Any], width: int) -> list[str]:
+    """`show`'s config paragraph, wrapped to ``width`` between settings, never inside one:
+    the settings that apply to the run's method (not other methods' options), set ones only,
+    the values its method's defaults filled in marked "(method default)"."""
+    method = config.get("method")
+    filled = set(config.get(methods.DEFAULTS_FIELD) or ())
+    items = []
+    for key, value in config.items():
+        if value in (None, {}, "") or key in ("method", methods.DEFAULTS_FIELD):
+            continue
+        owners = methods.owners(key)
+        if owners and method not in owners:
+            continue
+        item = f"{key}={value!r}" if isinstance(value, str) and value.strip() != value \
+            else f"{key}={value}"
+        if key in filled:
+            item += " (method default)"
+        # textwrap breaks only at ASCII whitespace: no-break spaces keep an item whole.
+        items.append(item.replace(" ", "\u00a0"))
+    text = "config: " + ", ".join(items)
+    return [line.replace("\u00a0", " ") for line in textwrap.wrap(
+        text, width=max(width, 20), break_long_words=False, break_on_hyphens=False)]

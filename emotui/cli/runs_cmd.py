@@ -129,12 +129,16 @@ def handle_show(args: argparse.Namespace) -> int:
         console.print(position)
     if payload["results"]:
         console.print(results_table(payload["results"]))
-    config = {k: v for k, v in payload["config"].items() if v not in (None, {}, "")}
     from rich.text import Text
 
-    # Text, not markup: values (prompt texts, paths) may hold square brackets.
-    console.print(Text.assemble(("config: ", "dim"),
-                                ", ".join(f"{k}={v}" for k, v in config.items())))
+    from emotui.cli.render import config_lines
+
+    for line in config_lines(payload["config"], console.width):
+        # Text, not markup: values (prompt texts, paths) may hold square brackets.
+        text = Text(line, no_wrap=True, overflow="ignore")
+        if line.startswith("config: "):
+            text.stylize("dim", 0, len("config:"))
+        console.print(text, crop=False)
     detail = payload["status_detail"]
     if detail.get("group"):
         members = [p.run_id for p in store if read_status(p).get("group") == detail["group"]]

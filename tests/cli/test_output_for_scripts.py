@@ -106,6 +106,28 @@ def test_show_terminal_has_elapsed_and_eta(cli, store, terminal):
     assert "step 120/400" in out and "epoch 1.2/5" in out
 
 
+def test_show_terminal_config_holds_whole_settings_of_the_method(cli, store, terminal):
+    terminal(80)
+    out = plain(cli("show", "ef4g").out)  # text-init prompt tuning
+    config = out[out.index("config: "):out.index("run dir:")]
+    lines = config.splitlines()
+    assert len(lines) > 3 and all(len(line) <= 80 for line in lines)
+    settings = " ".join(lines)[len("config: "):].split(", ")
+    # Each line ends at a setting's end: "key=value" items are never split.
+    assert all(line.endswith(",") for line in lines[:-1])
+    keys = [item.split("=")[0] for item in settings]
+    assert "prompt_tuning_init_text" in keys and "learning_rate" in keys
+    assert not any(k.startswith(("lora_", "ia3_", "prefix_", "p_tuning_")) for k in keys)
+
+
+def test_show_config_marks_method_defaults():
+    from emotui.cli.render import config_lines
+
+    config = {"method": "lora", "lora_r": 8, "prompt_tuning_num_virtual_tokens": 20,
+              "learning_rate": 0.002, "method_defaults": ["learning_rate"]}
+    assert config_lines(config, 30) == ["config: lora_r=8,", "learning_rate=0.002 (method default)"]
+
+
 def test_compare_csv_has_one_method_column(cli, store):
     result = cli("compare", "--format", "csv")
     header = next(csv.reader(io.StringIO(result.out)))
