@@ -20,6 +20,7 @@ from rich.text import Text
 
 from emotui.cli.units import duration, percent
 from emotui.core.events import FileFollower, MetricsReader
+from emotui.core.layout import pack_plain
 from emotui.core.progress import live_elapsed, live_eta
 from emotui.core.runstore import RunPaths
 from emotui.core.lifecycle import RunState, state_of
@@ -71,7 +72,7 @@ class RunProgress:
     def state(self) -> RunState | None:
         return state_of(self.status)
 
-    def render(self, now: float | None = None) -> Group:
+    def render(self, now: float | None = None, width: int = 0) -> Group:
         now = time.time() if now is None else now
         status = self.status
         state = status.get("state") or "queued"
@@ -110,8 +111,8 @@ class RunProgress:
         eta = live_eta(status, now)
         if eta is not None:
             cells.append(f"ETA {duration(eta)}")
-        # One text, wrapped between cells on a narrow terminal, never inside a value.
-        return Group(header, bar, Text("  ".join(cells)))
+        # Wrapped between cells on a narrow terminal (``width``), never inside a value.
+        return Group(header, bar, Text("\n".join(pack_plain(cells, width, "  "))))
 
 
 class LogEcho:
@@ -152,12 +153,15 @@ def follow_run(
                 echo.copy()
                 return progress.status
             time.sleep(interval)
-    with Live(progress.render(), console=console, refresh_per_second=4, transient=False) as view:
+    def view_now() -> Group:
+        return progress.render(width=console.width)
+
+    with Live(view_now(), console=console, refresh_per_second=4, transient=False) as view:
         while True:
             progress.poll()
-            view.update(progress.render())
+            view.update(view_now())
             if finished():
                 progress.poll()
-                view.update(progress.render())
+                view.update(view_now())
                 return progress.status
             time.sleep(interval)

@@ -6,7 +6,6 @@ so piped it becomes TSV with whole values in machine units.
 
 from __future__ import annotations
 
-import textwrap
 import time
 from typing import Any, Iterable
 
@@ -18,6 +17,7 @@ from emotui.cli import units
 from emotui.cli.follow import STATE_STYLES
 from emotui.cli.tables import Column, print_table
 from emotui.core import methods
+from emotui.core.layout import pack_plain
 from emotui.core.progress import live_elapsed, live_eta
 
 
@@ -219,8 +219,8 @@ def config_lines(config: dict[str, Any], width: int) -> list[str]:
             else f"{key}={value}"
         if key in filled:
             item += " (method default)"
-        # textwrap breaks only at ASCII whitespace: no-break spaces keep an item whole.
-        items.append(item.replace(" ", "\u00a0"))
-    text = "config: " + ", ".join(items)
-    return [line.replace("\u00a0", " ") for line in textwrap.wrap(
-        text, width=max(width, 20), break_long_words=False, break_on_hyphens=False)]
+        items.append(item)
+    if not items:
+        return []
+    items[0] = f"config: {items[0]}"
+    return pack_plain(items, width, ", ")

@@ -10,6 +10,7 @@ from typing import Any, Sequence
 from rich.text import Text
 
 from emotui.core import methods
+from emotui.core.layout import line_starts
 from emotui.core.lifecycle import ACTIVE
 from emotui.core.progress import format_duration, live_elapsed, live_eta
 from emotui.core.results import COLLAPSE_REASON_PREFIX
@@ -33,19 +34,15 @@ METHODS = methods.names()
 
 def pack(segments: Sequence[Text | str], width: int, sep: str) -> Text:
     """The segments joined by ``sep``, with a line break instead where the next segment would
-    not fit in ``width`` cells: a value ("best eval 81.40%", "ETA 18m20s") never splits
-    across lines, as it would if the terminal wrapped at any space. ``width`` <= 0: one line."""
-    packed, used = Text(), 0
-    for segment in segments:
-        segment = Text(segment) if isinstance(segment, str) else segment
-        if used and width > 0 and used + len(sep) + segment.cell_len > width:
-            packed.append("\n")
-            used = 0
-        elif used:
-            packed.append(sep)
-            used += len(sep)
-        packed.append_text(segment)
-        used += segment.cell_len
+    not fit in ``width`` cells (core.layout): a value ("best eval 81.40%", "ETA 18m20s") never
+    splits across lines. ``width`` <= 0: one line."""
+    texts = [Text(s) if isinstance(s, str) else s for s in segments]
+    packed = Text()
+    for index, (text, start) in enumerate(zip(
+            texts, line_starts([t.cell_len for t in texts], width, len(sep)))):
+        if index:
+            packed.append("\n" if start else sep)
+        packed.append_text(text)
     return packed
 
 
