@@ -89,11 +89,13 @@ def run_inline(paths: RunPaths, config: RunConfig, *, json_output: bool, quiet: 
     if not json_output:
         # The values nobody gave, so a run never trains on a rate the user cannot see.
         filled = ", ".join(f"{k}={getattr(config, k)}" for k in config.method_defaults)
-        # soft_wrap: piped, a line stays whole (Rich would fold it at 80 columns).
+        # Piped, a line stays whole (Rich would fold it at 80 columns); in a terminal Rich
+        # wraps it between words, the terminal itself anywhere.
+        whole = not console.is_terminal
         console.print(f"[dim]run[/] [bold]{paths.run_id}[/]  ({config.method}, "
-                      f"{config.model_name_or_path})", soft_wrap=True, highlight=False)
+                      f"{config.model_name_or_path})", soft_wrap=whole, highlight=False)
         if filled:
-            console.print(f"[dim]method defaults:[/] {filled}", soft_wrap=True,
+            console.print(f"[dim]method defaults:[/] {filled}", soft_wrap=whole,
                           highlight=False)
 
     def show(done) -> None:

@@ -74,6 +74,16 @@ def test_run_piped_prints_the_training_log(cli, tiny_model_dir, toy_data_dir):
     assert "\x1b[" not in result.out
 
 
+def test_run_piped_names_the_method_defaults_on_whole_lines(cli, tiny_model_dir, toy_data_dir):
+    args = [a for a in _toy_run(tiny_model_dir, toy_data_dir) if a not in ("--learning_rate",
+                                                                            "3e-3")]
+    result = cli(*args, "--method", "lora", "--num_train_epochs", "0.2")
+    assert result.code == 0, result.err
+    first, second = result.out.splitlines()[:2]
+    assert first.startswith("run ") and first.endswith(f"(lora, {tiny_model_dir})")
+    assert second == "method defaults: learning_rate=0.002"
+
+
 @pytest.mark.parametrize("recipe", ["default", "reference"])
 def test_run_json_prints_one_json_document(cli, tiny_model_dir, toy_data_dir, recipe):
     result = cli(*_toy_run(tiny_model_dir, toy_data_dir, "--recipe", recipe, "--json"))
