@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from emotui.core.progress import format_duration
+from emotui.core.units import MISSING, count, size  # shared with the TUI
 
-MISSING = "-"
 __all__ = ["MISSING", "count", "duration", "number", "percent", "size"]
 
 
@@ -19,28 +19,6 @@ def percent(value: Any) -> str:
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         return MISSING if value is None else str(value)
     return f"{100 * float(value):.2f}%"
-
-
-def count(value: Any) -> str:
-    """Parameters, steps: 22.7M, 890.1k, 1.2B, 512."""
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        return MISSING if value is None else str(value)
-    n = float(value)
-    for unit, scale in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(n) >= scale:
-            return f"{n / scale:.1f}{unit}"
-    return f"{int(n)}"
-
-
-def size(value: Any) -> str:
-    """Bytes in decimal units, one decimal: 91.6 MB, 3.6 GB, 512 B."""
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        return MISSING if value is None else str(value)
-    n = float(value)
-    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if abs(n) >= scale:
-            return f"{n / scale:.1f} {unit}"
-    return f"{int(n)} B"
 
 
 def duration(seconds: Any) -> str:

@@ -41,7 +41,9 @@ class Shown(NamedTuple):
     """A hyperparameter that tells a method's runs apart in tables."""
 
     field: str
-    short: str | None = None  # its name in the one-line summary ("r=8"); None: a column only
+    # Its name in the one-line summary ("r=8"; a switch shows the name alone when on, "dora");
+    # None: a column only.
+    short: str | None = None
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,7 @@ METHODS: tuple[MethodSpec, ...] = (
         help="low-rank adapters on --lora_target_modules; the encoder stays frozen",
         peft_method="lora", owns=LORA_FIELDS, defaults={LR: 2e-3},
         shown=(Shown("lora_r", "r"), Shown("lora_alpha", "a"), Shown("lora_target_modules"),
-               Shown("use_dora"), Shown("use_rslora")),
+               Shown("use_dora", "dora"), Shown("use_rslora", "rslora")),
     ),
     MethodSpec(
         name="prompt_tuning_text", alias="prompt-text", tag="ptext",
@@ -124,14 +126,14 @@ METHODS: tuple[MethodSpec, ...] = (
         name="prefix_tuning", alias="prefix", tag="prefix", label="prefix tuning (P-tuning v2)",
         help="trained key/value prefixes in every layer; the encoder stays frozen",
         peft_method="prefix_tuning", owns=PREFIX_FIELDS, defaults={LR: 3e-2},
-        shown=(Shown("prefix_num_virtual_tokens", "vt"), Shown("prefix_projection")),
+        shown=(Shown("prefix_num_virtual_tokens", "vt"), Shown("prefix_projection", "proj")),
     ),
     MethodSpec(
         name="p_tuning", alias="p-tuning", tag="ptune", label="P-tuning",
         help="virtual tokens produced by a small prompt encoder (MLP or LSTM)",
         peft_method="p_tuning", owns=P_TUNING_FIELDS, defaults={LR: 3e-2},
         shown=(Shown("p_tuning_num_virtual_tokens", "vt"),
-               Shown("p_tuning_encoder_reparameterization_type")),
+               Shown("p_tuning_encoder_reparameterization_type", "enc")),
     ),
 )
 

@@ -10,10 +10,12 @@ from typing import Any, Sequence
 from rich.text import Text
 
 from emotui.core import methods
+from emotui.core.config import FIELDS
 from emotui.core.layout import line_starts
 from emotui.core.lifecycle import ACTIVE
 from emotui.core.progress import format_duration, live_elapsed, live_eta
 from emotui.core.results import COLLAPSE_REASON_PREFIX
+from emotui.core.units import count, size  # noqa: F401 (the CLI's units, for cells)
 
 # Rich colours that read on both the light and the dark theme (DataTable cells are Rich text).
 STATE_STYLES = {
@@ -196,6 +198,10 @@ def hyperparameters(row: dict[str, Any]) -> str:
                 # Left unset, the count comes from the init text or the builder's default:
                 # the job records the one it used.
                 value = row.get("num_virtual_tokens")
+            if FIELDS[shown.field].type is bool:
+                if value in (True, "true"):
+                    parts.append(shown.short)  # a switch: its name when on, nothing when off
+                continue
             parts.append(f"{shown.short}={compact_float(value)}")
     return " ".join(parts)
 
@@ -204,28 +210,6 @@ def backend_label(row: dict[str, Any]) -> str:
     backend = row.get("backend") or "-"
     job = row.get("job_id")
     return f"{backend}:{job}" if job else backend
-
-
-def byte_size(value: Any) -> str:
-    if value is None:
-        return "-"
-    size = float(value)
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f}{unit}" if unit == "B" else f"{size:.1f}{unit}"
-        size /= 1024
-    return f"{size:.1f}GB"  # pragma: no cover
-
-
-def count(value: Any) -> str:
-    if value is None:
-        return "-"
-    value = int(value)
-    if value >= 1_000_000:
-        return f"{value / 1e6:.1f}M"
-    if value >= 1_000:
-        return f"{value / 1e3:.1f}k"
-    return str(value)
 
 
 def epoch_label(row: dict[str, Any]) -> str:

@@ -149,6 +149,13 @@ def test_table_hyperparameters_come_from_the_registry():
     assert hyperparameters({**row, "method": "lora"}) == "lr=0.001 bs=64 r=8 a=16"
     assert hyperparameters({**row, "method": "prompt_tuning_random"}) == "lr=0.001 bs=64 vt=12"
     assert hyperparameters({**row, "method": "full"}) == "lr=0.001 bs=64"
+    # Switches show their name when on, nothing when off.
+    assert hyperparameters({**row, "method": "lora", "use_dora": True, "use_rslora": False}) \
+        == "lr=0.001 bs=64 r=8 a=16 dora"
+    assert hyperparameters({"learning_rate": 3e-2, "per_device_train_batch_size": 64,
+                            "method": "p_tuning", "p_tuning_num_virtual_tokens": 20,
+                            "p_tuning_encoder_reparameterization_type": "lstm"}) \
+        == "lr=0.03 bs=64 vt=20 enc=lstm"
 
 
 def test_help_lists_every_method():

@@ -160,7 +160,7 @@ async def test_detail_header_counts_down_and_shows_throughput(fixture_runs, tmp_
         await wait_for(pilot, lambda: "ETA 17m50s" in summary())
         assert "elapsed 15m30s" in summary()
         strip = str(screen.query_one(TelemetryStrip).render())
-        for gauge in ("CPU", "RSS", "GPU", "GPU mem", "80.0GB"):
+        for gauge in ("CPU", "RSS", "GPU", "GPU mem", "85.9 GB"):  # 80 GiB, decimal units
             assert gauge in strip
         assert any(bar in strip for bar in "▁▂▃▄▅▆▇█")
 

@@ -34,7 +34,7 @@ COST_KEYS = ("trainable_params", "total_params", "checkpoint_bytes", "train_runt
 SKIP_CONFIG = {"output_dir", "overwrite_output_dir", "disable_tqdm", "run_name",
                "extra_training_args"}
 COST_FORMAT = {"trainable_params": fmt.count, "total_params": fmt.count,
-               "checkpoint_bytes": fmt.byte_size, "peak_gpu_memory_bytes": fmt.byte_size,
+               "checkpoint_bytes": fmt.size, "peak_gpu_memory_bytes": fmt.size,
                "train_runtime_s": fmt.duration,
                "train_samples_per_second": lambda v: fmt.number(v, 1)}
 

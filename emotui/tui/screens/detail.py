@@ -231,7 +231,7 @@ class RunDetailScreen(Screen):
             f"{fmt.percent_sign(results.get('test_accuracy'))} · test macro-F1 "
             f"{fmt.percent_sign(results.get('test_macro_f1'))} · trainable params "
             f"{fmt.count(results.get('trainable_params'))} · checkpoint "
-            f"{fmt.byte_size(results.get('checkpoint_bytes'))}"
+            f"{fmt.size(results.get('checkpoint_bytes'))}"
             + ("\n[b red]collapsed: predicts (nearly) one class[/]" if results.get("collapsed")
                else ""))
         per_class = self.query_one("#per-class", DataTable)

@@ -33,12 +33,12 @@ def _percent(value: float, _: dict[str, Any]) -> str:
 
 
 def _bytes(value: float, _: dict[str, Any]) -> str:
-    return fmt.byte_size(value)
+    return fmt.size(value)
 
 
 def _gpu_memory(value: float, event: dict[str, Any]) -> str:
     total = event.get("gpu_mem_total_bytes")
-    return fmt.byte_size(value) + (f"/{fmt.byte_size(total)}" if total else "")
+    return fmt.size(value) + (f"/{fmt.size(total)}" if total else "")
 
 
 # (label, event key, how the latest value reads, the scale's top: None = the largest sample)
