@@ -118,7 +118,9 @@ def settings_of(run: ReportRun, fields: set[str] | None = None) -> dict[str, Any
 
 
 def group_by_seed(runs: Iterable[ReportRun]) -> list[Configuration]:
-    """Configurations in order of first appearance; each run in exactly one."""
+    """Configurations in order of first appearance; each run in exactly one, a configuration's
+    runs in seed order (run ids made in the same second sort by their random tail, so the
+    store's order is not the order they were made in)."""
     fields = _config_fields()
     groups: dict[str, Configuration] = {}
     for run in runs:
@@ -127,7 +129,15 @@ def group_by_seed(runs: Iterable[ReportRun]) -> list[Configuration]:
         if key not in groups:
             groups[key] = Configuration(run.method, settings)
         groups[key].runs.append(run)
+    for config in groups.values():
+        config.runs.sort(key=_seed_order)
     return list(groups.values())
+
+
+def _seed_order(run: ReportRun) -> tuple:
+    seed = run.config.get("seed")
+    numeric = isinstance(seed, (int, float)) and not isinstance(seed, bool)
+    return (0, seed, "", run.run_id) if numeric else (1, 0, str(seed), run.run_id)
 
 
 def selection_key(config: Configuration) -> tuple:

@@ -84,6 +84,21 @@ def test_group_by_seed_keeps_different_settings_apart(report_runs):
     for group in groups:
         assert len({r.config["learning_rate"] for r in group.runs}) == 1
         assert len({r.method for r in group.runs}) == 1
+        seeds = [r.config["seed"] for r in group.runs]
+        assert seeds == sorted(seeds)
+
+
+def test_a_groups_runs_follow_their_seeds_not_their_ids():
+    from emotui.report.gather import ReportRun
+
+    # Made in one second: the ids' random tails sort seed 2 first.
+    runs = [ReportRun(f"261127-115322-full-{tail}", "local", "full", "completed",
+                      {"method": "full", "learning_rate": 5e-5, "seed": seed}, {})
+            for tail, seed in (("n3nf", 2), ("wrxr", 1))]
+    [group] = group_by_seed(runs)
+    assert group.seeds == [1, 2]
+    assert [r.run_id for r in group.runs] == ["261127-115322-full-wrxr",
+                                              "261127-115322-full-n3nf"]
 
 
 @pytest.mark.parametrize("points, front", [
