@@ -1,6 +1,6 @@
 """Counts and byte sizes as people read them, the same in the CLI and the TUI: 22.7M, 91.6 MB.
 
-Sizes use decimal units, as disks and W&B do (a 80 GiB card reads 85.9 GB); one rule for
+Sizes use decimal units, as disks and W&B do (an 80 GiB card reads 85.9 GB); one rule for
 checkpoints and memory alike, so a number never changes between two screens. The report keeps
 its own typography (emotui.report.formatting).
 """

@@ -195,8 +195,8 @@ def hyperparameters(row: dict[str, Any]) -> str:
         if shown.short:
             value = row.get(shown.field)
             if value is None and shown.field.endswith("num_virtual_tokens"):
-                # Left unset, the count comes from the init text or the builder's default:
-                # the job records the one it used.
+                # Left unset (text init), the count is the init text's length: the job
+                # records the one it used.
                 value = row.get("num_virtual_tokens")
             if FIELDS[shown.field].type is bool:
                 if value in (True, "true"):
