@@ -179,9 +179,9 @@ class RunConfig:
         "random; not a no-op).", "method", choices=LORA_INITS, parse=_lowercase,
     )
     prompt_tuning_num_virtual_tokens: int | None = opt(
-        None, f"Virtual tokens prepended (default: {methods.DEFAULT_VIRTUAL_TOKENS} for random "
-        "init, the init text's token count for text init).", "method",
-        min=1, max=512, form=True,
+        None, "Virtual tokens prepended.", "method", min=1, max=512, form=True,
+        default_help=f"{methods.DEFAULT_VIRTUAL_TOKENS} for random init, the init text's "
+        "length for text init",
     )
     prompt_tuning_init_text: str | None = opt(
         None, "Initialise virtual tokens from this text (TEXT init); unset means RANDOM init.",

@@ -80,8 +80,9 @@ class FieldRow(Vertical):
         spec = FIELDS[self.field_name]
         with Horizontal(classes="field-line"):
             yield Label(spec.form_label, classes="field-name")
+            # An empty field takes the default: say which ("auto", "the init text's length").
             yield field_input(spec, self.initial, field_id(self.field_name),
-                              placeholder=self.default or "unset")
+                              placeholder=self.default or spec.default_help or "unset")
         yield Static("", classes="field-error")
 
     @property
