@@ -47,31 +47,21 @@ BEST_MODEL_METRICS = ("accuracy", "macro_f1", "loss")
 AUTO_COMPILE_MIN_STEPS = 1000
 
 
-def _bool_or_auto(name: str, value: Any, source: str) -> bool | None:
-    """true/false, or "auto": the same as unset (the recipe decides)."""
+def _or_auto(what: str, name: str, value: Any, source: str) -> Any:
+    """The field's own type (``what`` names it for errors), or "auto": the same as unset (the
+    recipe or logging_interval decides)."""
     if isinstance(value, str) and value.strip().lower() == "auto":
         return None
     try:
         return settings.coerce(dataclasses.replace(FIELDS[name], parse=None), value, source)
     except ConfigError:
-        raise ConfigError(f"{name} (from {source}) must be true, false or auto, got {value!r}"
+        raise ConfigError(f"{name} (from {source}) must be {what} or auto, got {value!r}"
                           ) from None
 
 
 # logging_steps auto (unset): about this many training-loss points per run, so even a short
 # run's loss plot is a curve.
 AUTO_LOGGING_POINTS = 100
-
-
-def _int_or_auto(name: str, value: Any, source: str) -> int | None:
-    """A whole number, or "auto": the same as unset (logging_interval decides)."""
-    if isinstance(value, str) and value.strip().lower() == "auto":
-        return None
-    try:
-        return settings.coerce(dataclasses.replace(FIELDS[name], parse=None), value, source)
-    except ConfigError:
-        raise ConfigError(f"{name} (from {source}) must be a whole number or auto, got {value!r}"
-                          ) from None
 
 
 def logging_interval(logging_steps: int | None, total_steps: int) -> int:
@@ -261,7 +251,8 @@ class RunConfig:
     torch_compile: bool | None = opt(
         None, "torch.compile the model's layers: true, false, or auto (unset): on for runs of at "
         f"least {AUTO_COMPILE_MIN_STEPS} optimizer steps on a CUDA GPU; compiled kernels are cached "
-        "in the user cache folder.", "training", parse=partial(_bool_or_auto, "torch_compile"),
+        "in the user cache folder.", "training",
+        parse=partial(_or_auto, "true, false", "torch_compile"),
         metavar="{auto,true,false}", default_help="auto",
     )
     dataloader_num_workers: int = opt(0, "Data-loading worker processes.", "training", min=0)
@@ -298,7 +289,8 @@ class RunConfig:
     logging_steps: int | None = opt(
         None, "Log the training loss every N optimizer steps; auto: about "
         f"{AUTO_LOGGING_POINTS} points per run (every step of a short run).", "logging", min=1,
-        parse=partial(_int_or_auto, "logging_steps"), metavar="{auto,N}", default_help="auto",
+        parse=partial(_or_auto, "a whole number", "logging_steps"), metavar="{auto,N}",
+        default_help="auto",
     )
     report_to: str = opt("none", "none or wandb.", "logging", choices=("none", "wandb", "all"))
     run_name: str | None = opt(None, "A label for the run (W&B run name).", "logging")
