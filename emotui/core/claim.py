@@ -33,7 +33,9 @@ from typing import Any
 
 from emotui.core.errors import EmotuiError
 from emotui.core.processes import process_alive, process_identity
-from emotui.core.runstore import RunPaths, remove_stray_temporaries, temporary_for
+from emotui.core.runstore import (
+    RunPaths, remove_stray_temporaries, temporary_for, write_synced,
+)
 from emotui.core.status import HEARTBEAT_INTERVAL_S, HEARTBEAT_STALE_S, now
 
 log = logging.getLogger("emotui")
@@ -175,10 +177,7 @@ def _create(path: Path, record: dict[str, Any]) -> bool:
     text = json.dumps(record, indent=2) + "\n"
     private = temporary_for(path)
     try:
-        with open(private, "x", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
+        write_synced(private, text, "x")
         try:
             os.link(private, path)
             return True

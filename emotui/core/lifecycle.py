@@ -25,7 +25,7 @@ from typing import Any
 
 from emotui.core.config import RunConfig, dump_config
 from emotui.core.errors import ConfigError, DataError, EmotuiError
-from emotui.core.runstore import RunPaths, RunStore, atomic_write_text
+from emotui.core.runstore import RunPaths, RunStore, atomic_write_text, write_synced
 from emotui.core.status import now, read_status, write_status
 
 log = logging.getLogger("emotui")
@@ -257,10 +257,7 @@ def _set_aside_disk_reserve(paths: RunPaths) -> None:
     if paths.disk_reserve.exists():
         return
     try:
-        with open(paths.disk_reserve, "wb") as fh:
-            fh.write(bytes(DISK_RESERVE_BYTES))
-            fh.flush()
-            os.fsync(fh.fileno())
+        write_synced(paths.disk_reserve, bytes(DISK_RESERVE_BYTES))
     except OSError as exc:
         log.warning("run %s: no disk space set aside to record its end (%s)", paths.run_id, exc)
         _give_back_disk_reserve(paths)

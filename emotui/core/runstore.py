@@ -146,14 +146,21 @@ def remove_stray_temporaries(folder: Path, *, stale_after_s: float) -> None:
 _TEMPORARY = re.compile(r"^\.(.+)\.(\d+)\.[0-9a-f]{6}\.tmp$")
 
 
+def write_synced(path: Path, data: str | bytes, mode: str = "w") -> None:
+    """Write ``data`` to ``path`` and wait until it is on the disk (``mode`` "x": only if the
+    file does not exist yet). What the atomic writers, claims and the disk reserve build on."""
+    binary = isinstance(data, bytes)
+    with open(path, mode + ("b" if binary else ""), encoding=None if binary else "utf-8") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     """Write a whole file so readers see the old or the new content, never half of it."""
     tmp = temporary_for(path)
     try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
+        write_synced(tmp, text)
         os.replace(tmp, path)
     except BaseException:
         # A full disk (or any failure) leaves the old file as it was and no temporary behind.
