@@ -21,7 +21,8 @@ from emotui.core.runstore import RunPaths, RunStore
 
 
 def add_launch_flags(parser: argparse.ArgumentParser) -> None:
-    from emotui.launch.registry import DEFAULT_BACKEND, backend_names, backend_specs, or_list
+    from emotui.core.errors import or_list
+    from emotui.launch.registry import DEFAULT_BACKEND, backend_names, backend_specs
 
     where = parser.add_argument_group(
         "where it runs",
@@ -90,7 +91,8 @@ def choose_backend(args: argparse.Namespace, sections: dict[str, Any],
 def resources_for(args: argparse.Namespace, backend: str, sections: dict[str, Any],
                   previous: dict[str, Any] | None = None):
     """SlurmResources for a backend that takes them; refuses Slurm flags for another one."""
-    from emotui.launch.registry import backend_names, backend_spec, or_list
+    from emotui.core.errors import or_list
+    from emotui.launch.registry import backend_names, backend_spec
 
     flags = slurm_flag_values(args)
     if backend_spec(backend).resources is None:

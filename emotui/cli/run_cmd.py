@@ -48,7 +48,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 def handle(args: argparse.Namespace) -> int:
     from emotui.cli.launch_opts import choose_backend, handle_resume, launch_detached
-    from emotui.launch.registry import backend_names, backend_spec, or_list
+    from emotui.core.errors import or_list
+    from emotui.launch.registry import backend_names, backend_spec
     from emotui.tracking.settings import run_choices_from_args, status_fields
 
     if args.seeds is not None:

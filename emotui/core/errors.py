@@ -13,10 +13,7 @@ class EmotuiError(Exception):
 
     def __init__(self, message: str):
         # Keep it to one line: the CLI prints it verbatim after "error: ".
-        text = " ".join(str(message).split())
-        if len(text) > self.MAX_CHARS:
-            text = text[: self.MAX_CHARS - 1] + "…"
-        super().__init__(text)
+        super().__init__(cut(" ".join(str(message).split()), self.MAX_CHARS))
 
 
 class ConfigError(EmotuiError):
@@ -35,18 +32,26 @@ class BackendError(EmotuiError):
     """A launch backend (local process, Slurm) refused or failed to act."""
 
 
+def cut(text: str, limit: int) -> str:
+    """``text``, or its first ``limit`` - 1 characters and "…"."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def quoted(value: object, limit: int = 40) -> str:
     """A value as a message quotes it: its repr, cut to ``limit`` characters, so a message
     stays one readable line whatever the value holds (a whole text column, a binary blob)."""
-    text = " ".join(repr(value).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return cut(" ".join(repr(value).split()), limit)
 
 
 def listed(values: "list[object] | tuple[object, ...]", limit: int = 5,
            width: int = 40) -> str:
     """'a, b, c' for a message: at most ``limit`` values, each cut to ``width`` characters,
     and how many more there are."""
-    shown = [str(v) if len(str(v)) <= width else str(v)[: width - 1] + "…"
-             for v in list(values)[:limit]]
+    shown = [cut(str(v), width) for v in list(values)[:limit]]
     more = len(values) - len(shown)
     return ", ".join(shown) + (f" … ({more} more)" if more > 0 else "")
+
+
+def or_list(names: "list[str] | tuple[str, ...]") -> str:
+    """'a', 'a or b', 'a, b or c': names in a sentence."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"

@@ -47,10 +47,7 @@ class RunState(str, Enum):
 
 def state_of(status: dict[str, Any]) -> RunState | None:
     """The state in a status dict; None when there is none or it is unknown (a newer emotui)."""
-    try:
-        return RunState(status.get("state"))
-    except ValueError:
-        return None
+    return _parse(status.get("state"))
 
 
 # -- the named state sets ----------------------------------------------------------------------

@@ -14,12 +14,12 @@ Adding a method: one ``MethodSpec`` here, one ``@builds`` builder there, its set
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Mapping, NamedTuple
 
-from emotui.core.errors import ConfigError
+from emotui.core.errors import ConfigError, or_list
+from emotui.core.settings import suggest
 
 # The study's settings that select a method; a config's own `method` key is derived from them.
 PEFT_FIELD = "peft_method"
@@ -155,11 +155,6 @@ def aliases() -> tuple[str, ...]:
     return tuple(m.alias for m in METHODS)
 
 
-def _did_you_mean(text: str, candidates) -> str:
-    close = difflib.get_close_matches(text, list(candidates), n=1, cutoff=0.6)
-    return f"; did you mean '{close[0]}'?" if close else ""
-
-
 def find(name: str | None) -> MethodSpec | None:
     """The spec of a method name, or None (an unknown or missing name in a foreign record)."""
     return _BY_NAME.get(name) if isinstance(name, str) else None
@@ -170,7 +165,7 @@ def get(name: str) -> MethodSpec:
     spec = find(name)
     if spec is None:
         raise ConfigError(f"unknown method {name!r}; known: {', '.join(names())}"
-                          f"{_did_you_mean(str(name), names())}")
+                          f"{suggest(str(name), names())}")
     return spec
 
 
@@ -179,7 +174,7 @@ def resolve(text: Any, where: str = "method") -> MethodSpec:
     spec = _BY_SPELLING.get(str(text).strip().lower())
     if spec is None:
         raise ConfigError(f"{where} must be one of: {', '.join(aliases())}; got {text!r}"
-                          f"{_did_you_mean(str(text), _BY_SPELLING)}")
+                          f"{suggest(str(text), _BY_SPELLING)}")
     return spec
 
 
@@ -297,12 +292,7 @@ def peft_choices() -> tuple[str | None, ...]:
     return tuple(dict.fromkeys(m.peft_method for m in METHODS))
 
 
-def _one_of(words: list[str]) -> str:
-    """'a, b or c'."""
-    return " or ".join([", ".join(words[:-1]), words[-1]] if len(words) > 1 else words)
-
-
-PEFT_METHOD_HELP = (_one_of([p for p in peft_choices() if p])
+PEFT_METHOD_HELP = (or_list([p for p in peft_choices() if p])
                     + f"; unset means {_WITHOUT_PEFT.label}.")
 METHOD_FLAG_HELP = f"short for --{PEFT_FIELD} (+ --{INIT_TEXT_FIELD} where the method needs one)"
 

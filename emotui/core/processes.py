@@ -27,8 +27,16 @@ def proc_start_ticks(pid: int) -> int | None:
         raw = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    # Field 2 (comm) may hold spaces and parentheses: split after its closing one.
-    fields = raw[raw.rfind(")") + 2:].split()
+    return _start_ticks(_stat_fields(raw))
+
+
+def _stat_fields(raw: str) -> list[str]:
+    """/proc/<pid>/stat's fields from the third on (state, ppid, ...): field 2 (comm) may hold
+    spaces and parentheses, so split after its closing one."""
+    return raw[raw.rfind(")") + 2:].split()
+
+
+def _start_ticks(fields: list[str]) -> int | None:
     try:
         return int(fields[19])  # field 22 overall
     except (IndexError, ValueError):
@@ -46,8 +54,8 @@ def process_alive(status: dict[str, Any]) -> bool | None:
     pid = status.get("pid")
     if not pid or status.get("host") != socket.gethostname():
         return None
-    recorded_boot = status.get("boot_id")
-    if recorded_boot and boot_id() and recorded_boot != boot_id():
+    recorded_boot, this_boot = status.get("boot_id"), boot_id()
+    if recorded_boot and this_boot and recorded_boot != this_boot:
         return False  # the machine restarted since: that process is gone
     stat = Path(f"/proc/{pid}/stat")
     if stat.parent.parent.exists() and Path("/proc/self").exists():
@@ -55,10 +63,11 @@ def process_alive(status: dict[str, Any]) -> bool | None:
             raw = stat.read_text()
         except OSError:
             return False
-        if raw[raw.rfind(")") + 2:].split()[:1] == ["Z"]:
+        fields = _stat_fields(raw)
+        if fields[:1] == ["Z"]:
             return False  # exited, not yet reaped by its parent
         recorded = status.get("proc_start")
-        return recorded is None or proc_start_ticks(int(pid)) == recorded
+        return recorded is None or _start_ticks(fields) == recorded
     try:  # no /proc (macOS): signal 0 only tells the pid exists
         os.kill(int(pid), 0)
     except ProcessLookupError:

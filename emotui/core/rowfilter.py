@@ -9,12 +9,12 @@ value. A row without the column fails every condition but ``!=``.
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 from emotui.core.errors import ConfigError, quoted
+from emotui.core.settings import suggest
 
 ALIASES = {"lr": "learning_rate", "acc": "test_accuracy", "state": "status", "id": "run_id"}
 _COND = re.compile(r"^\s*([A-Za-z_][\w./-]*)\s*(==|!=|>=|<=|=|>|<|~)\s*(.*?)\s*$")
@@ -79,8 +79,7 @@ def column_name(text: str, known: Iterable[str] | None, what: str = "filter") ->
     known columns when they are given; ``what`` leads the error (filter, --sort)."""
     column = ALIASES.get(text, text)
     if known is not None and column not in known:
-        close = difflib.get_close_matches(column, sorted(known), n=1, cutoff=0.6)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
+        hint = suggest(column, sorted(known))
         shown = f"'{column}'" if len(column) <= 40 else quoted(column)
         raise ConfigError(f"{what}: unknown column {shown}{hint}")
     return column

@@ -190,7 +190,7 @@ class LocalBackend(Backend):
             raise BackendError(
                 f"the local backend starts runs at once; {len(runs)} runs exceed "
                 f"--max-parallel {max_parallel} (submit them in batches)")
-        return [self.submit(p, resume=resume) for p in runs]
+        return super().submit_many(runs, resources=resources, resume=resume)
 
     def refresh(self, runs: Sequence[tuple[RunPaths, dict]]) -> dict[str, dict]:
         return refresh_processes(runs)

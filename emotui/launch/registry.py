@@ -47,11 +47,6 @@ def backend_names(**filters: bool | None) -> tuple[str, ...]:
     return tuple(spec.name for spec in backend_specs(**filters))
 
 
-def or_list(names: tuple[str, ...]) -> str:
-    """'a', 'a or b', 'a, b or c': names in a sentence."""
-    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
-
-
 def backend_spec(name: str) -> BackendSpec:
     """The spec of the backend called ``name``; a one-line ConfigError naming the registered
     ones otherwise."""

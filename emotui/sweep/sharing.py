@@ -22,11 +22,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from emotui.core.errors import ConfigError
+from emotui.core.errors import ConfigError, or_list
 from emotui.core.runstore import RunPaths
 from emotui.launch import backend_spec, backend_specs
 from emotui.launch.gpu_share import MPS_CHOICES, MPS_CONTROL, GpuSlots, MpsDaemon, mps_wanted
-from emotui.launch.registry import or_list
 
 
 @dataclass(frozen=True)
