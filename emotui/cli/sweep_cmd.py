@@ -46,7 +46,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                         default=None, metavar="N", help="trials running at once "
                         f"({', '.join(backend_names(detached=True))})")
     from emotui.launch.gpu_share import MPS_CHOICES
-    from emotui.launch.registry import backend_specs, or_list
+    from emotui.core.errors import or_list
+    from emotui.launch.registry import backend_specs
 
     pinning = tuple(s.name for s in backend_specs() if s.pins_gpus)
     packing = tuple(s.name for s in backend_specs() if s.packs_trials)
@@ -118,7 +119,8 @@ def _count(args: argparse.Namespace) -> int | None:
 
 
 def _backend(args: argparse.Namespace) -> tuple[str, int]:
-    from emotui.launch.registry import backend_names, backend_spec, or_list
+    from emotui.core.errors import or_list
+    from emotui.launch.registry import backend_names, backend_spec
 
     parallel = args.max_parallel
     if parallel is not None and parallel < 1:
@@ -165,7 +167,7 @@ def _sections(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _start(store: Any, args: argparse.Namespace) -> int:
-    from emotui.sweep.runner import dry_run, open_sweep, save_sweep
+    from emotui.sweep.runner import open_sweep, save_sweep
 
     count = _count(args)
     backend, parallel = _backend(args)
@@ -178,17 +180,14 @@ def _start(store: Any, args: argparse.Namespace) -> int:
                                dry_run=args.dry_run,
                                echo=_echo(args.json), sections=_sections(args))
     if args.dry_run:
-        from emotui.sweep.estimate import describe, estimate_trials
-        from emotui.sweep.runner import DRY_RUN_LISTED, trials_to_start
+        from emotui.sweep.estimate import describe
+        from emotui.sweep.runner import estimate_dry_run
 
-        previous = paths if exists else None
-        _, starting = trials_to_start(spec, previous, count=count, max_parallel=parallel)
-        trials = dry_run(spec, previous, count=count, max_parallel=parallel,
-                         limit=DRY_RUN_LISTED)
+        trials, starting, estimate = estimate_dry_run(spec, paths if exists else None, store,
+                                                      count=count, max_parallel=parallel)
         if len(trials) < starting:
             print(f"emotui: the sweep would start {starting:,} trials; listing the first "
                   f"{len(trials)} (--count N starts, and lists, N of them)", file=sys.stderr)
-        estimate = estimate_trials(trials, store, parallel)
         if args.json:
             for trial, trial_estimate in zip(trials, estimate.trials):
                 trial["estimate"] = trial_estimate.as_json()

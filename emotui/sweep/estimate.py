@@ -24,6 +24,8 @@ SPEED_SETTINGS = ("per_device_train_batch_size", "max_seq_length", "recipe", "pa
 # Settings that name the training data (examples per epoch carry over only when these agree).
 DATA_SETTINGS = ("dataset_name", "dataset_config_name", "data_dir", "train_file",
                  "max_train_samples")
+# Every setting count_train_examples reads: trials that agree on these have the same count.
+_COUNT_SETTINGS = DATA_SETTINGS + ("validation_file", "test_file")
 
 
 @dataclass
@@ -181,13 +183,20 @@ def estimate_trials(trials: list[dict[str, Any]], store: RunStore,
                     max_parallel: int) -> SweepEstimate:
     """Estimates for dry-run trials ({"trial", "params", "config"}) at ``max_parallel``."""
     measured = _measured_runs(store)
+    # Trials usually share one training file: read (count) each distinct data source once.
+    counted: dict[tuple[Any, ...], int | None] = {}
     out: list[TrialEstimate] = []
     for trial in trials:
         config = trial["config"]
         est = TrialEstimate(trial=trial["trial"], method=config.get("method"),
                             model=config.get("model_name_or_path"))
         basis = find_basis(config, measured)
-        examples = count_train_examples(config, measured) if basis else None
+        examples = None
+        if basis:
+            source = tuple(config.get(k) for k in _COUNT_SETTINGS)
+            if source not in counted:
+                counted[source] = count_train_examples(config, measured)
+            examples = counted[source]
         if basis is None:
             est.no_comparable_run = True
             est.missing = (f"no completed {est.method} run of {est.model} in the store "

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from emotui.core.errors import ConfigError
 from emotui.core.runstore import RunStore, read_json
@@ -18,6 +18,9 @@ from emotui.sweep.launching import TrialLauncher
 from emotui.sweep.search import grid_point, random_point
 from emotui.sweep.spec import SweepSpec, load_sweep, parse_overrides, parse_sweep
 from emotui.sweep.store import SweepPaths, SweepStore, create_sweep_dir, read_trials
+
+if TYPE_CHECKING:
+    from emotui.sweep.estimate import SweepEstimate
 
 
 def open_sweep(file: str | Path, overrides: list[str], store: RunStore, *,
@@ -91,7 +94,27 @@ def dry_run(spec: SweepSpec, paths: SweepPaths | None, *, count: int | None,
             max_parallel: int, limit: int | None = None) -> list[dict[str, Any]]:
     """The trials a run would start now (the first ``limit`` of them), with their resolved
     configs; nothing is written."""
+    return _planned(spec, paths, count=count, max_parallel=max_parallel, limit=limit)[0]
+
+
+def estimate_dry_run(spec: SweepSpec, paths: SweepPaths | None, store: RunStore, *,
+                     count: int | None, max_parallel: int
+                     ) -> tuple[list[dict[str, Any]], int, SweepEstimate]:
+    """What `emotui sweep FILE --dry-run` (and the TUI's estimate) show: the first
+    DRY_RUN_LISTED trials a run would start now (dry_run), how many it would start
+    (trials_to_start), and what the listed ones will cost (sweep.estimate)."""
+    from emotui.sweep.estimate import estimate_trials
+
+    trials, starting = _planned(spec, paths, count=count, max_parallel=max_parallel,
+                                limit=DRY_RUN_LISTED)
+    return trials, starting, estimate_trials(trials, store, max_parallel)
+
+
+def _planned(spec: SweepSpec, paths: SweepPaths | None, *, count: int | None,
+             max_parallel: int, limit: int | None) -> tuple[list[dict[str, Any]], int]:
+    """(dry_run's trials, how many a run would start now: trials_to_start's count)."""
     start, n = trials_to_start(spec, paths, count=count, max_parallel=max_parallel)
+    starting = n
     if limit is not None:
         n = min(n, limit)
     sweep_id = paths.sweep_id if paths is not None else spec.default_id()
@@ -109,7 +132,7 @@ def dry_run(spec: SweepSpec, paths: SweepPaths | None, *, count: int | None,
         config, _ = spec.trial_config(values)
         out.append({"trial": index, "params": swept_values(spec, values),
                     "config": config.to_dict()})
-    return out
+    return out, starting
 
 
 def run_sweep(spec: SweepSpec, paths: SweepPaths, store: RunStore, launcher: TrialLauncher, *,

@@ -34,7 +34,7 @@ def submit(store: RunStore, config: RunConfig, backend: str,
            slurm: dict[str, Any] | None = None) -> str:
     """Create a run and start it on the backend (local: detached; slurm: sbatch); its id."""
     from emotui.launch import backend_names, backend_spec, get_backend
-    from emotui.launch.registry import or_list
+    from emotui.core.errors import or_list
 
     if not backend_spec(backend).tui:
         raise ConfigError(f"the TUI launches on {or_list(backend_names(tui=True))}, "
@@ -156,14 +156,13 @@ def write_report(store: RunStore | None, refs: list[str], out: Path,
 def estimate_sweep(store: RunStore, sweep_file: Path, max_parallel: int = 1) -> list[str]:
     """What `emotui sweep FILE --dry-run` says the sweep's trials will cost, from the measured
     speed of earlier runs in the store (sweep.estimate); an EmotuiError for a bad sweep file."""
-    from emotui.sweep.estimate import describe, estimate_trials
-    from emotui.sweep.runner import DRY_RUN_LISTED, dry_run, open_sweep, trials_to_start
+    from emotui.sweep.estimate import describe
+    from emotui.sweep.runner import estimate_dry_run, open_sweep
 
     spec, paths, exists = open_sweep(Path(sweep_file).expanduser(), [], store)
-    previous = paths if exists else None
-    trials = dry_run(spec, previous, count=None, max_parallel=max_parallel, limit=DRY_RUN_LISTED)
-    lines = describe(estimate_trials(trials, store, max_parallel))
-    _, starting = trials_to_start(spec, previous, count=None, max_parallel=max_parallel)
+    trials, starting, estimate = estimate_dry_run(spec, paths if exists else None, store,
+                                                  count=None, max_parallel=max_parallel)
+    lines = describe(estimate)
     if starting > len(trials):
         lines.append(f"(the estimate covers the first {len(trials)} of {starting:,} trials)")
     return lines
