@@ -9,6 +9,7 @@ its command lines and W&B sweep files work unchanged.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from dataclasses import dataclass
 from functools import partial
@@ -70,6 +71,24 @@ def logging_interval(logging_steps: int | None, total_steps: int) -> int:
     if logging_steps:
         return int(logging_steps)
     return max(1, int(total_steps) // AUTO_LOGGING_POINTS)
+
+
+def plan_steps(config: RunConfig, train_rows: int) -> tuple[int, int]:
+    """(optimizer steps per epoch, total optimizer steps) for ``train_rows`` training examples:
+    batches of per_device_train_batch_size, gradient_accumulation_steps batches a step;
+    max_steps when set (> 0), else num_train_epochs epochs. Both are at least 1."""
+    batches = math.ceil(train_rows / config.per_device_train_batch_size) if train_rows else 0
+    steps_per_epoch = max(1, math.ceil(batches / config.gradient_accumulation_steps))
+    if config.max_steps and config.max_steps > 0:
+        return steps_per_epoch, config.max_steps
+    return steps_per_epoch, max(1, math.ceil(config.num_train_epochs * steps_per_epoch))
+
+
+def greater_is_better(config: RunConfig) -> bool:
+    """Whether a higher metric_for_best_model is better: the setting, else all but loss."""
+    if config.greater_is_better is not None:
+        return config.greater_is_better
+    return config.metric_for_best_model != "loss"
 
 
 # LoRA initialisations that keep the base weights as loaded and need no pass over data (PiSSA,
@@ -385,14 +404,6 @@ RUN_SETTINGS = settings.Schema.of(
     unknown=unknown_key_error,
 )
 FIELDS: dict[str, FieldSpec] = dict(RUN_SETTINGS.fields)
-
-
-def field_names() -> list[str]:
-    return list(FIELDS)
-
-
-def field_help(name: str) -> str:
-    return FIELDS[name].help
 
 
 def field_type(name: str) -> type:

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from emotui.core.config import RunConfig, logging_interval
+from emotui.core.config import RunConfig, greater_is_better, logging_interval, plan_steps
 from emotui.core.errors import ConfigError
 from emotui.train.batches import Encoded, collate, train_batches
 from emotui.train.checkpoint import Checkpointer, load_trainer_state, rng_state, set_rng_state
@@ -119,12 +119,6 @@ def resolve_precision(config: RunConfig, device: torch.device) -> torch.dtype | 
     return torch.bfloat16 if config.bf16 else None
 
 
-def greater_is_better(config: RunConfig) -> bool:
-    if config.greater_is_better is not None:
-        return config.greater_is_better
-    return config.metric_for_best_model != "loss"
-
-
 class TrainingLoop:
     def __init__(self, config: RunConfig, model: torch.nn.Module, pad_id: int,
                  data: dict[str, Encoded], label_names: list[str], checkpointer: Checkpointer,
@@ -150,12 +144,8 @@ class TrainingLoop:
         self.batches_per_epoch = (
             math.ceil(len(train) / config.per_device_train_batch_size) if train is not None else 0
         )
-        accum = config.gradient_accumulation_steps
-        self.steps_per_epoch = max(1, math.ceil(self.batches_per_epoch / accum))
-        if config.max_steps and config.max_steps > 0:
-            self.total_steps = config.max_steps
-        else:
-            self.total_steps = max(1, math.ceil(config.num_train_epochs * self.steps_per_epoch))
+        self.steps_per_epoch, self.total_steps = plan_steps(
+            config, len(train) if train is not None else 0)
         self.logging_steps = logging_interval(config.logging_steps, self.total_steps)
         self.optimizer = self._make_optimizer()
         self.scheduler = self._make_scheduler()

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import inspect
 import logging
-import math
 import os
 import threading
 import time
@@ -24,7 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from emotui.core.config import RunConfig, logging_interval
+from emotui.core.config import RunConfig, greater_is_better, logging_interval, plan_steps
 from emotui.core.errors import ConfigError
 from emotui.core.events import truncate_after_step
 from emotui.core.runstore import RunPaths
@@ -175,8 +174,7 @@ def make_callback(reporter, config: RunConfig, checkpointer, paths: RunPaths,
             reporter.event("eval", state.global_step, epoch=epoch, loss=summary["loss"],
                            accuracy=summary["accuracy"], macro_f1=summary["macro_f1"])
             key = config.metric_for_best_model
-            better = config.greater_is_better if config.greater_is_better is not None \
-                else key != "loss"
+            better = greater_is_better(config)
             value = summary[key]
             if value is not None and (self.best is None or (
                     value > self.best[key] if better else value < self.best[key])):
@@ -285,10 +283,7 @@ def run_reference(config: RunConfig, paths: RunPaths, *, resume: bool,
         return {"accuracy": out["accuracy"], "macro_f1": out["macro_f1"]}
 
     train_rows = len(splits["train"]) if "train" in splits else 0
-    batches = math.ceil(train_rows / config.per_device_train_batch_size) if train_rows else 0
-    steps_per_epoch = max(1, math.ceil(batches / config.gradient_accumulation_steps))
-    total_steps = config.max_steps if config.max_steps and config.max_steps > 0 \
-        else max(1, math.ceil(config.num_train_epochs * steps_per_epoch))
+    steps_per_epoch, total_steps = plan_steps(config, train_rows)
     args = training_arguments(config, hf_dir, logging_interval(config.logging_steps, total_steps))
     study_matmul_precision(config)
     precision = "bfloat16" if config.bf16 else "float16" if config.fp16 else "float32"

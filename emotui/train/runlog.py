@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Mapping
 
-from emotui.core.config import RunConfig
+from emotui.core.config import RunConfig, greater_is_better
 from emotui.core.progress import format_duration
 
 log = logging.getLogger("emotui.run")
@@ -35,8 +35,7 @@ class RunLog:
 
     def __init__(self, config: RunConfig):
         self.metric = config.metric_for_best_model
-        self.greater = (config.greater_is_better if config.greater_is_better is not None
-                        else self.metric != "loss")
+        self.greater = greater_is_better(config)
         self.total_steps: int | None = None
         self.best: dict[str, Any] | None = None
 

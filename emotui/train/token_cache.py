@@ -91,17 +91,18 @@ class TokenCache:
         fingerprint = fingerprint or tokenizer_fingerprint(tokenizer)
         path = self.path(fingerprint, texts, max_length)
         if not refresh:
-            ids = self._load(path, len(texts))
-            if ids is not None:
+            loaded = self._load(path, len(texts))
+            if loaded is not None:
                 self.hits += 1
-                lengths = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
+                ids, lengths = loaded
                 return Encoded(ids, lengths, np.asarray(labels, dtype=np.int64))
         self.misses += 1
         encoded = encode(tokenizer, texts, labels, max_length)
         self._store(path, encoded)
         return encoded
 
-    def _load(self, path: Path, count: int) -> list[np.ndarray] | None:
+    def _load(self, path: Path, count: int) -> tuple[list[np.ndarray], np.ndarray] | None:
+        """The stored (ids, lengths) of an entry for ``count`` texts, or None."""
         try:
             with np.load(path) as stored:
                 flat, lengths = stored["ids"], stored["lengths"]
@@ -110,11 +111,12 @@ class TokenCache:
         except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
             log.warning("token cache entry %s is unreadable (%s); tokenising again", path, exc)
             return None
-        if len(lengths) != count or int(lengths.sum()) != len(flat):
+        lengths = lengths.astype(np.int64)
+        if len(lengths) != count or int(lengths.sum()) != len(flat) or (lengths < 0).any():
             log.warning("token cache entry %s does not match its split; tokenising again", path)
             return None
         flat = flat.astype(np.int64)
-        return np.split(flat, np.cumsum(lengths)[:-1]) if count else []
+        return (np.split(flat, np.cumsum(lengths)[:-1]) if count else []), lengths
 
     def _store(self, path: Path, encoded: Encoded) -> None:
         flat = np.concatenate(encoded.ids) if len(encoded) else np.zeros(0, dtype=np.int64)
