@@ -6,7 +6,6 @@ so piped it becomes TSV with whole values in machine units.
 
 from __future__ import annotations
 
-import time
 from typing import Any, Iterable
 
 from rich.console import Console, Group
@@ -17,6 +16,7 @@ from emotui.cli import units
 from emotui.cli.follow import STATE_STYLES
 from emotui.cli.tables import Column, print_table
 from emotui.core import methods
+from emotui.core.results import backend_label
 from emotui.core.layout import pack_plain
 from emotui.core.progress import live_elapsed, live_eta
 
@@ -100,11 +100,6 @@ def _done(row: dict[str, Any]) -> str:
     return f"{100 * float(progress):.0f}%" if isinstance(progress, (int, float)) else units.MISSING
 
 
-def _backend(row: dict[str, Any]) -> str:
-    backend = row.get("backend") or units.MISSING
-    return f"{backend}:{row['job_id']}" if row.get("job_id") else backend
-
-
 def _lr(row: dict[str, Any]) -> str:
     lr = row.get("learning_rate")
     return f"{lr:g}" if isinstance(lr, (int, float)) else units.MISSING
@@ -130,7 +125,7 @@ def run_columns(rows: list[dict[str, Any]]) -> list[Column]:
                numeric=True, drop=2),
         Column("eta_s", "ETA", lambda r: units.duration(r.get("eta_s")) if r.get("eta_s")
                is not None else "", numeric=True, drop=2),
-        Column("backend", "backend", _backend, drop=8),
+        Column("backend", "backend", backend_label, drop=8),
         Column("job_id", "job", lambda r: r.get("job_id") or "", terminal=False),
     ]
     # Seed groups (emotui run --seeds): columns only when some run belongs to one.
@@ -145,9 +140,9 @@ def run_columns(rows: list[dict[str, Any]]) -> list[Column]:
     return columns
 
 
-def print_runs(console: Console, rows: list[dict[str, Any]], now: float | None = None) -> None:
-    """The runs list: a fitted table on a terminal, TSV (whole values) when piped."""
-    rows = with_live_times(rows, time.time() if now is None else now)
+def print_runs(console: Console, rows: list[dict[str, Any]]) -> None:
+    """The runs list (rows with their live times: with_live_times): a fitted table on a
+    terminal, TSV (whole values) when piped."""
     print_table(console, run_columns(rows), rows)
 
 
@@ -156,7 +151,7 @@ def run_header(row: dict[str, Any]) -> Text:
     text = Text.assemble((str(row["run_id"]), "bold"), "  ", _state(row), "  ",
                          methods.find(row.get("method")).label if methods.find(row.get("method"))
                          else (row.get("method") or units.MISSING),
-                         "  ", _backend(row), "  ", f"elapsed {units.duration(row.get('elapsed_s'))}")
+                         "  ", backend_label(row), "  ", f"elapsed {units.duration(row.get('elapsed_s'))}")
     if row.get("eta_s") is not None:
         text.append(f"  ETA {units.duration(row['eta_s'])}")
     if row.get("reason"):

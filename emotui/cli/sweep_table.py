@@ -27,12 +27,6 @@ def metric_text(name: str | None, value: Any) -> str:
     return units.MISSING if value is None else str(value)
 
 
-def param_text(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:g}"
-    return units.MISSING if value is None else str(value)
-
-
 def _collapse_note(reason: str) -> str:
     """The sentinel's reason without its prefix and its advice (the table says the rest)."""
     from emotui.core.results import COLLAPSE_REASON_PREFIX
@@ -71,7 +65,7 @@ def trial_columns(rows: list[dict[str, Any]], metric_name: str | None) -> list[C
                machine=trial_state),
     ]
     for key in params:
-        columns.append(Column(key, key, lambda r, k=key: param_text(r["params"].get(k)),
+        columns.append(Column(key, key, lambda r, k=key: units.plain(r["params"].get(k)),
                               machine=lambda r, k=key: r["params"].get(k), numeric=True,
                               drop=1))
     columns += [
@@ -79,7 +73,7 @@ def trial_columns(rows: list[dict[str, Any]], metric_name: str | None) -> list[C
                numeric=True),
         Column("test_accuracy", "test acc", lambda r: units.percent(r["test_accuracy"]),
                numeric=True, drop=2),
-        Column("epochs", "epochs", lambda r: param_text(r["epochs"]), numeric=True, drop=3),
+        Column("epochs", "epochs", lambda r: units.plain(r["epochs"]), numeric=True, drop=3),
         Column("note", "note", lambda r: Text(trial_note(r), style="red" if r["collapsed"]
                                               else ""),
                machine=trial_note, drop=3, free_text=True),

@@ -9,16 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from emotui.core.progress import format_duration
-from emotui.core.units import MISSING, count, size  # shared with the TUI
+from emotui.core.units import MISSING, count, percent, plain, size  # shared with the TUI
 
-__all__ = ["MISSING", "count", "duration", "number", "percent", "size"]
-
-
-def percent(value: Any) -> str:
-    """An accuracy or F1 (a fraction) as a percentage: 0.9285 -> 92.85%."""
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        return MISSING if value is None else str(value)
-    return f"{100 * float(value):.2f}%"
+__all__ = ["MISSING", "count", "duration", "number", "percent", "plain", "size"]
 
 
 def duration(seconds: Any) -> str:

@@ -48,6 +48,12 @@ def empty_results(run_id: str, method: str, model: str) -> dict[str, Any]:
     return out
 
 
+def backend_label(row: dict[str, Any]) -> str:
+    """Where a run runs, as the CLI and the TUI show it: "local", "slurm:4830"."""
+    backend = row.get("backend") or "-"
+    return f"{backend}:{row['job_id']}" if row.get("job_id") else backend
+
+
 def load_config_dict(paths: RunPaths) -> dict[str, Any]:
     """config.yaml as a mapping; {} when absent or not a mapping (core.runview says why)."""
     from emotui.core.runview import read_yaml_object

@@ -13,8 +13,9 @@ from typing import Any, Callable
 
 from emotui.core.errors import RunNotFound
 from emotui.core.events import read_all
-from emotui.core.results import SUMMARY_METRICS, load_config_dict
+from emotui.core.results import SUMMARY_METRICS
 from emotui.core.runstore import RunPaths, RunStore, read_json
+from emotui.core.runview import read_yaml_object
 
 EventLoader = Callable[[], list[dict[str, Any]]]
 
@@ -81,12 +82,15 @@ class Gathered:
 def local_run(paths: RunPaths) -> ReportRun:
     from emotui.tracking.sources import local_row
 
-    row = local_row(paths)
+    # config.yaml read once for the row and the report; one that is not a mapping is left to
+    # the row to read again and report (core.runview), as `emotui compare` does.
+    config, problem = read_yaml_object(paths.config)
+    row = local_row(paths, config if config is not None and problem is None else None)
     results = dict(read_json(paths.results) or {})
     for key in SUMMARY_METRICS:  # status.json carries some of them before results.json exists
         if results.get(key) is None and row.get(key) is not None:
             results[key] = row[key]
-    config = load_config_dict(paths)
+    config = config or {}
     return ReportRun(
         run_id=paths.run_id, source=row.get("source") or "local", method=row.get("method"),
         status=row.get("status"), config=config, results=results, sweep_id=row.get("sweep_id"),

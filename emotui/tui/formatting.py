@@ -15,7 +15,11 @@ from emotui.core.layout import line_starts
 from emotui.core.lifecycle import ACTIVE
 from emotui.core.progress import format_duration, live_elapsed, live_eta
 from emotui.core.results import COLLAPSE_REASON_PREFIX
-from emotui.core.units import count, size  # noqa: F401 (the CLI's units, for cells)
+# Shared with the CLI (core owns them); the screens use them through this module.
+from emotui.core.results import backend_label  # noqa: F401
+from emotui.core.units import count, plain, size  # noqa: F401
+# A table cell takes its header's "%" (percent below); running text says it: "81.40%".
+from emotui.core.units import percent as percent_sign  # noqa: F401
 
 # Rich colours that read on both the light and the dark theme (DataTable cells are Rich text).
 STATE_STYLES = {
@@ -120,19 +124,6 @@ def percent(value: Any) -> str:
     return "-" if value is None else f"{100 * float(value):.2f}"
 
 
-def percent_sign(value: Any) -> str:
-    """In running text, where nothing else says so: "81.40%"."""
-    return "-" if value is None else f"{percent(value)}%"
-
-
-def compact_float(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
-
-
 def duration(seconds: float | None) -> str:
     """Whole seconds gone by (a clock shows 3m27s until 3m28s has passed), core.progress's
     format."""
@@ -188,8 +179,8 @@ def progress_bar(value: Any, width: int = 8) -> Text:
 
 def hyperparameters(row: dict[str, Any]) -> str:
     """The settings that tell runs apart at a glance, for the row's method."""
-    parts = [f"lr={compact_float(row.get('learning_rate'))}",
-             f"bs={compact_float(row.get('per_device_train_batch_size'))}"]
+    parts = [f"lr={plain(row.get('learning_rate'))}",
+             f"bs={plain(row.get('per_device_train_batch_size'))}"]
     spec = methods.find(row.get("method"))
     for shown in spec.shown if spec else ():
         if shown.short:
@@ -202,14 +193,8 @@ def hyperparameters(row: dict[str, Any]) -> str:
                 if value in (True, "true"):
                     parts.append(shown.short)  # a switch: its name when on, nothing when off
                 continue
-            parts.append(f"{shown.short}={compact_float(value)}")
+            parts.append(f"{shown.short}={plain(value)}")
     return " ".join(parts)
-
-
-def backend_label(row: dict[str, Any]) -> str:
-    backend = row.get("backend") or "-"
-    job = row.get("job_id")
-    return f"{backend}:{job}" if job else backend
 
 
 def epoch_label(row: dict[str, Any]) -> str:

@@ -41,7 +41,7 @@ def ending_notice(row: dict[str, Any], outcome: str) -> tuple[str, str, str]:
     """(title, message, severity) of the notification for a run that ended."""
     what = f"{row['run_id']} ({fmt.method_label(row.get('method'))})"
     if outcome == "completed" and row.get("test_accuracy") is not None:
-        what += f": test accuracy {100 * float(row['test_accuracy']):.2f}%"
+        what += f": test accuracy {fmt.percent_sign(row['test_accuracy'])}"
     elif row.get("reason"):
         what += f": {row['reason']}"
     return f"Run {outcome}", what, SEVERITY.get(outcome, "information")

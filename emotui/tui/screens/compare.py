@@ -217,7 +217,7 @@ class CompareScreen(Screen):
             best = max(numbers) if numbers else None
             return [Text(fmt.percent(v), style="bold green" if v == best and v is not None
                          else "") for v in values]
-        return [fmt.compact_float(v) if not isinstance(v, str) else v for v in values]
+        return [fmt.plain(v) if not isinstance(v, str) else v for v in values]
 
     def _paint_status(self) -> None:
         mode = "all config keys" if self.show_all else "config keys that differ"

@@ -160,7 +160,7 @@ class LaunchScreen(Screen[str | None]):
 
     def submitted_start(self) -> FormStart:
         """The form as it stands, to start from next time."""
-        return FormStart(self.method, self.query_one(ConfigForm).changed_values(), self.advanced,
+        return FormStart(self.method, self.query_one(ConfigForm).edited_values(), self.advanced,
                          str(self.query_one("#backend", Select).value), self.slurm_resources(),
                          self.query_one("#sweep-file", Input).value.strip())
 

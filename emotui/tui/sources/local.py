@@ -221,10 +221,12 @@ class LocalRunSource:
 
     def detail(self, run_id: str) -> RunDetail:
         paths = self.paths(run_id)
-        _config, text = load_config(paths.config)
+        config, text = load_config(paths.config)
         row = self._row(run_id, (_mtime(paths.status), _mtime(paths.results))) \
             or {"run_id": run_id}
-        view = read_run(paths)  # only fields of the expected types; the row says what is wrong
+        # Only fields of the expected types; the row says what is wrong. The YAML parsed above
+        # is reused (an unreadable one is read again, for the reason).
+        view = read_run(paths, config or None)
         return RunDetail(
             run_id=run_id,
             row=row,

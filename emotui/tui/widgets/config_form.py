@@ -138,10 +138,6 @@ class ConfigForm(Widget):
         """The raw text of the fields changed from what they started as (their default)."""
         return {row.field_name: row.raw for row in self.rows() if row.changed}
 
-    def changed_values(self) -> dict[str, str]:
-        """The text of the fields that differ from their defaults."""
-        return {row.field_name: row.raw for row in self.rows() if row.changed}
-
     def focus_first(self) -> None:
         """Put the cursor in the first field."""
         rows = self.rows()
