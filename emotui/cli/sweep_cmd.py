@@ -319,24 +319,19 @@ def _ls(store: Any, args: argparse.Namespace) -> int:
     return 0
 
 
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.4f}" if abs(value) >= 1e-3 or value == 0 else f"{value:.2e}"
-    return str(value)
-
-
 def _print_plan(spec: Any, sweep_id: str, trials: list[dict[str, Any]], exists: bool,
                 starting: int) -> None:
+    # Values as `sweep status` prints numbers (metric_text without a metric name).
+    from emotui.cli.sweep_table import metric_text
+
     total = spec.planned_total()
     print(f"sweep {sweep_id}: {spec.method}, {total if total is not None else '?'} trials planned"
           f"{' (exists: these are the ones not yet started)' if exists else ''}; would start "
           f"{starting} now:")
     for t in trials:
-        params = ", ".join(f"{k}={_fmt(v)}" for k, v in t["params"].items()) or "(no swept values)"
+        params = ", ".join(f"{k}={metric_text(None, v)}" for k, v in t["params"].items()) or "(no swept values)"
         # What the sweep file leaves to the method (its learning rate, ...), so no value is hidden.
-        filled = ", ".join(f"{k}={_fmt(t['config'].get(k))}"
+        filled = ", ".join(f"{k}={metric_text(None, t['config'].get(k))}"
                            for k in t["config"].get("method_defaults") or ())
         print(f"  {t['trial']:>3}  {t['config']['method']:<20} {params}"
               + (f"; method defaults: {filled}" if filled else ""))
