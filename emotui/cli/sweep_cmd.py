@@ -329,7 +329,8 @@ def _print_plan(spec: Any, sweep_id: str, trials: list[dict[str, Any]], exists: 
           f"{' (exists: these are the ones not yet started)' if exists else ''}; would start "
           f"{starting} now:")
     for t in trials:
-        params = ", ".join(f"{k}={metric_text(None, v)}" for k, v in t["params"].items()) or "(no swept values)"
+        params = ", ".join(f"{k}={metric_text(None, v)}" for k, v in t["params"].items()) \
+            or "(no swept values)"
         # What the sweep file leaves to the method (its learning rate, ...), so no value is hidden.
         filled = ", ".join(f"{k}={metric_text(None, t['config'].get(k))}"
                            for k in t["config"].get("method_defaults") or ())
