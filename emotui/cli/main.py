@@ -20,6 +20,7 @@ from emotui.core.methods import METHODS
 COMMANDS = (
     "emotui.cli.run_cmd",
     "emotui.cli.runs_cmd",
+    "emotui.cli.export_cmd",
     "emotui.cli.cancel_cmd",
     "emotui.cli.sweep_cmd",
     "emotui.cli.compare_cmd",

@@ -63,6 +63,9 @@ class MethodSpec:
     # form); config.yaml lists them under `method_defaults`. The form starts from them.
     defaults: Mapping[str, Any] = field(default_factory=dict, hash=False)
     shown: tuple[Shown, ...] = ()
+    # peft can fold the trained adapter into the base weights: `emotui export` then writes a
+    # plain transformers model (by default); the others export the adapter with its base named.
+    mergeable: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "defaults", MappingProxyType(dict(self.defaults)))
@@ -97,6 +100,7 @@ METHODS: tuple[MethodSpec, ...] = (
         peft_method="lora", owns=LORA_FIELDS, defaults={LR: 2e-3},
         shown=(Shown("lora_r", "r"), Shown("lora_alpha", "a"), Shown("lora_target_modules"),
                Shown("use_dora", "dora"), Shown("use_rslora", "rslora")),
+        mergeable=True,
     ),
     MethodSpec(
         name="prompt_tuning_text", alias="prompt-text", tag="ptext",
@@ -120,7 +124,7 @@ METHODS: tuple[MethodSpec, ...] = (
         name="ia3", alias="ia3", tag="ia3", label="IA3",
         help="learned scales on --ia3_target_modules' activations; the encoder stays frozen",
         peft_method="ia3", owns=IA3_FIELDS, defaults={LR: 3e-2},
-        shown=(Shown("ia3_target_modules"),),
+        shown=(Shown("ia3_target_modules"),), mergeable=True,
     ),
     MethodSpec(
         name="prefix_tuning", alias="prefix", tag="prefix", label="prefix tuning (P-tuning v2)",
@@ -276,6 +280,12 @@ def fill_defaults(values: dict[str, Any], recorded: tuple[str, ...] = (),
 def owners(field_name: str) -> tuple[str, ...]:
     """The methods a config field belongs to; empty when it applies to every method."""
     return tuple(m.name for m in METHODS if field_name in m.owns)
+
+
+def applies(field_name: str, method: str | None) -> bool:
+    """Whether a config field is one of ``method``'s settings: every method's, or its own."""
+    owned_by = owners(field_name)
+    return not owned_by or method in owned_by
 
 
 def owned_fields() -> tuple[str, ...]:

@@ -112,6 +112,11 @@ class RunPaths:
     def predictions(self) -> Path:
         return self.root / "test_predictions.jsonl"
 
+    @property
+    def export(self) -> Path:
+        """Where `emotui export` writes the run's model folder unless told otherwise."""
+        return self.root / "export"
+
 
 def temporary_for(path: Path) -> Path:
     """Where a file is written before it is renamed to ``path``: beside it, hidden, named after

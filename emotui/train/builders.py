@@ -254,6 +254,19 @@ def build_prompt_random(config: RunConfig, model: nn.Module, tokenizer, *,
 # --- prefix tuning (P-tuning v2) -------------------------------------------------------------
 
 
+def prefix_argument(model: nn.Module) -> str | None:
+    """The argument this classifier's encoder takes prefixes by ("cache" in transformers 5,
+    "past_key_values" before), when the classifier class's ``forward`` does not name
+    ``past_key_values`` itself (what PEFT looks for); None when it does."""
+    import inspect
+
+    if "past_key_values" in inspect.signature(type(model).forward).parameters:
+        return None
+    backbone = getattr(model, model.base_model_prefix)
+    return "cache" if "cache" in inspect.signature(backbone.forward).parameters \
+        else "past_key_values"
+
+
 def accept_prefix_cache(model: nn.Module) -> None:
     """Let PEFT hand this classifier its prefixes.
 
@@ -266,11 +279,9 @@ def accept_prefix_cache(model: nn.Module) -> None:
     import inspect
     import types
 
-    if "past_key_values" in inspect.signature(model.forward).parameters:
+    name = prefix_argument(model)
+    if name is None:
         return
-    backbone = getattr(model, model.base_model_prefix)
-    name = "cache" if "cache" in inspect.signature(backbone.forward).parameters \
-        else "past_key_values"
     forward = type(model).forward
 
     def forward_with_prefix(self, *args, past_key_values=None, **kwargs):

@@ -20,9 +20,6 @@ def predict(run_dir: str | Path, texts: list[str], batch_size: int = 64) -> list
     if not labels_file.is_file():
         raise EmotuiError(_no_checkpoint_message(paths))
 
-    import torch
-
-    from emotui.train.batches import collate, encode, eval_batches
     from emotui.train.reporting import configure_library_logging
     from emotui.train.loop import resolve_device
 
@@ -37,21 +34,34 @@ def predict(run_dir: str | Path, texts: list[str], batch_size: int = 64) -> list
     texts = [str(t) for t in texts]
     if not texts:
         return []
-    enc = encode(tokenizer, texts, [0] * len(texts), config.max_seq_length)
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    probs = torch.empty((len(texts), len(label_names)))
-    with torch.no_grad():
-        for index in eval_batches(enc.lengths, batch_size):
-            batch = collate(enc, index, pad_id)
-            logits = model(input_ids=batch["input_ids"].to(device),
-                           attention_mask=batch["attention_mask"].to(device)).logits
-            probs[torch.from_numpy(index)] = torch.softmax(logits.float(), dim=-1).cpu()
+    probs = probabilities(model, tokenizer, texts, config.max_seq_length, device, batch_size)
     out = []
     for row in probs.tolist():
         best_id = max(range(len(row)), key=row.__getitem__)
         out.append({"label": label_names[best_id],
                     "probabilities": {name: round(p, 6) for name, p in zip(label_names, row)}})
     return out
+
+
+def probabilities(model, tokenizer, texts: list[str], max_seq_length: int, device,
+                  batch_size: int = 64):
+    """A (texts, labels) tensor of the model's class probabilities, on the CPU: each text cut
+    to ``max_seq_length`` tokens, in length-sorted batches (what ``predict`` and
+    ``emotui export``'s check of the exported folder compare)."""
+    import torch
+
+    from emotui.train.batches import collate, encode, eval_batches
+
+    enc = encode(tokenizer, texts, [0] * len(texts), max_seq_length)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    probs = torch.empty((len(texts), model.config.num_labels))
+    with torch.no_grad():
+        for index in eval_batches(enc.lengths, batch_size):
+            batch = collate(enc, index, pad_id)
+            logits = model(input_ids=batch["input_ids"].to(device),
+                           attention_mask=batch["attention_mask"].to(device)).logits
+            probs[torch.from_numpy(index)] = torch.softmax(logits.float(), dim=-1).cpu()
+    return probs
 
 
 def _no_checkpoint_message(paths: RunPaths) -> str:
