@@ -23,6 +23,7 @@ COMMANDS = (
     "emotui.cli.export_cmd",
     "emotui.cli.cancel_cmd",
     "emotui.cli.sweep_cmd",
+    "emotui.cli.study_cmd",
     "emotui.cli.compare_cmd",
     "emotui.cli.sync_cmd",
     "emotui.cli.report_cmd",

@@ -37,6 +37,30 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                         help="a sweep YAML file, or resume / status / ls")
     parser.add_argument("sweep", nargs="?", metavar="SWEEP",
                         help="sweep id (or a unique part of it) for resume / status")
+    add_backend_flags(parser)
+    parser.add_argument("--controller", choices=("offline", "wandb"), default="offline",
+                        help="offline: emotui picks the trials (default); wandb: a W&B sweep and "
+                        "agents (needs a W&B key and network)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="KEY=VALUE", help="pin a setting for every trial (repeatable)")
+    parser.add_argument("--count", type=int, default=None, metavar="N",
+                        help="start at most N new trials now (random/bayes without run_cap need it)")
+    parser.add_argument("--name", default=None, metavar="ID",
+                        help="sweep id (default: <file stem>-<hash of its settings>)")
+    parser.add_argument("--config", dest="config_file", default=None, metavar="FILE",
+                        help="YAML with slurm: / backend: / wandb: sections for the backend")
+    parser.add_argument("--dry-run", "--dry_run", dest="dry_run", action="store_true",
+                        help="validate and print the trials it would start now; start nothing")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    from emotui.tracking.settings import add_wandb_flags
+
+    add_wandb_flags(parser)  # W&B settings of the trials (and of the sweep, --controller wandb)
+    parser.set_defaults(handler=handle)
+
+
+def add_backend_flags(parser: argparse.ArgumentParser) -> None:
+    """--backend, --max-parallel, --trials-per-gpu and --mps, as `emotui sweep` and `emotui study`
+    take them."""
     from emotui.launch.registry import backend_names
 
     parser.add_argument("--backend", choices=backend_names(), default=None,
@@ -63,24 +87,6 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                         help="CUDA MPS for --trials-per-gpu K > 1: auto (default) starts its "
                         "daemon where nvidia-cuda-mps-control exists, on insists, off shares "
                         "the GPU without it")
-    parser.add_argument("--controller", choices=("offline", "wandb"), default="offline",
-                        help="offline: emotui picks the trials (default); wandb: a W&B sweep and "
-                        "agents (needs a W&B key and network)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[],
-                        metavar="KEY=VALUE", help="pin a setting for every trial (repeatable)")
-    parser.add_argument("--count", type=int, default=None, metavar="N",
-                        help="start at most N new trials now (random/bayes without run_cap need it)")
-    parser.add_argument("--name", default=None, metavar="ID",
-                        help="sweep id (default: <file stem>-<hash of its settings>)")
-    parser.add_argument("--config", dest="config_file", default=None, metavar="FILE",
-                        help="YAML with slurm: / backend: / wandb: sections for the backend")
-    parser.add_argument("--dry-run", "--dry_run", dest="dry_run", action="store_true",
-                        help="validate and print the trials it would start now; start nothing")
-    parser.add_argument("--json", action="store_true", help="machine-readable output")
-    from emotui.tracking.settings import add_wandb_flags
-
-    add_wandb_flags(parser)  # W&B settings of the trials (and of the sweep, --controller wandb)
-    parser.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:

@@ -113,7 +113,8 @@ class SweepController:
                  launcher: TrialLauncher, *,
                  max_parallel: int = 1, count: int | None = None,
                  echo: Callable[[str], None] | None = None, poll_interval: float | None = None,
-                 trial_status: dict[str, Any] | None = None):
+                 trial_status: dict[str, Any] | None = None,
+                 stop_planning: Callable[[], str | None] | None = None):
         self.spec = spec
         self.sweep = sweep
         self.store = store
@@ -128,6 +129,10 @@ class SweepController:
         self.planner = Planner(spec, sweep.sweep_id, sweep.journal)
         self.started_new = 0
         self.target_hit: int | None = None
+        # A study's budget: asked before each new trial; a reason ends planning (trials already
+        # started run to their end), and the sweep ends "stopped".
+        self.stop_planning = stop_planning
+        self.stopped: str | None = None
         self._last_beat = 0.0
         self._live_progress = False  # echo per-epoch values once past the startup reconcile
 
@@ -237,7 +242,7 @@ class SweepController:
         return [t for t in self.trials.values() if t.handle is not None]
 
     def _loop(self, pending: list[tuple[TrialState, bool]]) -> str:
-        if self.launcher.arrays and self.spec.hyperband is None \
+        if self.launcher.arrays and self.spec.hyperband is None and self.stop_planning is None \
                 and self.spec.method in ("grid", "random"):
             pending = self._start_array(pending)
         while True:
@@ -278,6 +283,8 @@ class SweepController:
         if self.target_hit is not None:
             return "target_reached"
         total = self.spec.planned_total()
+        if self.stopped is not None and (total is None or len(self.trials) < total):
+            return "stopped"
         if total is not None and len(self.trials) >= total:
             return "finished"
         return "paused"  # --count reached: more trials remain for a later command
@@ -310,7 +317,13 @@ class SweepController:
         if total is not None and len(self.trials) >= total:
             return False
         # Unbounded (random/bayes without run_cap) only with --count.
-        return not (total is None and self.count is None)
+        if total is None and self.count is None:
+            return False
+        if self.stopped is None and self.stop_planning is not None:
+            self.stopped = self.stop_planning()
+            if self.stopped is not None:
+                self.echo(f"no new trials: {self.stopped}")
+        return self.stopped is None
 
     def _plan(self) -> TrialState | None:
         index = max(self.trials, default=-1) + 1

@@ -138,11 +138,14 @@ def _planned(spec: SweepSpec, paths: SweepPaths | None, *, count: int | None,
 def run_sweep(spec: SweepSpec, paths: SweepPaths, store: RunStore, launcher: TrialLauncher, *,
               max_parallel: int = 1, count: int | None = None,
               echo: Callable[[str], None] | None = None, poll_interval: float | None = None,
-              trial_status: dict[str, Any] | None = None) -> str:
+              trial_status: dict[str, Any] | None = None,
+              stop_planning: Callable[[], str | None] | None = None) -> str:
+    """Drive the sweep to its end; ``stop_planning`` (a study's budget) may end planning
+    early: then it ends "stopped"."""
     check_runnable(spec, count) if not read_trials(paths) else None
     controller = SweepController(spec, paths, store, launcher, max_parallel=max_parallel,
                                  count=count, echo=echo, poll_interval=poll_interval,
-                                 trial_status=trial_status)
+                                 trial_status=trial_status, stop_planning=stop_planning)
     try:
         return controller.run()
     finally:

@@ -1,0 +1,224 @@
+"""What `emotui study status` and `study ls` show, read from the study's files and its sweeps.
+
+Readers never write. Progress is live: each method's search and confirm trials come from their
+sweeps' records and run directories (sweep.summary), the best so far from the search trials
+(validation, collapse-aware: study.select), the budget spent from the run directories.
+"""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+from emotui.core.runstore import RunStore, read_json
+from emotui.core.status import read_status
+from emotui.study import budget as money
+from emotui.study.select import best_so_far, search_rows
+from emotui.study.spec import StudySpec, from_json
+from emotui.study.store import PHASES, StudyPaths, controller_alive, read_state
+from emotui.sweep.store import SweepStore, read_trials
+
+
+def load_spec(paths: StudyPaths) -> StudySpec:
+    from emotui.core.errors import ConfigError
+
+    data = read_json(paths.spec)
+    if data is None:
+        raise ConfigError(f"{paths.root} holds no study (spec.json missing or unreadable)")
+    return from_json(data, str(paths.spec))
+
+
+def _finished(rows: list[dict[str, Any]]) -> int:
+    from emotui.core.lifecycle import FINISHED
+
+    return sum(1 for r in rows if r["state"] in FINISHED)
+
+
+def _durations(store: RunStore, rows: list[dict[str, Any]]) -> list[float]:
+    out = []
+    for row in rows:
+        if row["state"] != "completed" or not row.get("run_id"):
+            continue
+        status = read_status(store.paths(row["run_id"]))
+        if isinstance(status.get("started"), (int, float)) and \
+                isinstance(status.get("ended"), (int, float)):
+            out.append(float(status["ended"]) - float(status["started"]))
+    return out
+
+
+def summarize_study(paths: StudyPaths, store: RunStore) -> dict[str, Any]:
+    spec = load_spec(paths)
+    state = read_state(paths)
+    sweeps = SweepStore(store.root)
+    controller = read_json(paths.controller) or {}
+    k = controller.get("trials_per_gpu") or 1
+    methods = []
+    spent_device = 0.0
+    devices: list[str] = []
+    for method, search in spec.methods.items():
+        record = state["methods"][method]
+        search_paths = sweeps.paths(record["search"]["sweep_id"])
+        rows = search_rows(search_paths, store, spec.metric)
+        confirm_paths = sweeps.paths(record["confirm"]["sweep_id"])
+        confirm_rows = search_rows(confirm_paths, store, spec.metric)
+        device_s = sum(money.run_device_seconds(store, r["run_id"], trials_per_gpu=k)
+                       for r in rows if r.get("run_id") and (store.root / r["run_id"]).is_dir())
+        spent_device += device_s
+        for row in rows + confirm_rows:
+            if row.get("run_id") and row["state"] == "completed":
+                device = (read_json(store.paths(row["run_id"]).results) or {}).get("device")
+                if device:
+                    devices.append(str(device))
+        test = record.get("test") or {}
+        methods.append({
+            "method": method, "label": search.label, "origin": search.origin,
+            "search": {
+                "sweep_id": record["search"]["sweep_id"], "state": record["search"]["state"],
+                "trials": len(rows), "finished": _finished(rows),
+                "planned": search.planned, "best": best_so_far(rows, spec.metric),
+                "device_s": device_s, "wall_s": record["search"].get("wall_s") or 0.0,
+                "durations": _durations(store, rows),
+            },
+            "winner": record.get("winner"),
+            "select": record.get("select"),
+            "confirm": {
+                "sweep_id": record["confirm"]["sweep_id"], "state": record["confirm"]["state"],
+                "runs": len(confirm_rows), "finished": _finished(confirm_rows),
+                "planned": len(spec.confirm_seeds),
+                "durations": _durations(store, confirm_rows),
+            },
+            "test": {key: test.get(key) for key in ("test_accuracy", "test_macro_f1",
+                                                    "eval_accuracy", "completed", "failed",
+                                                    "collapsed", "best_run", "source")}
+            if test else None,
+            "export": record.get("export"),
+        })
+    alive = controller_alive(paths) is not None
+    summary = {
+        "study_id": paths.study_id,
+        "source": spec.source,
+        "phase": state.get("phase"),
+        "ending": state.get("ending"),
+        "created": state.get("created"),
+        "updated": state.get("updated"),
+        "metric": {"name": spec.metric.name, "goal": spec.metric.goal},
+        "confirm_seeds": spec.confirm_seeds,
+        "phases": [{"phase": p, **state["phases"][p]} for p in PHASES],
+        "methods": methods,
+        "budget": {
+            "device_hours": spec.budget.device_hours, "wall_s": spec.budget.wall_s,
+            "spent_device_s": spent_device,
+            "spent_wall_s": float((state.get("budget") or {}).get("wall_s") or 0.0),
+            "unit": money.unit(devices),
+            "exhausted": bool((state.get("budget") or {}).get("exhausted")),
+        },
+        "notes": state.get("notes") or [],
+        "report": state.get("report"),
+        "controller": {"state": controller.get("state"), "alive": alive,
+                       "backend": controller.get("backend"), "host": controller.get("host"),
+                       "pid": controller.get("pid"), "updated": controller.get("updated"),
+                       "max_parallel": controller.get("max_parallel")},
+    }
+    summary["eta_s"] = eta_seconds(summary, spec, store)
+    return summary
+
+
+def eta_seconds(summary: dict[str, Any], spec: StudySpec, store: RunStore) -> float | None:
+    """Roughly how long the runs still to come take: per method, the runs left in search
+    (within what the budget leaves) and confirm, each as long as the method's finished runs
+    of that phase took (or the study's, or sweep.estimate's measured rate), max_parallel at
+    a time. None when the study is done or nothing is known to base it on."""
+    if summary["phase"] == "done":
+        return None
+    all_search = [d for m in summary["methods"] for d in m["search"]["durations"]]
+    all_confirm = [d for m in summary["methods"] for d in m["confirm"]["durations"]]
+    search_s = confirm_s = 0.0
+    unknown = False
+    for m in summary["methods"]:
+        if m["search"]["state"] not in ("finished", "stopped"):
+            left = max(0, (m["search"]["planned"] or 0) - m["search"]["finished"])
+            typical = _median(m["search"]["durations"]) or _median(all_search) or \
+                _estimated(spec, spec.methods[m["method"]].spec, store)
+            unknown |= typical is None and left > 0
+            search_s += left * (typical or 0.0)
+        if spec.confirm_seeds and m["confirm"]["state"] not in ("finished", "skipped") and \
+                not (m["select"] and m["winner"] is None):
+            left = max(0, len(spec.confirm_seeds) - m["confirm"]["finished"])
+            typical = _median(m["confirm"]["durations"]) or _median(all_confirm) or \
+                _estimated_confirm(spec, m["method"], store)
+            unknown |= typical is None and left > 0
+            confirm_s += left * (typical or 0.0)
+    budget = summary["budget"]
+    if budget["device_hours"] is not None:
+        search_s = min(search_s, max(0.0, budget["device_hours"] * 3600
+                                     - budget["spent_device_s"]))
+    parallel = max(1, int(summary["controller"].get("max_parallel") or 1))
+    search_s /= parallel
+    if budget["wall_s"] is not None:
+        search_s = min(search_s, max(0.0, budget["wall_s"] - budget["spent_wall_s"]))
+    total = search_s + confirm_s / parallel
+    if unknown and total == 0:
+        return None
+    return total
+
+
+def _median(values: list[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def _estimated(spec: StudySpec, sweep_spec: Any, store: RunStore) -> float | None:
+    from emotui.sweep.estimate import estimate_trials
+    from emotui.sweep.runner import dry_run
+
+    trials = dry_run(sweep_spec, None, count=None, max_parallel=1, limit=1)
+    estimate = estimate_trials(trials, store, 1)
+    done = estimate.estimated
+    return done[0].wall_s if done else None
+
+
+def _estimated_confirm(spec: StudySpec, method: str, store: RunStore) -> float | None:
+    from emotui.sweep.spec import parse_sweep, representative_values
+
+    search = spec.methods[method].spec
+    values = search.parameter_values(representative_values(search))
+    confirm = parse_sweep(spec.confirm_sweep(method, values), source="confirm")
+    return _estimated(spec, confirm, store)
+
+
+def list_studies(store: RunStore) -> list[dict[str, Any]]:
+    """One row per study in the store, oldest first; a study that cannot be read says why."""
+    from emotui.core.errors import EmotuiError
+    from emotui.study.store import StudyStore
+
+    rows = []
+    for paths in StudyStore(store.root):
+        try:
+            state = read_state(paths)
+            spec = load_spec(paths)
+        except EmotuiError as exc:
+            rows.append({"study_id": paths.study_id, "phase": "unreadable", "reason": str(exc)})
+            continue
+        sweeps = SweepStore(store.root)
+        search_done = confirm_done = 0
+        for method in spec.methods:
+            record = state["methods"][method]
+            for part in ("search", "confirm"):
+                sweep_paths = sweeps.paths(record[part]["sweep_id"])
+                count = sum(1 for r in read_trials(sweep_paths) if r.get("state"))
+                if part == "search":
+                    search_done += count
+                else:
+                    confirm_done += count
+        controller = read_json(paths.controller) or {}
+        rows.append({
+            "study_id": paths.study_id, "phase": state.get("phase"),
+            "methods": len(spec.methods),
+            "search_done": search_done,
+            "search_planned": sum(s.planned or 0 for s in spec.methods.values()),
+            "confirm_done": confirm_done,
+            "confirm_planned": len(spec.confirm_seeds) * len(spec.methods),
+            "controller": controller.get("state"), "alive": controller_alive(paths) is not None,
+            "created": state.get("created"), "source": spec.source, "reason": None,
+        })
+    rows.sort(key=lambda r: r.get("created") or 0)
+    return rows
