@@ -1,6 +1,8 @@
 """`emotui cancel RUN...`: stop queued or running runs on any backend (scancel, or the local
 process group). A running job first saves a checkpoint, so `emotui run --resume RUN` can continue
-it. Cancelling a finished run says so and changes nothing (exit 0)."""
+it. It acts on what lives, not on what status.json says (launch.runs.cancel): a run recorded as
+ended whose process still runs is stopped too; one with nothing alive says so and changes
+nothing (exit 0)."""
 
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 def handle(args: argparse.Namespace) -> int:
     from emotui.core.runstore import RunStore
     from emotui.core.status import read_status
-    from emotui.launch.monitor import cancel_runs
+    from emotui.launch.runs import cancel
 
     store = RunStore(args.runs_dir)
     targets = []
@@ -31,7 +33,7 @@ def handle(args: argparse.Namespace) -> int:
         paths = store.find(ref)
         if paths.run_id not in {p.run_id for p in targets}:
             targets.append(paths)
-    notes = cancel_runs(targets)
+    notes = cancel(targets)
     by_id = {p.run_id: p for p in targets}
     if args.json:
         print(json.dumps([{"run_id": rid, "result": note,

@@ -117,16 +117,14 @@ class Driver:
         return [p for p in runs if states.get(p.run_id, {}).get("state") not in FINISHED]
 
     def run_methods(self) -> None:
-        from emotui.core.lifecycle import starting_run
-        from emotui.launch.registry import get_backend
+        from emotui.launch import runs
 
-        backend = get_backend("local")
         launched: list[RunPaths] = []
         for config in method_configs(self.store):
             while len(self.active(launched)) >= self.parallel:
                 time.sleep(POLL_S)
-            with stop_deferred(), starting_run(self.store, config, backend="local") as paths:
-                backend.submit(paths)
+            with stop_deferred():
+                paths, _status = runs.start(self.store, config, backend="local")
             launched.append(paths)
             self.save(runs=[p.run_id for p in launched])
             self.echo(f"started {paths.run_id} ({config.method})")
@@ -171,10 +169,10 @@ class Driver:
 def cancel_demo_runs(store: RunStore, state: dict[str, Any]) -> list[tuple[str, str]]:
     from emotui.core.lifecycle import ACTIVE
     from emotui.core.status import read_status
-    from emotui.launch.monitor import cancel_runs
+    from emotui.launch.runs import cancel
 
     going = [p for p in demo_runs(store, state) if read_status(p).get("state") in ACTIVE]
-    return cancel_runs(going) if going else []
+    return cancel(going) if going else []
 
 
 @contextmanager

@@ -14,10 +14,15 @@ import sys
 import time
 from typing import Any
 
+from emotui.cli.flags import flag_values
+from emotui.cli.inline_run import run_inline
+from emotui.core.config import config_from_yaml
 from emotui.core.errors import ConfigError, EmotuiError
-from emotui.core.lifecycle import FINISHED, kept_unless_resumed, starting_run
+from emotui.core.lifecycle import FINISHED
 from emotui.core.runstore import RunPaths, RunStore
-
+from emotui.core.status import read_status
+from emotui.launch import runs
+from emotui.launch.registry import backend_spec
 
 
 def add_launch_flags(parser: argparse.ArgumentParser) -> None:
@@ -121,27 +126,14 @@ def _summary(paths: RunPaths, status: dict[str, Any]) -> dict[str, Any]:
 def launch_detached(args: argparse.Namespace, store: RunStore, config, sections: dict[str, Any],
                     backend_name: str, status_extra: dict[str, Any]) -> int:
     """Create the run, submit it to a local/slurm backend, report, optionally follow."""
-    from emotui.launch import get_backend
-
     resources = resources_for(args, backend_name, sections)  # bad settings: nothing created
-    from emotui.train.preflight import check_before_run
-
-    check_before_run(config)  # the model folder and data files: last, they are read
-    backend = get_backend(backend_name)
-    with starting_run(store, config, backend=backend_name, **status_extra) as paths:
-        status = backend.submit(paths, resources=resources)
+    paths, status = runs.start(store, config, backend=backend_name, resources=resources,
+                               **status_extra)
     return _report(args, paths, status)
 
 
-def handle_resume(args: argparse.Namespace, run_inline) -> int:
+def handle_resume(args: argparse.Namespace) -> int:
     """`emotui run --resume RUN [--backend B] [slurm flags]`."""
-    from emotui.cli.flags import flag_values
-    from emotui.core.claim import claim_run
-    from emotui.core.config import config_from_yaml
-    from emotui.core.status import read_status, write_status
-    from emotui.launch import backend_spec, get_backend
-    from emotui.launch.monitor import prepare_resume
-
     given = sorted(flag_values(args))
     if given or getattr(args, "config_file", None):
         shown = ", ".join("--" + g for g in given) or "--config"
@@ -156,20 +148,20 @@ def handle_resume(args: argparse.Namespace, run_inline) -> int:
         else None
     resources = resources_for(args, backend_name, {}, previous=previous_resources)
     config = config_from_yaml(paths.config)
-    # One start at a time: a second resume, or a job still training the run, is refused here in
-    # one line, before anything is written. Inline, the claim lasts the training; a detached
-    # job takes it over once submitted.
-    with claim_run(paths):
-        before = read_status(paths)
-        prepare_resume(paths)
-        if not backend_spec(backend_name).detached:
-            write_status(paths, backend=backend_name)
-            return run_inline(paths, config, json_output=args.json, quiet=args.quiet,
-                              resume=True)
-        with kept_unless_resumed(paths, before):
-            write_status(paths, backend=backend_name)
-            status = get_backend(backend_name).submit(paths, resume=True, resources=resources)
-    return _report(args, paths, status)
+
+    def waiting(alive: list[str]) -> None:
+        print(f"run {paths.run_id} is still stopping ({', '.join(alive)}); waiting for it to "
+              "exit...", file=sys.stderr, flush=True)
+
+    def train_here(resumed: RunPaths) -> int:
+        return run_inline(resumed, config, json_output=args.json, quiet=args.quiet,
+                          resume=True)
+
+    outcome = runs.resume(paths, backend=backend_name, resources=resources, on_wait=waiting,
+                          train_here=train_here)
+    if not backend_spec(backend_name).detached:
+        return outcome
+    return _report(args, paths, outcome)
 
 
 def _report(args: argparse.Namespace, paths: RunPaths, status: dict[str, Any]) -> int:

@@ -16,7 +16,7 @@ from emotui.cli import units
 from emotui.cli.follow import STATE_STYLES
 from emotui.cli.tables import Column, print_table
 from emotui.core import methods
-from emotui.core.results import backend_label
+from emotui.core.results import backend_label, shown_state
 from emotui.core.layout import pack_plain
 from emotui.core.progress import live_elapsed, live_eta
 
@@ -84,7 +84,7 @@ def with_live_times(rows: Iterable[dict[str, Any]], now: float) -> list[dict[str
 
 def _state(row: dict[str, Any]) -> Text:
     state = row.get("status") or "?"
-    return Text(state, style=STATE_STYLES.get(state, ""))
+    return Text(shown_state(row), style=STATE_STYLES.get(state, ""))
 
 
 def _epoch(row: dict[str, Any]) -> str:

@@ -11,9 +11,10 @@ from typing import Any
 from emotui.core.errors import ConfigError, EmotuiError
 from emotui.core.results import summarize
 from emotui.core.runstore import RunPaths, RunStore
-from emotui.core.lifecycle import FINISHED, STATE_NAMES, deletable, state_of
+from emotui.core.lifecycle import FINISHED, STATE_NAMES, state_of
 from emotui.core.runview import UNREADABLE
 from emotui.core.status import read_status
+from emotui.launch.runs import check_deletable, delete as delete_run
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -238,11 +239,8 @@ def handle_rm(args: argparse.Namespace) -> int:
     store = RunStore(args.runs_dir)
     targets = [store.find(ref) for ref in args.runs]
     refresh_live_states(store, targets)
-    for paths in targets:
-        state = state_of(read_status(paths))
-        if not deletable(state):
-            raise EmotuiError(f"run {paths.run_id} is {state}; cancel it first "
-                              f"(emotui cancel {paths.run_id})")
+    for paths in targets:  # every run checked before any is deleted
+        check_deletable(paths)
     if not args.yes:
         if not sys.stdin.isatty():
             raise ConfigError("rm needs --yes when not run interactively")
@@ -251,6 +249,6 @@ def handle_rm(args: argparse.Namespace) -> int:
             print("nothing deleted")
             return 0
     for paths in targets:
-        store.delete(paths.run_id)
+        delete_run(store, paths)
         print(f"deleted {paths.run_id}")
     return 0

@@ -14,10 +14,12 @@ import json
 import sys
 from typing import Any
 
+from emotui.cli.inline_run import run_inline
 from emotui.core.config import RunConfig
 from emotui.core.errors import ConfigError
-from emotui.core.lifecycle import create_run, discard_run
-from emotui.core.runstore import RunPaths, RunStore
+from emotui.core.runstore import RunStore
+from emotui.core.status import read_status
+from emotui.launch import runs
 from emotui.core.seeds import GROUP_FIELD, SEEDS_FLAG, new_group_id, parse_seeds, with_seed
 
 
@@ -60,9 +62,7 @@ def run_seed_group(args: argparse.Namespace) -> int:
     store = RunStore(args.runs_dir)
     backend = choose_backend(args, sections)
     resources = resources_for(args, backend, sections)  # wrong Slurm flags: nothing created
-    from emotui.train.preflight import check_before_run
-
-    check_before_run(config)  # the model folder and data files: last, they are read
+    runs.check_start(config, backend)  # the model folder and data files: last, they are read
     configs = [with_seed(config, seed) for seed in seeds]
     status_extra[GROUP_FIELD] = new_group_id(config.method)
     if backend_spec(backend).detached:
@@ -73,17 +73,14 @@ def run_seed_group(args: argparse.Namespace) -> int:
 def train_group_inline(args: argparse.Namespace, store: RunStore, configs: list[RunConfig],
                        backend: str, status_extra: dict[str, Any]) -> int:
     """Each seed in turn, in the foreground; the exit code of the first that did not complete."""
-    from emotui.cli.run_cmd import run_inline
-    from emotui.core.status import read_status
-
     group = status_extra[GROUP_FIELD]
-    runs: list[dict[str, Any]] = []
+    finished: list[dict[str, Any]] = []
     code = 0
     for index, config in enumerate(configs):
         if not args.json:
             print(f"seed {config.seed} ({index + 1}/{len(configs)}) of group {group}",
                   flush=True)
-        paths = create_run(store, config, backend=backend, **status_extra)
+        paths = runs.create(store, config, backend=backend, **status_extra)
         results: list[dict[str, Any]] = []
         try:
             run_code = run_inline(paths, config, json_output=args.json, quiet=args.quiet,
@@ -95,29 +92,30 @@ def train_group_inline(args: argparse.Namespace, store: RunStore, configs: list[
                       file=sys.stderr)
             raise
         status = read_status(paths)
-        runs.append({"run_id": paths.run_id, "seed": config.seed, "status": status.get("state"),
-                     "reason": status.get("reason"), "results": results[0] if results else None})
+        finished.append({"run_id": paths.run_id, "seed": config.seed,
+                         "status": status.get("state"), "reason": status.get("reason"),
+                         "results": results[0] if results else None})
         code = code or run_code
     if args.json:
-        print(json.dumps({"group": group, "runs": runs}, indent=2))
+        print(json.dumps({"group": group, "runs": finished}, indent=2))
     else:
-        print(group_summary(group, runs))
+        print(group_summary(group, finished))
     return code
 
 
-def group_summary(group: str, runs: list[dict[str, Any]]) -> str:
+def group_summary(group: str, members: list[dict[str, Any]]) -> str:
     """'group G: 3 runs, 3 completed; test accuracy 91.20 ± 0.50 % ...' after an inline group."""
     from emotui.report.select import Stat
 
-    done = [r for r in runs if r["status"] == "completed"]
-    parts = [f"group {group}: {len(runs)} runs, {len(done)} completed"]
+    done = [r for r in members if r["status"] == "completed"]
+    parts = [f"group {group}: {len(members)} runs, {len(done)} completed"]
     for key, name in (("eval_accuracy", "eval accuracy"), ("test_accuracy", "test accuracy")):
         stat = Stat(tuple(float(r["results"][key]) for r in done
                           if r["results"] and isinstance(r["results"].get(key), (int, float))))
         if stat.n:
             spread = f" ± {100 * stat.std:.2f}" if stat.std is not None else ""
             parts.append(f"{name} {100 * stat.mean:.2f}{spread} % (n={stat.n})")
-    ids = " ".join(r["run_id"] for r in runs)
+    ids = " ".join(r["run_id"] for r in members)
     return "; ".join(parts) + f"\n  compare: emotui compare --by-seed {ids}"
 
 
@@ -125,35 +123,22 @@ def submit_group(args: argparse.Namespace, store: RunStore, configs: list[RunCon
                  backend_name: str, resources: Any, status_extra: dict[str, Any]) -> int:
     """Create every run, then submit them together (Slurm: one job array). If that fails, the
     runs no job took are removed; any already started keep running and are named."""
-    from emotui.core.status import read_status
-    from emotui.launch import get_backend
-    from emotui.launch.base import job_attached
-
-    backend = get_backend(backend_name)
     group = status_extra[GROUP_FIELD]
-    created: list[RunPaths] = []
-    try:
-        for config in configs:
-            created.append(create_run(store, config, backend=backend_name, **status_extra))
-        statuses = backend.submit_many(created, resources=resources, job_name=group)
-    except BaseException:
-        started = [p.run_id for p in created if job_attached(read_status(p))]
-        for paths in created:
-            if paths.run_id not in started:
-                discard_run(paths)
-        if started:
-            print(f"emotui: runs {', '.join(started)} of group {group} were submitted before "
-                  "the error and keep running", file=sys.stderr)
-        raise
-    runs = [{"run_id": p.run_id, "seed": c.seed, "status": s.get("state"),
-             "backend": s.get("backend"), "job_id": s.get("job_id")}
-            for p, c, s in zip(created, configs, statuses)]
+    started = runs.start_many(store, configs, backend=backend_name, resources=resources,
+                              job_name=group, label=f"group {group}", checked=True,
+                              **status_extra)
+    created = [paths for paths, _status in started]
+    statuses = [status for _paths, status in started]
+    submitted = [{"run_id": p.run_id, "seed": c.seed, "status": s.get("state"),
+                  "backend": s.get("backend"), "job_id": s.get("job_id")}
+                 for p, c, s in zip(created, configs, statuses)]
     if args.json:
-        print(json.dumps({"group": group, "backend": backend_name, "runs": runs}))
+        print(json.dumps({"group": group, "backend": backend_name, "runs": submitted}))
         return 0
-    print(f"{runs[0]['status']}: {len(runs)} runs of group {group} on {backend_name}")
-    for run in runs:
+    print(f"{submitted[0]['status']}: {len(submitted)} runs of group {group} on {backend_name}")
+    for run in submitted:
         job = f" (job {run['job_id']})" if run["job_id"] else ""
         print(f"  {run['run_id']}  seed {run['seed']}{job}")
-    print(f"  watch: emotui ls | emotui compare --by-seed {' '.join(r['run_id'] for r in runs)}")
+    ids = " ".join(r["run_id"] for r in submitted)
+    print(f"  watch: emotui ls | emotui compare --by-seed {ids}")
     return 0

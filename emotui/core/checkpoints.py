@@ -33,7 +33,7 @@ NAMES = ("last", "best")
 
 def staging_folder(paths: RunPaths, name: str) -> Path:
     """A new, empty folder to write checkpoint ``name`` into before it is published."""
-    paths.checkpoints.mkdir(parents=True, exist_ok=True)
+    paths.checkpoints.mkdir(exist_ok=True)  # not the run's folder: a deleted one stays gone
     folder = paths.checkpoints / f".{name}.tmp-{secrets.token_hex(3)}"
     folder.mkdir()
     return folder

@@ -131,7 +131,7 @@ def _acquire(paths: RunPaths, wait_s: float) -> Claim:
         if holder is None:
             break
         if time.monotonic() >= deadline:
-            raise RunClaimed(_refusal(paths, holder))
+            raise RunClaimed(refusal(paths, holder))
         time.sleep(RETRY_INTERVAL_S)
     # What writers killed mid-write left (claims, status, results) goes with their claim.
     remove_stray_temporaries(paths.root, stale_after_s=CLAIM_STALE_S)
@@ -250,7 +250,8 @@ def _keep_fresh(claim: Claim) -> None:
             pass  # a flaky network filesystem: the next beat retries
 
 
-def _refusal(paths: RunPaths, holder: dict[str, Any]) -> str:
+def refusal(paths: RunPaths, holder: dict[str, Any]) -> str:
+    """The one line that refuses to start or train a run whose claim ``holder`` holds."""
     if holder.get("pid"):
         return (f"run {paths.run_id} is already running (pid {holder['pid']} on "
                 f"{holder.get('host')})")

@@ -26,7 +26,15 @@ from typing import Any
 from emotui.core.config import RunConfig, dump_config
 from emotui.core.errors import ConfigError, DataError, EmotuiError
 from emotui.core.runstore import RunPaths, RunStore, atomic_write_text, write_synced
-from emotui.core.status import now, read_status, write_status
+from emotui.core.status import (
+    NO_FENCE,
+    attempt_of,
+    hold_attempt,
+    now,
+    read_status,
+    update_status,
+    write_status,
+)
 
 log = logging.getLogger("emotui")
 
@@ -145,24 +153,33 @@ def _parse(state: RunState | str | None) -> RunState | None:
         return None
 
 
-def _write(paths: RunPaths, state: RunState | str, fields: dict[str, Any]) -> dict[str, Any]:
-    """Replace status.json with ``state`` after checking the transition; raises when forbidden."""
+def _write(paths: RunPaths, state: RunState | str, fields: dict[str, Any], *,
+           fence: int | None = None) -> dict[str, Any]:
+    """Replace status.json with ``state`` after checking the transition (under the run's
+    status lock); raises when forbidden. A write fenced off (an older attempt's) changes
+    nothing and returns the status as it is."""
     new = RunState(state)
-    current = state_of(read_status(paths))
-    if not may_follow(current, new):
-        raise ForbiddenTransition(f"run {paths.run_id} is {current} and cannot become {new}; "
-                                  "start a new run instead")
-    return write_status(paths, state=new, **fields)
+
+    def allowed(current: dict[str, Any]) -> bool:
+        if not may_follow(state_of(current), new):
+            raise ForbiddenTransition(f"run {paths.run_id} is {state_of(current)} and cannot "
+                                      f"become {new}; start a new run instead")
+        return True
+
+    return update_status(paths, dict(fields, state=new), fence=fence, check=allowed).status
 
 
-def set_state(paths: RunPaths, state: RunState | str, **fields: Any) -> dict[str, Any]:
+def set_state(paths: RunPaths, state: RunState | str, *, fence: int | None = None,
+              **fields: Any) -> dict[str, Any]:
     """Move the run to ``state`` (with ``fields``) if TRANSITIONS allows it; else
-    ForbiddenTransition. For starts and requeues; endings use end_run."""
-    return _write(paths, state, fields)
+    ForbiddenTransition. For starts and requeues; endings use end_run. ``fence``: the attempt
+    the caller saw (core.status), for a reader persisting what the scheduler says."""
+    return _write(paths, state, fields, fence=fence)
 
 
 def mark_running(paths: RunPaths, **extra: Any) -> dict[str, Any]:
-    """This process starts (or resumes) training the run: a new attempt."""
+    """This process starts training the run's current attempt (``starts`` counts every start
+    of training, a scheduler's requeue of the same attempt included)."""
     status = read_status(paths)
     running = _write(paths, RunState.RUNNING, dict(
         reason=None,
@@ -170,7 +187,7 @@ def mark_running(paths: RunPaths, **extra: Any) -> dict[str, Any]:
         host=socket.gethostname(),
         pid=os.getpid(),
         started=status.get("started") or now(),
-        attempts=int(status.get("attempts") or 0) + 1,
+        starts=int(status.get("starts") or 0) + 1,
         ended=None,
         **extra,
     ))
@@ -184,62 +201,101 @@ def requeue(paths: RunPaths, reason: str | None, **fields: Any) -> dict[str, Any
     return _write(paths, RunState.QUEUED, dict(reason=reason, **fields))
 
 
-def reopen_for_resume(paths: RunPaths, status: dict[str, Any]) -> dict[str, Any]:
-    """Queue a failed, cancelled or preempted run (its current ``status``) to continue from its
-    last checkpoint; a one-line EmotuiError for any other state."""
+def begin_attempt(paths: RunPaths, *, allowed: StateSet | None = None,
+                  reason: str | None = "resuming", **fields: Any) -> dict[str, Any]:
+    """Start a new attempt of an existing run: queued again with the next attempt number,
+    which this process now holds (core.status). Only the run's starter calls this, holding
+    its claim (core.claim); a write of any older attempt is fenced off from here on.
+    ``allowed``: the states it may start from (default: any); a one-line EmotuiError otherwise.
+    """
+    current = attempt_of(read_status(paths)) or 0
+    changes = dict(fields, state=RunState.QUEUED, reason=reason, ended=None,
+                   attempt=current + 1, resumed_from=None)
+
+    def startable(status: dict[str, Any]) -> bool:
+        check_startable(paths, status, allowed)
+        if status.get("state") in RESUMABLE:
+            changes["resumed_from"] = status.get("state")
+        return True
+
+    # Read, checked and written under the status lock, fenced on the attempt read just before:
+    # two starters cannot both number theirs "attempt N + 1".
+    written = update_status(paths, changes, fence=current or NO_FENCE, check=startable)
+    if not written.written:
+        raise EmotuiError(f"run {paths.run_id} was started by another process meanwhile "
+                          f"(attempt {attempt_of(written.status)}); see emotui ls")
+    hold_attempt(paths, current + 1)
+    return written.status
+
+
+def check_startable(paths: RunPaths, status: dict[str, Any],
+                    allowed: StateSet | None) -> None:
+    """A one-line EmotuiError unless a new attempt may start from the run's state."""
     state = status.get("state")
-    if state not in RESUMABLE:
-        hint = ("it is still active; cancel it first" if state in ACTIVE
-                else "only failed, cancelled or preempted runs can be resumed")
-        raise EmotuiError(f"run {paths.run_id} is {state}: {hint}")
-    return _write(paths, RunState.QUEUED, dict(reason="resuming", ended=None,
-                                               resumed_from=state))
+    if allowed is None or state in allowed:
+        return
+    hint = (f"it is still active; cancel it first (emotui cancel {paths.run_id})"
+            if state in ACTIVE else "only failed, cancelled or preempted runs can be resumed")
+    raise EmotuiError(f"run {paths.run_id} is {state}: {hint}")
+
+
+def reopen_for_resume(paths: RunPaths) -> dict[str, Any]:
+    """Queue a failed, cancelled or preempted run to continue from its last checkpoint, as a
+    new attempt (begin_attempt); a one-line EmotuiError for any other state."""
+    return begin_attempt(paths, allowed=RESUMABLE)
 
 
 @contextmanager
 def kept_unless_resumed(paths: RunPaths, before: dict[str, Any]) -> Iterator[None]:
     """Around a resumed run's submission: if it fails, the run keeps the state (and backend)
-    it had before the resume was asked for."""
+    it had before the resume was asked for. Its attempt number stays the new one, so whatever
+    the attempt before it might still write stays fenced off; this process holds none."""
     try:
         yield
     except BaseException:
         write_status(paths, **{k: before.get(k) for k in ("state", "reason", "backend", "ended")})
+        hold_attempt(paths, None)
         raise
 
 
-def end_run(paths: RunPaths, state: RunState | str, reason: str | None,
-            **fields: Any) -> dict[str, Any]:
+def end_run(paths: RunPaths, state: RunState | str, reason: str | None, *,
+            fence: int | None = None, **fields: Any) -> dict[str, Any]:
     """Record that the run ended (completed, failed, cancelled) or stopped (preempted).
 
     Endings race: a reader records a lost job or a cancel while the job records its own end.
     Where TRANSITIONS does not let this ending replace the recorded one (a cancelled run the
     job then reports preempted, a completed run a late cancel reaches), the record stands and
-    is returned unchanged.
+    is returned unchanged; so is one of a newer attempt than ``fence`` (default: the attempt
+    this process holds), which an ending seen of an older one must never overwrite.
 
     A full disk does not keep an ending from being recorded: the job's disk reserve is given
     back and the write tried again. A store that cannot be written even then (read-only, or no
     reserve) gets the ending logged and returned unwritten, so the caller still reports it.
     """
-    status = read_status(paths)
-    current = state_of(status)
-    if not may_follow(current, state):
-        log.info("run %s stays %s (not %s: %s)", paths.run_id, current, state, reason)
-        return status
-    changes = dict(state=RunState(state), reason=reason, **fields)
+    new = RunState(state)
+
+    def allowed(current: dict[str, Any]) -> bool:
+        if may_follow(state_of(current), new):
+            return True
+        log.info("run %s stays %s (not %s: %s)", paths.run_id, state_of(current), new, reason)
+        return False
+
+    changes = dict(state=new, reason=reason, **fields)
     try:
         try:
-            written = write_status(paths, **changes)
+            written = update_status(paths, changes, fence=fence, check=allowed)
         except OSError as exc:
             if exc.errno not in DISK_FULL or not _give_back_disk_reserve(paths):
                 raise
-            written = write_status(paths, **changes)
+            written = update_status(paths, changes, fence=fence, check=allowed)
     except OSError as exc:
         log.error("could not record that run %s is %s (%s): %s", paths.run_id, state, reason,
                   exc)
-        return dict(status, **{k: v.value if isinstance(v, Enum) else v
-                               for k, v in changes.items()})
-    _give_back_disk_reserve(paths)  # ended: nothing is left to record
-    return written
+        return dict(read_status(paths), **{k: v.value if isinstance(v, Enum) else v
+                                           for k, v in changes.items()})
+    if written.written:
+        _give_back_disk_reserve(paths)  # ended: nothing is left to record
+    return written.status
 
 
 # A full disk or quota: what the disk reserve is for.
@@ -291,13 +347,17 @@ def record_failure(paths: RunPaths, error: BaseException) -> dict[str, Any]:
     return end_run(paths, RunState.FAILED, failure_reason(error, paths.run_id), ended=now())
 
 
-def record_end(paths: RunPaths, state: RunState | str, reason: str | None,
-               **extra: Any) -> dict[str, Any]:
+def record_end(paths: RunPaths, state: RunState | str, reason: str | None, *,
+               seen: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
     """A terminal state found by a reader (the job is gone, so nobody else writes); an end
     time already recorded is kept. ``lost=True`` says the job never recorded an end: a reader
-    guessed it (ended_unrecorded), and the run's owner (a sweep controller) may take it up."""
+    guessed it (ended_unrecorded), and the run's owner (a sweep controller) may take it up.
+    ``seen``: the status the reader judged; its attempt fences the write, so an end found
+    for one attempt never lands on the next."""
     status = read_status(paths)
-    return end_run(paths, state, reason, ended=status.get("ended") or now(), **extra)
+    fence = attempt_of(seen if seen is not None else status)
+    return end_run(paths, state, reason, fence=fence, ended=status.get("ended") or now(),
+                   **extra)
 
 
 # -- failure reasons ---------------------------------------------------------------------------
@@ -363,9 +423,14 @@ def create_run(store: RunStore, config: RunConfig, *, backend: str, run_id: str 
     paths = store.paths(run_id) if existing else store.create(config.method, run_id=run_id)
     try:
         atomic_write_text(paths.config, dump_config(config))
+        # A directory reused (a planned sweep trial) may hold an earlier try's status: its
+        # attempt number goes on counting, so anything that try still writes is fenced off.
+        attempt = (attempt_of(read_status(paths)) or 0) + 1 if existing else 1
         _write(paths, RunState.QUEUED, dict(run_id=paths.run_id, reason=None, backend=backend,
                                             method=config.method, created=now(),
-                                            **status_fields))
+                                            attempt=attempt, **status_fields),
+               fence=NO_FENCE)
+        hold_attempt(paths, attempt)
     except BaseException:
         if not existing:
             discard_run(paths)

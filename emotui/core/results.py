@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from emotui.core.claim import claim_is_stale, read_claim
+from emotui.core.lifecycle import FINISHED
 from emotui.core.methods import shown_fields
 from emotui.core.runstore import RunPaths
 
@@ -46,6 +48,20 @@ def empty_results(run_id: str, method: str, model: str) -> dict[str, Any]:
     out: dict[str, Any] = {key: None for key in RESULT_KEYS}
     out.update(run_id=run_id, method=method, model=model)
     return out
+
+
+def still_stopping(paths: RunPaths) -> bool:
+    """Whether a process still holds the run's claim (core.claim): a run recorded as ended
+    whose process has not exited yet (a cancel saving its checkpoint)."""
+    holder = read_claim(paths)
+    return bool(holder) and bool(holder.get("pid")) and not claim_is_stale(paths, holder)
+
+
+def shown_state(row: dict[str, Any]) -> str:
+    """The state as people read it in a table: "cancelled (still stopping)" for a run recorded
+    as ended whose process has not exited yet."""
+    state = str(row.get("status") or "?")
+    return f"{state} (still stopping)" if row.get("still_stopping") else state
 
 
 def backend_label(row: dict[str, Any]) -> str:
@@ -92,6 +108,8 @@ def summarize(paths: RunPaths, config: dict[str, Any] | None = None) -> dict[str
     for key in SUMMARY_METRICS:
         row[key] = results.get(key, status.get(key))
     row.update({key: status[key] for key in POSITION_KEYS if key in status})
+    if view.readable and status.get("state") in FINISHED and still_stopping(paths):
+        row["still_stopping"] = True
     # The virtual tokens a prompt method used (its count may be left unset: the init text's
     # length, or the builder's default), as the job recorded it.
     row["num_virtual_tokens"] = results.get("num_virtual_tokens",

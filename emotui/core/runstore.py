@@ -48,6 +48,11 @@ class RunPaths:
         return self.root / "status.json"
 
     @property
+    def status_lock(self) -> Path:
+        """Held while status.json is read, checked and replaced (core.status)."""
+        return self.root / ".status.lock"
+
+    @property
     def metrics(self) -> Path:
         return self.root / "metrics.jsonl"
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from emotui.core.errors import quoted
 from emotui.core.runstore import RunPaths
+from emotui.core.schema import RESULTS_SCHEMA, STATUS_SCHEMA, newer_than_known
 
 # The state a row shows for a run whose files cannot be read as emotui wrote them.
 UNREADABLE = "unreadable"
@@ -39,7 +40,8 @@ STATUS_FIELDS: dict[str, str] = {
     "state": _TEXT, "reason": _TEXT, "backend": _TEXT, "job_id": _ID, "run_id": _TEXT,
     "method": _TEXT, "sweep_id": _TEXT, "sweep_trial": _INTEGER, "group": _TEXT,
     "created": _NUMBER, "started": _NUMBER, "ended": _NUMBER, "updated": _NUMBER,
-    "host": _TEXT, "pid": _INTEGER, "attempts": _INTEGER, "phase": _TEXT,
+    "host": _TEXT, "pid": _INTEGER, "attempt": _INTEGER, "starts": _INTEGER, "phase": _TEXT,
+    "schema_version": _INTEGER,
     "epoch": _NUMBER, "progress": _NUMBER, "step": _INTEGER, "total_steps": _INTEGER,
     "samples_per_second": _NUMBER, "elapsed_s": _NUMBER, "eta_s": _NUMBER,
     "position_time": _NUMBER, "gpu_util": _NUMBER, "gpu_mem_used_bytes": _NUMBER,
@@ -57,7 +59,7 @@ RESULTS_FIELDS: dict[str, str] = {
     "checkpoint_bytes": _INTEGER, "train_runtime_s": _NUMBER,
     "train_samples_per_second": _NUMBER, "eval_samples_per_second": _NUMBER,
     "peak_gpu_memory_bytes": _NUMBER, "epochs_completed": _NUMBER, "collapsed": _BOOL,
-    "num_virtual_tokens": _INTEGER,
+    "num_virtual_tokens": _INTEGER, "attempt": _INTEGER, "schema_version": _INTEGER,
 }
 
 
@@ -90,18 +92,28 @@ def read_run(paths: RunPaths, config: Mapping[str, Any] | None = None) -> RunVie
     checked the same way). Never raises for what a file holds; never writes."""
     problems: list[str] = []
     raw_status, problem = read_json_object(paths.status)
-    status = _checked(raw_status or {}, STATUS_FIELDS, "status.json", problems, problem)
+    status = _checked(raw_status or {}, STATUS_FIELDS, "status.json", problems,
+                      problem or _newer(raw_status, STATUS_SCHEMA, "status.json"))
     raw_results, problem = read_json_object(paths.results)
     results = None if raw_results is None and problem is None else \
-        _checked(raw_results or {}, RESULTS_FIELDS, "results.json", problems, problem)
+        _checked(raw_results or {}, RESULTS_FIELDS, "results.json", problems,
+                 problem or _newer(raw_results, RESULTS_SCHEMA, "results.json"))
     if results is not None:
         _check_per_class(results, problems)
     if config is None:
         raw_config, problem = read_yaml_object(paths.config)
+        if raw_config is None and problem is None and raw_status is not None:
+            # A run is created config.yaml first, then status.json: a run with a status but
+            # no config.yaml lost its settings (a process that recreated a deleted folder).
+            problem = "no config.yaml (the run's settings are missing)"
     else:
         raw_config, problem = dict(config), None
     checked_config = _checked(raw_config or {}, _config_fields(), "config.yaml", problems, problem)
     return RunView(paths, status, checked_config, results, tuple(problems))
+
+
+def _newer(record: dict[str, Any] | None, known: int, name: str) -> str | None:
+    return newer_than_known(record, known, name) if record is not None else None
 
 
 def read_checked_status(paths: RunPaths) -> tuple[dict[str, Any], tuple[str, ...]]:
@@ -109,6 +121,7 @@ def read_checked_status(paths: RunPaths) -> tuple[dict[str, Any], tuple[str, ...
     on a run's state (a backend refresh) and must leave a run it cannot read alone."""
     problems: list[str] = []
     raw, problem = read_json_object(paths.status)
+    problem = problem or _newer(raw, STATUS_SCHEMA, "status.json")
     return _checked(raw or {}, STATUS_FIELDS, "status.json", problems, problem), tuple(problems)
 
 

@@ -8,8 +8,8 @@ All share one interface (``base.Backend``): ``submit(paths, resume=, resources=)
 ``submit_many(runs, resources=, max_parallel=, job_name=)``, ``refresh(runs)`` (one batched
 scheduler call), ``cancel(runs)`` and ``reattach(paths)``. What each can do is declared in its
 spec (``registry.py``: detached, arrays, poll interval, resources class, TUI). What a later
-process needs to find a job lives in the run's status.json. For callers:
-``monitor.refresh_runs``, ``monitor.cancel_runs``, ``monitor.prepare_resume``.
+process needs to find a job lives in the run's status.json. For callers: ``runs`` (the one
+owner of starting, resuming, cancelling and deleting a run) and ``monitor`` (live states).
 """
 
 from __future__ import annotations

@@ -28,7 +28,15 @@ from emotui.core.processes import (  # noqa: F401
     process_identity,
 )
 from emotui.core.lifecycle import IN_FLIGHT, RunState
-from emotui.core.status import heartbeat_age, read_status
+from emotui.core.status import (
+    RunFolderGone,
+    attempt_of,
+    StaleAttempt,
+    check_fence,
+    heartbeat_age,
+    held_attempt,
+    read_status,
+)
 
 CANCEL_MARKER = "cancel_requested"
 
@@ -96,6 +104,12 @@ class Backend(ABC):
     def cancel(self, runs: Sequence[tuple[RunPaths, dict]]) -> None:
         """Stop active runs; they end ``cancelled``."""
 
+    def job_alive(self, paths: RunPaths, status: dict[str, Any]) -> str | None:
+        """The scheduler job the status names, in words ("slurm job 45"), while the scheduler
+        still has it queued or running; None otherwise. A process on this machine is judged by
+        its pid (launch.runs.live_processes), so a process backend needs nothing here."""
+        return None
+
     def reattach(self, paths: RunPaths, status: dict[str, Any] | None = None
                  ) -> dict[str, Any] | None:
         """The live status of the job the run's status.json records, when that job is still
@@ -108,17 +122,33 @@ class Backend(ABC):
 # --- the job's exit record ------------------------------------------------------------------
 
 def write_exit(paths: RunPaths, *, outcome: str, exit_code: int, signal: str | None = None,
-               error: str | None = None, **extra: Any) -> None:
-    """exit.json: the job's last act. Lets a reader tell how a job ended without sacct."""
+               error: str | None = None, **extra: Any) -> bool:
+    """exit.json: the job's last act. Lets a reader tell how a job ended without sacct. Not
+    written by an attempt the run has moved on from (core.status's fence), nor into a folder
+    that is gone: False then."""
+    try:
+        check_fence(paths)
+    except (StaleAttempt, RunFolderGone):
+        return False
     atomic_write_json(paths.exit_file, {
         "outcome": outcome, "exit_code": exit_code, "signal": signal, "error": error,
         "time": round(time.time(), 3), "host": socket.gethostname(), "pid": os.getpid(),
+        "attempt": held_attempt(paths),
         "job_id": os.environ.get("EMOTUI_JOB_ID") or slurm_job_id_from_env(), **extra,
     })
+    return True
 
 
-def read_exit(paths: RunPaths) -> dict[str, Any] | None:
-    return read_json(paths.exit_file)
+def read_exit(paths: RunPaths, status: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """The job's exit record; None when there is none, or when it belongs to another attempt
+    than the one ``status`` records (an earlier attempt's record says nothing of this one)."""
+    record = read_json(paths.exit_file)
+    if record is None or status is None:
+        return record
+    mine, theirs = attempt_of(status), record.get("attempt")
+    if mine is not None and isinstance(theirs, int) and theirs != mine:
+        return None
+    return record
 
 
 def slurm_job_id_from_env() -> str | None:
@@ -135,7 +165,7 @@ def cancel_marker(paths: RunPaths) -> Path:
 
 
 def mark_cancel_requested(paths: RunPaths) -> None:
-    paths.launch.mkdir(parents=True, exist_ok=True)
+    paths.launch.mkdir(exist_ok=True)  # never the run's folder itself: one deleted stays so
     cancel_marker(paths).write_text(f"{time.time():.3f}\n")
 
 

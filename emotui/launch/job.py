@@ -47,7 +47,14 @@ from emotui.core.lifecycle import (
     record_failure,
     set_state,
 )
-from emotui.core.status import read_status, touch_heartbeat
+from emotui.core.status import (
+    RunFolderGone,
+    StaleAttempt,
+    attempt_of,
+    hold_attempt,
+    read_status,
+    touch_heartbeat,
+)
 from emotui.launch.base import (
     cancel_requested,
     process_identity,
@@ -129,16 +136,22 @@ def _redirect_output(paths: RunPaths) -> None:
 
 def run_job(run_dir: str | os.PathLike, *, resume: bool | None = None, backend: str = "local",
             redirect: bool = False, requeue_signal: int | None = None,
-            own_process_group: bool = False, watch_cancel: bool = False
-            ) -> dict[str, Any] | None:
+            own_process_group: bool = False, watch_cancel: bool = False,
+            attempt: int | None = None) -> dict[str, Any] | None:
     """Train the run in ``run_dir`` in this process, as a job. Returns the results dict.
 
     ``requeue_signal``: the signal after which the scheduler's own handler (submitit's)
     requeues the job once the checkpoint is saved. ``own_process_group``: no scheduler; this
     process leads its own group (LocalBackend starts it so), and its pid is the job id.
     ``watch_cancel``: the job is shared with other trials, so a cancel arrives as the run's
-    cancel marker rather than as a signal."""
+    cancel marker rather than as a signal. ``attempt``: the attempt of the run this job was
+    started for (core.status); a job whose run has since been started again exits without
+    touching it, and so does one whose run folder is gone."""
     paths = RunPaths(Path(run_dir).absolute())
+    if not paths.status.is_file():
+        print(f"emotui job: run folder {paths.root} is gone (deleted?); this job stops without "
+              "recreating it", file=sys.stderr, flush=True)
+        raise SystemExit(1)
     if redirect:
         _redirect_output(paths)
     # The run's log records go to its files as for an inline run: stdout.log is its training log.
@@ -151,6 +164,13 @@ def run_job(run_dir: str | os.PathLike, *, resume: bool | None = None, backend: 
             raise SystemExit(1) from None
         except OSError as exc:  # the run cannot even be claimed (a full disk)
             return _fail(paths, exc, log_outcome=True)
+        current = attempt_of(read_status(paths))
+        if attempt is not None and current is not None and current != attempt:
+            log.error("run %s was started again (attempt %s) before this job for attempt %s "
+                      "began; this job leaves it to the newer attempt", paths.run_id, current,
+                      attempt)
+            raise SystemExit(1)
+        hold_attempt(paths, attempt if attempt is not None else current)
         return _run_job(paths, resume=resume, backend=backend, requeue_signal=requeue_signal,
                         own_process_group=own_process_group, watch_cancel=watch_cancel)
 
@@ -206,13 +226,26 @@ def _run_job(paths: RunPaths, *, resume: bool | None, backend: str, requeue_sign
 
 
 def _fail(paths: RunPaths, exc: BaseException, *, log_outcome: bool = False) -> None:
+    if isinstance(exc, (RunFolderGone, StaleAttempt)):
+        _lost_the_run(exc)
     traceback.print_exc()
     if log_outcome:  # the run log's last line, as training writes it
         logging.getLogger("emotui.run").info("failed: %s", failure_reason(exc, paths.run_id))
     # Training may have recorded the failure first, with the better reason: that one stays.
-    reason = record_failure(paths, exc).get("reason") or failure_reason(exc, paths.run_id)
+    try:
+        recorded = record_failure(paths, exc)
+    except (RunFolderGone, StaleAttempt) as lost:
+        _lost_the_run(lost)
+    reason = recorded.get("reason") or failure_reason(exc, paths.run_id)
     write_exit(paths, outcome="failed", exit_code=1, error=reason)
     sys.stderr.flush()
+    raise SystemExit(1)
+
+
+def _lost_the_run(exc: BaseException) -> None:
+    """The run is no longer this job's (its folder was deleted, or it was started again): say
+    so on this job's own stderr and stop, writing nothing into the run."""
+    print(f"emotui job: {exc}", file=sys.stderr, flush=True)
     raise SystemExit(1)
 
 
@@ -242,16 +275,18 @@ class SlurmEntry(submitit.helpers.Checkpointable):
     saved its checkpoint) resubmits the same run with resume=True: same run id, same directory.
     """
 
-    def __init__(self, run_dir: str, resume: bool | None = None):
+    def __init__(self, run_dir: str, resume: bool | None = None, attempt: int | None = None):
         self.run_dir = str(run_dir)
         self.resume = resume
+        self.attempt = attempt  # a requeue continues the same attempt
 
     def __call__(self) -> dict[str, Any] | None:
         return run_job(self.run_dir, resume=self.resume, backend="slurm", redirect=True,
-                       requeue_signal=signal.SIGUSR2)
+                       requeue_signal=signal.SIGUSR2, attempt=self.attempt)
 
     def checkpoint(self, *args: Any, **kwargs: Any) -> submitit.helpers.DelayedSubmission:
-        return submitit.helpers.DelayedSubmission(SlurmEntry(self.run_dir, resume=True))
+        return submitit.helpers.DelayedSubmission(
+            SlurmEntry(self.run_dir, resume=True, attempt=self.attempt))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -262,9 +297,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resume", action="store_true", default=None,
                         help="continue from checkpoints/last (default: when one exists)")
     parser.add_argument("--backend", default="local")
+    parser.add_argument("--attempt", type=int, default=None,
+                        help="the attempt of the run this job is for (default: the run's own)")
     args = parser.parse_args(argv)
     try:
-        run_job(args.run_dir, resume=args.resume, backend=args.backend, own_process_group=True)
+        run_job(args.run_dir, resume=args.resume, backend=args.backend, own_process_group=True,
+                attempt=args.attempt)
     except SystemExit as exc:
         return int(exc.code or 0)
     return 0

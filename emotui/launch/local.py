@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -22,7 +23,8 @@ from emotui.core.config import config_from_yaml
 from emotui.core.errors import BackendError
 from emotui.core.runstore import RunPaths
 from emotui.core.lifecycle import ACTIVE, RunState, record_end, requeue
-from emotui.core.status import HEARTBEAT_STALE_S, now, read_status, write_status
+from emotui.core.claim import read_claim
+from emotui.core.status import HEARTBEAT_STALE_S, attempt_of, now, read_status, write_status
 from emotui.launch.base import (
     Backend,
     clear_launch_leftovers,
@@ -56,13 +58,14 @@ def refresh_processes(runs: Sequence[tuple[RunPaths, dict]]) -> dict[str, dict]:
                 status = dict(status, reason=f"{stale} (hung?)")
             out[paths.run_id] = status
             continue
-        exit_record = read_exit(paths)
+        exit_record = read_exit(paths, status)
         if alive is None and exit_record is None:
             # Another machine ran it: only a stale heartbeat says it is gone.
             reason = stale_heartbeat_reason(paths, HEARTBEAT_STALE_S)
             if reason and state == RunState.RUNNING.value:
                 status = record_end(paths, RunState.FAILED, f"lost: {reason} from "
-                                    f"{status.get('host')} (killed or machine down?)", lost=True)
+                                    f"{status.get('host')} (killed or machine down?)", lost=True,
+                                    seen=status)
             out[paths.run_id] = status
             continue
         if status.get("pid") is None and state == RunState.QUEUED.value:
@@ -79,7 +82,7 @@ def refresh_processes(runs: Sequence[tuple[RunPaths, dict]]) -> dict[str, dict]:
             reason = ("process ended without an exit record (killed by SIGKILL or out of memory?)"
                       + (f"; last error: {detail}" if detail else ""))
         if new_state.value != state or reason != status.get("reason"):
-            status = record_end(paths, new_state, reason, lost=lost)
+            status = record_end(paths, new_state, reason, lost=lost, seen=status)
         out[paths.run_id] = status
     return out
 
@@ -99,29 +102,46 @@ def signal_group(status: dict[str, Any], sig: int) -> bool:
     return True
 
 
+def _processes_of(paths: RunPaths, status: dict[str, Any]) -> list[dict[str, Any]]:
+    """The live processes of a run on this machine, as identities to signal: the one its
+    status.json names and the holder of its claim (which may be another attempt's, still
+    stopping, whatever the record says). Raises BackendError for one on another machine."""
+    found = []
+    holder = read_claim(paths) or {}
+    for ident in (status, holder):
+        if ident.get("pid") == os.getpid() and ident.get("host") == socket.gethostname():
+            continue  # this process itself (it started the run): never signal ourselves
+        alive = process_alive(ident) if ident.get("pid") else False
+        if alive is None:
+            raise BackendError(f"run {paths.run_id} runs on {ident.get('host')}, not on this "
+                               "machine; cancel it there")
+        if alive and all(ident.get("pid") != f.get("pid") for f in found):
+            found.append(ident)
+    return found
+
+
 def cancel_processes(runs: Sequence[tuple[RunPaths, dict]], *, grace_s: float = CANCEL_GRACE_S,
                      first_signal: int = signal.SIGTERM) -> None:
-    """SIGTERM each run's process group (it checkpoints and stops), SIGKILL what is left after
-    grace_s, then record ``cancelled``."""
+    """SIGTERM each run's live processes (they checkpoint and stop), SIGKILL what is left after
+    grace_s, then record ``cancelled`` for the attempt that was cancelled (a run resumed
+    meanwhile is a newer attempt and keeps its state)."""
     waiting = []
     for paths, status in runs:
+        targets = _processes_of(paths, status)
         mark_cancel_requested(paths)
-        alive = process_alive(status)
-        if alive is None and status.get("pid"):
-            raise BackendError(
-                f"run {paths.run_id} runs on {status.get('host')}, not on this machine; "
-                "cancel it there")
-        if alive and signal_group(status, first_signal):
-            waiting.append((paths, status))
+        signalled = [t for t in targets if signal_group(t, first_signal)]
+        if signalled:
+            waiting.append((paths, status, signalled))
         else:
-            record_end(paths, RunState.CANCELLED, "cancelled by user")
+            record_end(paths, RunState.CANCELLED, "cancelled by user", seen=status)
     deadline = time.monotonic() + grace_s
-    for paths, status in waiting:
-        while process_alive(status) and time.monotonic() < deadline:
+    for paths, status, targets in waiting:
+        while any(process_alive(t) for t in targets) and time.monotonic() < deadline:
             time.sleep(0.1)
-        if process_alive(status):
-            signal_group(status, signal.SIGKILL)
-        record_end(paths, RunState.CANCELLED, "cancelled by user")
+        for target in targets:
+            if process_alive(target):
+                signal_group(target, signal.SIGKILL)
+        record_end(paths, RunState.CANCELLED, "cancelled by user", seen=status)
 
 
 class InlineBackend(Backend):
@@ -160,8 +180,12 @@ class LocalBackend(Backend):
         """``env``: variables the job gets on top of this process's, e.g. the GPU a sweep
         placed it on (CUDA_VISIBLE_DEVICES); status.json records them as ``job_env``."""
         clear_launch_leftovers(paths)
-        paths.launch.mkdir(parents=True, exist_ok=True)
+        paths.launch.mkdir(exist_ok=True)
+        # The attempt the job works for (core.status's fence): set by whoever started it.
+        attempt = attempt_of(read_status(paths))
         command = [self.python, "-m", "emotui.launch.job", str(paths.root), "--backend", "local"]
+        if attempt is not None:
+            command += ["--attempt", str(attempt)]
         if resume:
             command.append("--resume")
         job_env = dict(os.environ, PYTHONUNBUFFERED="1", **(env or {}))

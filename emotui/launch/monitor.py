@@ -1,4 +1,6 @@
-"""Backend-agnostic entry points: refresh, cancel, reattach to and resume runs in the run store.
+"""Backend-agnostic readers: the live state of runs in the run store, and reattaching to them.
+
+Starting, resuming, cancelling and deleting go through launch.runs.
 
 These read each run's status.json, group the runs by the backend recorded there, and make one
 batched call per backend, so `emotui ls`, the TUI and a sweep controller pay one squeue per poll
@@ -13,7 +15,7 @@ from typing import Iterable
 
 from emotui.core.errors import EmotuiError
 from emotui.core.runstore import RunPaths
-from emotui.core.lifecycle import ACTIVE, CANCELLABLE, reopen_for_resume
+from emotui.core.lifecycle import ACTIVE
 from emotui.core.runview import read_checked_status
 from emotui.core.status import read_status
 from emotui.launch import get_backend
@@ -64,31 +66,3 @@ def reattach_run(paths: RunPaths) -> dict | None:
     except EmotuiError as exc:  # e.g. a backend name from a newer emotui: the files' word
         log.warning("cannot reattach to %s run %s: %s", name, paths.run_id, exc)
         return status if job_attached(status) else None
-
-
-def cancel_runs(runs: Iterable[RunPaths]) -> list[tuple[str, str]]:
-    """Cancel runs; returns (run_id, what happened) for each. Finished runs are left as they
-    are ("already completed"). Raises BackendError when a backend cannot act."""
-    runs = list(runs)
-    current = refresh_runs(runs)  # a job that just ended is not cancelled after the fact
-    notes: list[tuple[str, str]] = []
-    groups: dict[str, list] = {}
-    for paths in runs:
-        status = current.get(paths.run_id) or read_status(paths)
-        state = status.get("state")
-        if state not in CANCELLABLE:
-            notes.append((paths.run_id, f"already {state}; nothing to cancel"))
-            continue
-        groups.setdefault(status.get("backend") or "inline", []).append((paths, status))
-    for name, members in groups.items():
-        get_backend(name).cancel(members)
-        notes.extend((p.run_id, "cancelled") for p, _ in members)
-    order = {p.run_id: i for i, p in enumerate(runs)}
-    return sorted(notes, key=lambda n: order[n[0]])
-
-
-def prepare_resume(paths: RunPaths) -> dict:
-    """Check a run can be resumed (failed, cancelled or preempted and no longer running, as
-    its backend sees it now) and mark it queued again. Returns the new status."""
-    status = refresh_runs([paths]).get(paths.run_id) or read_status(paths)
-    return reopen_for_resume(paths, status)

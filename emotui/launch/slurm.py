@@ -26,7 +26,7 @@ from typing import Any, Sequence
 from emotui.core.errors import BackendError
 from emotui.core.runstore import RunPaths
 from emotui.core.lifecycle import ACTIVE, RunState, record_end, requeue, set_state
-from emotui.core.status import HEARTBEAT_STALE_S, now, write_status
+from emotui.core.status import HEARTBEAT_STALE_S, attempt_of, now, read_status, write_status
 from emotui.launch.base import (
     Backend,
     cancel_requested,
@@ -159,7 +159,7 @@ def _error_detail(paths: RunPaths, status: dict[str, Any]) -> str:
 def terminal_state(paths: RunPaths, status: dict[str, Any], sched: dict[str, str] | None,
                    ) -> tuple[RunState, str | None]:
     """How a job that has left the queue (or is listed in a final state) ended."""
-    exit_record = read_exit(paths)
+    exit_record = read_exit(paths, status)
     sched_state = (sched or {}).get("state", "")
     rid = paths.run_id
     if exit_record is not None and exit_record.get("outcome") == "completed":
@@ -325,12 +325,13 @@ class SlurmBackend(Backend):
         if not shutil.which("sbatch"):
             raise BackendError("sbatch not found: run emotui where the Slurm client is installed")
         clear_launch_leftovers(paths)
-        paths.launch.mkdir(parents=True, exist_ok=True)
+        paths.launch.mkdir(exist_ok=True)
         executor = _Executor.make(paths.launch, res, paths.run_id)
         try:
             with _sbatch_stderr() as stderr:
                 job = executor.submit(SlurmEntry(str(paths.root),
-                                                 resume=True if resume else None))
+                                                 resume=True if resume else None,
+                                                 attempt=attempt_of(read_status(paths))))
         except Exception as exc:  # sbatch's CalledProcessError, submitit's FailedSubmissionError
             raise _submit_error(exc, stderr) from None
         SCHEDULER_CALLS["sbatch"] += 1
@@ -381,8 +382,11 @@ class SlurmBackend(Backend):
         try:
             with _sbatch_stderr() as stderr, executor.batch():
                 jobs = [executor.submit(
-                    slurm_pack.SlurmPack([str(p.root) for p in pack], resume=again)
-                    if trials_per_job > 1 else SlurmEntry(str(pack[0].root), resume=again))
+                    slurm_pack.SlurmPack([str(p.root) for p in pack], resume=again,
+                                         attempts=[attempt_of(read_status(p)) for p in pack])
+                    if trials_per_job > 1 else
+                    SlurmEntry(str(pack[0].root), resume=again,
+                               attempt=attempt_of(read_status(pack[0]))))
                     for pack in packed]
         except Exception as exc:
             raise _submit_error(exc, stderr) from None
@@ -391,7 +395,7 @@ class SlurmBackend(Backend):
         for paths, job, rank, pack in ((p, job, rank, pack) for pack, job in zip(packed, jobs)
                                        for rank, p in enumerate(pack)):
             task = job.task(rank) if rank else job  # a packed job's tasks log to their own files
-            paths.launch.mkdir(parents=True, exist_ok=True)
+            paths.launch.mkdir(exist_ok=True)
             link = paths.launch / "slurm"
             if not link.exists():
                 try:
@@ -434,19 +438,20 @@ class SlurmBackend(Backend):
             if sched is not None and sched["state"] not in FINAL_STATES - {"PREEMPTED"}:
                 live, persist = queued_view(paths, status, sched)
                 if persist:
-                    set_state(paths, live["state"], reason=live["reason"])
+                    set_state(paths, live["state"], reason=live["reason"],
+                              fence=attempt_of(status))
                 out[paths.run_id] = live
                 continue
             info = (accounting or {}).get(job_id)
             if info is not None and info["state"] not in FINAL_STATES:
                 info = None  # slurmdbd still has the job as pending/running: it lags behind
             info = info or sched
-            if info is None and accounting is not None and read_exit(paths) is None:
+            if info is None and accounting is not None and read_exit(paths, status) is None:
                 # Left the queue, but slurmdbd has no record yet (it lags by a moment): wait a
                 # little before concluding from the files alone.
                 left = status.get("left_queue_at")
                 if left is None:
-                    status = write_status(paths, left_queue_at=now())
+                    status = write_status(paths, fence=attempt_of(status), left_queue_at=now())
                 if left is None or now() - float(left) < ACCOUNTING_GRACE_S:
                     out[paths.run_id] = dict(status, reason="left the queue; waiting for sacct")
                     continue
@@ -454,7 +459,7 @@ class SlurmBackend(Backend):
             extra = {"scheduler_state": info["state"]} if info else {}
             if info and info.get("exit_code"):
                 extra["exit_code"] = info["exit_code"]
-            out[paths.run_id] = record_end(paths, state, reason, **extra)
+            out[paths.run_id] = record_end(paths, state, reason, seen=status, **extra)
         return out
 
     def cancel(self, runs: Sequence[tuple[RunPaths, dict]]) -> None:
@@ -476,5 +481,18 @@ class SlurmBackend(Backend):
                       and "Invalid job id" not in ln and "Job has already finished" not in ln]
             if proc.returncode != 0 and errors:
                 raise BackendError(f"scancel failed: {errors[-1].strip()}")
-        for paths, _status in runs:
-            record_end(paths, RunState.CANCELLED, "cancelled by user")
+        for paths, status in runs:
+            record_end(paths, RunState.CANCELLED, "cancelled by user", seen=status)
+
+    def job_alive(self, paths: RunPaths, status: dict[str, Any]) -> str | None:
+        job_id = status.get("job_id")
+        if not job_id:
+            return None
+        try:
+            queue = squeue_states([str(job_id)])
+        except SchedulerUnavailable:
+            return None
+        sched = queue.get(str(job_id))
+        if sched is None or sched["state"] in FINAL_STATES:
+            return None
+        return f"slurm job {job_id} ({sched['state'].lower()})"

@@ -115,9 +115,11 @@ def task_rank() -> int:
 class SlurmPack(submitit.helpers.Checkpointable):
     """The callable submitit pickles for a job of K trials: task r trains ``run_dirs[r]``."""
 
-    def __init__(self, run_dirs: Sequence[str], resume: bool | None = None):
+    def __init__(self, run_dirs: Sequence[str], resume: bool | None = None,
+                 attempts: Sequence[int | None] | None = None):
         self.run_dirs = [str(d) for d in run_dirs]
         self.resume = resume
+        self.attempts = list(attempts) if attempts is not None else [None] * len(self.run_dirs)
 
     def __call__(self) -> dict[str, Any] | None:
         from emotui.launch.job import run_job
@@ -126,11 +128,13 @@ class SlurmPack(submitit.helpers.Checkpointable):
         if rank >= len(self.run_dirs):
             return None  # the last job of an array may hold fewer trials than tasks
         return run_job(self.run_dirs[rank], resume=self.resume, backend="slurm", redirect=True,
-                       requeue_signal=signal.SIGUSR2, watch_cancel=True)
+                       requeue_signal=signal.SIGUSR2, watch_cancel=True,
+                       attempt=self.attempts[rank])
 
     def checkpoint(self, *args: Any, **kwargs: Any) -> submitit.helpers.DelayedSubmission:
         # Called in task 0 only, after its own checkpoint: the requeue must not cut the
         # others' short.
         rank = task_rank()
         wait_for_exit_records([d for i, d in enumerate(self.run_dirs) if i != rank])
-        return submitit.helpers.DelayedSubmission(SlurmPack(self.run_dirs, resume=True))
+        return submitit.helpers.DelayedSubmission(
+            SlurmPack(self.run_dirs, resume=True, attempts=self.attempts))

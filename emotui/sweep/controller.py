@@ -41,14 +41,13 @@ from emotui.core.runstore import (
 from emotui.core.lifecycle import (
     FINISHED,
     RunState,
-    create_run,
     discard_run,
     ended_unrecorded,
     mark_cancelled,
-    requeue,
     state_of,
 )
 from emotui.core.status import now, read_status
+from emotui.launch import runs
 from emotui.sweep import hyperband as hb
 from emotui.sweep.launching import Handle, SweepInterrupted, TrialLauncher
 from emotui.sweep.search import BayesSearch, grid_point, random_point
@@ -361,9 +360,9 @@ class SweepController:
             trial.paths = self.store.paths(trial.record["run_id"])
             trial.reader = MetricsReader(trial.paths.metrics)
         # The id was planned ahead: a directory left by a start that never happened is reused.
-        create_run(self.store, config, backend=self.launcher.name, run_id=trial.paths.run_id,
-                   reuse=True, sweep_id=self.sweep.sweep_id, sweep_trial=trial.index,
-                   **self.trial_status)
+        runs.create(self.store, config, backend=self.launcher.name, run_id=trial.paths.run_id,
+                    reuse=True, sweep_id=self.sweep.sweep_id, sweep_trial=trial.index,
+                    **self.trial_status)
 
     def _start(self, trial: TrialState, *, resume: bool) -> None:
         config = self._config_of(trial)
@@ -372,11 +371,9 @@ class SweepController:
             resume = False
         elif checkpoints.recover(trial.paths, "last") is None:
             # Interrupted before its first checkpoint (one cut short mid-save is recovered
-            # instead): start it again, in the same run directory.
-            for path in (trial.paths.metrics, trial.paths.results, trial.paths.exit_file):
-                path.unlink(missing_ok=True)
+            # instead): start it again, in the same run directory, as a new attempt.
+            runs.restart(trial.paths, sweep_id=self.sweep.sweep_id, sweep_trial=trial.index)
             trial.history, trial.reader = [], MetricsReader(trial.paths.metrics)
-            requeue(trial.paths, None, sweep_id=self.sweep.sweep_id, sweep_trial=trial.index)
             resume = False
         params = ", ".join(f"{k}={_short(v)}" for k, v in (trial.record.get("params") or {}).items())
         self.echo(f"trial {trial.index}: {'resuming' if resume else 'starting'} "

@@ -35,10 +35,11 @@ from emotui.core.config import RunConfig
 from emotui.core.lifecycle import ACTIVE, RunState, never_started
 from emotui.core.runstore import RunPaths
 from emotui.core.status import read_status
-from emotui.launch import backend_spec, get_backend
+from emotui.launch import backend_spec
 from emotui.launch.foreground import ForegroundRun, TrainFn, run_in_foreground
 from emotui.launch.gpu_share import visible_gpus
-from emotui.launch.monitor import cancel_runs, reattach_run, refresh_runs
+from emotui.launch import runs
+from emotui.launch.monitor import reattach_run, refresh_runs
 from emotui.sweep.sharing import GpuPlacement, TrialSharing, check_sharing
 from emotui.train import Preempted
 
@@ -109,7 +110,6 @@ class TrialLauncher:
                  gpus: Sequence[str] | None = None, sweep_id: str = "sweep"):
         self.spec = backend_spec(backend)
         self.name = self.spec.name
-        self.backend = get_backend(backend)
         # Not detached: the trial trains in this process, so start() blocks until it ends.
         self.blocking = not self.spec.detached
         self.max_parallel = 1 if self.blocking else max(1, max_parallel)
@@ -154,32 +154,35 @@ class TrialLauncher:
 
     def flush(self) -> None:
         """Submit the trials start() has held back, K to a job (a backend that packs them)."""
-        runs, self._unsent = self._unsent, []
+        held, self._unsent = self._unsent, []
         # No resume flag: each job resumes its run when it has a checkpoint (run_job's rule),
         # which is what start(resume=True) asked for.
-        if runs:
-            self.backend.submit_many(runs, resources=self.resources, max_parallel=len(runs),
-                                     job_name=self.job_name,
-                                     **self._pack_options(min(self.pack_size, len(runs))))
+        if held:
+            runs.submit_many(held, backend=self.name, resources=self.resources,
+                             max_parallel=len(held), job_name=self.job_name,
+                             **self._pack_options(min(self.pack_size, len(held))))
 
     def _submit(self, paths: RunPaths, *, resume: bool) -> None:
-        if self.placement is None:
-            self.backend.submit(paths, resume=resume, resources=self.resources)
+        """A new trial's first start, or (``resume``) a new attempt of an interrupted one, which
+        waits for anything of its previous attempt still stopping (launch.runs)."""
+        env = self.placement.env_for(paths.run_id) if self.placement is not None else None
+        if resume:
+            runs.resume(paths, backend=self.name, resources=self.resources, env=env,
+                        allowed=None)
         else:
-            self.backend.submit(paths, resume=resume, resources=self.resources,
-                                env=self.placement.env_for(paths.run_id))
+            runs.submit(paths, backend=self.name, resources=self.resources, env=env)
 
     def _pack_options(self, trials_per_job: int) -> dict[str, Any]:
         if self.sharing is None or not self.spec.packs_trials:
             return {}
         return {"trials_per_job": trials_per_job, "mps": self.sharing.mps}
 
-    def start_many(self, runs: Sequence[RunPaths], *, job_name: str) -> list[Handle]:
+    def start_many(self, trials: Sequence[RunPaths], *, job_name: str) -> list[Handle]:
         """All the runs as one job array, at most max_parallel at once (spec.arrays)."""
-        self.backend.submit_many(list(runs), resources=self.resources,
-                                 max_parallel=self.max_parallel, job_name=job_name,
-                                 **self._pack_options(self.pack_size))
-        return [Handle(p) for p in runs]
+        runs.submit_many(trials, backend=self.name, resources=self.resources,
+                         max_parallel=self.max_parallel, job_name=job_name,
+                         **self._pack_options(self.pack_size))
+        return [Handle(p) for p in trials]
 
     def close(self) -> None:
         """The sweep's controller is done: stop what it started for its trials (MPS)."""
@@ -199,8 +202,14 @@ class TrialLauncher:
         def interrupted(how: str) -> None:
             stop.reason = None  # the user's stop, not hyperband's
 
-        run = run_in_foreground(paths, config, resume=resume, stop=stop,
-                                train_fn=self._train_fn, tick=beat, on_interrupt=interrupted)
+        def train_here(trial: RunPaths) -> ForegroundRun:
+            return run_in_foreground(trial, config, resume=resume, stop=stop,
+                                     train_fn=self._train_fn, tick=beat,
+                                     on_interrupt=interrupted)
+
+        # A resumed trial is a new attempt of its run (launch.runs), trained here.
+        run = runs.resume(paths, backend=self.name, allowed=None, train_here=train_here) \
+            if resume else train_here(paths)
         handle = Handle(paths)
         handle.outcome = _outcome(paths, run, stop.reason, resume=resume)
         return handle
@@ -262,7 +271,7 @@ class TrialLauncher:
         if self.blocking:
             return  # a trial trained here stops through its stop event
         handle.stop_time = time.time()
-        cancel_runs([handle.paths])
+        runs.cancel([handle.paths])
 
 
 def _outcome(paths: RunPaths, run: ForegroundRun, stop_reason: str | None, *,

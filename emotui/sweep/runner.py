@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from emotui.core.errors import ConfigError
 from emotui.core.runstore import RunStore, read_json
+from emotui.core.schema import SWEEP_SCHEMA, newer_than_known
 from emotui.sweep.controller import Planner, SweepController, swept_values
 from emotui.sweep.launching import TrialLauncher
 from emotui.sweep.search import grid_point, random_point
@@ -30,6 +31,9 @@ def open_sweep(file: str | Path, overrides: list[str], store: RunStore, *,
     sweep_id = name or spec.default_id()
     paths = SweepStore(store.root).paths(sweep_id)
     existing = read_json(paths.spec)
+    too_new = newer_than_known(existing or {}, SWEEP_SCHEMA, f"sweep {sweep_id}'s spec.json")
+    if too_new:
+        raise ConfigError(too_new)
     if existing is not None and existing.get("fingerprint") != spec.fingerprint():
         raise ConfigError(
             f"sweep {sweep_id} exists with other settings (from {existing.get('source')}); "
@@ -56,6 +60,9 @@ def load_saved(paths: SweepPaths) -> SweepSpec:
     saved = read_json(paths.spec)
     if saved is None:
         raise ConfigError(f"{paths.root} holds no sweep (spec.json missing)")
+    too_new = newer_than_known(saved, SWEEP_SCHEMA, f"sweep {paths.sweep_id}'s spec.json")
+    if too_new:
+        raise ConfigError(too_new)
     data = yaml.safe_load(paths.source.read_text(encoding="utf-8")) or {}
     return parse_sweep(data, source=saved.get("source") or str(paths.source),
                        overrides=parse_overrides(saved.get("set") or []))

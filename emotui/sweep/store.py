@@ -3,8 +3,9 @@
     sweep.yaml        the sweep file as given (byte for byte)
     spec.json         the resolved sweep (parameters, --set overrides, metric, seed, backend)
     trials/0003.json  one file per trial: its index, swept values, run id (optuna number for
-                      bayes); written only by the controller, replaced atomically
-    controller.json   who drives the sweep now (host, pid, updated) and how it ended
+                      bayes); written only by the controller that holds the sweep's token,
+                      replaced atomically
+    controller.json   who drives the sweep now (host, pid, updated, token) and how it ended
     optuna.journal    the bayes sampler's study (Optuna JournalStorage, append-only)
 
 Each trial is also an ordinary run directory in the run store whose status.json carries
@@ -14,7 +15,9 @@ No locks: one controller per sweep at a time, checked through controller.json's 
 
 from __future__ import annotations
 
+import logging
 import os
+import secrets
 import socket
 import time
 from collections.abc import Iterator
@@ -29,6 +32,9 @@ from emotui.core.runstore import (
     atomic_write_text,
     read_json,
 )
+from emotui.core.schema import SCHEMA_KEY, SWEEP_SCHEMA
+
+log = logging.getLogger("emotui")
 
 SWEEPS_DIRNAME = "sweeps"
 CONTROLLER_STALE_S = 60.0  # a controller refreshes controller.json every few seconds
@@ -112,7 +118,7 @@ def create_sweep_dir(paths: SweepPaths, source_text: str, spec_json: dict[str, A
 
         raise unusable_store(paths.root.parent.parent, exc) from None
     atomic_write_text(paths.source, source_text)
-    atomic_write_json(paths.spec, spec_json)
+    atomic_write_json(paths.spec, dict(spec_json, **{SCHEMA_KEY: SWEEP_SCHEMA}))
 
 
 def read_trials(paths: SweepPaths) -> list[dict[str, Any]]:
@@ -133,8 +139,20 @@ def read_trials(paths: SweepPaths) -> list[dict[str, Any]]:
     return out
 
 
-def write_trial(paths: SweepPaths, record: dict[str, Any]) -> None:
-    atomic_write_json(paths.trial(int(record["index"])), record)
+def write_trial(paths: SweepPaths, record: dict[str, Any]) -> bool:
+    """Write a trial record, unless another controller has taken the sweep over since this
+    process began driving it (a fencing token in controller.json): a stale controller never
+    writes over its successor's records. Whether it was written."""
+    mine = _tokens.get(_key(paths))
+    if mine is not None:
+        current = (read_json(paths.controller) or {}).get("token")
+        if current is not None and current != mine:
+            log.warning("sweep %s: dropped trial %s's record from a controller that was taken "
+                        "over (pid %s)", paths.sweep_id, record.get("index"), os.getpid())
+            return False
+    atomic_write_json(paths.trial(int(record["index"])),
+                      dict(record, **{SCHEMA_KEY: SWEEP_SCHEMA}))
+    return True
 
 
 # -- the controller claim -----------------------------------------------------------------------
@@ -164,9 +182,21 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+# The fencing token of each sweep this process drives (write_controller), by its folder.
+_tokens: dict[str, str] = {}
+
+
+def _key(paths: SweepPaths) -> str:
+    return os.path.realpath(paths.root)
+
+
 def write_controller(paths: SweepPaths, **fields: Any) -> dict[str, Any]:
+    """Record that this process drives the sweep (with ``fields``). The first write of a
+    process takes the sweep over with a new token, which its trial records are fenced by."""
+    token = _tokens.setdefault(_key(paths), secrets.token_hex(8))
     info = read_json(paths.controller) or {}
     info.update(fields)
-    info.update(host=socket.gethostname(), pid=os.getpid(), updated=round(time.time(), 3))
+    info.update(host=socket.gethostname(), pid=os.getpid(), updated=round(time.time(), 3),
+                token=token)
     atomic_write_json(paths.controller, info)
     return info

@@ -110,13 +110,13 @@ def agent_params() -> dict[str, Any]:  # pragma: no cover - needs a W&B agent
 
 def agent_trial(spec: SweepSpec, store: RunStore, sweep_path: str) -> None:  # pragma: no cover
     """One W&B agent trial: W&B's suggested values -> a validated RunConfig -> train."""
-    from emotui.core.lifecycle import create_run
+    from emotui.launch import runs
     from emotui.train import train
 
     values = {normalize_key(k): v for k, v in agent_params().items()}
     values = {k: v for k, v in values.items() if k in spec.parameters}
     config, _ = spec.trial_config(values)
     config.report_to = "wandb"  # the agent's run must receive the metric
-    paths = create_run(store, config, backend="inline", sweep_id=sweep_path,
-                       wandb_run_id=os.environ.get("WANDB_RUN_ID"))
+    paths = runs.create(store, config, backend="inline", sweep_id=sweep_path,
+                        wandb_run_id=os.environ.get("WANDB_RUN_ID"))
     train(config, paths.root)

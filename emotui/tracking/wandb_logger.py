@@ -117,7 +117,7 @@ class WandbLogger:
 
         import wandb
 
-        self.paths.wandb.mkdir(parents=True, exist_ok=True)
+        self.paths.wandb.mkdir(exist_ok=True)
         try:
             run = self._init(wandb, settings, mode)
         except Exception as exc:  # noqa: BLE001 - rejected key, server error, timeout

@@ -119,7 +119,8 @@ class Checkpointer:
         if self._tokenizer_dir is None or not self._tokenizer_dir.exists():
             folder = self.paths.checkpoints / ".tokenizer"
             shutil.rmtree(folder, ignore_errors=True)
-            folder.mkdir(parents=True)
+            folder.parent.mkdir(exist_ok=True)
+            folder.mkdir()
             self.tokenizer.save_pretrained(folder)
             self._tokenizer_dir = folder
         return self._tokenizer_dir

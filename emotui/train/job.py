@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from emotui.core.lifecycle import (
     mark_running,
     record_failure,
 )
-from emotui.core.status import HEARTBEAT_INTERVAL_S, touch_heartbeat, write_status
+from emotui.core.status import HEARTBEAT_INTERVAL_S, check_fence, touch_heartbeat, write_status
 from emotui.train import runlog
 from emotui.train.errors import Preempted
 from emotui.train.reporting import (
@@ -44,11 +45,15 @@ log = logging.getLogger("emotui")
 
 
 class Heartbeat:
-    """Touches the run's heartbeat file every few seconds from a daemon thread."""
+    """Touches the run's heartbeat file every few seconds from a daemon thread. If the run's
+    folder is deleted meanwhile, it asks training to stop (``on_gone``) instead of recreating
+    anything: training's next write then ends the run with RunFolderGone."""
 
-    def __init__(self, paths: RunPaths, interval: float = HEARTBEAT_INTERVAL_S):
+    def __init__(self, paths: RunPaths, interval: float = HEARTBEAT_INTERVAL_S,
+                 on_gone: Callable[[], None] | None = None):
         self.paths = paths
         self.interval = interval
+        self.on_gone = on_gone
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, name="emotui-heartbeat", daemon=True)
 
@@ -57,7 +62,12 @@ class Heartbeat:
             try:
                 touch_heartbeat(self.paths)
             except OSError:
-                pass  # a flaky network filesystem must not kill training; the next beat retries
+                # A flaky network filesystem must not kill training (the next beat retries);
+                # a deleted run folder must.
+                if not self.paths.root.is_dir() and self.on_gone is not None:
+                    log.error("run %s: its folder was deleted; stopping", self.paths.run_id)
+                    self.on_gone()
+                    return
             if self._stop.wait(self.interval):
                 return
 
@@ -89,11 +99,13 @@ def train(config: RunConfig, run_dir: str | Path, *, resume: bool = False,
 
 def _train_claimed(config: RunConfig, paths: RunPaths, *, resume: bool,
                    stop_event: threading.Event | None) -> dict[str, Any]:
+    check_fence(paths)  # an attempt the run has moved on from never starts training
     mark_running(paths)
+    stop_event = stop_event if stop_event is not None else threading.Event()
     # The position ticker stops (the block ends) before the end is recorded; each outcome line
     # is logged before its state, so a reader that stops at the end has seen it.
     ticker = PositionTicker(paths, sampler=SystemSampler())
-    with Heartbeat(paths):
+    with Heartbeat(paths, on_gone=stop_event.set):
         try:
             go_offline_if_unreachable(config)
             with ticker:

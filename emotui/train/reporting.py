@@ -18,8 +18,10 @@ from typing import Any, Callable, ContextManager
 from emotui.core.config import RunConfig
 from emotui.core.events import MetricsWriter
 from emotui.core.results import empty_results
+from emotui.core.errors import EmotuiError
 from emotui.core.runstore import RunPaths, atomic_write_json, atomic_write_text
-from emotui.core.status import read_status, write_status
+from emotui.core.schema import RESULTS_SCHEMA, SCHEMA_KEY
+from emotui.core.status import check_fence, held_attempt, read_status, write_status
 from emotui.train.runlog import RunLog
 from emotui.train.ticker import Position, PositionTicker
 
@@ -60,6 +62,7 @@ class RunReporter:
             log.warning("tracker could not finish", exc_info=True)
 
     def event(self, split: str, step: int, **fields: Any) -> None:
+        check_fence(self.paths)  # a superseded attempt, or a deleted run, stops here
         with self._lock:
             event = self.writer.write(split, step, **fields)
         self.runlog.event(event)
@@ -70,7 +73,11 @@ class RunReporter:
 
     def system(self, step: int, sample: dict[str, Any]) -> None:
         """A telemetry sample (the "system" split); metrics.jsonl only, since W&B samples its
-        own system metrics."""
+        own system metrics. Dropped when the attempt is no longer the run's."""
+        try:
+            check_fence(self.paths)
+        except EmotuiError:
+            return  # the ticker's thread: training's own next write stops the run
         with self._lock:
             if self.writer is not None:
                 self.writer.write("system", step, **sample)
@@ -137,6 +144,10 @@ def save_results(config: RunConfig, paths: RunPaths, state, test, encoded, label
         peak_memory=torch.cuda.max_memory_allocated() if device.type == "cuda" else None,
         steps_per_epoch=steps_per_epoch, device=str(device), precision=precision,
     )
+    # Never from an attempt the run has moved on from, nor into a folder that is gone.
+    check_fence(paths)
+    results[SCHEMA_KEY] = RESULTS_SCHEMA
+    results["attempt"] = held_attempt(paths)
     atomic_write_json(paths.results, results)
     return results
 

@@ -1,7 +1,8 @@
 """What the TUI asks of the layers below: submit, cancel, resume, delete, launch a sweep.
 
-Thin calls into emotui.launch (imported lazily: browsing runs needs none of it). No scheduling
-logic lives here; every failure surfaces as an EmotuiError for a notification.
+Thin calls into emotui.launch.runs, the one owner of starting, resuming, cancelling and deleting
+runs. No scheduling logic lives here; every failure surfaces as an EmotuiError for a
+notification.
 """
 
 from __future__ import annotations
@@ -15,61 +16,41 @@ from typing import Any
 
 import yaml
 
-from emotui.core.claim import claim_run
 from emotui.core.config import RunConfig
-from emotui.core.errors import BackendError, ConfigError
-from emotui.core.lifecycle import deletable, kept_unless_resumed, starting_run, state_of
+from emotui.core.errors import BackendError, ConfigError, or_list
 from emotui.core.runstore import RunPaths, RunStore, atomic_write_text
-from emotui.core.status import read_status, write_status
+from emotui.core.status import read_status
+from emotui.launch import runs
+from emotui.launch.registry import backend_names, backend_spec
+from emotui.launch.resources import resources_from_sources
 
 
 def slurm_resources(form_values: dict[str, Any] | None):
     """User defaults (~/.config/emotui/config.yaml slurm:) < what the launch form says."""
-    from emotui.launch.resources import resources_from_sources
-
     return resources_from_sources(None, form_values, flags_source="launch form")
 
 
 def submit(store: RunStore, config: RunConfig, backend: str,
            slurm: dict[str, Any] | None = None) -> str:
     """Create a run and start it on the backend (local: detached; slurm: sbatch); its id."""
-    from emotui.launch import backend_names, backend_spec, get_backend
-    from emotui.core.errors import or_list
-
     if not backend_spec(backend).tui:
         raise ConfigError(f"the TUI launches on {or_list(backend_names(tui=True))}, "
                           f"not {backend!r}")
-    runner = get_backend(backend)
     resources = slurm_resources(slurm) if backend_spec(backend).resources is not None else None
-    from emotui.train.preflight import check_before_run
-
-    check_before_run(config)  # the model folder and data files, before the run exists
-    # Nothing half-written: a run that never started leaves no directory behind.
-    with starting_run(store, config, backend=backend) as paths:
-        try:
-            runner.submit(paths, resources=resources)
-        except (BackendError, ConfigError):
-            raise
-        except BaseException as exc:
-            raise BackendError(f"could not submit to {backend}: {exc}") from exc
+    paths, _status = runs.start(store, config, backend=backend, resources=resources)
     return paths.run_id
 
 
 def cancel(paths: RunPaths) -> str:
-    """Cancel an active run; returns what happened (e.g. 'already completed')."""
-    from emotui.launch.monitor import cancel_runs
-
-    notes = cancel_runs([paths])
+    """Stop what lives of a run; returns what happened (e.g. 'already completed; ...')."""
+    notes = runs.cancel([paths])
     return notes[0][1] if notes else "cancelled"
 
 
 def resume(paths: RunPaths) -> str:
     """Start a failed, cancelled or preempted run again from its last checkpoint, on the
-    backend (and, for Slurm, the resources) it ran with before."""
-    from emotui.launch import backend_names, backend_spec, get_backend
-    from emotui.launch.monitor import prepare_resume
-    from emotui.launch.resources import resources_from_sources
-
+    backend (and, for Slurm, the resources) it ran with before; waits (launch.runs) while the
+    previous attempt's process is still stopping."""
     before = read_status(paths)
     backend = before.get("backend") or backend_names(tui=True)[0]
     if not backend_spec(backend).tui:  # e.g. inline: the TUI never trains in its own process
@@ -79,24 +60,13 @@ def resume(paths: RunPaths) -> str:
         previous = before.get("resources")
         resources = resources_from_sources(
             previous=previous if isinstance(previous, dict) else None, flags_source="launch form")
-    # Claimed like `emotui run --resume` (core.claim): a run something else is starting or
-    # training is refused in one line, before anything is written.
-    with claim_run(paths):
-        before = read_status(paths)
-        prepare_resume(paths)
-        with kept_unless_resumed(paths, before):
-            write_status(paths, backend=backend)
-            get_backend(backend).submit(paths, resume=True, resources=resources)
+    runs.resume(paths, backend=backend, resources=resources)
     return f"resumed on {backend}"
 
 
 def delete(store: RunStore, run_id: str) -> None:
-    """Delete a finished run's directory; never one that is queued, running or preempted."""
-    paths = store.paths(run_id)
-    state = state_of(read_status(paths))
-    if not deletable(state):
-        raise ConfigError(f"run {run_id} is {state}; cancel it before deleting it")
-    store.delete(run_id)
+    """Delete a finished run's directory; never one that is active or has a live process."""
+    runs.delete(store, store.paths(run_id))
 
 
 def submit_sweep(store: RunStore, sweep_file: Path, backend: str,
@@ -105,7 +75,6 @@ def submit_sweep(store: RunStore, sweep_file: Path, backend: str,
 
     The file is validated here first so a bad sweep is a one-line message, not a dead process.
     """
-    from emotui.launch import backend_spec
     from emotui.sweep.spec import load_sweep
 
     sweep_file = Path(sweep_file).expanduser().absolute()

@@ -14,7 +14,7 @@ from emotui.core.config import FIELDS
 from emotui.core.layout import line_starts
 from emotui.core.lifecycle import ACTIVE
 from emotui.core.progress import format_duration, live_elapsed, live_eta
-from emotui.core.results import COLLAPSE_REASON_PREFIX
+from emotui.core.results import COLLAPSE_REASON_PREFIX, shown_state
 # Shared with the CLI (core owns them); the screens use them through this module.
 from emotui.core.results import backend_label  # noqa: F401
 from emotui.core.units import count, plain, size  # noqa: F401
@@ -73,6 +73,8 @@ def state_text(row: dict[str, Any]) -> Text:
     state = row.get("status") or "?"
     if stopping(row):
         return Text("stopping", style=STOPPING_STYLE)
+    if row.get("still_stopping"):
+        return Text(shown_state(row), style=STOPPING_STYLE)
     if collapsed(row):
         return Text("collapsed", style=COLLAPSED_STYLE)
     label = state

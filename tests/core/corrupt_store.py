@@ -50,7 +50,7 @@ WRONG_TYPES: dict[str, dict[str, object]] = {
     "status.json/started": {"started": {}},
     "status.json/all": {"state": ["completed"], "reason": {"why": 1}, "backend": 7,
                         "created": "yesterday", "started": {}, "ended": [], "epoch": "two",
-                        "progress": "abc", "pid": "x", "attempts": "many", "eta_s": "soon",
+                        "progress": "abc", "pid": "x", "starts": "many", "eta_s": "soon",
                         "position_time": {}, "elapsed_s": [1], "job_id": 1.5},
     "results.json": {"test_accuracy": "high", "eval_accuracy": [0.9], "per_class": "none",
                      "confusion_matrix": 3, "trainable_params": "many", "total_params": 1.5,

@@ -93,9 +93,9 @@ def test_a_half_created_run_never_lists(store, monkeypatch):
     seen = []
     real = lifecycle._write
 
-    def spy(paths, state, fields):
+    def spy(paths, state, fields, **options):
         seen.append((paths.config.exists(), store.run_ids()))  # just before status.json
-        return real(paths, state, fields)
+        return real(paths, state, fields, **options)
 
     monkeypatch.setattr(lifecycle, "_write", spy)
     paths = create_run(store, RunConfig(), backend="local")
@@ -219,11 +219,11 @@ def test_endings_that_race_resolve_as_the_table_says(store):
 def test_mark_running_starts_an_attempt(store):
     paths = a_run(store)
     first = mark_running(paths)
-    assert first["state"] == "running" and first["attempts"] == 1 and first["pid"]
+    assert first["state"] == "running" and first["starts"] == 1 and first["pid"]
     assert first["host"] and first["ended"] is None and first["reason"] is None
     mark_preempted(paths, "preempted at step 3")
     second = mark_running(paths, device="cpu")
-    assert second["attempts"] == 2 and second["started"] == first["started"]
+    assert second["starts"] == 2 and second["started"] == first["started"]
     assert second["device"] == "cpu"
     mark_completed(paths)
     assert mark_running(paths)["state"] == "running"  # train(resume=True) goes on in place
@@ -256,21 +256,21 @@ def test_requeue_and_resume(store):
     for state in RESUMABLE:
         paths = a_run(store, state)
         write_status(paths, ended=5.0)
-        status = reopen_for_resume(paths, read_status(paths))
+        status = reopen_for_resume(paths)
         assert status["state"] == "queued" and status["reason"] == "resuming"
         assert status["ended"] is None and status["resumed_from"] == state.value
     for state, hint in ((Q, "it is still active; cancel it first"), (R, "it is still active"),
                         (C, "only failed, cancelled or preempted runs can be resumed")):
         paths = a_run(store, state)
         with pytest.raises(EmotuiError, match=f"is {state}: {hint}"):
-            reopen_for_resume(paths, read_status(paths))
+            reopen_for_resume(paths)
 
 
 def test_a_resume_that_fails_to_submit_keeps_the_state_it_had(store):
     paths = a_run(store, F)
     write_status(paths, reason="OOM", backend="slurm", ended=9.0)
     before = read_status(paths)
-    reopen_for_resume(paths, before)
+    reopen_for_resume(paths)
     with pytest.raises(RuntimeError):
         with kept_unless_resumed(paths, before):
             write_status(paths, backend="local")

@@ -49,7 +49,7 @@ def test_status_is_replaced_atomically_and_merged(tmp_path):
     mark_running(paths)
     status = read_status(paths)
     assert status["state"] == "running" and status["backend"] == "local"
-    assert status["attempts"] == 1 and status["pid"] > 0
+    assert status["starts"] == 1 and status["pid"] > 0
     assert not [p for p in paths.root.iterdir() if p.name.endswith(".tmp")]
 
 

@@ -44,7 +44,7 @@ def test_two_resumes_at_once_one_trains_the_other_is_refused(runs_dir, tiny_mode
     winner.communicate(timeout=120)
     assert winner.returncode == 130
     status = read_status(paths)
-    assert status["state"] == "cancelled" and status["attempts"] == 2  # one resume, not two
+    assert status["state"] == "cancelled" and status["starts"] == 2  # one resume, not two
     steps = [(e["split"], e["step"]) for e in read_all(paths.metrics)
              if e["split"] in ("train", "eval")]
     assert steps == sorted(set(steps), key=steps.index)  # no step written twice

@@ -14,7 +14,9 @@ import pytest
 from emotui.core.status import read_status
 from emotui.launch import get_backend
 from emotui.launch.base import read_exit
-from emotui.launch.monitor import cancel_runs, prepare_resume, refresh_runs
+from emotui.core.lifecycle import reopen_for_resume as prepare_resume
+from emotui.launch.monitor import refresh_runs
+from emotui.launch.runs import cancel as cancel_runs
 
 from launch_helpers import (
     assert_training_log,

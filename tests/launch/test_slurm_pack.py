@@ -102,7 +102,7 @@ def _packed(runs_dir, job_id="4242_0", n=2, state="running"):
 
 
 def test_cancel_one_trial_of_a_pack_leaves_its_neighbour_running(fake_slurm, runs_dir):
-    from emotui.launch.monitor import cancel_runs
+    from emotui.launch.runs import cancel as cancel_runs
 
     (fake_slurm / "squeue.txt").write_text("4242_0|RUNNING|None|n1\n")
     a, b = _packed(runs_dir)
@@ -117,7 +117,7 @@ def test_cancel_one_trial_of_a_pack_leaves_its_neighbour_running(fake_slurm, run
 
 
 def test_cancel_a_whole_pack_is_one_scancel(fake_slurm, runs_dir):
-    from emotui.launch.monitor import cancel_runs
+    from emotui.launch.runs import cancel as cancel_runs
 
     (fake_slurm / "squeue.txt").write_text("4242_0|PENDING|Priority|\n")
     runs = _packed(runs_dir, state="queued")

@@ -186,7 +186,7 @@ def test_submit_failure_leaves_nothing_and_says_why(fake_slurm, runs_dir, tmp_pa
 
 
 def test_cancel_marks_runs_and_makes_one_scancel(fake_slurm, runs_dir):
-    from emotui.launch.monitor import cancel_runs
+    from emotui.launch.runs import cancel as cancel_runs
 
     (fake_slurm / "squeue.txt").write_text("61|RUNNING|None|n\n62|PENDING|Priority|\n")
     a, b = slurm_run(runs_dir, "61"), slurm_run(runs_dir, "62", state="queued")

@@ -89,7 +89,7 @@ def test_a_reader_after_the_controller_was_killed_does_not_lose_the_trial(tmp_pa
     assert (first, True) in train.calls
     assert len(run_ids(runs_dir)) == 2
     done = status(runs_dir, first)
-    assert done["state"] == "completed" and done["lost"] is None and done["attempts"] == 2
+    assert done["state"] == "completed" and done["lost"] is None and done["starts"] == 2
     epochs = [e["epoch"] for e in read_all(runs_dir / first / "metrics.jsonl")
               if e["split"] == "eval"]
     assert epochs == [1, 2, 3, 4]  # continued: none repeated, none missing

@@ -46,7 +46,7 @@ def test_grid_runs_every_trial_once_with_sweep_id(tmp_path):
     for rid in ids:
         st = status(store.root, rid)
         assert st["state"] == "completed" and st["sweep_id"] == paths.sweep_id
-        assert st["attempts"] == 1
+        assert st["starts"] == 1
     summary = summarize_sweep(paths, store)
     values = [r["value"] for r in summary["rows"]]
     assert values == sorted(values, reverse=True)  # sorted by the metric, best first

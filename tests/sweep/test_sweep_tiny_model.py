@@ -204,6 +204,6 @@ def test_ctrl_c_then_resume_from_the_command_line(tmp_path, runs_dir, tiny_model
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
     assert summary["finished"] == 2 and len(run_ids(runs_dir)) == 2
-    assert status(runs_dir, first)["attempts"] == 2  # resumed, not restarted elsewhere
+    assert status(runs_dir, first)["starts"] == 2  # resumed, not restarted elsewhere
     epochs = [e["epoch"] for e in read_all(runs_dir / first / "metrics.jsonl") if e["split"] == "eval"]
     assert epochs == list(range(1, 41))  # every epoch once: continued, not repeated

@@ -118,6 +118,7 @@ def test_each_method_builds_trains_and_round_trips_its_checkpoint(spec, tiny_mod
     trained = _logits(built.model, batch)
 
     paths = RunPaths(tmp_path / "run")
+    paths.root.mkdir()  # a checkpoint never creates its run's folder (a deleted run stays so)
     Checkpointer(paths, built.model, built.tokenizer, built.is_peft, LABELS).save_best(3)
     torch.manual_seed(1)  # another fresh head (and adapter): loading must make them equal
     fresh = build_model(config, LABELS)

@@ -48,7 +48,7 @@ def test_preempt_then_resume_matches_an_uninterrupted_run(method, tiny_model_dir
 
     results = train(config, paths.root, resume=True)
     assert read_status(paths)["state"] == "completed"
-    assert read_status(paths)["attempts"] == 2
+    assert read_status(paths)["starts"] == 2
 
     got, want = run_events(paths), run_events(reference)
     assert comparable(got) == comparable(want)  # steps continuous, none duplicated or missing

@@ -143,7 +143,7 @@ def _write_run(store: RunStore, index: int, run_id: str, method: str, overrides:
     status = {"state": state, "created": created, "backend": extra.get("backend"),
               "job_id": extra.get("job_id"), "reason": extra.get("reason"),
               "epoch": epochs or None, "progress": round(epochs / 5, 4) if epochs else None,
-              "sweep_id": sweep_id, "attempts": 1, "total_steps": 5 * STEPS_PER_EPOCH,
+              "sweep_id": sweep_id, "starts": 1, "total_steps": 5 * STEPS_PER_EPOCH,
               **position}
     if state != "queued":
         status["started"] = started

@@ -151,7 +151,7 @@ def test_exports_are_valid(fixture_runs):
 
 async def test_resume_restarts_a_cancelled_run_on_its_backend(fixture_runs, make_app,
                                                               monkeypatch):
-    import emotui.launch
+    import emotui.launch.runs
 
     submitted = []
 
@@ -162,7 +162,11 @@ async def test_resume_restarts_a_cancelled_run_on_its_backend(fixture_runs, make
             submitted.append((paths.run_id, resume))
             return write_status(paths, state="queued", reason=None)
 
-    monkeypatch.setattr(emotui.launch, "get_backend", lambda name: RecordingBackend())
+        def job_alive(self, paths, status):
+            return None
+
+    # The one owner of starting runs (launch.runs) asks the backend for it.
+    monkeypatch.setattr(emotui.launch.runs, "get_backend", lambda name: RecordingBackend())
     app = make_app(fixture_runs)
     async with app.run_test(size=(120, 30)) as pilot:
         table = app.screen.query_one(RunTable)
