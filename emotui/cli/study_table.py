@@ -49,8 +49,22 @@ PLAN_COLUMNS = [
     Column("confirm_runs", "confirm runs", lambda r: str(r["confirm_runs"]), numeric=True),
     Column("swept", "searched", lambda r: ", ".join(r["swept"]) or "(its defaults)",
            machine=lambda r: ",".join(r["swept"]), drop=1, free_text=True),
-    Column("origin", "from", lambda r: r["origin"], drop=3, free_text=True),
+    Column("confirm_changes", "confirm changes", lambda r: _changes(r["confirm_changes"]),
+           drop=2, free_text=True),
+    Column("origin", "from", lambda r: r["origin"], drop=3),
 ]
+
+
+CHANGE_NAMES = {"max_train_samples": "train", "max_eval_samples": "validation",
+                "max_predict_samples": "test", "num_train_epochs": "epochs",
+                "learning_rate": "lr", "per_device_train_batch_size": "batch"}
+
+
+def _changes(settings: dict[str, Any]) -> str:
+    """"train=all, epochs=2": what a method's confirm runs change, short."""
+    return ", ".join(f"{CHANGE_NAMES.get(k, k)}="
+                     + ("all" if v is None and k.startswith("max_") else units.plain(v))
+                     for k, v in settings.items())
 
 
 def plan_lines(study_id: str, plan: Any, spec: Any, exists: bool) -> list[str]:
@@ -90,7 +104,10 @@ def status_lines(summary: dict[str, Any]) -> list[str]:
     lines = [f"study {summary['study_id']}  phase {summary['phase']}  "
              f"metric {metric['name']} ({metric['goal']}, validation)  controller: "
              f"{ctl.get('state') or '-'}{' (alive)' if ctl.get('alive') else ''}"]
-    lines.append("phases: " + "  ".join(f"{p['phase']} {p['state']}" for p in summary["phases"]))
+    lines.append("phases: " + "  ".join(
+        f"{p['phase']} {p['state']}" + (f" {p['finished']}/{p['planned']}" if "planned" in p
+                                         and p["state"] != "skipped" else "")
+        for p in summary["phases"]))
     budget = summary["budget"]
     unit = budget["unit"]
     parts = [f"{_hours(budget['spent_device_s'])}"

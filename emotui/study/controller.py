@@ -78,7 +78,8 @@ class StudyController:
         sharing = self.sharing.fields() if self.sharing is not None else \
             {"trials_per_gpu": None, "mps": None}
         write_controller(self.paths, state="running", backend=self.backend,
-                         max_parallel=self.max_parallel, started=now(), ended=None, **sharing)
+                         max_parallel=self.max_parallel, started=now(), ended=None,
+                         runs_per_device=self._runs_per_device(), **sharing)
         beat = threading.Thread(target=self._beat, name="study-heartbeat", daemon=True)
         beat.start()
         ending = "failed"
@@ -210,8 +211,18 @@ class StudyController:
             self.state.log(f"search {method}: {ending}, {trials} trial{'s' if trials != 1 else ''}")
         return None
 
+    def _runs_per_device(self) -> int:
+        """How many runs share one GPU: --trials-per-gpu where GPUs are shared (pinned here, or
+        packed into Slurm jobs); 1 otherwise (with no GPU here, K changes nothing)."""
+        from emotui.launch.registry import backend_spec
+
+        if self.sharing is None:
+            return 1
+        shared = bool(self.gpus) or backend_spec(self.backend).packs_trials
+        return self.sharing.trials_per_gpu if shared else 1
+
     def _device_s(self, sweep_paths: SweepPaths) -> float:
-        k = self.sharing.trials_per_gpu if self.sharing is not None else 1
+        k = self._runs_per_device()
         return sum(money.run_device_seconds(self.store, r["run_id"], trials_per_gpu=k)
                    for r in read_trials(sweep_paths) if r.get("run_id")
                    and (self.store.root / r["run_id"]).is_dir())

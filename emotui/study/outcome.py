@@ -144,6 +144,13 @@ def study_blocks(spec: StudySpec, state: dict[str, Any]) -> list[Any]:
                         caption="Search trials run (a budget may stop search early), the "
                         "winner's validation value in search, and its confirm runs' test "
                         "accuracy."))
+    if spec.confirm_seeds:
+        changes = [f"{method_label(m)}: " + ", ".join(f"{k}={v}" for k, v in
+                                                      spec.confirm_changes(m).items())
+                   for m in spec.methods if spec.confirm_changes(m)]
+        if changes:
+            blocks.append(Paragraph("The confirm runs change these settings against search: "
+                                    + "; ".join(changes) + "."))
     for note in state.get("notes") or []:
         blocks.append(Caution(note["text"]))
     return blocks

@@ -29,11 +29,13 @@ class MethodPlan:
     search_trials: int  # planned (a budget may stop search sooner)
     confirm_runs: int
     swept: list[str] = field(default_factory=list)
+    confirm_changes: dict[str, Any] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         return {"method": self.method, "label": self.label, "origin": self.origin,
                 "search": self.search, "search_trials": self.search_trials,
-                "confirm_runs": self.confirm_runs, "swept": self.swept}
+                "confirm_runs": self.confirm_runs, "swept": self.swept,
+                "confirm_changes": self.confirm_changes}
 
 
 @dataclass
@@ -62,7 +64,8 @@ def plan_study(spec: StudySpec) -> StudyPlan:
         kind = s.method + (" + hyperband" if s.hyperband else "")
         out.append(MethodPlan(method, search.label, search.origin, kind,
                               int(s.planned_total() or 0), len(spec.confirm_seeds),
-                              [p.raw_key for p in s.swept()]))
+                              [p.raw_key for p in s.swept()],
+                              spec.confirm_changes(method) if spec.confirm_seeds else {}))
     return StudyPlan(out)
 
 

@@ -41,7 +41,7 @@ from emotui.sweep.spec import (
 SCHEMA_VERSION = 1
 TOP_KEYS = ("name", "description", "model", "data", "fixed", "methods", "search", "select",
             "confirm", "budget", "report", "export")
-METHOD_KEYS = ("parameters", "sweep", "trials")
+METHOD_KEYS = ("parameters", "sweep", "trials", "confirm")
 SEARCH_KEYS = ("method", "trials", "early_terminate", "seeds")
 SELECT_KEYS = ("metric", "goal")
 REPORT_KEYS = ("formats", "title")
@@ -69,6 +69,7 @@ class MethodSearch:
     origin: str  # "defaults", "parameters" (inline) or the sweep file's path
     sweep: dict[str, Any]  # the W&B sweep mapping the search runs
     spec: SweepSpec  # the same, validated
+    confirm_settings: dict[str, Any] = field(default_factory=dict)  # its own, over confirm:'s
 
     @property
     def planned(self) -> int | None:
@@ -100,8 +101,8 @@ class StudySpec:
         out: dict[str, Any] = {
             "schema_version": SCHEMA_VERSION,
             "name": self.name,
-            "methods": {m: {"origin": s.origin, "sweep": s.sweep}
-                        for m, s in self.methods.items()},
+            "methods": {m: {"origin": s.origin, "sweep": s.sweep,
+                            "confirm": s.confirm_settings} for m, s in self.methods.items()},
             "select": {"metric": self.metric.name, "goal": self.metric.goal},
             "confirm": {"seeds": list(self.confirm_seeds), "settings": self.confirm_settings},
             "budget": self.budget.to_json(),
@@ -127,14 +128,20 @@ class StudySpec:
 
     def confirm_sweep(self, method: str, values: Mapping[str, Any]) -> dict[str, Any]:
         """The W&B sweep confirming a winner: its every parameter value pinned (``values``:
-        SweepSpec.parameter_values of its trial), confirm's settings over them, one run per
-        confirm seed, each evaluating and predicting the test split."""
+        SweepSpec.parameter_values of its trial), confirm's settings over them, then the
+        method's own (methods.<name>.confirm), one run per confirm seed, each evaluating and
+        predicting the test split."""
         pinned = {**{k: v for k, v in values.items() if k != "seed"},
-                  **self.confirm_settings, **CONFIRM_FORCED}
+                  **self.confirm_settings, **self.methods[method].confirm_settings,
+                  **CONFIRM_FORCED}
         parameters: dict[str, Any] = {key: {"value": value} for key, value in pinned.items()}
         parameters["seed"] = {"values": list(self.confirm_seeds)}
         return {"method": "grid", "metric": {"name": self.metric.name, "goal": self.metric.goal},
                 "parameters": parameters}
+
+    def confirm_changes(self, method: str) -> dict[str, Any]:
+        """What the method's confirm runs change against its search (study's, then its own)."""
+        return {**self.confirm_settings, **self.methods[method].confirm_settings}
 
     def parse_confirm(self, method: str, sweep: Mapping[str, Any]) -> SweepSpec:
         return parse_sweep(sweep, source=f"{self.source} confirm ({method})")
@@ -239,6 +246,8 @@ def parse_study(data: Mapping[str, Any], *, source: str, pinned: dict[str, Any] 
         search = _search_of(parameters, where, origin=origin, method=method, top=top,
                             settings=settings, fixed=fixed, pinned=pinned, metric=metric,
                             data_given=data_given, trials=trials)
+        if isinstance(block, dict) and block.get("confirm") is not None:
+            search.confirm_settings = _confirm_settings(block["confirm"], f"{where}.confirm")
         searches[method] = search
     seeds, settings_ = _confirm(data.get("confirm"), source)
     spec = StudySpec(
@@ -430,11 +439,13 @@ def _method_block(block: Any, where: str
         if key not in METHOD_KEYS:
             raise ConfigError(f"{where}: unknown key '{key}'{suggest(str(key), METHOD_KEYS)}; a "
                               "method has parameters (W&B style) or sweep (a W&B sweep file), "
-                              "and trials")
+                              "trials, and confirm (settings its confirm runs change)")
     trials = _positive(block["trials"], f"{where}.trials", "trials") \
         if block.get("trials") is not None else None
     if block.get("parameters") is not None and block.get("sweep") is not None:
         raise ConfigError(f"{where}: give parameters or sweep, not both")
+    if set(block) <= {"trials", "confirm"}:
+        return None, "defaults", {}, trials
     if block.get("sweep") is not None:
         path = str(block["sweep"])
         top = cfg.read_yaml_mapping(Path(path), f"{where}.sweep file")
@@ -545,10 +556,23 @@ def _confirm(block: Any, source: str) -> tuple[list[int], dict[str, Any]]:
         raise ConfigError(f"{where} must be a list of seeds, or a mapping such as "
                           "{seeds: [1, 2, 3], num_train_epochs: 5}")
     seeds = _seeds(block["seeds"], f"{where}.seeds") if block.get("seeds") is not None else []
+    settings = _confirm_settings({k: v for k, v in block.items() if k != "seeds"}, where)
+    if settings and not seeds:
+        raise ConfigError(f"{where} changes settings but lists no seeds; add "
+                          "confirm.seeds: [1, 2, 3]")
+    return seeds, settings
+
+
+def _confirm_settings(block: Any, where: str) -> dict[str, Any]:
+    """{setting: raw value} the confirm runs change (confirm:, or a method's own confirm:)."""
+    if not isinstance(block, dict):
+        raise ConfigError(f"{where} must be a mapping of run settings, e.g. "
+                          "{num_train_epochs: 5}")
     settings: dict[str, Any] = {}
     for raw_key, value in block.items():
         if raw_key == "seeds":
-            continue
+            raise ConfigError(f"{where}.seeds: the confirm seeds are the study's (confirm.seeds); "
+                              "a method's confirm changes settings only")
         key = cfg.normalize_key(str(raw_key))
         if key not in cfg.known_keys() or key == "extra_training_args":
             hint = suggest(str(raw_key), ["seeds", *sorted(cfg.FIELDS)])
@@ -568,16 +592,17 @@ def _confirm(block: Any, source: str) -> tuple[list[int], dict[str, Any]]:
         if isinstance(value, dict):
             raise ConfigError(f"{where}.{raw_key}: give the value itself; confirm pins settings")
         settings[key] = value
-    if settings and not seeds:
-        raise ConfigError(f"{where} changes settings but lists no seeds; add "
-                          "confirm.seeds: [1, 2, 3]")
-    return seeds, settings
+    return settings
 
 
 def _check_confirm(spec: StudySpec) -> None:
     """Build each method's confirmation sweep for a stand-in winner: its settings must make
     valid runs for every method (one line otherwise, before anything is stored)."""
     if not spec.confirm_seeds:
+        own = [m for m, search in spec.methods.items() if search.confirm_settings]
+        if own:
+            raise ConfigError(f"{spec.source} methods.{own[0]}.confirm changes settings but the "
+                              "study lists no confirm seeds; add confirm.seeds: [1, 2, 3]")
         return
     for method, search in spec.methods.items():
         values = search.spec.parameter_values(representative_values(search.spec))
@@ -650,7 +675,8 @@ def from_json(data: Mapping[str, Any], source: str) -> StudySpec:
     for method, entry in (data.get("methods") or {}).items():
         sweep = entry["sweep"]
         spec = parse_sweep(sweep, source=f"{data.get('source') or source} methods.{method}")
-        searches[method] = MethodSearch(method, entry.get("origin") or "parameters", sweep, spec)
+        searches[method] = MethodSearch(method, entry.get("origin") or "inline", sweep, spec,
+                                        dict(entry.get("confirm") or {}))
     confirm = data.get("confirm") or {}
     report = data.get("report") or {}
     export = data.get("export") or {}

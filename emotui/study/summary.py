@@ -51,7 +51,7 @@ def summarize_study(paths: StudyPaths, store: RunStore) -> dict[str, Any]:
     state = read_state(paths)
     sweeps = SweepStore(store.root)
     controller = read_json(paths.controller) or {}
-    k = controller.get("trials_per_gpu") or 1
+    k = controller.get("runs_per_device") or 1
     methods = []
     spent_device = 0.0
     devices: list[str] = []
@@ -120,6 +120,11 @@ def summarize_study(paths: StudyPaths, store: RunStore) -> dict[str, Any]:
                        "max_parallel": controller.get("max_parallel")},
     }
     summary["eta_s"] = eta_seconds(summary, spec, store)
+    for phase in summary["phases"]:
+        if phase["phase"] in ("search", "confirm"):
+            part = phase["phase"]
+            phase["finished"] = sum(m[part]["finished"] for m in methods)
+            phase["planned"] = sum((m[part]["planned"] or 0) for m in methods)
     return summary
 
 

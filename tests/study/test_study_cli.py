@@ -170,8 +170,10 @@ def test_a_tiny_roberta_study_end_to_end(capsys, tmp_path, runs_dir, tiny_model_
         assert "no exporter" in phases["export"]["note"]
     else:
         assert phases["export"]["state"] == "done"
-        for method in ("full", "lora"):
-            assert (study / "export" / method / "config.json").is_file()
+        for method, kind in (("full", "full"), ("lora", "merged")):
+            made = json.loads((study / "export" / method / "emotui_export.json").read_text())
+            assert made["run_id"] == methods[method]["test"]["best_run"]  # best seed on val
+            assert made["kind"] == kind and (study / "export" / method / "config.json").is_file()
     runs = len([p for p in runs_dir.iterdir() if (p / "status.json").exists()])
     assert runs == 3 + 4
     # The same command again: nothing new.

@@ -21,6 +21,7 @@ from study_helpers import STUDY, run_dirs, write
 from emotui.core.events import read_all
 from emotui.core.runstore import RunStore
 from emotui.study.store import StudyStore
+from emotui.study.summary import summarize_study
 
 DRIVER = textwrap.dedent("""\
     import json, os, signal, sys
@@ -122,6 +123,11 @@ def test_a_study_killed_in_each_phase_continues_without_redoing_or_losing(tmp_pa
         "search", "confirm")
     paths = next(iter(StudyStore(runs_dir)))
     assert json.loads(paths.state.read_text())["phase"] == phase
+    # A reader of the half-done study: its phase, progress, and no live controller.
+    summary = summarize_study(paths, RunStore(runs_dir))
+    assert summary["phase"] == phase and not summary["controller"]["alive"]
+    search = next(p for p in summary["phases"] if p["phase"] == "search")
+    assert search["planned"] == 5 and search["finished"] == (2 if phase == "search" else 5)
 
     second = _drive(tmp_path, runs_dir, file, {})
     assert second.returncode == 0, second.stderr

@@ -143,3 +143,32 @@ def test_the_study_package_never_imports_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_method_can_change_more_in_its_confirm_runs(tmp_path):
+    text = """\
+fixed: {num_train_epochs: 1}
+methods:
+  full:
+    parameters:
+      learning_rate: {values: [1.0e-4, 1.0e-3]}
+    confirm: {num_train_epochs: 3}
+  ia3:
+confirm: {seeds: [1, 2], num_train_epochs: 2}
+"""
+    spec = _load(tmp_path, text)
+    assert spec.confirm_changes("full") == {"num_train_epochs": 3}
+    assert spec.confirm_changes("ia3") == {"num_train_epochs": 2}
+    for method, epochs in (("full", 3), ("ia3", 2)):
+        search = spec.methods[method].spec
+        values = search.parameter_values({"learning_rate": 1e-3} if method == "full" else {})
+        confirm = spec.parse_confirm(method, spec.confirm_sweep(method, values))
+        assert confirm.trial_config({"seed": 1})[0].num_train_epochs == epochs
+    again = from_json({**spec.to_json(), "fingerprint": spec.fingerprint()}, "spec.json")
+    assert again.fingerprint() == spec.fingerprint()
+    for bad, phrase in (("    confirm: {seeds: [4]}\n", "the confirm seeds are the study's"),
+                        ("    confirm: {lora_r: 16}\n", "lora_r")):
+        with pytest.raises(ConfigError, match=phrase):
+            _load(tmp_path, text.replace("    confirm: {num_train_epochs: 3}\n", bad))
+    with pytest.raises(ConfigError, match="lists no confirm seeds"):
+        _load(tmp_path, text.replace("confirm: {seeds: [1, 2], num_train_epochs: 2}\n", ""))
