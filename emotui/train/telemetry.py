@@ -6,7 +6,11 @@
 process trains on, else memory alone through torch. On a machine without a GPU the GPU keys are
 absent, never zero: a reader tells "no GPU" from "an idle GPU".
 
-No sample may stop training: a reading the system refuses is left out of that sample.
+No sample may stop training: a reading the system refuses is left out of that sample. The sampler
+runs on the position ticker's thread while the recipe may still be importing torch on another, so
+it never imports torch and never touches a torch that is not completely imported yet (a half
+imported module raises AttributeError "partially initialized module 'torch'"): the GPU is looked
+for again at each sample until NVML finds one or torch has finished loading.
 """
 
 from __future__ import annotations
@@ -89,20 +93,34 @@ class NvmlGpu:
             pass  # already shut down: nothing held
 
 
+def loaded_torch():
+    """torch once this process has finished importing it, else None.
+
+    Never the reason torch gets imported, and never a module another thread is still importing:
+    ``import torch`` on this thread would wait for that import, and its attributes (``torch.cuda``)
+    do not exist yet.
+    """
+    torch = sys.modules.get("torch")
+    if torch is None or getattr(getattr(torch, "__spec__", None), "_initializing", False):
+        return None
+    return torch
+
+
 class TorchGpu:
     """GPU memory through torch when NVML is not available (no utilisation there)."""
 
+    def __init__(self, torch):
+        self.torch = torch  # the loaded module: read() never imports it
+
     @classmethod
     def open(cls) -> "TorchGpu | None":
-        torch = sys.modules.get("torch")  # never the reason torch gets imported
+        torch = loaded_torch()
         if torch is None or not torch.cuda.is_available():
             return None
-        return cls()
+        return cls(torch)
 
     def read(self) -> dict[str, Any]:
-        import torch
-
-        free, total = torch.cuda.mem_get_info()
+        free, total = self.torch.cuda.mem_get_info()
         return {"gpu_mem_used_bytes": int(total - free), "gpu_mem_total_bytes": int(total)}
 
     def close(self) -> None:
@@ -122,7 +140,8 @@ class SystemSampler:
 
     def __init__(self, gpu: NvmlGpu | TorchGpu | None = None, *, detect_gpu: bool = True):
         self.gpu = gpu
-        # Looked for at the first sample, once the recipe has loaded torch and chosen a device.
+        # Looked for at each sample until found, or until torch has loaded (a run on the CPU);
+        # NVML answers without torch.
         self._find_gpu = gpu is None and detect_gpu
         self._last = (time.monotonic(), cpu_seconds())
 
@@ -137,8 +156,9 @@ class SystemSampler:
         if rss is not None:
             out["rss_bytes"] = rss
         if self._find_gpu:
-            self._find_gpu = False
+            torch_loaded = loaded_torch() is not None  # asked first: torch may finish loading now
             self.gpu = open_gpu()
+            self._find_gpu = self.gpu is None and not torch_loaded
         if self.gpu is not None:
             try:
                 out.update(self.gpu.read())

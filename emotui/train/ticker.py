@@ -13,7 +13,9 @@ Fields written (core.progress turns them into a live elapsed time and a counting
 ``gpu_util``, ``gpu_mem_used_bytes``, ``gpu_mem_total_bytes`` (only on a GPU).
 
 The ticker stops (its thread joined) before the run's end is recorded: the last position is
-written before the final state, never after it.
+written before the final state, never after it. Nothing a sample raises ends the thread (it would
+leave readers with a frozen position and print a thread traceback over the job's own error line):
+telemetry stops with a warning in the run's log and the position goes on.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
 from emotui.core.runstore import RunPaths
-from emotui.core.status import now, write_status
+from emotui.core.status import RunFolderGone, now, write_status
 from emotui.train.telemetry import GPU_KEYS, SystemSampler
 
 log = logging.getLogger("emotui")
@@ -73,6 +75,7 @@ class PositionTicker:
         self._sink: Callable[[int, dict[str, Any]], None] | None = None
         self._recorded = False  # a sample has reached the sink
         self._last_sample = time.monotonic()
+        self._closed = False  # the last position is written: the thread writes nothing more
 
     # -- wiring ---------------------------------------------------------------------------------
 
@@ -183,14 +186,22 @@ class PositionTicker:
     def refresh(self) -> None:
         """Write the position to status.json now."""
         with self._lock:
+            if self._closed:
+                return  # a thread that outlived its join must not write after the end
             try:
                 write_status(self.paths, **self.position_fields())
             except OSError as exc:
                 # A flaky network filesystem must not stop training; the next tick retries.
                 log.debug("could not write the position: %s", exc)
+            except RunFolderGone as exc:
+                # Training's own next write stops the run and says so; the ticker says nothing.
+                log.debug("%s", exc)
 
     def _sample(self) -> None:
-        sample = self.sampler.sample()
+        sampler = self.sampler
+        if sampler is None:  # telemetry stopped meanwhile
+            return
+        sample = sampler.sample()
         with self._lock:
             self._gpu = {k: sample[k] for k in GPU_KEYS if k in sample}
             sink, position = self._sink, self._last_position
@@ -213,7 +224,16 @@ class PositionTicker:
                     self._sample()
                 except OSError as exc:
                     log.debug("no telemetry this time: %s", exc)
+                except Exception as exc:  # a bug in a sample must not freeze the position
+                    log.warning("system telemetry stopped: %s: %s", type(exc).__name__, exc)
+                    self._stop_telemetry()
             self.refresh()
+
+    def _stop_telemetry(self) -> None:
+        with self._lock:
+            sampler, self.sampler = self.sampler, None
+        if sampler is not None:
+            sampler.close()
 
     # -- lifetime -------------------------------------------------------------------------------
 
@@ -230,5 +250,5 @@ class PositionTicker:
         with self._lock:
             self._phase = None
             self.refresh()
-        if self.sampler is not None:
-            self.sampler.close()
+            self._closed = True
+        self._stop_telemetry()

@@ -58,3 +58,30 @@ def test_study_command_line_fails_only_at_the_hub(cli, monkeypatch):
                  "--load_best_model_at_end", "--metric_for_best_model", "accuracy", "--seed", "23")
     assert_clean_refusal(result, cli.runs_dir, "Hub")
     assert "--train_file" in result.err
+
+
+def test_a_failed_run_prints_one_line_even_while_its_ticker_samples(local_run, tmp_path):
+    """The LoRA-target case in a fresh process, as a user runs it: the model loads, then the run
+    fails. The position ticker (here sampling every 10 ms, so a sample always falls inside the
+    training thread's `import torch`) used to die with a thread traceback ("partially initialized
+    module 'torch' has no attribute 'cuda'") printed beside the error line. Exactly one line on
+    stderr, exit 2."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import emotui.train.ticker as ticker\n"
+        "ticker.TICK_S = ticker.TELEMETRY_S = 0.01\n"
+        "from emotui.cli.main import main\n"
+        "raise SystemExit(main(sys.argv[1:]))\n"
+    )
+    runs = tmp_path / "store"
+    argv = local_run("--peft_method", "lora", "--lora_target_modules", "q_proj,v_proj",
+                     "--report_to", "none")
+    done = subprocess.run([sys.executable, "-c", code, argv[0], "--runs-dir", str(runs),
+                           *argv[1:]], capture_output=True, text=True, timeout=240)
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert done.returncode == 2, done.stderr
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("emotui: error: lora_target_modules:") and "q_proj" in lines[0]

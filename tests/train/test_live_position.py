@@ -175,3 +175,53 @@ def test_an_unknown_phase_is_refused(tmp_path):
 
     with pytest.raises(ValueError, match="unknown phase"):
         PositionTicker(RunPaths(tmp_path)).set_phase("thinking")
+
+
+def test_a_sample_that_raises_stops_telemetry_not_the_position(tmp_path, status_writes,
+                                                              monkeypatch, caplog):
+    """An unexpected error in a sample used to end the ticker's thread: a traceback printed by
+    the thread and a position frozen for the rest of the run. Now telemetry stops with a
+    warning and the position keeps being written."""
+    from emotui.core.runstore import RunPaths
+
+    class Broken:
+        closed = False
+
+        def sample(self):
+            raise AttributeError("partially initialized module 'torch' has no attribute 'cuda'")
+
+        def close(self):
+            self.closed = True
+
+    died = []
+    monkeypatch.setattr(threading, "excepthook", died.append)
+    sampler = Broken()
+    ticker = PositionTicker(RunPaths(tmp_path), interval=0.02, telemetry_interval=0.02,
+                            sampler=sampler)
+    ticker.follow(lambda: Position(step=1, epoch=0.1, samples=16), total_steps=10)
+    with caplog.at_level("WARNING", logger="emotui"), ticker:
+        deadline = time.monotonic() + 10
+        while not sampler.closed and time.monotonic() < deadline:
+            time.sleep(0.02)
+        written = len(status_writes)
+        while len(status_writes) < written + 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert ticker._thread.is_alive()
+    assert died == [] and sampler.closed
+    assert len(status_writes) >= written + 3  # the thread went on writing the position
+    assert [r.getMessage() for r in caplog.records] == [
+        "system telemetry stopped: AttributeError: partially initialized module 'torch' has no "
+        "attribute 'cuda'"]
+
+
+def test_nothing_is_written_after_the_last_position(tmp_path, status_writes):
+    from emotui.core.runstore import RunPaths
+
+    ticker = PositionTicker(RunPaths(tmp_path), interval=0.02)
+    with ticker:
+        time.sleep(0.05)
+    count = len(status_writes)
+    assert status_writes[-1]["phase"] is None
+    ticker.set_phase("saving")  # a late call (or a thread that outlived its join) writes nothing
+    ticker.refresh()
+    assert len(status_writes) == count
