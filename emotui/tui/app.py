@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import time
+from functools import partial
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -14,17 +15,21 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
+from emotui.tui.commands import EmotuiCommands, run_line
 from emotui.tui.memory import recall, remember
 from emotui.tui.sources import LocalRunSource, RunSource
+from emotui.tui.worker_errors import WorkerErrors
 
 THEMES = ("textual-dark", "textual-light")  # t switches between them
 
 
-class EmotuiApp(App):
+class EmotuiApp(WorkerErrors, App):
     """Browse, launch, follow and compare runs of a run source."""
 
     CSS_PATH = "app.tcss"
     TITLE = "emotui"
+    # ctrl+p: the current screen's commands (tui/commands.py), Textual's own among them.
+    COMMANDS = {EmotuiCommands}
     BINDINGS = [
         Binding("q", "quit", "Quit"),
         Binding("t", "toggle_theme", "Theme"),
@@ -55,8 +60,10 @@ class EmotuiApp(App):
         remember(theme=self.theme)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        """Every key binding of the current screen is also a command in the palette."""
-        yield from super().get_system_commands(screen)
+        """Textual's commands, then every key binding of the current screen as a command."""
+        for command in super().get_system_commands(screen):
+            if command.callback != self.action_change_theme:  # ours: t, "Theme: light/dark"
+                yield command
         seen = set()
         for binding in [*screen.BINDINGS, *self.BINDINGS]:
             if not isinstance(binding, Binding) or not binding.description:
@@ -71,11 +78,45 @@ class EmotuiApp(App):
                 lambda action=binding.action, target=screen: self.call_later(
                     self.run_action, action, target),
             )
-        extra = getattr(screen, "extra_commands", None)
-        if extra is not None:
-            for title, help_text, callback in extra():
-                yield SystemCommand(title, help_text, callback)
 
+    # --- routes the palette and the screens share ----------------------------------------------
+
+    def runs_screen(self):
+        """The home screen (the table of runs) in the screen stack, or None."""
+        from emotui.tui.screens.runs import RunsScreen
+
+        return next((s for s in self.screen_stack if isinstance(s, RunsScreen)), None)
+
+    def known_runs(self) -> dict[str, dict]:
+        """The rows the home screen has read (run id -> row)."""
+        home = self.runs_screen()
+        return dict(home.all_rows) if home is not None else {}
+
+    def open_launch(self, sweep: bool = False) -> None:
+        """The launch form as last submitted; ``sweep``: with its sweep file field ready."""
+        if not self.source.capabilities.can_launch:
+            self.notify("This source has no run store to launch into.", severity="warning")
+            return
+        from emotui.tui.screens.launch import LaunchScreen
+
+        home = self.runs_screen()
+        self.push_screen(LaunchScreen.remembered(sweep=sweep),
+                         callback=lambda _: home.refresh_now() if home is not None else None)
+
+    def open_run(self, run_id: str) -> None:
+        from emotui.tui.screens.detail import RunDetailScreen
+
+        self.push_screen(RunDetailScreen(run_id))
+
+    def pick_run(self) -> None:
+        """A palette of every known run, searched by id."""
+        rows = self.known_runs()
+        if not rows:
+            self.notify("No runs to open yet.", severity="warning")
+            return
+        self.search_commands([(rid, partial(self.open_run, rid), run_line(rows[rid]))
+                              for rid in sorted(rows, reverse=True)],
+                             placeholder="Open run: type part of its id…")
 
 def wandb_project_choice(wandb: str | None) -> str | None:
     """The W&B project the TUI shows beside the local runs: --wandb, else the user config's

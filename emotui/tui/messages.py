@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from textual.message import Message
+from textual.message_pump import MessagePump
 
 from emotui.tui.sources.base import RowBatch, RunDetail
 
@@ -112,3 +114,19 @@ class ReportWritten(Message):
 
     path: Path | None
     error: str | None = None
+
+
+def wait_until_handled(node: MessagePump, stopped: Callable[[], bool]) -> bool:
+    """On a worker's thread: wait until ``node`` has handled what was posted to it so far.
+
+    Back-pressure for pollers: the next poll's messages are posted once these are painted, so a
+    UI thread slowed down (a loaded machine, a huge repaint) never faces a queue that grows
+    faster than it empties. False when ``stopped()`` came first or the node is closing.
+    """
+    handled = threading.Event()
+    if not node.call_later(handled.set):  # runs after the messages posted before it
+        return False
+    while not handled.wait(0.1):
+        if stopped():
+            return False
+    return True

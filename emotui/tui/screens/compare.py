@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from rich.text import Text
 from textual import on, work
@@ -21,10 +22,12 @@ from textual_plotext import PlotextPlot
 from emotui.core.events import read_all
 from emotui.core.export import FILE_SUFFIXES, distinct_columns, export_rows
 from emotui.tui import formatting as fmt
+from emotui.tui.commands import PaletteCommand
 from emotui.tui.messages import ComparisonExported, ComparisonLoaded, CurvesLoaded, ReportWritten
 from emotui.tui.outcomes import notify_report, report_outcome
 from emotui.tui.widgets.footer import KeysFooter
 from emotui.tui.widgets.plots import draw, draw_pareto
+from emotui.tui.worker_errors import WorkerErrors
 
 EXPORT_FORMATS = (("CSV", "csv"), ("Markdown", "md"), ("LaTeX", "latex"), ("Typst", "typst"))
 METRIC_KEYS = ("best_epoch", "eval_accuracy", "eval_macro_f1", "test_accuracy", "test_macro_f1")
@@ -97,7 +100,7 @@ def pareto_points(runs: list[dict[str, Any]]) -> tuple[list[ParetoPoint], list[i
     return points, pareto_front([(p.params, p.accuracy) for p in points]), metric
 
 
-class CompareScreen(Screen):
+class CompareScreen(WorkerErrors, Screen):
     """The chosen runs as columns; rows are config keys that differ, metrics and costs."""
 
     BINDINGS = [
@@ -133,13 +136,23 @@ class CompareScreen(Screen):
         self.sub_title = f"{len(self.run_ids)} runs"
         self.load_runs()
 
-    def extra_commands(self):
-        """Palette-only commands: one export per format."""
+    def palette_commands(self) -> Iterator[PaletteCommand]:
+        """The palette's names for this screen's actions, one export per format among them."""
+        n = len(self.run_ids)
+        yield PaletteCommand(f"Report of the {n} compared runs", "emotui report, written as "
+                             f"HTML to {self.app.export_dir} (r)", self.action_write_report,
+                             ("write_report",))
         for label, key in EXPORT_FORMATS:
-            yield f"Export {label}", f"Export the comparison as {label}", (
-                lambda key=key: self.export(key))
+            yield PaletteCommand(f"Export {label}", f"The table as {label}, written to "
+                                 f"{self.app.export_dir}", partial(self.export, key))
+        yield PaletteCommand("Show the config keys that differ" if self.show_all
+                             else "Show all config keys", "The table's config rows (a)",
+                             self.action_toggle_all, ("toggle_all",))
+        yield PaletteCommand("Show the eval curves" if self.pareto else "Show the Pareto view",
+                             "Accuracy against trainable parameters, or the eval curves (p)",
+                             self.action_toggle_pareto, ("toggle_pareto",))
 
-    @work(thread=True, name="load-compare", group="compare", exclusive=True)
+    @work(thread=True, name="load-compare", group="compare", exclusive=True, exit_on_error=False)
     def load_runs(self) -> None:
         runs, curves = [], {}
         for rid in self.run_ids:
@@ -246,7 +259,7 @@ class CompareScreen(Screen):
         path = self.app.export_dir / f"compare-{stamp}{FILE_SUFFIXES[fmt_key]}"
         self.export_comparison(rows, columns, fmt_key, path)
 
-    @work(thread=True, name="export-comparison", group="export")
+    @work(thread=True, name="export-comparison", group="export", exit_on_error=False)
     def export_comparison(self, rows: list[dict[str, Any]], columns: list[str], fmt_key: str,
                           path: Path) -> None:
         """Write the table off the UI thread (the export folder may be on a network share)."""
@@ -267,7 +280,7 @@ class CompareScreen(Screen):
         stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(self.app.clock()))
         self.write_report(list(self.runs), self.app.export_dir / f"report-{stamp}.html")
 
-    @work(thread=True, name="write-report", group="report")
+    @work(thread=True, name="write-report", group="report", exit_on_error=False)
     def write_report(self, runs: list[dict[str, Any]], path: Path) -> None:
         """`emotui report` of the compared runs (drawing its figures takes a few seconds)."""
         self.post_message(report_outcome(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import threading
-from typing import Any
+import time
+from pathlib import Path
+from typing import Any, Iterator
 
 from rich.syntax import Syntax
 from rich.text import Text
@@ -13,7 +15,7 @@ from textual.binding import Binding
 from textual.containers import Grid, Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Input, Log, Static, TabbedContent, TabPane
-from textual.worker import get_current_worker
+from textual.worker import Worker, get_current_worker
 from textual_plotext import PlotextPlot
 
 from emotui.core.events import MetricsReader
@@ -21,19 +23,28 @@ from emotui.core.lifecycle import CANCELLABLE
 from emotui.core.runstore import RunPaths
 from emotui.tui import control
 from emotui.tui import formatting as fmt
-from emotui.tui.messages import DetailLoaded, LogLinesArrived, MetricsArrived, RunControlled
-from emotui.tui.outcomes import control_outcome, notify_controlled
+from emotui.tui.commands import PaletteCommand
+from emotui.tui.messages import (
+    DetailLoaded,
+    LogLinesArrived,
+    MetricsArrived,
+    ReportWritten,
+    RunControlled,
+    wait_until_handled,
+)
+from emotui.tui.outcomes import control_outcome, notify_controlled, notify_report, report_outcome
 from emotui.tui.sources.tail import TextTail
 from emotui.tui.widgets.footer import KeysFooter
 from emotui.tui.widgets.plots import MetricSeries, draw
 from emotui.tui.widgets.telemetry import TelemetryStrip
+from emotui.tui.worker_errors import RETRY_S, WorkerErrors
 
 STREAMS = ("stdout", "stderr")
 # The four tab keys share one footer entry, so every action fits the footer.
 TABS = Binding.Group("Tabs", compact=True)
 
 
-class RunDetailScreen(Screen):
+class RunDetailScreen(WorkerErrors, Screen):
     """Follows one run's directory while shown; its worker stops when the screen closes."""
 
     BINDINGS = [
@@ -104,9 +115,25 @@ class RunDetailScreen(Screen):
     def on_unmount(self) -> None:
         self._stop.set()
 
+    def restart_failed(self, worker: Worker) -> float | None:
+        """Following that raised starts again from the top (worker_errors reports the error)."""
+        if worker.name != "follow-run" or self._stop.is_set():
+            return None
+        self.set_timer(RETRY_S, self._follow_again)
+        return RETRY_S
+
+    def _follow_again(self) -> None:
+        # The new worker reads the files from their start: what it repaints replaces what the
+        # failed one had shown.
+        self.series.clear()
+        self.log_lines = {s: [] for s in STREAMS}
+        self.query_one(Log).clear()
+        self._match_at = -1
+        self.follow_run()
+
     # --- following the run directory (one thread worker, three byte-offset readers) -----------
 
-    @work(thread=True, name="follow-run", group="detail", exclusive=True)
+    @work(thread=True, name="follow-run", group="detail", exclusive=True, exit_on_error=False)
     def follow_run(self) -> None:
         worker = get_current_worker()
         detail = self.source.detail(self.run_id)
@@ -118,15 +145,24 @@ class RunDetailScreen(Screen):
         # A new status, or a cancel asked for (the marker; status.json changes only once the
         # run has stopped), is repainted.
         status_seen = (detail.status.get("updated"), detail.row.get("cancel_requested"))
-        while not worker.is_cancelled and not self._stop.is_set():
+
+        def stopped() -> bool:
+            return worker.is_cancelled or self._stop.is_set()
+
+        while not stopped():
+            news = False
             if reader is not None:
                 events = reader.poll()
                 if events or reader.restarted:
                     self.post_message(MetricsArrived(self.run_id, events, reader.restarted))
+                    news = True
             for name, tail in tails.items():
                 lines = tail.poll()
                 if lines:
                     self.post_message(LogLinesArrived(self.run_id, name, lines))
+                    news = True
+            if news and not wait_until_handled(self, stopped):
+                return
             if self._stop.wait(self.poll_interval):
                 return
             fresh = self.source.detail(self.run_id)
@@ -310,11 +346,11 @@ class RunDetailScreen(Screen):
                     severity="warning")
         return False
 
-    @work(thread=True, name="cancel-run", group="control")
+    @work(thread=True, name="cancel-run", group="control", exit_on_error=False)
     def cancel_run(self, paths: RunPaths) -> None:
         self.post_message(control_outcome("Cancel", paths.run_id, lambda: control.cancel(paths)))
 
-    @work(thread=True, name="resume-run", group="control")
+    @work(thread=True, name="resume-run", group="control", exit_on_error=False)
     def resume_run(self, paths: RunPaths) -> None:
         self.post_message(control_outcome("Resume", paths.run_id, lambda: control.resume(paths)))
 
@@ -348,6 +384,43 @@ class RunDetailScreen(Screen):
             return
         if self._controllable(self.source.capabilities.can_resume):
             self.resume_run(self.source.store.paths(self.run_id))
+
+    def action_write_report(self) -> None:
+        """`emotui report` of this run, as HTML in the export folder (palette only)."""
+        if not self.source.is_controllable(self.run_id):
+            self.notify("A report is written from local runs (a W&B run: compare it with "
+                        "others, then r).", severity="warning")
+            return
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(self.app.clock()))
+        self.write_report(self.app.export_dir / f"report-{self.run_id}-{stamp}.html")
+
+    @work(thread=True, name="write-report", group="report", exit_on_error=False)
+    def write_report(self, path: Path) -> None:
+        self.post_message(report_outcome(self.source.store, [self.run_id], path))
+
+    @on(ReportWritten)
+    def _report_written(self, message: ReportWritten) -> None:
+        notify_report(self, message)
+
+    def palette_commands(self) -> Iterator[PaletteCommand]:
+        """The palette's names for this screen's actions."""
+        rid, other = self.run_id, "stderr" if self.stream == "stdout" else "stdout"
+        yield PaletteCommand(f"Cancel {rid}", "Stop the job; its last checkpoint stays (x)",
+                             self.action_cancel_run, ("cancel_run",))
+        yield PaletteCommand(f"Resume {rid}", "Start again from the last checkpoint (r)",
+                             self.action_resume_run, ("resume_run",))
+        yield PaletteCommand(f"New run from {rid}", "The launch form filled in with its config "
+                             "(e)", self.action_launch_from, ("launch_from",))
+        yield PaletteCommand(f"Report of {rid}", "emotui report, written as HTML to "
+                             f"{self.app.export_dir}", self.action_write_report)
+        yield PaletteCommand(f"Show {other}", f"The Logs tab shows the run's {other}.log (o)",
+                             self._show_other_stream, ("switch_stream",))
+        yield PaletteCommand("Search the log", "Find text in the log shown (/, then N for the "
+                             "next match)", self.action_search, ("search",))
+
+    def _show_other_stream(self) -> None:
+        self.action_tab("logs")
+        self.action_switch_stream()
 
     def action_launch_from(self) -> None:
         """The launch form filled in with this run's config."""

@@ -40,6 +40,7 @@ from emotui.tui.messages import RunSubmitted, SweepStarted
 from emotui.tui.screens.confirm import ConfirmScreen
 from emotui.tui.widgets.config_form import ConfigForm, field_input
 from emotui.tui.widgets.footer import KeysFooter
+from emotui.tui.worker_errors import WorkerErrors
 
 # The Slurm resources the form asks for (the schema's common ones).
 SLURM_FIELDS = tuple(form_specs(SLURM_SETTINGS))
@@ -56,7 +57,7 @@ def user_slurm_defaults() -> dict[str, str]:
     return {k: "" if v is None else str(v) for k, v in section.items()}
 
 
-class LaunchScreen(Screen[str | None]):
+class LaunchScreen(WorkerErrors, Screen[str | None]):
     """Dismisses with the new run id (or sweep id), or None when left without submitting."""
 
     # Below 110 columns the preview pane gives way to the form; ctrl+r swaps them.
@@ -73,8 +74,11 @@ class LaunchScreen(Screen[str | None]):
           for i, m in enumerate(methods.METHODS)),
     ]
 
-    def __init__(self, method: str = methods.DEFAULT_CHOICE, start: FormStart | None = None):
+    def __init__(self, method: str = methods.DEFAULT_CHOICE, start: FormStart | None = None,
+                 sweep: bool = False):
         super().__init__()
+        # Opened for a sweep (the palette's "New sweep"): the sweep file field has the cursor.
+        self.for_sweep = sweep
         # What the form starts with (defaults, the last submitted values, another run's).
         self.start = start or FormStart(method=method)
         self.method = self.start.method
@@ -129,9 +133,9 @@ class LaunchScreen(Screen[str | None]):
         yield KeysFooter()
 
     @classmethod
-    def remembered(cls) -> "LaunchScreen":
+    def remembered(cls, sweep: bool = False) -> "LaunchScreen":
         """The form as it was last submitted (defaults the first time)."""
-        return cls(start=last_submitted())
+        return cls(start=last_submitted(), sweep=sweep)
 
     @classmethod
     def from_run(cls, run_id: str, config: dict, backend: str | None) -> "LaunchScreen":
@@ -139,13 +143,16 @@ class LaunchScreen(Screen[str | None]):
         return cls(start=from_run(run_id, config, backend))
 
     def on_mount(self) -> None:
-        self.title = "new run" if self.start.origin is None else \
-            f"new run from {self.start.origin}"
+        self.title = "new sweep" if self.for_sweep else "new run" if self.start.origin is None \
+            else f"new run from {self.start.origin}"
         self.sub_title = self.app.store_label
         self.query_one("#slurm-fields").display = self._takes_resources()
         self.refresh_preview()
         # Typing goes into the first field at once, never into the screen's shortcuts.
-        self.query_one(ConfigForm).focus_first()
+        if self.for_sweep:
+            self.query_one("#sweep-file", Input).focus()
+        else:
+            self.query_one(ConfigForm).focus_first()
         self.call_after_refresh(self._note_initial_state)
 
     def _note_initial_state(self) -> None:
@@ -288,14 +295,14 @@ class LaunchScreen(Screen[str | None]):
     # Workers: creating the run and asking the backend (sbatch) or starting the sweep
     # controller can take seconds; the outcome comes back as a message.
 
-    @work(thread=True, name="submit-run", group="launch")
+    @work(thread=True, name="submit-run", group="launch", exit_on_error=False)
     def submit_run(self, store: RunStore, config: RunConfig, backend: str,
                    slurm: dict[str, str]) -> None:
         outcome = self._launch_once(lambda: control.submit(store, config, backend, slurm))
         if outcome is not None:
             self.post_message(RunSubmitted(backend, *outcome))
 
-    @work(thread=True, name="launch-sweep", group="launch")
+    @work(thread=True, name="launch-sweep", group="launch", exit_on_error=False)
     def launch_sweep(self, store: RunStore, sweep_file: Path, backend: str,
                      slurm: dict[str, str]) -> None:
         # The cost first (as `emotui sweep FILE --dry-run` says it); a sweep that cannot run

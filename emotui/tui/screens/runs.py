@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import threading
-from typing import Callable
+import time
+from pathlib import Path
+from typing import Callable, Iterator
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -11,24 +13,32 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Input, Select, Static
-from textual.worker import get_current_worker
+from textual.worker import Worker, get_current_worker
 
 from emotui.core.lifecycle import CANCELLABLE, deletable
 from emotui.core.runstore import RunStore
 from emotui.tui import control
 from emotui.tui import formatting as fmt
-from emotui.tui.messages import FormPrefillLoaded, RowsUpdated, RunControlled
-from emotui.tui.outcomes import control_outcome, notify_controlled
+from emotui.tui.commands import PaletteCommand
+from emotui.tui.messages import (
+    FormPrefillLoaded,
+    ReportWritten,
+    RowsUpdated,
+    RunControlled,
+    wait_until_handled,
+)
+from emotui.tui.outcomes import control_outcome, notify_controlled, notify_report, report_outcome
 from emotui.tui.notices import ending_notice, run_endings
 from emotui.tui.screens.confirm import ConfirmScreen, named_runs
 from emotui.tui.widgets.footer import KeysFooter
 from emotui.tui.widgets.run_table import COLUMN_KEYS, COLUMNS, RunTable
+from emotui.tui.worker_errors import RETRY_S, WorkerErrors
 
 _SORTABLE = COLUMN_KEYS[1:]
 _LABELS = {c.key: c.label for c in COLUMNS}
 
 
-class RunsScreen(Screen):
+class RunsScreen(WorkerErrors, Screen):
     """Every run of the source, updated in place as the run directories change."""
 
     BINDINGS = [
@@ -85,21 +95,42 @@ class RunsScreen(Screen):
 
     # --- polling (thread worker: reads files, posts batches) ------------------------------------
 
-    @work(thread=True, name="poll-runs", group="runs", exclusive=True)
+    @work(thread=True, name="poll-runs", group="runs", exclusive=True, exit_on_error=False)
     def poll_runs(self) -> None:
+        """Post what each poll found, and only that: a poll that found nothing new posts
+        nothing (the screen, shown or not, would repaint for nothing at every interval, and the
+        app would never be idle). Back-pressure: a batch is posted once the previous one is
+        painted, so a busy UI thread never gets a growing queue of batches to catch up on."""
         worker = get_current_worker()
-        while not (worker.is_cancelled or self._closing):
+
+        def stopped() -> bool:
+            return worker.is_cancelled or self._closing
+
+        scanned = False  # the end of the first scan was posted: the table is loaded
+        while not stopped():
             for batch in self.source.poll():
-                if worker.is_cancelled or self._closing:
+                if stopped():
                     return
-                if batch.changed or batch.removed or batch.complete:
-                    self.post_message(RowsUpdated(batch))
+                if not (batch.changed or batch.removed or batch.notices
+                        or (batch.complete and not scanned)):
+                    continue
+                scanned = scanned or batch.complete
+                self.post_message(RowsUpdated(batch))
+                if not wait_until_handled(self, stopped):
+                    return
             self._wake.wait(self.poll_interval)
             self._wake.clear()
 
     def on_unmount(self) -> None:
         self._closing = True
         self._wake.set()  # the poll thread returns now instead of after its interval
+
+    def restart_failed(self, worker: Worker) -> float | None:
+        """Polling that raised starts again (worker_errors reports the error once)."""
+        if worker.name != "poll-runs" or self._closing:
+            return None
+        self.set_timer(RETRY_S, self.poll_runs)
+        return RETRY_S
 
     def refresh_now(self) -> None:
         """Poll again without waiting for the interval (after submit, cancel, delete)."""
@@ -135,7 +166,13 @@ class RunsScreen(Screen):
         self._paint_status()
 
     def _tick(self) -> None:
-        self.query_one(RunTable).tick()
+        # Under another screen (not a dialog) the table is not seen: it catches up when shown.
+        stack = self.app.screen_stack
+        if stack[-1] is self or (stack[-1].is_modal and len(stack) > 1 and stack[-2] is self):
+            self.query_one(RunTable).tick()
+
+    def on_screen_resume(self) -> None:
+        self._tick()
 
     # --- filters and sort ---------------------------------------------------------------------
 
@@ -262,12 +299,7 @@ class RunsScreen(Screen):
             self._paint_status()
 
     def action_launch(self) -> None:
-        if not self.source.capabilities.can_launch:
-            self.notify("This source has no run store to launch into.", severity="warning")
-            return
-        from emotui.tui.screens.launch import LaunchScreen
-
-        self.app.push_screen(LaunchScreen.remembered(), callback=lambda _: self.refresh_now())
+        self.app.open_launch()
 
     def action_launch_from(self) -> None:
         """The launch form filled in with the highlighted run's config."""
@@ -278,7 +310,7 @@ class RunsScreen(Screen):
         if rid:
             self.load_prefill(rid)
 
-    @work(thread=True, name="load-prefill", group="prefill", exclusive=True)
+    @work(thread=True, name="load-prefill", group="prefill", exclusive=True, exit_on_error=False)
     def load_prefill(self, run_id: str) -> None:
         detail = self.source.detail(run_id)
         self.post_message(FormPrefillLoaded(run_id, detail.config, detail.row.get("backend")))
@@ -309,6 +341,53 @@ class RunsScreen(Screen):
 
         self._selection_used()
         self.app.push_screen(CompareScreen(chosen))
+
+    def action_write_report(self) -> None:
+        """`emotui report` of the chosen local runs, as HTML in the export folder (the palette's
+        "Report of ..."; the compare and sweeps screens have it on r)."""
+        chosen = self.query_one(RunTable).chosen()
+        local = [rid for rid in chosen if self.source.is_controllable(rid)]
+        if not local:
+            self.notify("A report is written from local runs: select some with space (W&B rows: "
+                        "compare them, then r).", severity="warning")
+            return
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(self.app.clock()))
+        self._selection_used()
+        self.write_report(local, self.app.export_dir / f"report-{stamp}.html")
+
+    @work(thread=True, name="write-report", group="report", exit_on_error=False)
+    def write_report(self, run_ids: list[str], path: Path) -> None:
+        """`emotui report` of the runs (drawing its figures takes a few seconds)."""
+        self.post_message(report_outcome(self.source.store, run_ids, path))
+
+    @on(ReportWritten)
+    def _report_written(self, message: ReportWritten) -> None:
+        notify_report(self, message)
+
+    def palette_commands(self) -> Iterator[PaletteCommand]:
+        """The palette's names for this screen's actions, saying which runs they act on."""
+        table = self.query_one(RunTable)
+        current = table.current_id or "the highlighted run"
+        chosen = table.chosen()
+        runs = (f"the {len(chosen)} selected runs" if len(chosen) > 1
+                else f"{chosen[0]}" if chosen else "the highlighted run")
+        yield PaletteCommand(f"Open {current}", "Its plots, logs, config and results (enter)",
+                             self.action_open, ("open",))
+        yield PaletteCommand(f"New run from {current}", "The launch form filled in with its "
+                             "config (e)", self.action_launch_from, ("launch_from",))
+        yield PaletteCommand("Compare selected runs", "Side by side: config, metrics, curves, "
+                             "the Pareto view (space selects, c)", self.action_compare,
+                             ("compare",))
+        yield PaletteCommand(f"Report of {runs}", "emotui report, written as HTML to "
+                             f"{self.app.export_dir}", self.action_write_report)
+        yield PaletteCommand(f"Cancel {runs}", "Stop the job; its last checkpoint stays (x)",
+                             self.action_cancel_run, ("cancel_run",))
+        yield PaletteCommand(f"Resume {runs}", "Start again from the last checkpoint (r)",
+                             self.action_resume_run, ("resume_run",))
+        yield PaletteCommand(f"Delete {runs}", "Remove the run directory, after a question (d)",
+                             self.action_delete_run, ("delete_run",))
+        yield PaletteCommand("Sweeps", "Trials grouped under their sweep (w)",
+                             self.action_sweeps, ("sweeps",))
 
     def _selection_used(self) -> None:
         """An action took the selection: it ends there, so a later key acts on what the
@@ -341,15 +420,15 @@ class RunsScreen(Screen):
 
     # --- control actions (a thread worker each: cancel may wait for a job; a message per run) --
 
-    @work(thread=True, name="cancel-runs", group="control")
+    @work(thread=True, name="cancel-runs", group="control", exit_on_error=False)
     def cancel_runs(self, store: RunStore, run_ids: list[str]) -> None:
         self._control_each("Cancel", lambda rid: control.cancel(store.paths(rid)), run_ids)
 
-    @work(thread=True, name="resume-runs", group="control")
+    @work(thread=True, name="resume-runs", group="control", exit_on_error=False)
     def resume_runs(self, store: RunStore, run_ids: list[str]) -> None:
         self._control_each("Resume", lambda rid: control.resume(store.paths(rid)), run_ids)
 
-    @work(thread=True, name="delete-runs", group="control")
+    @work(thread=True, name="delete-runs", group="control", exit_on_error=False)
     def delete_runs(self, store: RunStore, run_ids: list[str]) -> None:
         self._control_each("Deleted", lambda rid: control.delete(store, rid), run_ids)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from rich.text import Text
 from textual import on, work
@@ -17,10 +17,12 @@ from textual.widgets import Header, Static, Tree
 from emotui.core.lifecycle import FINISHED
 from emotui.core.runstore import read_json
 from emotui.tui import formatting as fmt
+from emotui.tui.commands import PaletteCommand
 from emotui.tui.messages import ReportWritten
 from emotui.tui.outcomes import notify_report, report_outcome
 from emotui.tui.trial_order import SORTS, ordered, sort_label
 from emotui.tui.widgets.footer import KeysFooter
+from emotui.tui.worker_errors import WorkerErrors
 
 
 def sweep_info(root, sweep_id: str) -> dict[str, Any]:
@@ -95,7 +97,7 @@ def trial_label(trial: dict[str, Any]) -> Text:
     return label
 
 
-class SweepsScreen(Screen):
+class SweepsScreen(WorkerErrors, Screen):
     """A tree of sweeps; refreshed from the home screen's live rows (no extra file reads)."""
 
     BINDINGS = [
@@ -144,15 +146,22 @@ class SweepsScreen(Screen):
         store = self.app.source.store
         root = store.root if store is not None else None
         expanded = {n.data for n in tree.root.children if n.is_expanded}
+        # The cursor stays on its sweep or trial while a live sweep repaints the tree.
+        current = tree.cursor_node.data if tree.cursor_node is not None else None
         tree.clear()
         tree.root.expand()
         spec: dict[str, Any] = {}
+        target = None
         for sid, trials in sweeps.items():
             spec = sweep_info(root, sid)
             node = tree.root.add(sweep_label(sid, trials, spec), data=sid,
                                  expand=not expanded or sid in expanded)
+            target = node if sid == current else target
             for trial in ordered(trials, spec, self.sort, self.sort_reverse):
-                node.add_leaf(trial_label(trial), data=trial["run_id"])
+                leaf = node.add_leaf(trial_label(trial), data=trial["run_id"])
+                target = leaf if trial["run_id"] == current else target
+        if target is not None:  # once the new nodes have their lines
+            tree.call_after_refresh(tree.move_cursor, target)
         self.query_one("#sweeps-status", Static).update(
             f"{len(sweeps)} sweeps · trials by {sort_label(self.sort, spec, self.sort_reverse)} "
             "· enter opens a trial · r: the sweep's report" if sweeps else
@@ -201,6 +210,16 @@ class SweepsScreen(Screen):
             node = node.parent  # a trial: its sweep
         return node.data if node is not None and node.data not in self.rows else None
 
+    def palette_commands(self) -> Iterator[PaletteCommand]:
+        """The palette's names for this screen's actions, on the sweep under the cursor."""
+        sweep = self._sweep_at_cursor() or "the sweep under the cursor"
+        yield PaletteCommand(f"Report of {sweep}", "emotui report, written as HTML to "
+                             f"{self.app.export_dir} (r)", self.action_write_report,
+                             ("write_report",))
+        yield PaletteCommand(f"Compare the trials of {sweep}", "The compare screen on its "
+                             "trials, in the order shown (c)", self.action_compare_trials,
+                             ("compare_trials",))
+
     def action_write_report(self) -> None:
         sweep_id = self._sweep_at_cursor()
         if sweep_id is None:
@@ -210,7 +229,7 @@ class SweepsScreen(Screen):
         stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(self.app.clock()))
         self.write_report(sweep_id, self.app.export_dir / f"report-{sweep_id}-{stamp}.html")
 
-    @work(thread=True, name="write-sweep-report", group="report")
+    @work(thread=True, name="write-sweep-report", group="report", exit_on_error=False)
     def write_report(self, sweep_id: str, path: Path) -> None:
         """`emotui report SWEEP` (drawing its figures takes a few seconds)."""
         self.post_message(report_outcome(self.app.source.store, [sweep_id], path))
