@@ -8,6 +8,9 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -153,13 +156,75 @@ def runs_dir(tmp_path) -> Path:
     return path
 
 
+# -- the environment: the suite never sees the user's shell ----------------------------------------
+
+# The suite's own knobs (CI sets EMOTUI_REQUIRE_SLURM); every other EMOTUI_* and WANDB_* variable
+# of the shell that started pytest is replaced for the whole session.
+SUITE_KNOBS = frozenset({"EMOTUI_REQUIRE_SLURM", "EMOTUI_SLURM_REPORT"})
+OFFLINE = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE")
+# A bound on every test (pytest-timeout, thread method: a hang fails with every thread's stack);
+# pyproject.toml sets it for the default suite, the long scenarios get this one.
+LONG_TEST_S = 1800
+
+
+def isolated_environment(folder: Path) -> dict[str, str]:
+    """Offline, W&B off, and emotui's store, cache, state and user config under ``folder``."""
+    return {**{name: "1" for name in OFFLINE}, "WANDB_MODE": "disabled",
+            # wandb's own telemetry: exporter threads that would outlive the test (every 60 s).
+            "WANDB_ERROR_REPORTING": "false",
+            "EMOTUI_RUNS_DIR": str(folder / "runs"), "EMOTUI_CACHE_DIR": str(folder / "cache"),
+            "EMOTUI_STATE_DIR": str(folder / "state"),
+            # A missing file: no user defaults (a test that wants some points here itself).
+            "EMOTUI_CONFIG": str(folder / "no-user-config.yaml")}
+
+
+def pytest_configure(config):
+    """Before collection and before any fixture: a user who exported EMOTUI_RUNS_DIR or
+    WANDB_MODE=offline (as on a cluster) must not have session and module fixtures, or the
+    threads and processes they start, write to their store or start W&B. Each test then gets
+    its own folders (offline_environment)."""
+    folder = Path(tempfile.mkdtemp(prefix="emotui-tests-"))
+    patch = pytest.MonkeyPatch()
+    for name in list(os.environ):
+        if name.startswith(("EMOTUI_", "WANDB_")) and name not in SUITE_KNOBS:
+            patch.delenv(name)
+    for name, value in isolated_environment(folder).items():
+        patch.setenv(name, value)
+    config._emotui_environment = (patch, folder)
+
+
+def pytest_unconfigure(config):
+    patch, folder = getattr(config, "_emotui_environment", (None, None))
+    if patch is not None:
+        patch.undo()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        long = item.get_closest_marker("slow") or item.get_closest_marker("slurm_heavy")
+        if long and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(LONG_TEST_S))
+
+
 @pytest.fixture(autouse=True)
 def offline_environment(monkeypatch, tmp_path_factory):
-    """No test reaches the network or writes to ./runs or the user's cache or state folder."""
-    for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
-        monkeypatch.setenv(name, "1")
-    monkeypatch.setenv("WANDB_MODE", "disabled")
-    monkeypatch.setenv("EMOTUI_RUNS_DIR", str(tmp_path_factory.mktemp("default_runs")))
-    monkeypatch.setenv("EMOTUI_CACHE_DIR", str(tmp_path_factory.mktemp("user_cache")))
-    # What the TUI remembers (theme, the form's last values) starts afresh in every test.
-    monkeypatch.setenv("EMOTUI_STATE_DIR", str(tmp_path_factory.mktemp("user_state")))
+    """No test reaches the network or writes to ./runs, the user's cache, state folder or
+    config; what the TUI remembers (theme, the form's last values) starts afresh in every test."""
+    folder = tmp_path_factory.mktemp("environment")
+    for name, value in isolated_environment(folder).items():
+        monkeypatch.setenv(name, value)
+    for name in ("runs", "cache", "state"):
+        (folder / name).mkdir()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def wandb_service_stopped():
+    """W&B's service process (wandb-core), which wandb.init starts in this process and which
+    would otherwise live until pytest exits, ends with the test module that started it."""
+    yield
+    setup = sys.modules.get("wandb.sdk.wandb_setup")
+    if setup is not None and getattr(setup, "_singleton", None) is not None:
+        import wandb
+
+        wandb.teardown()
