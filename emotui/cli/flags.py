@@ -1,8 +1,10 @@
-"""Command-line flags generated from the run config schema, and friendly argparse errors.
+"""Command-line flags generated from the settings schemas, and friendly argparse errors.
 
 Flags keep the study's spelling (``--learning_rate``) and also take dashes (``--learning-rate``),
-as HfArgumentParser did. Values are parsed by the config layer, not argparse, so a bad value gets
-the same message from a flag, a YAML file or a sweep.
+as HfArgumentParser did; a method's setting also takes its group's spelling (``--lora.r``).
+Values are parsed by the config layer, not argparse, so a bad value gets the same message from a
+flag, a YAML file or a sweep. This is the one place that knows argparse: parsed flags leave it as
+plain mappings of settings (``schema_flag_values``), which the settings layers take.
 """
 
 from __future__ import annotations
@@ -10,14 +12,66 @@ from __future__ import annotations
 import argparse
 import difflib
 import re
-from typing import Any
+from typing import Any, Callable, Mapping
 
 from emotui.core import config as cfg
+from emotui.core import methods
+from emotui.core.config_files import read_yaml_mapping, split_sections
 from emotui.core.errors import quoted
-from emotui.core import methods, settings
+from emotui.core.general_settings import GROUPS
+from emotui.core.settings import FieldSpec, Schema
 
 # Keeps config values apart from the command's own options (RUN_SETTINGS' dest prefix).
 CONFIG_DEST_PREFIX = cfg.RUN_SETTINGS.dest_prefix
+
+# ---------------------------------------------------------------------------------------------
+# Flags of a settings schema (run config, Slurm, W&B)
+# ---------------------------------------------------------------------------------------------
+
+_BOOL_METAVAR = "{true,false}"
+
+
+def metavar(spec: FieldSpec) -> str:
+    if spec.metavar:
+        return spec.metavar
+    if spec.type is bool:
+        return _BOOL_METAVAR
+    if spec.choices:
+        return "{" + ",".join(str(c) for c in spec.choices if c is not None) + "}"
+    return spec.type.__name__.upper()
+
+
+def add_schema_flags(schema: Schema, group_of: Callable[[str], Any]) -> None:
+    """One flag per field that has one; ``group_of(spec.group)`` gives the argparse group.
+
+    Values stay raw text: the layering coerces and checks them, so a bad value gets the same
+    message from a flag, a YAML file, a sweep or the form.
+    """
+    for spec in schema.fields.values():
+        if not spec.flag:
+            continue
+        kwargs: dict[str, Any] = dict(dest=schema.dest(spec), default=None, help=spec.describe(),
+                                      metavar=metavar(spec))
+        if spec.type is bool:
+            kwargs.update(nargs="?", const="true")
+        if spec.repeatable:
+            kwargs["action"] = "append"
+        group_of(spec.group).add_argument(*schema.flag_spellings(spec), **kwargs)
+
+
+def schema_flag_values(schema: Schema, args: argparse.Namespace) -> dict[str, Any]:
+    """The schema's settings given on the command line (only those actually given), by name."""
+    out = {}
+    for spec in schema.fields.values():
+        value = getattr(args, schema.dest(spec), None) if spec.flag else None
+        if value is not None:
+            out[spec.name] = value
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The run config's flags
+# ---------------------------------------------------------------------------------------------
 
 
 def _spellings(name: str) -> list[str]:
@@ -32,15 +86,15 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
     main = parser.add_argument_group("run config")
     main.add_argument(
         "--config", dest="config_file", metavar="FILE", default=None,
-        help="YAML file of settings (flat keys as below; optional slurm:/wandb: sections); "
-        "flags override it",
+        help="YAML file of settings (keys as the flags below, a method's also by group: "
+        "lora: {r: 8}; optional slurm:/wandb: sections); flags override it",
     )
     main.add_argument(
         "--method", dest=CONFIG_DEST_PREFIX + "method", default=argparse.SUPPRESS,
         metavar="{" + ",".join(methods.aliases()) + "}", help=methods.METHOD_FLAG_HELP,
     )
-    groups = {g: parser.add_argument_group(f"{g} options") for g in cfg.GROUPS}
-    settings.add_flags(cfg.RUN_SETTINGS, groups.__getitem__)
+    groups = {g: parser.add_argument_group(f"{g} options") for g in GROUPS}
+    add_schema_flags(cfg.RUN_SETTINGS, groups.__getitem__)
     extra = parser.add_argument_group(
         "other TrainingArguments",
         "Any other transformers.TrainingArguments flag of the study (e.g. --optim, "
@@ -55,7 +109,7 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
 
 def flag_values(args: argparse.Namespace) -> dict[str, Any]:
     """The config settings given on the command line (only those actually given)."""
-    values = settings.flag_values(cfg.RUN_SETTINGS, args)
+    values = schema_flag_values(cfg.RUN_SETTINGS, args)
     # --method and the other TrainingArguments: present only when given (argparse.SUPPRESS).
     for dest, value in vars(args).items():
         key = dest[len(CONFIG_DEST_PREFIX):]
@@ -85,12 +139,43 @@ def config_from_args(
     layers = [user_layer(), *(extra_layers or [])]
     sections: dict[str, Any] = {}
     if getattr(args, "config_file", None):
-        data = cfg.read_yaml_mapping(args.config_file)
-        run, sections = cfg.split_sections(data)
+        data = read_yaml_mapping(args.config_file)
+        run, sections = split_sections(data)
         layers.append((args.config_file, run))
     layers.append(("command line", flag_values(args)))
     config, _ = cfg.build_config(layers)
     return config, sections
+
+
+# ---------------------------------------------------------------------------------------------
+# W&B flags (emotui run, sweep, study)
+# ---------------------------------------------------------------------------------------------
+
+
+def add_wandb_flags(parser: argparse.ArgumentParser) -> None:
+    from emotui.tracking.settings import WANDB_SETTINGS
+
+    group = parser.add_argument_group(
+        "W&B (with --report_to wandb)",
+        "Defaults: the --config file's wandb: section, then WANDB_* variables, then the wandb: "
+        "section of ~/.config/emotui/config.yaml. The API key comes from WANDB_API_KEY or "
+        "'wandb login' only.",
+    )
+    add_schema_flags(WANDB_SETTINGS, lambda _group: group)
+
+
+def wandb_run_choices(args: argparse.Namespace,
+                      sections: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The run's own W&B choices: the --config file's wandb: section overridden by the flags."""
+    from emotui.tracking.settings import WANDB_SETTINGS, run_choices_from
+
+    return run_choices_from(schema_flag_values(WANDB_SETTINGS, args), sections,
+                            config_file=getattr(args, "config_file", None))
+
+
+# ---------------------------------------------------------------------------------------------
+# argparse's errors as one line
+# ---------------------------------------------------------------------------------------------
 
 
 class DashValue(argparse.Action):

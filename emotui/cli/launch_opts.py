@@ -49,17 +49,17 @@ def add_launch_flags(parser: argparse.ArgumentParser) -> None:
         "Also read from the 'slurm:' section of --config FILE and of the user config "
         "(~/.config/emotui/config.yaml); flags win.",
     )
-    from emotui.core.settings import add_flags
+    from emotui.cli.flags import add_schema_flags
     from emotui.launch.resources import SLURM_SETTINGS
 
-    add_flags(SLURM_SETTINGS, lambda _group: slurm)
+    add_schema_flags(SLURM_SETTINGS, lambda _group: slurm)
 
 
 def slurm_flag_values(args: argparse.Namespace) -> dict[str, Any]:
-    from emotui.core.settings import flag_values
+    from emotui.cli.flags import schema_flag_values
     from emotui.launch.resources import SLURM_SETTINGS
 
-    return flag_values(SLURM_SETTINGS, args)
+    return schema_flag_values(SLURM_SETTINGS, args)
 
 
 def _backend_setting(value: Any, source: str) -> str | None:

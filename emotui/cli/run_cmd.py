@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import argparse
 
-from emotui.cli.flags import add_config_flags, config_from_args
+from emotui.cli.flags import (
+    add_config_flags,
+    add_wandb_flags,
+    config_from_args,
+    wandb_run_choices,
+)
 from emotui.cli.inline_run import run_inline
 from emotui.cli.launch_opts import (
     add_launch_flags,
@@ -20,7 +25,7 @@ from emotui.core.methods import describe
 from emotui.core.runstore import RunStore
 from emotui.launch import runs
 from emotui.launch.registry import backend_names, backend_spec
-from emotui.tracking.settings import add_wandb_flags, run_choices_from_args, status_fields
+from emotui.tracking.settings import status_fields
 
 DESCRIPTION = f"""\
 Train a text classifier with one of these methods (--method NAME):
@@ -52,7 +57,7 @@ def handle(args: argparse.Namespace) -> int:
     if args.resume:
         return handle_resume(args)
     config, sections = config_from_args(args)
-    wandb_choices = status_fields(run_choices_from_args(args, sections))
+    wandb_choices = status_fields(wandb_run_choices(args, sections))
     store = RunStore(args.runs_dir)
     backend = choose_backend(args, sections)
     if backend_spec(backend).detached:

@@ -65,7 +65,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                         "cost estimate; start nothing")
     parser.add_argument("--json", action="store_true",
                         help="one JSON document on stdout (messages go to stderr)")
-    from emotui.tracking.settings import add_wandb_flags
+    from emotui.cli.flags import add_wandb_flags
 
     add_wandb_flags(parser)
     parser.set_defaults(handler=handle)

@@ -52,7 +52,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     parser.add_argument("--dry-run", "--dry_run", dest="dry_run", action="store_true",
                         help="validate and print the trials it would start now; start nothing")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
-    from emotui.tracking.settings import add_wandb_flags
+    from emotui.cli.flags import add_wandb_flags
 
     add_wandb_flags(parser)  # W&B settings of the trials (and of the sweep, --controller wandb)
     parser.set_defaults(handler=handle)
@@ -166,7 +166,7 @@ def _gpus(backend: str, sharing: Any) -> list[str]:
 def _sections(args: argparse.Namespace) -> dict[str, Any]:
     if not args.config_file:
         return {}
-    from emotui.core.config import read_yaml_mapping, split_sections
+    from emotui.core.config_files import read_yaml_mapping, split_sections
 
     _run, sections = split_sections(read_yaml_mapping(args.config_file))
     return sections
@@ -213,9 +213,10 @@ def _start(store: Any, args: argparse.Namespace) -> int:
 
 def _trial_status(args: argparse.Namespace) -> dict[str, Any]:
     """Fields every trial's status.json starts with: the W&B choices of --wandb-* / --config."""
-    from emotui.tracking.settings import run_choices_from_args, status_fields
+    from emotui.cli.flags import wandb_run_choices
+    from emotui.tracking.settings import status_fields
 
-    return status_fields(run_choices_from_args(args, _sections(args)))
+    return status_fields(wandb_run_choices(args, _sections(args)))
 
 
 def _resume(store: Any, ref: str, args: argparse.Namespace) -> int:

@@ -8,8 +8,10 @@ apart in tables. Config validation, CLI flags and help, run ids, the TUI's picke
 labels, W&B rows and sweep checks all derive from ``METHODS``; the trainer keeps one model
 builder per name (``emotui.train.builders``).
 
-Adding a method: one ``MethodSpec`` here, one ``@builds`` builder there, its settings in
-``emotui.core.config``'s method group (``owns`` names them), and its tests.
+Adding a method: one ``MethodSpec`` here naming its settings group (``settings``: a dataclass
+of ``emotui.core.method_settings``, where a new family declares one), one ``@builds`` builder in
+``emotui.train.builders``, and its tests (docs/ARCHITECTURE.md lists them). Its settings' flags,
+form rows, sweep keys and config.yaml fields follow.
 """
 
 from __future__ import annotations
@@ -19,22 +21,17 @@ from types import MappingProxyType
 from typing import Any, Mapping, NamedTuple
 
 from emotui.core.errors import ConfigError, or_list
-from emotui.core.settings import suggest
+from emotui.core.method_settings import (
+    DEFAULT_PROMPT_INIT_TEXT, DEFAULT_VIRTUAL_TOKENS, IA3Settings, LoraSettings, PrefixSettings,
+    PromptTuningSettings, PTuningSettings, flat_names, grouped_spellings,
+)
+from emotui.core.setting_values import suggest
 
 # The study's settings that select a method; a config's own `method` key is derived from them.
 PEFT_FIELD = "peft_method"
 INIT_TEXT_FIELD = "prompt_tuning_init_text"
 VIRTUAL_TOKENS_FIELD = "prompt_tuning_num_virtual_tokens"
-DEFAULT_PROMPT_INIT_TEXT = "classify the emotion of the following text: "
-# Random-init prompts have no text to take a length from (text init uses the text's tokens).
-DEFAULT_VIRTUAL_TOKENS = 20
 LR = "learning_rate"
-LORA_FIELDS = ("lora_r", "lora_alpha", "lora_dropout", "lora_target_modules", "lora_bias",
-               "use_dora", "use_rslora", "init_lora_weights")
-IA3_FIELDS = ("ia3_target_modules", "ia3_feedforward_modules")
-PREFIX_FIELDS = ("prefix_num_virtual_tokens", "prefix_projection", "prefix_encoder_hidden_size")
-P_TUNING_FIELDS = ("p_tuning_num_virtual_tokens", "p_tuning_encoder_reparameterization_type",
-                   "p_tuning_encoder_hidden_size")
 
 
 class Shown(NamedTuple):
@@ -56,8 +53,10 @@ class MethodSpec:
     peft_method: str | None  # the study's --peft_method value (None: no PEFT)
     # Prompt tuning variants differ by their init text: True needs one, False has none.
     init_text: bool | None = None
-    # Config fields that apply to this method (and any other method listing them) only.
-    owns: tuple[str, ...] = ()
+    # Its own settings: a group of emotui.core.method_settings (None: the general ones only),
+    # less the group's settings it does not take (random-init prompts have no init text).
+    settings: type | None = None
+    omits: tuple[str, ...] = ()
     # What this method uses for settings no layer gave, e.g. {"learning_rate": 1e-3}: filled in
     # once the method is recognised, however it was chosen (--method, --peft_method, a sweep, the
     # form); config.yaml lists them under `method_defaults`. The form starts from them.
@@ -66,9 +65,18 @@ class MethodSpec:
     # peft can fold the trained adapter into the base weights: `emotui export` then writes a
     # plain transformers model (by default); the others export the adapter with its base named.
     mergeable: bool = False
+    # The run config's fields that apply to this method (and any other method taking them)
+    # only: its group's, by their flat names (lora_r), in declaration order.
+    owns: tuple[str, ...] = field(init=False, default=())
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "defaults", MappingProxyType(dict(self.defaults)))
+        names = flat_names(self.settings) if self.settings else {}
+        unknown = set(self.omits) - set(names)
+        if unknown:
+            raise AssertionError(f"{self.name} omits {sorted(unknown)}, not in its settings")
+        object.__setattr__(self, "owns", tuple(flat for name, flat in names.items()
+                                               if name not in self.omits))
 
     def matches(self, config: Mapping[str, Any]) -> bool:
         """Whether the study's settings in ``config`` select this method."""
@@ -97,7 +105,7 @@ METHODS: tuple[MethodSpec, ...] = (
     MethodSpec(
         name="lora", alias="lora", tag="lora", label="LoRA",
         help="low-rank adapters on --lora_target_modules; the encoder stays frozen",
-        peft_method="lora", owns=LORA_FIELDS, defaults={LR: 2e-3},
+        peft_method="lora", settings=LoraSettings, defaults={LR: 2e-3},
         shown=(Shown("lora_r", "r"), Shown("lora_alpha", "a"), Shown("lora_target_modules"),
                Shown("use_dora", "dora"), Shown("use_rslora", "rslora")),
         mergeable=True,
@@ -106,8 +114,7 @@ METHODS: tuple[MethodSpec, ...] = (
         name="prompt_tuning_text", alias="prompt-text", tag="ptext",
         label="prompt tuning, text init",
         help=f"trained tokens that start as --{INIT_TEXT_FIELD}",
-        peft_method="prompt_tuning", init_text=True,
-        owns=(VIRTUAL_TOKENS_FIELD, INIT_TEXT_FIELD),
+        peft_method="prompt_tuning", init_text=True, settings=PromptTuningSettings,
         defaults={INIT_TEXT_FIELD: DEFAULT_PROMPT_INIT_TEXT, LR: 3e-2},
         shown=(Shown(VIRTUAL_TOKENS_FIELD, "vt"), Shown(INIT_TEXT_FIELD)),
     ),
@@ -115,27 +122,27 @@ METHODS: tuple[MethodSpec, ...] = (
         name="prompt_tuning_random", alias="prompt-random", tag="prand",
         label="prompt tuning, random init",
         help="trained tokens that start random",
-        peft_method="prompt_tuning", init_text=False,
-        owns=(VIRTUAL_TOKENS_FIELD,),
+        peft_method="prompt_tuning", init_text=False, settings=PromptTuningSettings,
+        omits=("init_text",),
         defaults={LR: 1e-1, VIRTUAL_TOKENS_FIELD: DEFAULT_VIRTUAL_TOKENS},
         shown=(Shown(VIRTUAL_TOKENS_FIELD, "vt"),),
     ),
     MethodSpec(
         name="ia3", alias="ia3", tag="ia3", label="IA3",
         help="learned scales on --ia3_target_modules' activations; the encoder stays frozen",
-        peft_method="ia3", owns=IA3_FIELDS, defaults={LR: 3e-2},
+        peft_method="ia3", settings=IA3Settings, defaults={LR: 3e-2},
         shown=(Shown("ia3_target_modules"),), mergeable=True,
     ),
     MethodSpec(
         name="prefix_tuning", alias="prefix", tag="prefix", label="prefix tuning (P-tuning v2)",
         help="trained key/value prefixes in every layer; the encoder stays frozen",
-        peft_method="prefix_tuning", owns=PREFIX_FIELDS, defaults={LR: 3e-2},
+        peft_method="prefix_tuning", settings=PrefixSettings, defaults={LR: 3e-2},
         shown=(Shown("prefix_num_virtual_tokens", "vt"), Shown("prefix_projection", "proj")),
     ),
     MethodSpec(
         name="p_tuning", alias="p-tuning", tag="ptune", label="P-tuning",
         help="virtual tokens produced by a small prompt encoder (MLP or LSTM)",
-        peft_method="p_tuning", owns=P_TUNING_FIELDS, defaults={LR: 3e-2},
+        peft_method="p_tuning", settings=PTuningSettings, defaults={LR: 3e-2},
         shown=(Shown("p_tuning_num_virtual_tokens", "vt"),
                Shown("p_tuning_encoder_reparameterization_type", "enc")),
     ),
@@ -290,6 +297,16 @@ def applies(field_name: str, method: str | None) -> bool:
 
 def owned_fields() -> tuple[str, ...]:
     return tuple(dict.fromkeys(f for m in METHODS for f in m.owns))
+
+
+def setting_groups() -> tuple[type, ...]:
+    """The methods' settings groups, each once, in registry order (RunConfig's order)."""
+    return tuple(dict.fromkeys(m.settings for m in METHODS if m.settings))
+
+
+def grouped_keys() -> dict[str, str]:
+    """{grouped spelling: flat name} of every method's settings: {"lora.r": "lora_r", ...}."""
+    return {k: v for group in setting_groups() for k, v in grouped_spellings(group).items()}
 
 
 def shown_fields() -> tuple[str, ...]:

@@ -3,25 +3,25 @@
 A settings dataclass (``RunConfig``, ``SlurmResources``, ``WandbSettings``) declares each field
 with ``setting(default, help, ...)``; ``Schema.of`` completes those declarations with the field's
 name and type. Everything else is derived from the ``FieldSpec``: turning a raw value (a flag's
-text, a YAML scalar) into the field's type, the range and choice check, the command-line flag,
-the TUI form row and the help text, which is written once.
+text, a YAML scalar) into the field's type and the range and choice check
+(``emotui.core.setting_values``), the command-line flag (``emotui.cli.flags``), the TUI form row
+and the help text, which is written once.
 
 Precedence, lowest first: defaults < the user config (``~/.config/emotui/config.yaml``) < a
 ``--config`` file < flags (or the TUI's form). ``layer_settings`` merges layers given in that
-order and names the layer in every error it raises.
+order and names the layer in every error it raises. A layer is a plain mapping: the CLI turns
+its parsed flags into one (``emotui.cli.flags``), and the flags themselves are made there too.
 """
 
 from __future__ import annotations
 
-import argparse
 import copy
 import dataclasses
-import difflib
-import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from emotui.core.errors import ConfigError
+from emotui.core.setting_values import check_range, coerce, suggest
 
 # Where a field appears in the TUI form: among the common fields, only behind "all fields", or
 # never (a dedicated widget sets it, or it has no sensible form input).
@@ -38,9 +38,6 @@ Parser = Callable[[Any, str], Any]
 # (source name, {key: raw value}); None stands for a layer that is absent.
 Layer = tuple[str, "Mapping[str, Any] | None"]
 
-_TRUE = {"true", "yes", "y", "1", "on"}
-_FALSE = {"false", "no", "n", "0", "off"}
-_NULL_WORDS = {"none", "null"}
 _TYPES = {"bool": bool, "int": int, "float": float, "str": str, "dict": dict, "list": list}
 
 
@@ -92,16 +89,18 @@ class FieldSpec:
 
 
 def setting(default: Any, help: str, group: str = "", *, form: bool | str = False,
-            type: type | None = None, **kw: Any) -> Any:
+            type: type | None = None, name: str = "", **kw: Any) -> Any:
     """Declare a field of a settings dataclass; ``Schema.of`` completes it with name and type.
 
     ``form``: True shows the field among the common form fields, False behind "all fields",
-    FORM_HIDDEN never. Other keywords are FieldSpec's.
+    FORM_HIDDEN never. ``name``: in a method's settings group, the flat name of the run config
+    when it is not ``<group>_<field>`` (emotui.core.method_settings). Other keywords are
+    FieldSpec's.
     """
     visibility = form if isinstance(form, str) else FORM_SHOWN if form else FORM_ADVANCED
     if "choices" in kw and kw["choices"] is not None:
         kw["choices"] = tuple(kw["choices"])
-    spec = FieldSpec(name="", type=type or object, default=default, help=help, group=group,
+    spec = FieldSpec(name=name, type=type or object, default=default, help=help, group=group,
                      form=visibility, **kw)
     meta = {"spec": spec}
     if isinstance(default, (list, dict)):
@@ -121,6 +120,9 @@ class Schema:
     cls: type
     fields: Mapping[str, FieldSpec]
     aliases: Mapping[str, str] = field(default_factory=dict)  # other spellings of a key
+    # Names of setting groups: a mapping under one spells its settings grouped, so
+    # {lora: {r: 8}} is lora.r (which ``aliases`` resolves).
+    nested: frozenset[str] = frozenset()
     # Keys that are no field but which the caller handles (returned by Layered.add).
     others: frozenset[str] = frozenset()
     # Empty values (None, "", [], {}) mean "not given here" rather than "unset".
@@ -176,8 +178,27 @@ class Schema:
             dashed, underscored = f"--{base.replace('_', '-')}", f"--{base}"
             spellings = {"first": [underscored, dashed], "second": [dashed, underscored],
                          "none": [dashed]}[self.underscore_flags]
-            out += spellings
+            # A grouped spelling (--lora.target_modules) is written as its YAML key is.
+            out += [underscored] if "." in name else spellings
         return list(dict.fromkeys(out))
+
+    def spread(self, raw: Mapping[str, Any], source: str) -> dict[str, Any]:
+        """``raw`` with each group's mapping spread into grouped keys: {lora: {r: 8}} ->
+        {lora.r: 8}; every other key as it is."""
+        out: dict[str, Any] = {}
+        for raw_key, value in raw.items():
+            group = str(raw_key).strip()
+            if group not in self.nested:
+                out[raw_key] = value
+            elif isinstance(value, Mapping):
+                out.update({f"{group}.{key}": inner for key, inner in value.items()})
+            elif value is not None:
+                raise ConfigError(f"{group} (from {source}) must be a mapping of {group} "
+                                  f"settings, e.g. {group}: {{{self._first_of(group)}: ...}}")
+        return out
+
+    def _first_of(self, group: str) -> str:
+        return next((a.split(".", 1)[1] for a in self.aliases if a.startswith(group + ".")), "")
 
     def dest(self, spec: FieldSpec) -> str:
         return self.dest_prefix + spec.name
@@ -195,130 +216,6 @@ def _annotation_type(f: dataclasses.Field) -> tuple[type, bool]:
     if base not in _TYPES:
         raise AssertionError(f"unsupported annotation {ann!r} on {f.name}")
     return _TYPES[base], nullable
-
-
-# ---------------------------------------------------------------------------------------------
-# One value: coercion and the range check
-# ---------------------------------------------------------------------------------------------
-
-
-def suggest(name: str, candidates: Iterable[str], cutoff: float = 0.6) -> str:
-    """"; did you mean 'x'?" or ''."""
-    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=cutoff)
-    return f"; did you mean '{close[0]}'?" if close else ""
-
-
-def coerce(spec: FieldSpec, value: Any, source: str) -> Any:
-    """Turn a raw value (a string from a flag, a YAML scalar) into the field's type, or raise."""
-    typ = spec.type
-    where = spec.where(source)
-    if value is None or (isinstance(value, str) and value.strip().lower() in _NULL_WORDS
-                         and typ is not str):
-        if spec.nullable:
-            return None
-        raise ConfigError(f"{where} must be a {typ.__name__}, not empty")
-    if spec.parse is not None:
-        return spec.parse(value, source)
-    if typ is bool:
-        if isinstance(value, bool):
-            return value
-        text = str(value).strip().lower()
-        if text in _TRUE:
-            return True
-        if text in _FALSE:
-            return False
-        raise ConfigError(f"{where} must be true or false, got {value!r}")
-    if typ is int:
-        return _integer(value, where)
-    if typ is float:
-        if isinstance(value, bool):
-            raise ConfigError(f"{where} must be a number, got {value!r}")
-        try:
-            # YAML 1.1 reads 2e-5 (no dot) as a string; float() takes it.
-            number = float(str(value).strip()) if isinstance(value, str) else float(value)
-        except (TypeError, ValueError):
-            raise ConfigError(f"{where} must be a number, got {value!r}") from None
-        if not math.isfinite(number):
-            raise ConfigError(f"{where} must be a finite number, got {value!r}")
-        return number
-    if typ is dict:
-        if not isinstance(value, Mapping):
-            raise ConfigError(f"{where} must be a mapping, got {value!r}")
-        return dict(value)
-    if typ is list:
-        if isinstance(value, str):
-            items = value.split(",")
-        elif isinstance(value, (list, tuple)):
-            items = [str(v) for v in value]
-        else:
-            raise ConfigError(f"{where} must be a list or comma-separated text, got {value!r}")
-        return [item.strip() for item in items if item.strip()]
-    if isinstance(value, (list, tuple)):
-        # A YAML list for a comma-separated option (lora_target_modules: [query, value]).
-        return ",".join(str(v) for v in value)
-    return str(value)
-
-
-def _integer(value: Any, where: str) -> int:
-    if isinstance(value, bool):
-        raise ConfigError(f"{where} must be an integer, got {value!r}")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    try:
-        return int(str(value).strip())
-    except ValueError:
-        try:
-            as_float = float(str(value).strip())
-        except ValueError:
-            as_float = math.nan
-        if as_float.is_integer():
-            return int(as_float)
-        raise ConfigError(f"{where} must be an integer, got {value!r}") from None
-
-
-def below_min(spec: FieldSpec, value: float, *, reachable: bool = True) -> str | None:
-    """"must be > 0" when ``value`` breaks the field's lower bound, else None. ``reachable``
-    False: the value itself is never taken, only values above it (an open interval's end)."""
-    lo = spec.min
-    if lo is None:
-        return None
-    if value < lo or (value == lo and reachable and spec.min_exclusive):
-        return f"must be {'>' if spec.min_exclusive else '>='} {_bound(lo)}"
-    return None
-
-
-def _bound(limit: float) -> str:
-    # 4294967295, not 4.29497e+09: a bound a user must type back exactly.
-    return str(int(limit)) if float(limit).is_integer() and abs(limit) < 1e16 else f"{limit:g}"
-
-
-def above_max(spec: FieldSpec, value: float, *, reachable: bool = True) -> str | None:
-    """"must be < 1" when ``value`` breaks the field's upper bound, else None."""
-    hi = spec.max
-    if hi is None:
-        return None
-    if value > hi or (value == hi and reachable and spec.max_exclusive):
-        return f"must be {'<' if spec.max_exclusive else '<='} {_bound(hi)}"
-    return None
-
-
-def check_range(spec: FieldSpec, value: Any, source: str) -> None:
-    """A coerced value against the field's choices and bounds; a one-line ConfigError if not."""
-    if value is None:
-        return
-    where = spec.where(source)
-    if spec.choices is not None and value not in spec.choices:
-        shown = ", ".join("unset" if c is None else str(c) for c in spec.choices)
-        raise ConfigError(
-            f"{where} must be one of: {shown}; got {value!r}"
-            + suggest(str(value), [str(c) for c in spec.choices if c], cutoff=0.5)
-        )
-    if spec.type in (int, float) and not isinstance(value, bool):
-        problem = below_min(spec, value) or above_max(spec, value)
-        if problem:
-            raise ConfigError(f"{where} {problem}, got {value!r}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -350,7 +247,7 @@ class Layered:
             raise ConfigError(f"{self.schema.title} settings (from {source}) must be a mapping, "
                               f"not {type(raw).__name__}")
         others: dict[str, Any] = {}
-        for raw_key, raw_value in raw.items():
+        for raw_key, raw_value in self.schema.spread(raw, source).items():
             key = self.schema.key(raw_key)
             if self.schema.refuse is not None:
                 self.schema.refuse(key, str(raw_key), source)
@@ -407,48 +304,8 @@ def layer_settings(schema: Schema, layers: Sequence[Layer], *,
 
 
 # ---------------------------------------------------------------------------------------------
-# Command-line flags and form rows
+# Form rows (the command-line flags are emotui.cli.flags')
 # ---------------------------------------------------------------------------------------------
-
-_BOOL_METAVAR = "{true,false}"
-
-
-def metavar(spec: FieldSpec) -> str:
-    if spec.metavar:
-        return spec.metavar
-    if spec.type is bool:
-        return _BOOL_METAVAR
-    if spec.choices:
-        return "{" + ",".join(str(c) for c in spec.choices if c is not None) + "}"
-    return spec.type.__name__.upper()
-
-
-def add_flags(schema: Schema, group_of: Callable[[str], Any]) -> None:
-    """One flag per field that has one; ``group_of(spec.group)`` gives the argparse group.
-
-    Values stay raw text: the layering coerces and checks them, so a bad value gets the same
-    message from a flag, a YAML file, a sweep or the form.
-    """
-    for spec in schema.fields.values():
-        if not spec.flag:
-            continue
-        kwargs: dict[str, Any] = dict(dest=schema.dest(spec), default=None, help=spec.describe(),
-                                      metavar=metavar(spec))
-        if spec.type is bool:
-            kwargs.update(nargs="?", const="true")
-        if spec.repeatable:
-            kwargs["action"] = "append"
-        group_of(spec.group).add_argument(*schema.flag_spellings(spec), **kwargs)
-
-
-def flag_values(schema: Schema, args: argparse.Namespace) -> dict[str, Any]:
-    """The schema's settings given on the command line (only those actually given)."""
-    out = {}
-    for spec in schema.fields.values():
-        value = getattr(args, schema.dest(spec), None) if spec.flag else None
-        if value is not None:
-            out[spec.name] = value
-    return out
 
 
 def form_specs(schema: Schema, *, method: str | None = None,

@@ -2,7 +2,8 @@
 tests).
 
 ``~/.config/emotui/config.yaml`` (or ``$EMOTUI_CONFIG``) holds sections such as ``slurm:``
-(launch defaults) and ``wandb:`` (entity, project, tags...), and may hold flat run defaults.
+(launch defaults) and ``wandb:`` (entity, project, tags...), and may hold run defaults (flat,
+or a method's by group: ``lora: {r: 8}``).
 A missing file means no defaults; a broken one is a one-line ConfigError naming the file.
 """
 
@@ -12,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from emotui.core.config import read_yaml_mapping, split_sections
+from emotui.core.config_files import read_yaml_mapping, split_sections
 from emotui.core.errors import ConfigError
 
 USER_CONFIG_ENV = "EMOTUI_CONFIG"

@@ -3,11 +3,12 @@
 ``load_sweep(path, overrides)`` returns a ``SweepSpec``: method, metric, parameters (each a
 ``Distribution`` over one run-config field), run_cap and hyperband settings. Parameter names are
 checked against the run config schema (``emotui.core.config``: FIELDS, the study's aliases such as
-``text_column_name``, and the other TrainingArguments), discrete values are coerced and
+``text_column_name``, a method's settings by group: ``lora.r`` or W&B's nested ``lora:
+{parameters: {r: ...}}``, and the other TrainingArguments), discrete values are coerced and
 range-checked with the schema's own ``coerce_value``/``check_range``, continuous distributions must
-stay inside a field's range (the same bound check, ``emotui.core.settings``) and give integers for
-integer fields, and ``trial_config`` builds every
-trial's full ``RunConfig`` through ``build_config`` so the combination rules apply too.
+stay inside a field's range (the same bound check, ``emotui.core.setting_values``) and give
+integers for integer fields, and ``trial_config`` builds every trial's full ``RunConfig``
+through ``build_config`` so the combination rules apply too.
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ from typing import Any
 
 from emotui.core import config as cfg
 from emotui.core import methods
+from emotui.core.config_files import read_yaml_mapping
 from emotui.core.errors import ConfigError
-from emotui.core.settings import above_max, below_min
+from emotui.core.setting_values import above_max, below_min
 from emotui.sweep.distributions import DISCRETE, GRID_OK, Distribution
 from emotui.sweep.metric import Metric
 
@@ -244,7 +246,7 @@ class SweepSpec:
 
 def load_sweep(path: str | Path, overrides: list[str] | None = None) -> SweepSpec:
     """Read and fully validate a sweep file (plus ``--set key=value`` overrides)."""
-    data = cfg.read_yaml_mapping(Path(path), "sweep file")
+    data = read_yaml_mapping(Path(path), "sweep file")
     return parse_sweep(data, source=str(path), overrides=parse_overrides(overrides or []))
 
 
@@ -317,7 +319,7 @@ def parse_sweep(data: Mapping[str, Any], *, source: str = "sweep file",
         project=data.get("project"), entity=data.get("entity"), source=source,
         overrides=dict(overrides or {}),
     )
-    for raw_key, block in params.items():
+    for raw_key, block in _spread_groups(params, source).items():
         param = parse_parameter(str(raw_key), block, source)
         if param.key in spec.parameters:
             raise ConfigError(f"{source}: parameters {spec.parameters[param.key].raw_key} and "
@@ -336,6 +338,15 @@ def parse_sweep(data: Mapping[str, Any], *, source: str = "sweep file",
                 )
     validate_combinations(spec)
     return spec
+
+
+def _spread_groups(params: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """A method's settings group, nested as W&B nests parameters (``lora: {parameters: {r:
+    {values: [...]}}}``) or as config files do (``lora: {r: ...}``), as grouped keys (``lora.r``)."""
+    unnested = {key: block["parameters"] if str(key).strip() in cfg.RUN_SETTINGS.nested
+                and isinstance(block, dict) and set(block) == {"parameters"} else block
+                for key, block in params.items()}
+    return cfg.RUN_SETTINGS.spread(unnested, f"{source} parameters")
 
 
 def parse_parameter(raw_key: str, block: Any, source: str) -> Parameter:

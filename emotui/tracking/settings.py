@@ -11,7 +11,6 @@ a config section is refused, so it never lands in a file emotui writes.
 
 from __future__ import annotations
 
-import argparse
 import os
 import socket
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from typing import Any, Mapping
 from urllib.parse import urlparse
 
 from emotui.core.errors import ConfigError
-from emotui.core.settings import Schema, add_flags, flag_values, layer_settings, setting
+from emotui.core.settings import Schema, layer_settings, setting
 
 DEFAULT_PROJECT = "emotui"
 STATUS_KEY = "wandb_settings"
@@ -108,28 +107,14 @@ def resolve(run_choices: Mapping[str, Any] | None = None, *, user: Mapping[str, 
     ]).build()
 
 
-# ---------------------------------------------------------------------------------------------
-# Command-line flags (added to `emotui run` and `emotui sweep`)
-# ---------------------------------------------------------------------------------------------
-
-
-def add_wandb_flags(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group(
-        "W&B (with --report_to wandb)",
-        "Defaults: the --config file's wandb: section, then WANDB_* variables, then the wandb: "
-        "section of ~/.config/emotui/config.yaml. The API key comes from WANDB_API_KEY or "
-        "'wandb login' only.",
-    )
-    add_flags(WANDB_SETTINGS, lambda _group: group)
-
-
-def run_choices_from_args(args: argparse.Namespace,
-                          sections: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The run's own W&B choices: the --config file's wandb: section overridden by the flags."""
-    config_file = getattr(args, "config_file", None) or "--config"
+def run_choices_from(flags: Mapping[str, Any] | None,
+                     sections: Mapping[str, Any] | None = None, *,
+                     config_file: str | None = None) -> dict[str, Any]:
+    """The run's own W&B choices: the ``--config`` file's ``wandb:`` section (``sections``)
+    overridden by ``flags``, the W&B settings given on the command line ({project: ...})."""
     return layer_settings(WANDB_SETTINGS, [
-        (f"{config_file} (wandb:)", (sections or {}).get("wandb")),
-        ("command line", flag_values(WANDB_SETTINGS, args)),
+        (f"{config_file or '--config'} (wandb:)", (sections or {}).get("wandb")),
+        ("command line", dict(flags or {})),
     ]).values
 
 

@@ -15,7 +15,7 @@ from torch import nn
 
 from emotui.core.config import RunConfig
 from emotui.core.errors import ConfigError
-from emotui.core.methods import DEFAULT_VIRTUAL_TOKENS
+from emotui.core.method_settings import DEFAULT_VIRTUAL_TOKENS
 from emotui.core.methods import get as method_spec
 from emotui.core.methods import names as method_names
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from emotui.core.config import AUTO_COMPILE_MIN_STEPS
+from emotui.core.general_settings import AUTO_COMPILE_MIN_STEPS
 
 log = logging.getLogger("emotui")
 

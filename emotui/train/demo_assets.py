@@ -189,7 +189,7 @@ def build_demo_assets(root: Path) -> DemoAssets:
     write_data(assets.data_dir)
     rng = random.Random(1234)
     corpus = [sentence(rng, EMOTION_LABELS[i % len(EMOTION_LABELS)]) for i in range(3000)]
-    from emotui.core.methods import DEFAULT_PROMPT_INIT_TEXT
+    from emotui.core.method_settings import DEFAULT_PROMPT_INIT_TEXT
 
     corpus.append(DEFAULT_PROMPT_INIT_TEXT)
     # Separate sentences (another seed) for the warm-up: the demo's test set stays unseen.

@@ -25,8 +25,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from emotui.core.config import RunConfig, greater_is_better, logging_interval, plan_steps
+from emotui.core.config import RunConfig
 from emotui.core.errors import ConfigError
+from emotui.core.general_settings import greater_is_better, logging_interval, plan_steps
 from emotui.train.batches import Encoded, collate, train_batches
 from emotui.train.checkpoint import Checkpointer, load_trainer_state, rng_state, set_rng_state
 from emotui.train.compiling import (

@@ -23,9 +23,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from emotui.core.config import RunConfig, greater_is_better, logging_interval, plan_steps
+from emotui.core.config import RunConfig
 from emotui.core.errors import ConfigError
 from emotui.core.events import truncate_after_step
+from emotui.core.general_settings import greater_is_better, logging_interval, plan_steps
 from emotui.core.runstore import RunPaths
 from emotui.train import runlog
 from emotui.train.errors import Preempted

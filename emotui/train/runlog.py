@@ -12,7 +12,8 @@ from __future__ import annotations
 import logging
 from typing import Any, Mapping
 
-from emotui.core.config import RunConfig, greater_is_better
+from emotui.core.config import RunConfig
+from emotui.core.general_settings import greater_is_better
 from emotui.core.progress import format_duration
 
 log = logging.getLogger("emotui.run")

@@ -4,9 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from emotui.core.config import (
-    FIELDS, RunConfig, build_config, config_from_yaml, dump_config, read_yaml_mapping,
-)
+from emotui.core.config import FIELDS, RunConfig, build_config, config_from_yaml, dump_config
+from emotui.core.config_files import read_yaml_mapping
 from emotui.core.errors import ConfigError
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from emotui.core.config import build_config, looks_like_missing_local_path
+from emotui.core.config import build_config
+from emotui.core.config_checks import looks_like_missing_local_path
 from emotui.core.errors import ConfigError
 
 

@@ -10,8 +10,8 @@ import pytest
 from emotui.core import methods
 from emotui.core.config import (
     FIELDS, build_config, check_range, coerce_value, config_from_yaml, dump_config,
-    read_yaml_mapping, split_sections,
 )
+from emotui.core.config_files import read_yaml_mapping, split_sections
 
 PEFT = [m for m in methods.METHODS if m.peft_method]
 

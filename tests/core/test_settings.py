@@ -8,15 +8,16 @@ from dataclasses import dataclass
 
 import pytest
 
+from emotui.cli.flags import add_schema_flags, schema_flag_values, wandb_run_choices
 from emotui.core import settings
 from emotui.core.config import FIELDS, RUN_SETTINGS, build_config
 from emotui.core.errors import ConfigError
+from emotui.core.setting_values import above_max, below_min, check_range, coerce
 from emotui.core.settings import (
-    MERGE_EXTEND, MERGE_UPDATE, Schema, above_max, below_min, check_range, coerce, form_specs,
-    layer_settings, setting,
+    MERGE_EXTEND, MERGE_UPDATE, Schema, form_specs, layer_settings, setting,
 )
 from emotui.launch.resources import SLURM_SETTINGS, resources_from_sources
-from emotui.tracking.settings import WANDB_SETTINGS, resolve, run_choices_from_args
+from emotui.tracking.settings import WANDB_SETTINGS, resolve
 
 
 @dataclass
@@ -190,18 +191,18 @@ def test_wandb_layers_name_their_source(tmp_path, monkeypatch):
     assert resolve({"project": "run"}, environ={"WANDB_PROJECT": "env"}).project == "run"
     args = argparse.Namespace(config_file="exp.yaml", wandb_mode="sometimes")
     with pytest.raises(ConfigError, match=r"wandb mode \(from command line\) must be one of"):
-        run_choices_from_args(args, {"wandb": {"mode": "offline"}})
+        wandb_run_choices(args, {"wandb": {"mode": "offline"}})
     args.wandb_mode = None
     with pytest.raises(ConfigError, match=r"wandb mode \(from exp.yaml \(wandb:\)\)"):
-        run_choices_from_args(args, {"wandb": {"mode": "sometimes"}})
-    assert run_choices_from_args(args, {"wandb": {"Mode": "dryrun"}}) == {"mode": "offline"}
+        wandb_run_choices(args, {"wandb": {"mode": "sometimes"}})
+    assert wandb_run_choices(args, {"wandb": {"Mode": "dryrun"}}) == {"mode": "offline"}
 
 
 # --- flags and form rows ------------------------------------------------------------------------
 
 def parser_for(schema: Schema) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser()
-    settings.add_flags(schema, lambda _group: parser)
+    add_schema_flags(schema, lambda _group: parser)
     return parser
 
 
@@ -231,9 +232,9 @@ def test_flag_spellings_and_values():
         "--wandb-project", "--wandb_project"]
     args = parser_for(SLURM_SETTINGS).parse_args(
         ["--partition", "gpu", "--setup", "a", "--setup", "b"])
-    assert settings.flag_values(SLURM_SETTINGS, args) == {"partition": "gpu", "setup": ["a", "b"]}
+    assert schema_flag_values(SLURM_SETTINGS, args) == {"partition": "gpu", "setup": ["a", "b"]}
     args = parser_for(TOY).parse_args(["--flag", "--rate", "0.5"])
-    assert settings.flag_values(TOY, args) == {"flag": "true", "rate": "0.5"}
+    assert schema_flag_values(TOY, args) == {"flag": "true", "rate": "0.5"}
 
 
 def test_form_rows_follow_visibility_and_method():

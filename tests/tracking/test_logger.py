@@ -7,6 +7,7 @@ import logging
 import pytest
 from tracking_helpers import PLANTED_KEY, files_containing, wait_for_exit_record
 
+from emotui.cli.flags import wandb_run_choices
 from emotui.core.config import build_config, dump_config
 from emotui.core.errors import ConfigError
 from emotui.core.runstore import RunStore
@@ -14,9 +15,7 @@ from emotui.core.seeds import GROUP_FIELD
 from emotui.core.status import write_status
 from emotui.tracking import NullLogger, keys, open_logger
 from emotui.tracking.offline import read_offline_runs
-from emotui.tracking.settings import (
-    STATUS_KEY, clean_section, resolve, run_choices_from_args, status_fields,
-)
+from emotui.tracking.settings import STATUS_KEY, clean_section, resolve, status_fields
 from emotui.tracking.wandb_logger import WandbLogger
 
 EVENTS = [
@@ -262,7 +261,7 @@ def test_run_choices_from_flags_and_config_section():
     args = argparse.Namespace(wandb_project="flagged", wandb_entity=None, wandb_group=None,
                               wandb_tags="x, y", wandb_mode=None)
     sections = {"wandb": {"project": "file", "group": "g1", "mode": "offline"}}
-    choices = run_choices_from_args(args, sections)
+    choices = wandb_run_choices(args, sections)
     assert choices == {"project": "flagged", "group": "g1", "mode": "offline", "tags": ["x", "y"]}
     assert status_fields(choices) == {STATUS_KEY: choices}
     assert status_fields({}) == {}

@@ -8,8 +8,9 @@ import pytest
 import torch
 from torch import nn
 
-from emotui.core.config import AUTO_COMPILE_MIN_STEPS, build_config
+from emotui.core.config import build_config
 from emotui.core.errors import ConfigError
+from emotui.core.general_settings import AUTO_COMPILE_MIN_STEPS
 from emotui.train.compiling import (
     CompileStats,
     compile_cache_dir,

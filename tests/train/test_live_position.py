@@ -9,8 +9,8 @@ import time
 import pytest
 from toy_runs import new_run, toy_config
 
-from emotui.core.config import logging_interval
 from emotui.core.events import read_all
+from emotui.core.general_settings import logging_interval
 from emotui.core.status import read_status
 from emotui.train import ticker as ticker_module
 from emotui.train import train
