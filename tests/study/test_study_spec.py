@@ -172,3 +172,12 @@ confirm: {seeds: [1, 2], num_train_epochs: 2}
             _load(tmp_path, text.replace("    confirm: {num_train_epochs: 3}\n", bad))
     with pytest.raises(ConfigError, match="lists no confirm seeds"):
         _load(tmp_path, text.replace("confirm: {seeds: [1, 2], num_train_epochs: 2}\n", ""))
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "sweep_configs").glob("study*.yaml")),
+                         ids=lambda p: p.name)
+def test_every_shipped_study_file_validates(path, monkeypatch):
+    monkeypatch.chdir(REPO)  # their model and data paths are relative to the repository
+    spec = load_study([str(path)])
+    assert spec.methods and all(m.planned >= 1 for m in spec.methods.values())
+    assert spec.confirm_seeds == [1, 2, 3]
