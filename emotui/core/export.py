@@ -3,6 +3,14 @@
 Used by `emotui compare` and the TUI's compare screen; pure stdlib so both can call it freely.
 Machine formats (csv, tsv, json) keep values as they are (fractions, raw counts, seconds); the typeset formats (md, latex, typst)
 show numbers rounded for reading and escape whatever the target language treats as markup.
+
+Spreadsheets run a CSV or TSV cell that starts with ``=``, ``+``, ``-`` or ``@`` (or a tab or
+carriage return) as a formula, and text reaches these cells from places nobody checks (W&B rows,
+hand-edited configs). As OWASP recommends ("CSV Injection"), such a *text* cell is written with a
+``'`` in front (``neutralised``), which spreadsheets show as text; numbers are written as they
+are, so ``-0.5`` stays a number. Every CSV/TSV cell emotui writes (``compare``, the TUI's export,
+the piped tables of ``ls``, ``show``, ``sweep status``, ``study status``) goes through
+``csv_cell`` / ``tsv_cell``.
 """
 
 from __future__ import annotations
@@ -103,23 +111,47 @@ def machine_value(value: Any) -> Any:
     return value
 
 
+# What a spreadsheet takes a cell for a formula by, when the cell starts with it (OWASP).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralised(text: str) -> str:
+    """A text cell a spreadsheet shows as text, never runs: ``'`` before a formula start."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def csv_cell(value: Any) -> Any:
+    """A CSV cell: machine_value, text neutralised (numbers stay numbers)."""
+    value = machine_value(value)
+    if not isinstance(value, str):
+        return value
+    # The csv module quotes a cell holding "\n" but not one holding a lone "\r", which would
+    # then end the row early in a reader: line breaks inside a cell are written as "\n".
+    return neutralised(value).replace("\r\n", "\n").replace("\r", "\n")
+
+
 def to_csv(rows: list[dict[str, Any]], columns: list[str]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(columns)
+    writer.writerow([csv_cell(c) for c in columns])
     for row in rows:
-        writer.writerow([machine_value(row.get(c)) for c in columns])
+        writer.writerow([csv_cell(row.get(c)) for c in columns])
     return out.getvalue()
 
 
 def tsv_cell(value: Any) -> str:
-    # Tabs and newlines inside a value would break the line into columns: they become spaces.
-    return " ".join(str(machine_value(value)).split())
+    """A TSV cell: machine_value on one line, text neutralised (numbers stay numbers)."""
+    value = machine_value(value)
+    if not isinstance(value, str):
+        return str(value)
+    # Tabs and newlines inside a value would break the line into columns: they become spaces
+    # (before neutralising: " =1" would otherwise become "=1").
+    return neutralised(" ".join(value.split()))
 
 
 def to_tsv(rows: list[dict[str, Any]], columns: list[str]) -> str:
     """Tab-separated, one line per row, every value whole: for cut, awk, sort and pandas."""
-    lines = ["\t".join(columns)]
+    lines = ["\t".join(tsv_cell(c) for c in columns)]
     lines += ["\t".join(tsv_cell(row.get(c)) for c in columns) for row in rows]
     return "\n".join(lines) + "\n"
 
