@@ -294,6 +294,8 @@ def _status(store: Any, ref: str, args: argparse.Namespace) -> int:
 
     paths = SweepStore(store.root).find(ref)
     summary = summarize_sweep(paths, store)
+    for warning in summary["warnings"]:
+        print(f"emotui: warning: {warning}", file=sys.stderr)
     if args.json:
         print(json.dumps(summary, indent=2, default=str))
     else:
@@ -308,6 +310,8 @@ def _ls(store: Any, args: argparse.Namespace) -> int:
     items = []
     for paths in SweepStore(store.root):
         s = summarize_sweep(paths, store)
+        for warning in s["warnings"]:
+            print(f"emotui: warning: {warning}", file=sys.stderr)
         best = s["best"]
         items.append({
             "sweep_id": s["sweep_id"], "method": s["method"], "trials": s["trials"],

@@ -144,11 +144,39 @@ class SweepController:
 
     def _load(self) -> None:
         for record in read_trials(self.sweep):
+            if record.get("warning"):
+                record = self._repair(record)
+            if record.get("state") == "lost":
+                continue  # never started and cannot be planned again: a new trial replaces it
             trial = TrialState(record)
             if record.get("run_id"):
                 trial.paths = self.store.paths(record["run_id"])
                 trial.reader = MetricsReader(trial.paths.metrics)
             self.trials[trial.index] = trial
+
+    def _repair(self, record: dict[str, Any]) -> dict[str, Any]:
+        """A trial record rebuilt because its file was unreadable (sweep.store.read_trials):
+        say so, take the swept values from its run's config (this spec names them), or plan
+        them again when no run names the trial (grid and random plan the same values for the
+        same index; bayes cannot, so the trial is replaced by a new one), and write it back."""
+        self.echo(f"warning: {record['warning']}")
+        record = dict(record)
+        if record.get("run_id"):
+            from emotui.core.results import load_config_dict
+
+            config = load_config_dict(self.store.paths(record["run_id"]))
+            record["params"] = {p.key: config[p.key] for p in self.spec.swept()
+                                if p.key in config}
+        elif self.spec.method in ("grid", "random"):
+            planned = self.planner.next(int(record["index"]))
+            if planned is None:
+                record["state"] = "lost"
+            else:
+                record["params"] = swept_values(self.spec, planned[0])
+        else:
+            record["state"] = "lost"
+        write_trial(self.sweep, record)
+        return record
 
     def _refresh_history(self, trial: TrialState) -> list[float]:
         if trial.reader is None or self.spec.metric is None:

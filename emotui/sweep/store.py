@@ -11,12 +11,18 @@
 Each trial is also an ordinary run directory in the run store whose status.json carries
 ``sweep_id`` and ``sweep_trial``; the run directory is the truth about the trial's state.
 No locks: one controller per sweep at a time, checked through controller.json's heartbeat.
+
+A trial record that cannot be read (overwritten, cut short, not a record) is rebuilt from the run
+that names the trial in its status.json (``read_trials``), with a one-line ``warning`` on the
+record in memory: its run is never started again as if it were new. The controller writes the
+rebuilt record back; readers only warn.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import secrets
 import socket
 import time
@@ -121,22 +127,81 @@ def create_sweep_dir(paths: SweepPaths, source_text: str, spec_json: dict[str, A
     atomic_write_json(paths.spec, dict(spec_json, **{SCHEMA_KEY: SWEEP_SCHEMA}))
 
 
+_TRIAL_NAME = re.compile(r"^(\d{4,})\.json$")
+
+
 def read_trials(paths: SweepPaths) -> list[dict[str, Any]]:
-    """Trial records in index order (a record mid-replace is retried once, then skipped)."""
+    """Trial records in index order. One that cannot be read (retried once: it may be mid-
+    replace) is rebuilt from the run naming its trial (rebuild_trial), with a ``warning``."""
     out = []
     try:
-        names = sorted(n for n in os.listdir(paths.trials) if n.endswith(".json")
-                       and not n.startswith("."))
+        names = sorted(n for n in os.listdir(paths.trials) if _TRIAL_NAME.match(n))
     except FileNotFoundError:
         return []
     for name in names:
-        record = read_json(paths.trials / name)
+        index = int(_TRIAL_NAME.match(name).group(1))
+        record = _trial_record(paths.trials / name, index)
         if record is None:
             time.sleep(0.05)
-            record = read_json(paths.trials / name)
-        if record is not None:
-            out.append(record)
+            record = _trial_record(paths.trials / name, index)
+        if record is None:
+            record = rebuild_trial(paths, index, _unreadable_why(paths.trials / name, index))
+        out.append(record)
     return out
+
+
+def _trial_record(path: Path, index: int) -> dict[str, Any] | None:
+    """The record in ``path`` if it is one: a JSON object naming its own index."""
+    record = read_json(path)
+    if record is None or record.get("index") != index or isinstance(record.get("index"), bool):
+        return None
+    return record
+
+
+def _unreadable_why(path: Path, index: int) -> str:
+    """What is wrong with trial record ``path``, naming it as trials/NNNN.json."""
+    from emotui.core.runview import read_json_object
+
+    record, problem = read_json_object(path)
+    if problem is None and record is not None:
+        problem = f"{path.name} names trial {record.get('index')!r}, not {index}"
+    problem = problem or f"{path.name} cannot be read"
+    return f"{path.parent.name}/{problem}" if problem.startswith(path.name) else problem
+
+
+def rebuild_trial(paths: SweepPaths, index: int, why: str) -> dict[str, Any]:
+    """Trial ``index``'s record, its file being unreadable (``why``: what is wrong), rebuilt from the run whose
+    status.json names this sweep and trial (the one furthest along if several do): its run id,
+    the swept values its config.yaml holds, when it was created. With no such run (the trial
+    was planned, its run never created) the record has no run id. ``warning`` says what was
+    done, in one line."""
+    from emotui.core.lifecycle import RunState
+    from emotui.core.results import load_config_dict
+    from emotui.core.runstore import RunStore
+    from emotui.core.status import read_status
+
+    where = f"sweep {paths.sweep_id}: {why}"
+    found = []
+    for run in RunStore(paths.root.parent.parent):
+        status = read_status(run)
+        if status.get("sweep_id") == paths.sweep_id and status.get("sweep_trial") == index:
+            found.append((status.get("state") == RunState.COMPLETED.value,
+                          float(status.get("created") or 0), run, status))
+    if not found:
+        return {"index": index, "run_id": None, "params": None, "optuna_number": None,
+                "warning": f"{where}; no run names this trial, so it is planned again"}
+    _done, _created, run, status = max(found, key=lambda f: f[:2])
+    config = load_config_dict(run)
+    params = {}
+    for raw_key, param in ((read_json(paths.spec) or {}).get("parameters") or {}).items():
+        key = raw_key if raw_key in config else raw_key.replace(".", "_")
+        if isinstance(param, dict) and param.get("distribution") != "constant" and key in config:
+            params[key] = config[key]
+    others = f" ({len(found) - 1} other runs name it too)" if len(found) > 1 else ""
+    return {"index": index, "run_id": run.run_id, "params": params, "optuna_number": None,
+            "created": status.get("created"),
+            "warning": f"{where}; rebuilt from run {run.run_id}, which names this trial "
+                       f"({status.get('state')}){others}"}
 
 
 def write_trial(paths: SweepPaths, record: dict[str, Any]) -> bool:
@@ -150,8 +215,12 @@ def write_trial(paths: SweepPaths, record: dict[str, Any]) -> bool:
             log.warning("sweep %s: dropped trial %s's record from a controller that was taken "
                         "over (pid %s)", paths.sweep_id, record.get("index"), os.getpid())
             return False
+    # The warning of a rebuilt record is said once, when it is read; the file notes the rebuild.
+    written = {k: v for k, v in record.items() if k != "warning"}
+    if record.get("warning"):
+        written["rebuilt"] = record["warning"]
     atomic_write_json(paths.trial(int(record["index"])),
-                      dict(record, **{SCHEMA_KEY: SWEEP_SCHEMA}))
+                      dict(written, **{SCHEMA_KEY: SWEEP_SCHEMA}))
     return True
 
 

@@ -76,6 +76,8 @@ def trial_row(store: RunStore, record: dict[str, Any], metric: Metric | None) ->
         "eval_accuracy": None, "test_accuracy": None, "runtime_s": None,
     }
     if not record.get("run_id"):
+        if record.get("state") == "lost":  # unreadable, no run named it; replaced by a new trial
+            row.update(state="lost", reason=record.get("rebuilt"))
         return row
     try:
         paths = store.paths(record["run_id"])
@@ -111,7 +113,8 @@ def trial_row(store: RunStore, record: dict[str, Any], metric: Metric | None) ->
 def summarize_sweep(sweep: SweepPaths, store: RunStore) -> dict[str, Any]:
     spec = spec_json(sweep)
     metric = metric_of(spec)
-    rows = [trial_row(store, r, metric) for r in read_trials(sweep)]
+    records = read_trials(sweep)
+    rows = [trial_row(store, r, metric) for r in records]
     if metric is not None:
         rows.sort(key=lambda r: (metric.sort_key(r["value"]), r["trial"]))
     counts: dict[str, int] = {}
@@ -143,4 +146,6 @@ def summarize_sweep(sweep: SweepPaths, store: RunStore) -> dict[str, Any]:
             "alive": controller_alive(sweep) is not None, "updated": controller.get("updated"),
         },
         "rows": rows,
+        # Trial records that could not be read, rebuilt from their runs (sweep.store).
+        "warnings": [r["warning"] for r in records if r.get("warning")],
     }
