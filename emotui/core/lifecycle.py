@@ -25,7 +25,9 @@ from typing import Any
 
 from emotui.core.config import RunConfig, dump_config
 from emotui.core.errors import ConfigError, DataError, EmotuiError
-from emotui.core.runstore import RunPaths, RunStore, atomic_write_text, write_synced
+from emotui.core.runstore import (
+    RunPaths, RunStore, atomic_write_text, read_json, write_synced,
+)
 from emotui.core.status import (
     NO_FENCE,
     attempt_of,
@@ -353,11 +355,35 @@ def record_end(paths: RunPaths, state: RunState | str, reason: str | None, *,
     time already recorded is kept. ``lost=True`` says the job never recorded an end: a reader
     guessed it (ended_unrecorded), and the run's owner (a sweep controller) may take it up.
     ``seen``: the status the reader judged; its attempt fences the write, so an end found
-    for one attempt never lands on the next."""
+    for one attempt never lands on the next.
+
+    A job writes results.json as the last of its work and records ``completed`` right after
+    (train.job): one killed between the two finished its work, so a failure or cancel a reader
+    finds for that attempt is recorded as ``completed`` instead, and status.json and
+    results.json never disagree."""
     status = read_status(paths)
     fence = attempt_of(seen if seen is not None else status)
+    if RunState(state) in (RunState.FAILED, RunState.CANCELLED):
+        results = results_of_attempt(paths, fence)
+        if results is not None:
+            log.info("run %s: its process ended after writing results.json but before "
+                     "recording it: completed (not %s: %s)", paths.run_id, state, reason)
+            state, reason = RunState.COMPLETED, results.get("collapse_reason")
+            extra = dict(extra, lost=None)
     return end_run(paths, state, reason, fence=fence, ended=status.get("ended") or now(),
                    **extra)
+
+
+def results_of_attempt(paths: RunPaths, attempt: int | None) -> dict[str, Any] | None:
+    """results.json when attempt ``attempt`` of the run wrote it (train.reporting.save_results
+    records its attempt), else None."""
+    if attempt is None:
+        return None
+    results = read_json(paths.results)
+    if results is None or results.get("attempt") != attempt or \
+            isinstance(results.get("attempt"), bool):
+        return None
+    return results
 
 
 # -- failure reasons ---------------------------------------------------------------------------

@@ -6,7 +6,8 @@ never raises and never writes: it returns a ``RunView`` holding only the fields 
 the one emotui writes, plus one line per ``problem`` it found ("status.json: state is 5 (a
 number), expected text"). A run with problems lists as ``unreadable`` with the reason, and
 every other run lists as usual: `emotui ls`, `show`, `compare` and the TUI all read through here
-(core.results.summarize builds their row from a view).
+(core.results.summarize builds their row from a view). A run's state is status.json's: the
+view's results carry it as their ``status`` whatever results.json says.
 """
 
 from __future__ import annotations
@@ -100,6 +101,10 @@ def read_run(paths: RunPaths, config: Mapping[str, Any] | None = None) -> RunVie
                  problem or _newer(raw_results, RESULTS_SCHEMA, "results.json"))
     if results is not None:
         _check_per_class(results, problems)
+        if status.get("state") and results.get("status") != status["state"]:
+            # status.json is the truth about how the run stands; results.json's own word was
+            # written before the state (a job killed between them, an attempt since resumed).
+            results["status"] = status["state"]
     if config is None:
         raw_config, problem = read_yaml_object(paths.config)
         if raw_config is None and problem is None and raw_status is not None:
