@@ -16,6 +16,7 @@ from textual.widgets import DataTable, Header, Input, Select, Static
 from textual.worker import Worker, get_current_worker
 
 from emotui.core.lifecycle import CANCELLABLE, deletable
+from emotui.core.results import shown_state
 from emotui.core.runstore import RunStore
 from emotui.tui import control
 from emotui.tui import formatting as fmt
@@ -454,8 +455,12 @@ class RunsScreen(WorkerErrors, Screen):
         chosen = self.query_one(RunTable).chosen()
         if not chosen:
             return
-        working = [rid for rid in chosen if self._state(rid) in CANCELLABLE
-                   and not fmt.stopping(self.all_rows.get(rid, {}))]
+        # What lives is cancelled, whatever the record says: a run recorded as ended whose
+        # process still runs (still_stopping) is stopped too (launch.runs.cancel).
+        working = [rid for rid in chosen
+                   if (self._state(rid) in CANCELLABLE
+                       and not fmt.stopping(self.all_rows.get(rid, {})))
+                   or self.all_rows.get(rid, {}).get("still_stopping")]
         if not working:
             rid = chosen[0]
             state = "stopping" if fmt.stopping(self.all_rows.get(rid, {})) else self._state(rid)
@@ -499,9 +504,10 @@ class RunsScreen(WorkerErrors, Screen):
         chosen = self.query_one(RunTable).chosen()
         if not chosen:
             return
-        busy = [r for r in chosen if not deletable(self.all_rows.get(r, {}).get("status"))]
+        busy = [r for r in chosen if not deletable(self.all_rows.get(r, {}).get("status"))
+                or self.all_rows.get(r, {}).get("still_stopping")]
         if busy:
-            self.notify(f"{busy[0]} is {self.all_rows[busy[0]]['status']}; cancel it first.",
+            self.notify(f"{busy[0]} is {shown_state(self.all_rows[busy[0]])}; cancel it first.",
                         title="Not deleted", severity="error")
             return
         subject, listing = named_runs(chosen)
