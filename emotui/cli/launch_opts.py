@@ -1,4 +1,5 @@
-"""`emotui run` options for where a run executes: --backend, --follow, --resume, Slurm resources.
+"""`emotui run` options for where a run executes: --backend, --follow, --resume, and the
+resources of the backends that take them (Slurm's), as their specs declare.
 
 ``emotui run --backend local|slurm`` creates the run directory, submits it, prints the run id
 (``--json``: ``{"run_id", "status", "backend", "job_id"}``) and returns; ``--follow`` then shows
@@ -44,22 +45,27 @@ def add_launch_flags(parser: argparse.ArgumentParser) -> None:
     where.add_argument("--resume", metavar="RUN", default=None,
                        help="continue a failed, cancelled or preempted run from its last "
                        "checkpoint (same run id, saved config)")
-    slurm = parser.add_argument_group(
-        "slurm resources",
-        "Also read from the 'slurm:' section of --config FILE and of the user config "
-        "(~/.config/emotui/config.yaml); flags win.",
-    )
     from emotui.cli.flags import add_schema_flags
-    from emotui.launch.resources import SLURM_SETTINGS
+    from emotui.launch.registry import resource_settings
 
-    add_schema_flags(SLURM_SETTINGS, lambda _group: slurm)
+    for resources in resource_settings():  # "slurm resources": --partition, --gpus, ...
+        group = parser.add_argument_group(
+            f"{resources.section} resources",
+            f"Also read from the '{resources.section}:' section of --config FILE and of the user "
+            "config (~/.config/emotui/config.yaml); flags win.",
+        )
+        add_schema_flags(resources.schema, lambda _group, group=group: group)
 
 
-def slurm_flag_values(args: argparse.Namespace) -> dict[str, Any]:
+def resource_flag_values(args: argparse.Namespace) -> list[tuple[Any, dict[str, Any]]]:
+    """(the ResourceSettings, its settings given as flags) for each kind of resources that got
+    flags on this command line."""
     from emotui.cli.flags import schema_flag_values
-    from emotui.launch.resources import SLURM_SETTINGS
+    from emotui.launch.registry import resource_settings
 
-    return schema_flag_values(SLURM_SETTINGS, args)
+    given = [(resources, schema_flag_values(resources.schema, args))
+             for resources in resource_settings()]
+    return [(resources, flags) for resources, flags in given if flags]
 
 
 def _backend_setting(value: Any, source: str) -> str | None:
@@ -95,27 +101,28 @@ def choose_backend(args: argparse.Namespace, sections: dict[str, Any],
 
 def resources_for(args: argparse.Namespace, backend: str, sections: dict[str, Any],
                   previous: dict[str, Any] | None = None):
-    """SlurmResources for a backend that takes them; refuses Slurm flags for another one."""
+    """The resources (the spec's ``resources.cls``) for a backend that takes them, from its
+    config section and flags; refuses resources flags another backend takes."""
     from emotui.core.errors import or_list
-    from emotui.launch.registry import backend_names, backend_spec
+    from emotui.launch.registry import backend_spec, backends_taking
 
-    flags = slurm_flag_values(args)
-    if backend_spec(backend).resources is None:
-        if flags:
-            from emotui.launch.resources import SLURM_SETTINGS
-
-            names = ", ".join(SLURM_SETTINGS.flag_spellings(SLURM_SETTINGS.fields[k])[0]
-                              for k in flags)
-            verb = "applies" if len(flags) == 1 else "apply"
-            takers = or_list(backend_names(resources=True))
-            raise ConfigError(f"{names} {verb} to --backend {takers}, but this run is "
-                              f"{backend}; add --backend {takers} or drop them")
+    takes = backend_spec(backend).resources
+    flags: dict[str, Any] = {}
+    for resources, given in resource_flag_values(args):
+        if resources == takes:
+            flags = given
+            continue
+        schema = resources.schema
+        names = ", ".join(schema.flag_spellings(schema.fields[k])[0] for k in given)
+        verb = "applies" if len(given) == 1 else "apply"
+        takers = or_list(backends_taking(resources))
+        raise ConfigError(f"{names} {verb} to --backend {takers}, but this run is "
+                          f"{backend}; add --backend {takers} or drop them")
+    if takes is None:
         return None
-    from emotui.launch.resources import resources_from_sources
-
-    return resources_from_sources(sections.get("slurm"), flags, previous=previous or None,
-                                  config_source=getattr(args, "config_file", None)
-                                  or "--config file")
+    return takes.from_sources(sections.get(takes.section), flags, previous=previous or None,
+                              config_source=getattr(args, "config_file", None)
+                              or "--config file")
 
 
 def _summary(paths: RunPaths, status: dict[str, Any]) -> dict[str, Any]:

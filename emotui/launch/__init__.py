@@ -6,10 +6,12 @@
 
 All share one interface (``base.Backend``): ``submit(paths, resume=, resources=)``,
 ``submit_many(runs, resources=, max_parallel=, job_name=)``, ``refresh(runs)`` (one batched
-scheduler call), ``cancel(runs)`` and ``reattach(paths)``. What each can do is declared in its
-spec (``registry.py``: detached, arrays, poll interval, resources class, TUI). What a later
-process needs to find a job lives in the run's status.json. For callers: ``runs`` (the one
-owner of starting, resuming, cancelling and deleting a run) and ``monitor`` (live states).
+scheduler call), ``cancel(runs)`` and ``reattach(paths)``. Backends whose runs are processes on
+this machine (inline, local) share ``process.ProcessBackend``, a template with hooks. What each
+can do is declared in its spec (``registry.py``: detached, arrays, poll interval, the resources
+it takes (``resources.ResourceSettings``), TUI). What a later process needs to find a job lives
+in the run's status.json. For callers: ``runs`` (the one owner of starting, resuming, cancelling
+and deleting a run) and ``monitor`` (live states).
 """
 
 from __future__ import annotations

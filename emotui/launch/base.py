@@ -16,7 +16,7 @@ import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 
 from emotui.core.runstore import RunPaths, atomic_write_json, read_json
 # Process identity lives in core (a run's claim names its holder the same way); backends import
@@ -38,6 +38,9 @@ from emotui.core.status import (
     read_status,
 )
 
+if TYPE_CHECKING:
+    from emotui.launch.resources import ResourceSettings
+
 CANCEL_MARKER = "cancel_requested"
 
 
@@ -54,7 +57,9 @@ class BackendSpec:
     arrays: bool = False  # submit_many is one job array with a parallelism cap
     requeues: bool = False  # the scheduler itself requeues a preempted job
     poll_interval_s: float = 2.0  # how often a watcher (the sweep controller) asks refresh()
-    resources: type | None = None  # the settings class submit(resources=) takes, if any
+    # What submit(resources=) takes, if anything: the settings (flags, form rows, help) and
+    # the config section that holds them (launch.resources.ResourceSettings).
+    resources: "ResourceSettings | None" = None
     tui: bool = True  # the TUI may launch runs on it
     # --trials-per-gpu K, one of two ways (launch.gpu_share): the caller places each run on one
     # of this machine's GPUs and submit(env=) starts it pinned there (CUDA_VISIBLE_DEVICES) ...
@@ -79,14 +84,15 @@ def job_attached(status: dict[str, Any]) -> bool:
 
 
 class Backend(ABC):
-    """A place runs execute. Implementations: inline, local, slurm (emotui.launch.registry)."""
+    """A place runs execute (emotui.launch.registry lists them); a backend whose runs are
+    processes on this machine subclasses launch.process.ProcessBackend."""
 
     name: ClassVar[str]
 
     @abstractmethod
     def submit(self, paths: RunPaths, *, resume: bool = False, resources: Any = None) -> dict:
         """Start (or queue) the run whose config.yaml is in ``paths``; returns its status.
-        ``resources`` is an instance of the spec's ``resources`` class (None: the defaults)."""
+        ``resources`` is an instance of the spec's ``resources.cls`` (None: the defaults)."""
 
     def submit_many(self, runs: Sequence[RunPaths], *, resources: Any = None,
                     max_parallel: int | None = None, job_name: str | None = None,

@@ -2,15 +2,17 @@
 
 Every list of backends derives from here: the CLI's ``--backend`` choices (``emotui run``,
 ``emotui sweep``), the TUI's backend picker, the sweep layer, the validation of a config file's
-``backend:``. Adding a backend is a module implementing ``base.Backend`` plus one entry below.
-Importing this module is cheap: a backend's own module is imported only when it is used.
+``backend:``, the resources flags, form rows and config sections (``resource_settings``).
+Adding a backend is a module implementing ``base.Backend`` (a process backend: a few hooks of
+``process.ProcessBackend``) plus one entry below. Importing this module is cheap: a backend's
+own module is imported only when it is used.
 """
 
 from __future__ import annotations
 
 from emotui.core.errors import ConfigError
 from emotui.launch.base import Backend, BackendSpec
-from emotui.launch.resources import SlurmResources
+from emotui.launch.resources import SLURM_RESOURCES, ResourceSettings
 
 # Where `emotui run` trains when neither a flag nor a config file names a backend.
 DEFAULT_BACKEND = "inline"
@@ -18,7 +20,7 @@ DEFAULT_BACKEND = "inline"
 REGISTRY: dict[str, BackendSpec] = {spec.name: spec for spec in (
     BackendSpec(
         "inline", label="in this terminal", help="in this terminal",
-        factory="emotui.launch.local:InlineBackend", detached=False, tui=False,
+        factory="emotui.launch.inline:InlineBackend", detached=False, tui=False,
     ),
     BackendSpec(
         "local", label="detached process",
@@ -28,7 +30,7 @@ REGISTRY: dict[str, BackendSpec] = {spec.name: spec for spec in (
     BackendSpec(
         "slurm", label="sbatch job", help="an sbatch job (submitit)",
         factory="emotui.launch.slurm:SlurmBackend", detached=True, arrays=True, requeues=True,
-        poll_interval_s=5.0, resources=SlurmResources, packs_trials=True,
+        poll_interval_s=5.0, resources=SLURM_RESOURCES, packs_trials=True,
     ),
 )}
 
@@ -45,6 +47,21 @@ def backend_specs(*, tui: bool | None = None, detached: bool | None = None,
 def backend_names(**filters: bool | None) -> tuple[str, ...]:
     """Names of the registered backends (filters as backend_specs): what ``choices=`` take."""
     return tuple(spec.name for spec in backend_specs(**filters))
+
+
+def resource_settings(**filters: bool | None) -> list[ResourceSettings]:
+    """The resources the registered backends take (filters as backend_specs), each once, in
+    order: one group of flags, one set of form rows, one config section each."""
+    found: list[ResourceSettings] = []
+    for spec in backend_specs(**filters):
+        if spec.resources is not None and spec.resources not in found:
+            found.append(spec.resources)
+    return found
+
+
+def backends_taking(resources: ResourceSettings, **filters: bool | None) -> tuple[str, ...]:
+    """Names of the backends whose jobs take ``resources`` (filters as backend_specs)."""
+    return tuple(spec.name for spec in backend_specs(**filters) if spec.resources == resources)
 
 
 def backend_spec(name: str) -> BackendSpec:

@@ -1,8 +1,14 @@
-"""Slurm resources: what a job asks the scheduler for, merged from four layers.
+"""Resources: what a backend's jobs ask their scheduler for (``ResourceSettings``, named by a
+backend's spec), and Slurm's (``SLURM_RESOURCES``).
 
-Precedence (lowest first): built-in defaults < the user config file's ``slurm:`` section
-(``~/.config/emotui/config.yaml``) < the ``slurm:`` section of a ``--config`` file < flags.
-Keys are the flag names with underscores::
+A ``BackendSpec`` that takes resources names its ``ResourceSettings``: the settings schema (the
+type, default, help, flag and form row of each setting) and the config section that holds them.
+The CLI's flags and their help group, the TUI's form rows, a sweep's and a resume's resources
+all follow it, so they name no backend.
+
+Slurm's merge from four layers. Precedence (lowest first): built-in defaults < the user config
+file's ``slurm:`` section (``~/.config/emotui/config.yaml``) < the ``slurm:`` section of a
+``--config`` file < flags. Keys are the flag names with underscores::
 
     slurm:
       partition: gpu
@@ -24,10 +30,73 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 from functools import partial
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from emotui.core.errors import ConfigError
-from emotui.core.settings import MERGE_EXTEND, MERGE_UPDATE, Schema, layer_settings, setting
+from emotui.core.settings import (
+    MERGE_EXTEND,
+    MERGE_UPDATE,
+    FieldSpec,
+    Schema,
+    form_specs,
+    layer_settings,
+    setting,
+)
+
+# (source, mapping or None), lowest precedence first: what ResourceSettings.merge takes.
+Layers = Sequence[tuple[str, "Mapping[str, Any] | None"]]
+
+
+@dataclass(frozen=True)
+class ResourceSettings:
+    """The resources a backend's jobs take, declared once (``BackendSpec.resources``).
+
+    ``section`` is where config files hold them: the ``<section>:`` mapping of the user config
+    and of a ``--config`` file; the CLI shows their flags as "<section> resources", the TUI's
+    launch form as the rows ``#<section>-fields``. ``merge`` builds an instance of
+    ``schema.cls`` (what ``submit(resources=)`` takes) from layers, lowest precedence first.
+    """
+
+    schema: Schema
+    section: str
+    merge: Callable[[Layers], Any]
+
+    @property
+    def cls(self) -> type:
+        return self.schema.cls
+
+    def from_sources(self, config_section: Mapping[str, Any] | None = None,
+                     flags: Mapping[str, Any] | None = None, *,
+                     config_source: str = "--config file", flags_source: str = "command line",
+                     previous: Mapping[str, Any] | None = None) -> Any:
+        """Defaults < user config ``<section>:`` < --config ``<section>:`` < flags (or the
+        TUI's form). ``previous``: a resumed run's last submission, which stands in for the
+        user config."""
+        from emotui.core.userconfig import user_layer
+
+        base = ("the run's last submission", previous) if previous is not None \
+            else user_layer(self.section)
+        return self.merge([base, (f"{config_source} ({self.section}:)", config_section),
+                           (flags_source, flags)])
+
+    def form_fields(self) -> tuple[FieldSpec, ...]:
+        """The settings a launch form asks for (the schema's common ones)."""
+        return tuple(form_specs(self.schema))
+
+    def user_defaults(self) -> dict[str, str]:
+        """The user config's ``<section>:`` values as form text ({} when unreadable)."""
+        from emotui.core.errors import EmotuiError
+
+        try:
+            from emotui.core.userconfig import user_section
+
+            section = user_section(self.section)
+        except (ImportError, EmotuiError):
+            return {}
+        return {k: "" if v is None else str(v) for k, v in section.items()}
+
+
+# --- Slurm ---------------------------------------------------------------------------------------
 
 # Options emotui sets itself: a user's sbatch_args must not fight them.
 _RESERVED_SBATCH = {"job-name", "output", "error", "array", "open-mode", "signal", "wrap",
@@ -172,7 +241,7 @@ SLURM_SETTINGS = Schema.of(
 )
 
 
-def merge_resources(layers: list[tuple[str, Mapping[str, Any] | None]]) -> SlurmResources:
+def merge_resources(layers: Layers) -> SlurmResources:
     """Layers lowest-precedence first, e.g. [("~/.config/emotui/config.yaml", {...}),
     ("exp.yaml", {...}), ("command line", {...})]. sbatch_args merge key by key; setup lines
     from every layer run in order (site modules first, then the experiment's)."""
@@ -180,6 +249,10 @@ def merge_resources(layers: list[tuple[str, Mapping[str, Any] | None]]) -> Slurm
     if merged.values.get("gpus") is not None and merged.values.get("gres") is not None:
         raise ConfigError("slurm gpus and gres both set; give one (gres: gpu:a100:1 or gpus: 1)")
     return merged.build()
+
+
+# What the slurm backend's spec names: its settings and the config files' `slurm:` section.
+SLURM_RESOURCES = ResourceSettings(SLURM_SETTINGS, section="slurm", merge=merge_resources)
 
 
 def resources_from_sources(
@@ -190,15 +263,10 @@ def resources_from_sources(
     flags_source: str = "command line",
     previous: Mapping[str, Any] | None = None,
 ) -> SlurmResources:
-    """Defaults < user config ``slurm:`` < --config ``slurm:`` < flags (or the TUI's form).
-
-    ``previous``: a resumed run's last submission, which stands in for the user config.
-    """
-    from emotui.core.userconfig import user_layer
-
-    base = ("the run's last submission", previous) if previous is not None else user_layer("slurm")
-    return merge_resources([base, (f"{config_source} (slurm:)", config_section),
-                            (flags_source, flags)])
+    """Slurm's resources: defaults < user config ``slurm:`` < --config ``slurm:`` < flags (or
+    the TUI's form); see ResourceSettings.from_sources."""
+    return SLURM_RESOURCES.from_sources(config_section, flags, config_source=config_source,
+                                        flags_source=flags_source, previous=previous)
 
 
 def submitit_parameters(res: SlurmResources, job_name: str) -> dict[str, Any]:

@@ -296,13 +296,13 @@ def make_launcher(backend: str, *, max_parallel: int = 1, sections: dict[str, An
                   train_fn: TrainFn | None = None, sharing: TrialSharing | None = None,
                   gpus: Sequence[str] | None = None, sweep_id: str = "sweep") -> TrialLauncher:
     """The launcher for ``emotui sweep --backend NAME``; a backend that takes resources gets
-    them from the user config < the sweep's --config file (launch.resources). ``sharing``:
-    --trials-per-gpu (sweep.sharing), on ``gpus`` (default: this machine's)."""
+    them from the user config < its section of the sweep's --config file (the spec's
+    ``resources``, launch.resources). ``sharing``: --trials-per-gpu (sweep.sharing), on
+    ``gpus`` (default: this machine's)."""
     resources = None
-    if backend_spec(backend).resources is not None:
-        from emotui.launch.resources import resources_from_sources
-
-        resources = resources_from_sources((sections or {}).get("slurm"),
-                                           config_source="sweep --config")
+    takes = backend_spec(backend).resources
+    if takes is not None:
+        resources = takes.from_sources((sections or {}).get(takes.section),
+                                       config_source="sweep --config")
     return TrialLauncher(backend, max_parallel=max_parallel, resources=resources,
                          train_fn=train_fn, sharing=sharing, gpus=gpus, sweep_id=sweep_id)

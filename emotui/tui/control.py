@@ -22,22 +22,27 @@ from emotui.core.runstore import RunPaths, RunStore, atomic_write_text
 from emotui.core.status import read_status
 from emotui.launch import runs
 from emotui.launch.registry import backend_names, backend_spec
-from emotui.launch.resources import resources_from_sources
 
 
-def slurm_resources(form_values: dict[str, Any] | None):
-    """User defaults (~/.config/emotui/config.yaml slurm:) < what the launch form says."""
-    return resources_from_sources(None, form_values, flags_source="launch form")
+def form_resources(backend: str, form_values: dict[str, Any] | None):
+    """The resources of a backend that takes them (its spec's ``resources``): the user
+    config's section (~/.config/emotui/config.yaml, e.g. slurm:) < what the launch form says;
+    None for a backend that takes none."""
+    takes = backend_spec(backend).resources
+    if takes is None:
+        return None
+    return takes.from_sources(None, form_values, flags_source="launch form")
 
 
 def submit(store: RunStore, config: RunConfig, backend: str,
-           slurm: dict[str, Any] | None = None) -> str:
-    """Create a run and start it on the backend (local: detached; slurm: sbatch); its id."""
+           resources: dict[str, Any] | None = None) -> str:
+    """Create a run and start it on the backend (local: detached; slurm: sbatch); its id.
+    ``resources``: the form's text for the resources the backend takes."""
     if not backend_spec(backend).tui:
         raise ConfigError(f"the TUI launches on {or_list(backend_names(tui=True))}, "
                           f"not {backend!r}")
-    resources = slurm_resources(slurm) if backend_spec(backend).resources is not None else None
-    paths, _status = runs.start(store, config, backend=backend, resources=resources)
+    paths, _status = runs.start(store, config, backend=backend,
+                                resources=form_resources(backend, resources))
     return paths.run_id
 
 
@@ -49,16 +54,17 @@ def cancel(paths: RunPaths) -> str:
 
 def resume(paths: RunPaths) -> str:
     """Start a failed, cancelled or preempted run again from its last checkpoint, on the
-    backend (and, for Slurm, the resources) it ran with before; waits (launch.runs) while the
-    previous attempt's process is still stopping."""
+    backend (and with the resources, for one that takes them) it ran with before; waits
+    (launch.runs) while the previous attempt's process is still stopping."""
     before = read_status(paths)
     backend = before.get("backend") or backend_names(tui=True)[0]
     if not backend_spec(backend).tui:  # e.g. inline: the TUI never trains in its own process
         backend = backend_names(tui=True)[0]
     resources = None
-    if backend_spec(backend).resources is not None:
+    takes = backend_spec(backend).resources
+    if takes is not None:
         previous = before.get("resources")
-        resources = resources_from_sources(
+        resources = takes.from_sources(
             previous=previous if isinstance(previous, dict) else None, flags_source="launch form")
     runs.resume(paths, backend=backend, resources=resources)
     return f"resumed on {backend}"
@@ -70,8 +76,10 @@ def delete(store: RunStore, run_id: str) -> None:
 
 
 def submit_sweep(store: RunStore, sweep_file: Path, backend: str,
-                 slurm: dict[str, Any] | None = None) -> str:
+                 resources: dict[str, Any] | None = None) -> str:
     """Start `emotui sweep FILE` as a detached controller (it outlives the TUI); its log path.
+    ``resources``: the form's text for the resources the backend takes, handed over in their
+    section of a --config file.
 
     The file is validated here first so a bad sweep is a one-line message, not a dead process.
     """
@@ -84,9 +92,10 @@ def submit_sweep(store: RunStore, sweep_file: Path, backend: str,
     stamp = time.strftime("%y%m%d-%H%M%S")
     command = [sys.executable, "-m", "emotui", "sweep", str(sweep_file),
                "--runs-dir", str(store.root), "--backend", backend]
-    if backend_spec(backend).resources is not None and slurm:
-        extra = logs / f".tui-{stamp}-slurm.yaml"
-        atomic_write_text(extra, yaml.safe_dump({"slurm": dict(slurm)}))
+    takes = backend_spec(backend).resources
+    if takes is not None and resources:
+        extra = logs / f".tui-{stamp}-{takes.section}.yaml"
+        atomic_write_text(extra, yaml.safe_dump({takes.section: dict(resources)}))
         command += ["--config", str(extra)]
     log_path = logs / f".tui-{stamp}.log"
     with open(log_path, "ab") as log:

@@ -14,6 +14,7 @@ from typing import Any, Mapping
 from emotui.core import methods
 from emotui.core.config import FIELDS
 from emotui.core.settings import as_text
+from emotui.launch.registry import resource_settings
 from emotui.tui.memory import recall, remember
 from emotui.tui.widgets.config_form import default_text, form_fields
 
@@ -28,13 +29,16 @@ class FormStart:
     values: Mapping[str, str] = field(default_factory=dict)  # field -> text, non-defaults only
     advanced: bool = False  # all fields shown: a value of an advanced field needs them
     backend: str | None = None
-    slurm: Mapping[str, str] = field(default_factory=dict)
+    # The resources rows' text, by the config section of their kind ({"slurm": {"gpus": "1"}}).
+    resources: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     sweep_file: str = ""
     origin: str | None = None
 
     def to_memory(self) -> dict[str, Any]:
+        # Each kind of resources under its section's name, as config files hold them.
         return {"method": self.method, "values": dict(self.values), "advanced": self.advanced,
-                "backend": self.backend, "slurm": dict(self.slurm),
+                "backend": self.backend,
+                **{section: dict(texts) for section, texts in self.resources.items()},
                 "sweep_file": self.sweep_file}
 
 
@@ -59,11 +63,12 @@ def last_submitted() -> FormStart:
         return FormStart()
     start = _start(data["method"], _texts(data.get("values")),
                    backend=data.get("backend") if isinstance(data.get("backend"), str) else None,
-                   slurm=_texts(data.get("slurm")),
+                   resources={r.section: _texts(data.get(r.section))
+                              for r in resource_settings(tui=True)},
                    sweep_file=str(data.get("sweep_file") or ""),
                    origin="the last submitted form")
     return FormStart(start.method, start.values, start.advanced or bool(data.get("advanced")),
-                     start.backend, start.slurm, start.sweep_file, start.origin)
+                     start.backend, start.resources, start.sweep_file, start.origin)
 
 
 def remember_submitted(start: FormStart) -> None:

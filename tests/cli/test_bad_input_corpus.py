@@ -20,6 +20,7 @@ from bad_input_helpers import assert_clean_refusal, store_entries, write_jsonl
 from core.corrupt_store import write_good_run
 
 from emotui.core.runstore import RUNS_DIR_ENV, RunStore
+from emotui.launch import backend_names
 
 ROBERTA = {"model_type": "roberta", "max_position_embeddings": 514, "pad_token_id": 1,
            "hidden_size": 32}
@@ -155,7 +156,7 @@ CASES = [
     Case("nosuchcommand", ["nosuchcommand"], "unknown command 'nosuchcommand'"),
     Case("command-typo", ["ru"], "unknown command 'ru'; did you mean 'run'?"),
     Case("backend-bogus", ["run", "--backend", "bogus"],
-         "--backend: unknown choice 'bogus'; choose one of: inline, local, slurm"),
+         f"--backend: unknown choice 'bogus'; choose one of: {', '.join(backend_names())}"),
     Case("backend-no-value", ["run", "--backend"], "--backend needs a value"),
     Case("compare-format", ["compare", "--format", "xyz"],
          "--format: unknown choice 'xyz'; choose one of: table"),

@@ -1,5 +1,8 @@
 """The backend registry is the one list of backends: CLI choices, the TUI's picker, the sweep
-layer and the error for an unknown name all follow it; a backend is one class + one entry."""
+layer and the error for an unknown name all follow it; a backend is one class + one entry.
+
+No test names the list of backends: each derives it from the registry, so adding one breaks
+none (test_every_backend.py checks what each registered backend must be)."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ import json
 import pytest
 
 from emotui.cli.main import build_parser, main
-from emotui.core.errors import ConfigError
+from emotui.core.errors import ConfigError, or_list
 from emotui.core.runstore import RunPaths, RunStore
 from emotui.core.status import read_status, write_status
 from emotui.launch import backend_names, backend_spec, get_backend, registry
@@ -54,35 +57,42 @@ def _backend_choices(parser: argparse.ArgumentParser, command: str) -> tuple[str
 
 def test_registry_drives_every_backend_choice(recording_backend):
     parser = build_parser()
-    assert backend_names() == ("inline", "local", "slurm", "recording")
-    assert _backend_choices(parser, "run") == backend_names()
-    assert _backend_choices(parser, "sweep") == backend_names()
+    names = tuple(registry.REGISTRY)
+    assert backend_names() == names and names[-1] == "recording"  # registry order, new one last
+    assert _backend_choices(parser, "run") == names
+    assert _backend_choices(parser, "sweep") == names
     # The TUI's picker: only backends a run may outlive the TUI on.
-    assert backend_names(tui=True) == ("local", "slurm", "recording")
-    assert backend_names(resources=True) == ("slurm",)
+    assert backend_names(tui=True) == tuple(n for n in names if registry.REGISTRY[n].tui)
+    assert "recording" in backend_names(tui=True) and "inline" not in backend_names(tui=True)
+    assert backend_names(resources=True) == tuple(
+        n for n in names if registry.REGISTRY[n].resources is not None)
+    assert "slurm" in backend_names(resources=True)
+    assert "recording" not in backend_names(resources=True)
 
 
-@pytest.mark.parametrize("name,hint", [("nope", ""), ("slurn", "; did you mean 'slurm'?")])
+# "zzz" resembles no backend name (a name close to one gets "did you mean"), "slurn" does.
+@pytest.mark.parametrize("name,hint", [("zzz", ""), ("slurn", "; did you mean 'slurm'?")])
 def test_unknown_backend_is_one_line_listing_the_registered_ones(name, hint):
     with pytest.raises(ConfigError) as info:
         get_backend(name)
-    assert str(info.value) == f"unknown backend '{name}'; choose one of: inline, local, slurm{hint}"
+    assert str(info.value) == (f"unknown backend '{name}'; choose one of: "
+                               f"{', '.join(backend_names())}{hint}")
 
 
 def test_unknown_backend_on_the_command_line_or_in_a_config_file(runs_dir, tmp_path, capsys):
     with pytest.raises(SystemExit) as info:
-        build_parser().parse_args(["run", "--backend", "nope"])
+        build_parser().parse_args(["run", "--backend", "zzz"])
     assert info.value.code == 2
-    assert capsys.readouterr().err == ("emotui: error: --backend: unknown choice 'nope'; choose "
-                                       "one of: inline, local, slurm\n")
+    assert capsys.readouterr().err == ("emotui: error: --backend: unknown choice 'zzz'; choose "
+                                       f"one of: {', '.join(backend_names())}\n")
     config = tmp_path / "exp.yaml"
     train = tmp_path / "train.jsonl"
     train.write_text(json.dumps({"text": "hi", "label": 0}) + "\n")
-    config.write_text(f"train_file: {train}\nbackend: nope\n")
+    config.write_text(f"train_file: {train}\nbackend: zzz\n")
     assert main(["run", "--runs-dir", str(runs_dir), "--config", str(config)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
-    assert "must be one of: inline, local, slurm; got 'nope'" in err
+    assert f"must be one of: {', '.join(backend_names())}; got 'zzz'" in err
 
 
 def test_a_registered_backend_runs_and_resumes_through_the_cli(recording_backend, runs_dir,
@@ -106,7 +116,8 @@ def test_a_registered_backend_runs_and_resumes_through_the_cli(recording_backend
 def test_slurm_flags_name_the_backends_that_take_them(recording_backend, runs_dir, capsys):
     assert main(["run", "--runs-dir", str(runs_dir), "--backend", "recording",
                  "--partition", "gpu"]) == 2
-    assert "--partition applies to --backend slurm, but this run is recording" in \
+    takers = or_list(backend_names(resources=True))
+    assert f"--partition applies to --backend {takers}, but this run is recording" in \
         capsys.readouterr().err
 
 

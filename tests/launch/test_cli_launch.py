@@ -9,6 +9,8 @@ import textwrap
 import pytest
 
 from emotui.cli.main import main
+from emotui.core.errors import or_list
+from emotui.launch import backend_names
 from emotui.core.runstore import RunStore
 from emotui.core.status import read_status, write_status
 
@@ -28,7 +30,7 @@ def run_args(runs_dir, train_file, *extra):
 
 
 @pytest.mark.parametrize("extra,message", [
-    (["--follow"], "--follow is for --backend local or slurm"),
+    (["--follow"], f"--follow is for --backend {or_list(backend_names(detached=True))}"),
     (["--backend", "local", "--partition", "gpu"], "--partition applies to --backend slurm"),
     (["--backend", "slurm", "--time", "soon"], "slurm time (from command line)"),
     (["--backend", "slurm", "--sbatch-arg", "array=1-3"], "emotui sets --array itself"),

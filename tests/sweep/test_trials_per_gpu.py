@@ -15,7 +15,7 @@ from sweep_fakes import FakeTrain, run_ids, status
 
 from emotui.cli.main import main
 from emotui.core.config import config_from_yaml
-from emotui.core.errors import ConfigError
+from emotui.core.errors import ConfigError, or_list
 from emotui.core.lifecycle import ACTIVE
 from emotui.core.runstore import RunPaths, RunStore
 from emotui.core.status import read_status, write_status
@@ -23,7 +23,13 @@ from emotui.launch import registry
 from emotui.launch.base import Backend, BackendSpec
 from emotui.sweep.launching import TrialLauncher
 from emotui.sweep.runner import open_sweep, run_sweep, save_sweep
-from emotui.sweep.sharing import GpuPlacement, TrialSharing, check_sharing, trials_at_once
+from emotui.sweep.sharing import (
+    GpuPlacement,
+    TrialSharing,
+    check_sharing,
+    sharing_backends,
+    trials_at_once,
+)
 
 GRID6 = """\
 method: grid
@@ -184,6 +190,7 @@ def test_mps_daemon_for_the_sweep_starts_once_and_stops_when_no_trial_needs_it(
 
 def test_local_backend_pins_the_job_it_starts(monkeypatch, runs_dir):
     import emotui.launch.local as local
+    import emotui.launch.process as process  # where a process backend starts its job
 
     seen = {}
 
@@ -196,8 +203,8 @@ def test_local_backend_pins_the_job_it_starts(monkeypatch, runs_dir):
         def wait(self):
             return 0
 
-    monkeypatch.setattr(local.subprocess, "Popen", FakeProcess)
-    monkeypatch.setattr(local, "process_identity", lambda pid: {"pid": pid})
+    monkeypatch.setattr(process.subprocess, "Popen", FakeProcess)
+    monkeypatch.setattr(process, "process_identity", lambda pid: {"pid": pid})
     paths = RunStore(runs_dir).create("lora")
     write_status(paths, state="queued", backend="local")
     status_after = local.LocalBackend().submit(paths, env={"CUDA_VISIBLE_DEVICES": "1"})
@@ -217,8 +224,8 @@ def test_trials_at_once(monkeypatch):
 @pytest.mark.parametrize("extra, message", [
     (["--trials-per-gpu", "0"], "--trials-per-gpu must be a whole number >= 1, got 0"),
     (["--trials-per-gpu", "2", "--backend", "inline"],
-     "--trials-per-gpu needs --backend local or slurm; the inline backend (in this terminal) "
-     "runs one trial at a time"),
+     f"--trials-per-gpu needs --backend {or_list(sharing_backends())}; the inline backend (in "
+     "this terminal) runs one trial at a time"),
     (["--mps", "on"], "--mps applies to --trials-per-gpu K; add it or drop --mps"),
 ])
 def test_bad_input_is_one_line(tmp_path, runs_dir, capsys, extra, message):

@@ -105,7 +105,7 @@ async def test_slurm_backend_shows_resources(fixture_runs, make_app):
         assert app.screen.query_one("#slurm-fields").display
         app.screen.query_one("#slurm-partition").value = "gpu"
         app.screen.query_one("#slurm-gpus").value = "1"
-        assert app.screen.slurm_resources() == {"partition": "gpu", "gpus": "1"}
+        assert app.screen.resources_text() == {"partition": "gpu", "gpus": "1"}
         await pilot.pause()
         assert "# partition: gpu" in app.screen.preview_text
         app.screen.query_one("#slurm-gpus").value = "two"

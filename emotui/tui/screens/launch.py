@@ -7,6 +7,7 @@ check_range, build_config); submitting is the launch layer's (emotui.tui.control
 from __future__ import annotations
 
 import threading
+from dataclasses import asdict
 from pathlib import Path
 from typing import Callable
 
@@ -30,9 +31,7 @@ from textual.widgets import (
 from emotui.core import methods
 from emotui.core.config import RunConfig, build_config, dump_config
 from emotui.core.errors import EmotuiError
-from emotui.core.settings import form_specs
-from emotui.launch.registry import backend_spec, backend_specs
-from emotui.launch.resources import SLURM_SETTINGS
+from emotui.launch.registry import backend_spec, backend_specs, resource_settings
 from emotui.core.runstore import RunStore
 from emotui.tui import control
 from emotui.tui.form_start import FormStart, from_run, last_submitted, remember_submitted
@@ -42,19 +41,9 @@ from emotui.tui.widgets.config_form import ConfigForm, field_input
 from emotui.tui.widgets.footer import KeysFooter
 from emotui.tui.worker_errors import WorkerErrors
 
-# The Slurm resources the form asks for (the schema's common ones).
-SLURM_FIELDS = tuple(form_specs(SLURM_SETTINGS))
-
-
-def user_slurm_defaults() -> dict[str, str]:
-    """The user's `slurm:` defaults (~/.config/emotui/config.yaml) as form text."""
-    try:
-        from emotui.core.userconfig import user_section
-
-        section = user_section("slurm")
-    except (ImportError, EmotuiError):
-        return {}
-    return {k: "" if v is None else str(v) for k, v in section.items()}
+# The resources the form asks for: rows (#<section>-fields) for each kind a backend it launches
+# on takes (Slurm's: #slurm-fields), shown while that backend is chosen.
+RESOURCES = tuple(resource_settings(tui=True))
 
 
 class LaunchScreen(WorkerErrors, Screen[str | None]):
@@ -85,7 +74,8 @@ class LaunchScreen(WorkerErrors, Screen[str | None]):
         self.advanced = self.start.advanced
         self._initial_state: tuple | None = None
         self.preview_text = ""
-        self.slurm_defaults = user_slurm_defaults()
+        # The user config's resources (its slurm: section, ...) as form text.
+        self.resource_defaults = {r.section: r.user_defaults() for r in RESOURCES}
         # Launching runs on a worker thread; the lock makes a second press wait for the first,
         # and once something was launched (the form is closing) later presses launch nothing.
         self._launch_lock = threading.Lock()
@@ -109,13 +99,16 @@ class LaunchScreen(WorkerErrors, Screen[str | None]):
                     yield Select([(spec.title, spec.name) for spec in choices],
                                  value=self.start.backend if self.start.backend in names
                                  else names[0], allow_blank=False, compact=True, id="backend")
-                with Vertical(id="slurm-fields"):
-                    for spec in SLURM_FIELDS:
-                        with Horizontal(classes="field-line"):
-                            yield Label(spec.form_label, classes="field-name")
-                            yield field_input(spec, self.start.slurm.get(
-                                spec.name, self.slurm_defaults.get(spec.name, "")),
-                                f"slurm-{spec.name}", placeholder=spec.help)
+                for kind in RESOURCES:
+                    started = self.start.resources.get(kind.section, {})
+                    defaults = self.resource_defaults[kind.section]
+                    with Vertical(id=f"{kind.section}-fields", classes="resource-fields"):
+                        for spec in kind.form_fields():
+                            with Horizontal(classes="field-line"):
+                                yield Label(spec.form_label, classes="field-name")
+                                yield field_input(spec, started.get(
+                                    spec.name, defaults.get(spec.name, "")),
+                                    f"{kind.section}-{spec.name}", placeholder=spec.help)
                 yield Static("sweep", classes="field-group")
                 with Horizontal(classes="field-line"):
                     yield Label("sweep file", classes="field-name")
@@ -146,7 +139,7 @@ class LaunchScreen(WorkerErrors, Screen[str | None]):
         self.title = "new sweep" if self.for_sweep else "new run" if self.start.origin is None \
             else f"new run from {self.start.origin}"
         self.sub_title = self.app.store_label
-        self.query_one("#slurm-fields").display = self._takes_resources()
+        self._show_resources()
         self.refresh_preview()
         # Typing goes into the first field at once, never into the screen's shortcuts.
         if self.for_sweep:
@@ -162,13 +155,14 @@ class LaunchScreen(WorkerErrors, Screen[str | None]):
         """Everything the user can edit, to tell whether leaving would drop edits."""
         return (self.method, tuple(sorted(self.query_one(ConfigForm).raw_values().items())),
                 str(self.query_one("#backend", Select).value),
-                tuple(sorted(self.slurm_resources().items())),
+                tuple((section, tuple(sorted(texts.items())))
+                      for section, texts in self.resource_values().items()),
                 self.query_one("#sweep-file", Input).value.strip())
 
     def submitted_start(self) -> FormStart:
         """The form as it stands, to start from next time."""
         return FormStart(self.method, self.query_one(ConfigForm).edited_values(), self.advanced,
-                         str(self.query_one("#backend", Select).value), self.slurm_resources(),
+                         str(self.query_one("#backend", Select).value), self.resource_values(),
                          self.query_one("#sweep-file", Input).value.strip())
 
     # --- form state ---------------------------------------------------------------------------
@@ -203,11 +197,11 @@ class LaunchScreen(WorkerErrors, Screen[str | None]):
 
     @on(Select.Changed, "#backend")
     def _backend_changed(self, event: Select.Changed) -> None:
-        self.query_one("#slurm-fields").display = self._takes_resources()
+        self._show_resources()
         self.refresh_preview()
 
-    @on(Input.Changed, "#slurm-fields Input")
-    def _slurm_changed(self) -> None:
+    @on(Input.Changed, ".resource-fields Input")
+    def _resources_changed(self) -> None:
         self.refresh_preview()
 
     def on_descendant_focus(self, event) -> None:
@@ -232,19 +226,20 @@ class LaunchScreen(WorkerErrors, Screen[str | None]):
         return config, None
 
     def refresh_preview(self) -> None:
-        """The resolved config.yaml (plus the Slurm resources), or why it cannot launch."""
+        """The resolved config.yaml (plus the backend's resources), or why it cannot launch."""
         config, error = self.resolved()
         text = ""
         if config is not None:
             text = dump_config(config)
-            if self._takes_resources():
+            takes = self._takes_resources()
+            if takes is not None:
                 try:
-                    resources = control.slurm_resources(self.slurm_resources())
+                    resources = control.form_resources(self._backend(), self.resources_text())
                 except EmotuiError as exc:
                     error = str(exc)
                 else:
-                    text += "\n# slurm resources\n" + "".join(
-                        f"# {k}: {v}\n" for k, v in resources.to_dict().items()
+                    text += f"\n# {takes.section} resources\n" + "".join(
+                        f"# {k}: {v}\n" for k, v in asdict(resources).items()
                         if v not in (None, [], {}))
         preview = self.query_one("#preview", Static)
         if error:
@@ -257,17 +252,34 @@ class LaunchScreen(WorkerErrors, Screen[str | None]):
             preview.update(Syntax(text, "yaml", theme="ansi_dark", background_color="default",
                                   word_wrap=True))
 
-    def _takes_resources(self) -> bool:
-        """Whether the chosen backend takes resources (Slurm): the resource fields apply."""
-        return backend_spec(str(self.query_one("#backend", Select).value)).resources is not None
+    def _backend(self) -> str:
+        return str(self.query_one("#backend", Select).value)
 
-    def slurm_resources(self) -> dict[str, str]:
-        out = {}
-        for spec in SLURM_FIELDS:
-            value = self.query_one(f"#slurm-{spec.name}", Input).value.strip()
-            if value:
-                out[spec.name] = value
+    def _takes_resources(self):
+        """The resources the chosen backend takes (its spec's; Slurm's), or None."""
+        return backend_spec(self._backend()).resources
+
+    def _show_resources(self) -> None:
+        """Only the chosen backend's resource rows show."""
+        takes = self._takes_resources()
+        for kind in RESOURCES:
+            self.query_one(f"#{kind.section}-fields").display = kind == takes
+
+    def resource_values(self) -> dict[str, dict[str, str]]:
+        """The text of every resource row given, by the section of its kind."""
+        out: dict[str, dict[str, str]] = {}
+        for kind in RESOURCES:
+            out[kind.section] = {}
+            for spec in kind.form_fields():
+                value = self.query_one(f"#{kind.section}-{spec.name}", Input).value.strip()
+                if value:
+                    out[kind.section][spec.name] = value
         return out
+
+    def resources_text(self) -> dict[str, str]:
+        """The text of the chosen backend's resource rows ({} for one that takes none)."""
+        takes = self._takes_resources()
+        return self.resource_values()[takes.section] if takes is not None else {}
 
     # --- submit -------------------------------------------------------------------------------
 
@@ -278,7 +290,7 @@ class LaunchScreen(WorkerErrors, Screen[str | None]):
             self.notify(error, title="Not submitted", severity="error")
             return
         backend = str(self.query_one("#backend", Select).value)
-        self.submit_run(self.app.source.store, config, backend, self.slurm_resources())
+        self.submit_run(self.app.source.store, config, backend, self.resources_text())
 
     @on(Button.Pressed, "#submit-sweep")
     @on(Input.Submitted, "#sweep-file")
@@ -290,21 +302,21 @@ class LaunchScreen(WorkerErrors, Screen[str | None]):
             return
         backend = str(self.query_one("#backend", Select).value)
         self.launch_sweep(self.app.source.store, Path(path).expanduser(), backend,
-                          self.slurm_resources())
+                          self.resources_text())
 
     # Workers: creating the run and asking the backend (sbatch) or starting the sweep
     # controller can take seconds; the outcome comes back as a message.
 
     @work(thread=True, name="submit-run", group="launch", exit_on_error=False)
     def submit_run(self, store: RunStore, config: RunConfig, backend: str,
-                   slurm: dict[str, str]) -> None:
-        outcome = self._launch_once(lambda: control.submit(store, config, backend, slurm))
+                   resources: dict[str, str]) -> None:
+        outcome = self._launch_once(lambda: control.submit(store, config, backend, resources))
         if outcome is not None:
             self.post_message(RunSubmitted(backend, *outcome))
 
     @work(thread=True, name="launch-sweep", group="launch", exit_on_error=False)
     def launch_sweep(self, store: RunStore, sweep_file: Path, backend: str,
-                     slurm: dict[str, str]) -> None:
+                     resources: dict[str, str]) -> None:
         # The cost first (as `emotui sweep FILE --dry-run` says it); a sweep that cannot run
         # (a bad file, a random sweep without run_cap) is refused before anything starts.
         try:
@@ -313,7 +325,7 @@ class LaunchScreen(WorkerErrors, Screen[str | None]):
             self.post_message(SweepStarted(backend, error=str(exc)))
             return
         outcome = self._launch_once(
-            lambda: control.submit_sweep(store, sweep_file, backend, slurm))
+            lambda: control.submit_sweep(store, sweep_file, backend, resources))
         if outcome is not None:
             self.post_message(SweepStarted(backend, *outcome, estimate=estimate))
 
