@@ -228,3 +228,10 @@ def wandb_service_stopped():
         import wandb
 
         wandb.teardown()
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    """Textual's Pilot runs on asyncio. anyio's plugin would also run every async test on trio
+    once trio is installed (the browser tests' Selenium brings it): asyncio only."""
+    return "asyncio"
