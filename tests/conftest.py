@@ -158,9 +158,10 @@ def runs_dir(tmp_path) -> Path:
 
 # -- the environment: the suite never sees the user's shell ----------------------------------------
 
-# The suite's own knobs (CI sets EMOTUI_REQUIRE_SLURM); every other EMOTUI_* and WANDB_* variable
-# of the shell that started pytest is replaced for the whole session.
-SUITE_KNOBS = frozenset({"EMOTUI_REQUIRE_SLURM", "EMOTUI_SLURM_REPORT"})
+# The suite's own knobs (CI sets EMOTUI_REQUIRE_SLURM and EMOTUI_REQUIRE_BROWSER); every other
+# EMOTUI_*, WANDB_* and TRACKIO_* variable of the shell that started pytest is replaced for the
+# whole session.
+SUITE_KNOBS = frozenset({"EMOTUI_REQUIRE_SLURM", "EMOTUI_SLURM_REPORT", "EMOTUI_REQUIRE_BROWSER"})
 OFFLINE = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE")
 # A bound on every test (pytest-timeout, thread method: a hang fails with every thread's stack);
 # pyproject.toml sets it for the default suite, the long scenarios get this one.
@@ -168,12 +169,15 @@ LONG_TEST_S = 1800
 
 
 def isolated_environment(folder: Path) -> dict[str, str]:
-    """Offline, W&B off, and emotui's store, cache, state and user config under ``folder``."""
+    """Offline, W&B off, and emotui's store, cache, state, user config and trackio's database
+    under ``folder``."""
     return {**{name: "1" for name in OFFLINE}, "WANDB_MODE": "disabled",
             # wandb's own telemetry: exporter threads that would outlive the test (every 60 s).
             "WANDB_ERROR_REPORTING": "false",
             "EMOTUI_RUNS_DIR": str(folder / "runs"), "EMOTUI_CACHE_DIR": str(folder / "cache"),
             "EMOTUI_STATE_DIR": str(folder / "state"),
+            # trackio's database: never the user's ~/.cache/huggingface/trackio.
+            "TRACKIO_DIR": str(folder / "trackio"),
             # A missing file: no user defaults (a test that wants some points here itself).
             "EMOTUI_CONFIG": str(folder / "no-user-config.yaml")}
 
@@ -186,7 +190,7 @@ def pytest_configure(config):
     folder = Path(tempfile.mkdtemp(prefix="emotui-tests-"))
     patch = pytest.MonkeyPatch()
     for name in list(os.environ):
-        if name.startswith(("EMOTUI_", "WANDB_")) and name not in SUITE_KNOBS:
+        if name.startswith(("EMOTUI_", "WANDB_", "TRACKIO_")) and name not in SUITE_KNOBS:
             patch.delenv(name)
     for name, value in isolated_environment(folder).items():
         patch.setenv(name, value)

@@ -1,4 +1,5 @@
-"""`emotui compare`: local runs, W&B offline runs and a W&B project's runs in one table."""
+"""`emotui compare`: local runs, W&B offline runs and W&B or trackio projects' runs in one
+table."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ DESCRIPTION = """\
 Compare runs side by side: key hyperparameters, validation/test accuracy and macro-F1, size
 and speed. RUN is a run id (or unique prefix/suffix) or a folder/file of W&B offline runs
 (wandb/offline-run-*), read in place without syncing. Without RUN: every local run.
---wandb adds a W&B project's runs (the study's runs map onto the same columns); a W&B run
-linked to a local run is merged into its row. W&B runs are cached in ~/.cache/emotui/wandb
-and shown from there until --refresh.
+--wandb adds a W&B project's runs (the study's runs map onto the same columns), --trackio a
+trackio project's (read from trackio's local database, $TRACKIO_DIR); a tracker's run linked
+to a local run is merged into its row. W&B runs are cached in ~/.cache/emotui/wandb and shown
+from there until --refresh.
 --by-seed folds runs that differ only by seed (emotui run --seeds, a sweep's seed values)
 into one row per configuration: a `seeds` count and each metric as mean ± sample std.
 """
@@ -24,6 +26,7 @@ examples:
   emotui compare --filter 'method=lora and test_accuracy>0.9' --format md
   emotui compare 0412-lora-ab12 0412-full-cd34 --format latex > table.tex
   emotui compare --wandb my-team/emotion --refresh --format csv
+  emotui compare --trackio emotion-study --sort -eval_accuracy
   emotui compare ../study/wandb --sort -test_accuracy
   emotui compare --by-seed --filter method=lora --sort -eval_accuracy
 """
@@ -64,9 +67,13 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 def add_run_sources(parser: argparse.ArgumentParser, metavar: str, runs_help: str) -> None:
     """RUN..., --wandb and --refresh: where `emotui compare` and `emotui report` read runs from
     (gather_rows and report.gather take the same three)."""
+    from emotui.core.trackers import TRACKERS
+
     parser.add_argument("runs", metavar=metavar, nargs="*", help=runs_help)
-    parser.add_argument("--wandb", metavar="ENTITY/PROJECT", nargs="?", const="", default=None,
-                        help="add a W&B project's runs (bare --wandb: the configured project)")
+    for spec in TRACKERS:  # --wandb ENTITY/PROJECT, --trackio PROJECT, ...
+        parser.add_argument(f"--{spec.name}", metavar=spec.project_metavar, nargs="?", const="",
+                            default=None, help=f"add a {spec.label} project's runs (bare "
+                            f"--{spec.name}: the configured project)")
     parser.add_argument("--refresh", action="store_true",
                         help="fetch the W&B project now instead of using the cache")
 
@@ -113,17 +120,23 @@ def gather_rows(args: argparse.Namespace, notes: list[str] | None = None,
             local.append(local_run(paths))
     if not refs:
         local = [local_run(p) for p in store]
-    if args.wandb is not None:
-        from emotui.tracking.wandb_api import WandbProject, age_text
+    from emotui.core.trackers import TRACKERS
 
+    for spec in TRACKERS:
+        chosen = getattr(args, spec.name, None)
+        if chosen is None:
+            continue
+        from emotui.tracking.trackers import tracker as load_tracker
+        from emotui.tracking.wandb_api import age_text
+
+        tracker = load_tracker(spec.name)
         notes = notes if notes is not None else []
-        project = WandbProject.from_path(args.wandb)
-        runs = project.load(refresh=args.refresh)
+        runs = tracker.project(chosen).load(refresh=args.refresh)
         if runs.warning:
             warnings.append(runs.warning)
         elif runs.fetched and not args.refresh and time.time() - runs.fetched > 60:
-            notes.append(f"W&B runs of {runs.path} as cached {age_text(runs.fetched)}; "
-                         "--refresh fetches them again")
+            notes.append(f"{tracker.label} runs of {runs.path} as cached "
+                         f"{age_text(runs.fetched)}; --refresh fetches them again")
         remote += remote_rows(runs.records)
     return merge_rows(local, remote), warnings
 

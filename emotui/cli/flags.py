@@ -148,20 +148,33 @@ def config_from_args(
 
 
 # ---------------------------------------------------------------------------------------------
-# W&B flags (emotui run, sweep, study)
+# Tracker flags (emotui run, sweep, study): W&B's, trackio's
 # ---------------------------------------------------------------------------------------------
 
 
-def add_wandb_flags(parser: argparse.ArgumentParser) -> None:
-    from emotui.tracking.settings import WANDB_SETTINGS
+def add_tracker_flags(parser: argparse.ArgumentParser) -> None:
+    """Each tracker's settings as a group of flags (--wandb-project, --trackio-project, ...)."""
+    from emotui.tracking.trackers import all_trackers
 
-    group = parser.add_argument_group(
-        "W&B (with --report_to wandb)",
-        "Defaults: the --config file's wandb: section, then WANDB_* variables, then the wandb: "
-        "section of ~/.config/emotui/config.yaml. The API key comes from WANDB_API_KEY or "
-        "'wandb login' only.",
-    )
-    add_schema_flags(WANDB_SETTINGS, lambda _group: group)
+    for tracker in all_trackers():
+        group = parser.add_argument_group(
+            f"{tracker.label} (with --report_to {tracker.name})", tracker.flags_help)
+        add_schema_flags(tracker.settings, lambda _group, group=group: group)
+
+
+def tracker_status_fields(args: argparse.Namespace,
+                          sections: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """What a new run's status.json starts with: each tracker's own choices (its flags over
+    the --config file's section), under its status key (wandb_settings, trackio_settings)."""
+    from emotui.tracking.trackers import all_trackers
+
+    fields: dict[str, Any] = {}
+    for tracker in all_trackers():
+        choices = tracker.run_choices(schema_flag_values(tracker.settings, args), sections,
+                                      config_file=getattr(args, "config_file", None))
+        if choices:
+            fields[tracker.status_key] = choices
+    return fields
 
 
 def wandb_run_choices(args: argparse.Namespace,

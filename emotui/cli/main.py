@@ -16,6 +16,7 @@ import textwrap
 from emotui import __version__
 from emotui.core.errors import EmotuiError
 from emotui.core.methods import METHODS
+from emotui.core.trackers import TRACKERS
 
 COMMANDS = (
     "emotui.cli.run_cmd",
@@ -28,6 +29,7 @@ COMMANDS = (
     "emotui.cli.sync_cmd",
     "emotui.cli.report_cmd",
     "emotui.cli.demo_cmd",
+    "emotui.cli.serve_cmd",
 )
 
 EPILOG = """\
@@ -84,10 +86,15 @@ def build_parser() -> ArgumentParser:
         parents=[common_parser(default=None)],
     )
     parser.add_argument("--version", action="version", version=f"emotui {__version__}")
+    for spec in TRACKERS:  # --wandb ENTITY/PROJECT, --trackio PROJECT
+        parser.add_argument(
+            f"--{spec.name}", metavar=spec.project_metavar, default=None,
+            help=f"TUI: also show this {spec.label} project's runs (read-only; default: the "
+            f"user config's {spec.name}: tui_project; 'none' shows none)",
+        )
     parser.add_argument(
-        "--wandb", metavar="ENTITY/PROJECT", default=None,
-        help="TUI: also show this W&B project's runs (read-only; default: the user config's "
-        "wandb: tui_project; 'none' shows none)",
+        "--read-only", "--read_only", dest="read_only", action="store_true",
+        help="TUI: look only: nothing can be launched, cancelled, resumed or deleted",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
     for module_name in COMMANDS:
@@ -100,6 +107,15 @@ def _subparser(parser: argparse.ArgumentParser, name: str | None):
         if isinstance(action, argparse._SubParsersAction) and name:
             return action.choices.get(name)
     return None
+
+
+def _prints_a_document(args: argparse.Namespace) -> bool:
+    """Whether the command's stdout is one machine-readable document (--json, compare's
+    csv/tsv/json on stdout): nothing else may reach it."""
+    if getattr(args, "json", False):
+        return True
+    return getattr(args, "command", None) == "compare" and not getattr(args, "output", None) \
+        and getattr(args, "format", None) in ("csv", "tsv", "json")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -119,7 +135,13 @@ def main(argv: list[str] | None = None) -> int:
         if handler is None:
             from emotui.tui.app import run_tui
 
-            return run_tui(runs_dir=args.runs_dir, wandb=args.wandb)
+            return run_tui(runs_dir=args.runs_dir, read_only=args.read_only,
+                           projects={spec.name: getattr(args, spec.name) for spec in TRACKERS})
+        if _prints_a_document(args):
+            from emotui.cli.stdout_document import document_stdout
+
+            with document_stdout():  # what libraries print goes to stderr
+                return int(handler(args) or 0)
         return int(handler(args) or 0)
     except EmotuiError as exc:
         print(f"emotui: error: {exc}", file=sys.stderr)

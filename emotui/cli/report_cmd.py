@@ -15,7 +15,8 @@ parameters and against training time with the Pareto front, validation curves, c
 matrices) and each sweep's trials sorted by its metric, collapsed trials marked.
 
 RUN is a run id (or a unique part), a sweep id, or a folder of W&B offline runs; without RUN:
-every run and sweep in the store. --wandb adds a W&B project's runs, as in `emotui compare`.
+every run and sweep in the store. --wandb adds a W&B project's runs, --trackio a trackio
+project's, as in `emotui compare`.
 """
 EPILOG = """\
 examples:
@@ -55,7 +56,11 @@ def handle(args: argparse.Namespace) -> int:
 
     out = Path(args.out) if args.out else default_out(args.format, args.pdf)
     check_request(args.format, args.pdf, out)  # before the work: a bad request fails fast
-    gathered = gather(RunStore(args.runs_dir), list(args.runs), wandb=args.wandb,
+    from emotui.core.trackers import TRACKERS
+
+    projects = {spec.name: getattr(args, spec.name) for spec in TRACKERS
+                if getattr(args, spec.name, None) is not None}
+    gathered = gather(RunStore(args.runs_dir), list(args.runs), trackers=projects,
                       refresh=args.refresh)
     report = build_report(gathered, title=args.title)
     for warning in gathered.warnings:

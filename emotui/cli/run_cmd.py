@@ -7,9 +7,9 @@ import argparse
 
 from emotui.cli.flags import (
     add_config_flags,
-    add_wandb_flags,
+    add_tracker_flags,
     config_from_args,
-    wandb_run_choices,
+    tracker_status_fields,
 )
 from emotui.cli.inline_run import run_inline
 from emotui.cli.launch_opts import (
@@ -25,7 +25,6 @@ from emotui.core.methods import describe
 from emotui.core.runstore import RunStore
 from emotui.launch import runs
 from emotui.launch.registry import backend_names, backend_spec
-from emotui.tracking.settings import status_fields
 
 DESCRIPTION = f"""\
 Train a text classifier with one of these methods (--method NAME):
@@ -45,7 +44,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     out.add_argument("--json", action="store_true", help="print the results object as JSON")
     out.add_argument("--quiet", "-q", action="store_true", help="no live display")
     add_config_flags(parser)
-    add_wandb_flags(parser)
+    add_tracker_flags(parser)
     add_launch_flags(parser)
     add_seeds_flag(parser)
     parser.set_defaults(handler=handle)
@@ -57,7 +56,7 @@ def handle(args: argparse.Namespace) -> int:
     if args.resume:
         return handle_resume(args)
     config, sections = config_from_args(args)
-    wandb_choices = status_fields(wandb_run_choices(args, sections))
+    wandb_choices = tracker_status_fields(args, sections)
     store = RunStore(args.runs_dir)
     backend = choose_backend(args, sections)
     if backend_spec(backend).detached:

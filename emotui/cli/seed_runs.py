@@ -51,14 +51,13 @@ def check_request(args: argparse.Namespace) -> list[int]:
 
 
 def run_seed_group(args: argparse.Namespace) -> int:
-    from emotui.cli.flags import config_from_args, wandb_run_choices
+    from emotui.cli.flags import config_from_args, tracker_status_fields
     from emotui.cli.launch_opts import choose_backend, resources_for
     from emotui.launch.registry import backend_spec
-    from emotui.tracking.settings import status_fields
 
     seeds = check_request(args)
     config, sections = config_from_args(args)
-    status_extra = status_fields(wandb_run_choices(args, sections))
+    status_extra = tracker_status_fields(args, sections)
     store = RunStore(args.runs_dir)
     backend = choose_backend(args, sections)
     resources = resources_for(args, backend, sections)  # wrong Slurm flags: nothing created

@@ -65,9 +65,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                         "cost estimate; start nothing")
     parser.add_argument("--json", action="store_true",
                         help="one JSON document on stdout (messages go to stderr)")
-    from emotui.cli.flags import add_wandb_flags
+    from emotui.cli.flags import add_tracker_flags
 
-    add_wandb_flags(parser)
+    add_tracker_flags(parser)
     parser.set_defaults(handler=handle)
 
 

@@ -52,9 +52,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     parser.add_argument("--dry-run", "--dry_run", dest="dry_run", action="store_true",
                         help="validate and print the trials it would start now; start nothing")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
-    from emotui.cli.flags import add_wandb_flags
+    from emotui.cli.flags import add_tracker_flags
 
-    add_wandb_flags(parser)  # W&B settings of the trials (and of the sweep, --controller wandb)
+    add_tracker_flags(parser)  # W&B/trackio settings of the trials (and of the sweep, --controller wandb)
     parser.set_defaults(handler=handle)
 
 
@@ -212,11 +212,11 @@ def _start(store: Any, args: argparse.Namespace) -> int:
 
 
 def _trial_status(args: argparse.Namespace) -> dict[str, Any]:
-    """Fields every trial's status.json starts with: the W&B choices of --wandb-* / --config."""
-    from emotui.cli.flags import wandb_run_choices
-    from emotui.tracking.settings import status_fields
+    """Fields every trial's status.json starts with: the tracker choices of --wandb-*,
+    --trackio-* / --config."""
+    from emotui.cli.flags import tracker_status_fields
 
-    return status_fields(wandb_run_choices(args, _sections(args)))
+    return tracker_status_fields(args, _sections(args))
 
 
 def _resume(store: Any, ref: str, args: argparse.Namespace) -> int:

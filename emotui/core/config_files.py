@@ -3,7 +3,7 @@ sections of a ``--config`` file or the user config.
 
 Such a file holds run settings, flat (``lora_r: 8``, the flags' names) or by method group
 (``lora: {r: 8}``, ``lora.r: 8``), beside the sections of other layers (``slurm:``, ``wandb:``,
-``backend:``). The run settings are layered by ``emotui.core.config.build_config``.
+``trackio:``, ``backend:``). The run settings are layered by ``emotui.core.config.build_config``.
 """
 
 from __future__ import annotations
@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from emotui.core.errors import ConfigError
+from emotui.core.trackers import TRACKERS
 
-# Sections of a --config file that belong to other layers (launch, W&B), not to RunConfig.
-SECTIONS = ("slurm", "wandb", "backend")
+# Sections of a --config file that belong to other layers (launch, each tracker: wandb:,
+# trackio:), not to RunConfig.
+SECTIONS = ("slurm", *(spec.name for spec in TRACKERS), "backend")
 
 
 def read_yaml_mapping(path: Path, what: str = "config file") -> dict[str, Any]:

@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from emotui.core import methods
+from emotui.core import methods, trackers
 from emotui.core.errors import ConfigError
 from emotui.core.setting_values import coerce
 from emotui.core.settings import FORM_HIDDEN, MERGE_UPDATE, FieldSpec, Parser, setting
@@ -221,7 +221,8 @@ class GeneralSettings:
         parse=_or_auto(int, "a whole number", "logging_steps"), metavar="{auto,N}",
         default_help="auto",
     )
-    report_to: str = opt("none", "none or wandb.", "logging", choices=("none", "wandb", "all"))
+    report_to: str = opt("none", trackers.REPORT_TO_HELP, "logging",
+                         choices=trackers.REPORT_TO_CHOICES)
     run_name: str | None = opt(None, "A label for the run (W&B run name).", "logging")
     output_dir: str | None = opt(
         None, "Study compatibility only: emotui writes into the run directory.", "logging"

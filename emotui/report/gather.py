@@ -164,8 +164,9 @@ def sweep_run_ids(sweep: Any, store: RunStore) -> list[str]:
 
 
 def gather(store: RunStore, refs: list[str], *, wandb: str | None = None,
-           refresh: bool = False) -> Gathered:
-    """Every run the references name (all local runs when none), W&B runs merged in."""
+           refresh: bool = False, trackers: dict[str, str] | None = None) -> Gathered:
+    """Every run the references name (all local runs when none), the runs of W&B (``wandb``)
+    or any tracker's projects (``trackers``: tracker name -> project) merged in."""
     from emotui.sweep.store import SweepStore
     from emotui.tracking.keys import LINK_KEY
     from emotui.tracking.sources import is_offline_path, merge_rows, offline_runs
@@ -193,8 +194,11 @@ def gather(store: RunStore, refs: list[str], *, wandb: str | None = None,
     if not refs:
         local = {paths.run_id: local_run(paths) for paths in store}
         named_sweeps = list(sweeps)
+    projects = dict(trackers or {})
     if wandb is not None:
-        for report_run in _project_runs(wandb, refresh, gathered):
+        projects["wandb"] = wandb
+    for name, project in projects.items():
+        for report_run in _project_runs(name, project, refresh, gathered):
             remote.setdefault(report_run.run_id, report_run)
 
     # compare's linking rule: a W&B run of a local run fills the local run's gaps, not a row.
@@ -222,23 +226,27 @@ def _metrics(run: ReportRun) -> dict[str, Any]:
     return {key: run.results.get(key) for key in SUMMARY_METRICS}
 
 
-def _project_runs(path: str, refresh: bool, gathered: Gathered) -> list[ReportRun]:
-    from emotui.tracking.wandb_api import WandbProject, WandbUnavailable, age_text
+def _project_runs(name: str, path: str, refresh: bool,
+                  gathered: Gathered) -> list[ReportRun]:
+    from emotui.core.errors import EmotuiError
+    from emotui.tracking.trackers import tracker
+    from emotui.tracking.wandb_api import age_text
 
-    project = WandbProject.from_path(path)
+    found = tracker(name)
+    project = found.project(path)
     loaded = project.load(refresh=refresh)
     if loaded.warning:
         gathered.warnings.append(loaded.warning)
     elif loaded.fetched and not refresh and time.time() - loaded.fetched > 60:
-        gathered.notes.append(f"W&B runs of {loaded.path} as cached {age_text(loaded.fetched)}; "
-                              "--refresh fetches them again")
+        gathered.notes.append(f"{found.label} runs of {loaded.path} as cached "
+                              f"{age_text(loaded.fetched)}; --refresh fetches them again")
 
     def loader(run_id: str) -> Callable[[], list[dict[str, Any]]]:
         def load() -> list[dict[str, Any]]:
             try:
                 return project.history(run_id, refresh=refresh)
-            except WandbUnavailable as exc:
-                gathered.warnings.append(f"no curves for W&B run {run_id}: {exc}")
+            except EmotuiError as exc:  # WandbUnavailable, TrackioUnavailable
+                gathered.warnings.append(f"no curves for {found.label} run {run_id}: {exc}")
                 return []
         return load
 

@@ -1,5 +1,6 @@
-"""Experiment trackers (W&B). The train layer reports through ``open_logger``; nothing here is
-imported at start-up, and W&B itself is imported only when a run asks for it."""
+"""Experiment trackers (W&B, trackio; their interface: emotui.tracking.trackers). The train
+layer reports through ``open_logger``; nothing here is imported at start-up, and a tracker's
+library is imported only when a run asks for it."""
 
 from __future__ import annotations
 
@@ -35,9 +36,33 @@ class NullLogger:
         pass
 
 
-def open_logger(config: RunConfig, paths: RunPaths) -> RunLogger:
-    if config.report_to in ("wandb", "all"):
-        from emotui.tracking.wandb_logger import WandbLogger
+class FanOutLogger:
+    """Several trackers (report_to all): each told everything, in turn."""
 
-        return WandbLogger(config, paths)
-    return NullLogger()
+    def __init__(self, loggers: list[RunLogger]):
+        self.loggers = loggers
+
+    def start(self) -> dict[str, Any]:
+        fields: dict[str, Any] = {}
+        for logger in self.loggers:
+            fields.update(logger.start() or {})
+        return fields
+
+    def log_event(self, event: dict[str, Any]) -> None:
+        for logger in self.loggers:
+            logger.log_event(event)
+
+    def finish(self, results: dict[str, Any], ok: bool) -> None:
+        for logger in self.loggers:
+            logger.finish(results, ok)
+
+
+def open_logger(config: RunConfig, paths: RunPaths) -> RunLogger:
+    """The loggers of the trackers ``report_to`` names (emotui.core.trackers), one or several."""
+    from emotui.core.trackers import reported_to
+    from emotui.tracking.trackers import tracker
+
+    loggers = [tracker(spec.name).logger(config, paths) for spec in reported_to(config.report_to)]
+    if not loggers:
+        return NullLogger()
+    return loggers[0] if len(loggers) == 1 else FanOutLogger(loggers)

@@ -164,8 +164,9 @@ def parse_time(value: Any) -> float | None:
 
 
 def record_to_row(record: Mapping[str, Any]) -> dict[str, Any]:
-    """A W&B run record (API, cache or offline file; see ``wandb_api.normalize_run``) as a row
-    with summarize()'s columns, plus source/link columns."""
+    """A W&B run record (API, cache or offline file; see ``wandb_api.normalize_run``), or
+    another tracker's in the same shape, as a row with summarize()'s columns, plus source/link
+    columns."""
     config = record.get("config") or {}
     summary = record.get("summary") or {}
     state = STATE_MAP.get(str(record.get("state") or "").lower(), record.get("state"))
@@ -195,16 +196,19 @@ def record_to_row(record: Mapping[str, Any]) -> dict[str, Any]:
         row[key] = _first(summary, candidates)
         if row[key] is None:
             row[key] = _first(config, candidates)  # HF puts model/num_parameters in the config
-    row.update(
-        source=record.get("source", "wandb"),
-        name=record.get("name"),
-        wandb_run_id=record.get("id"),
-        wandb_url=record.get("url"),
-        wandb_project="/".join(p for p in (record.get("entity"), record.get("project")) if p)
-        or None,
-        linked_run_id=config.get(LINK_KEY),
-        tags=list(record.get("tags") or []),
-    )
+    # The link columns are the tracker's: wandb_run_id, wandb_url, wandb_project for W&B,
+    # trackio_run_id, ... for a record that names its tracker (emotui.tracking.trackio_store).
+    tracker = str(record.get("tracker") or "wandb")
+    row.update({
+        "source": record.get("source", tracker),
+        "name": record.get("name"),
+        f"{tracker}_run_id": record.get("id"),
+        f"{tracker}_url": record.get("url"),
+        f"{tracker}_project": "/".join(
+            p for p in (record.get("entity"), record.get("project")) if p) or None,
+        "linked_run_id": config.get(LINK_KEY),
+        "tags": list(record.get("tags") or []),
+    })
     return row
 
 

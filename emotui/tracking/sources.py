@@ -1,8 +1,10 @@
 """Rows for comparison tables from every place runs live: the local store, W&B offline files, a
-W&B project. All rows have the columns of ``emotui.core.results.summarize`` plus ``source``
-(local, wandb, wandb-offline, local+wandb) and the W&B link columns, so the CLI's compare and the
-TUI treat them alike. A W&B run linked to a local run is merged into the local row.
+W&B project, a trackio project. All rows have the columns of ``emotui.core.results.summarize``
+plus ``source`` (local, wandb, wandb-offline, trackio, local+wandb, local+trackio, ...) and the
+tracker's link columns (wandb_run_id, trackio_run_id, ...), so the CLI's compare and the TUI
+treat them alike. A tracker's run linked to a local run is merged into the local row.
 """
+
 
 from __future__ import annotations
 
@@ -95,6 +97,15 @@ def merge_rows(local: Iterable[dict[str, Any]],
                 target[key] = value
         if row.get("wandb_url"):
             target["wandb_url"] = row["wandb_url"]
-        if target.get("source") == "local":
-            target["source"] = "local+" + str(row.get("source") or "wandb")
+        target["source"] = _joined_source(target.get("source"), row.get("source"))
     return merged + out_remote
+
+
+def _joined_source(local: Any, remote: Any) -> Any:
+    """local + wandb -> local+wandb; a second tracker adds itself (local+wandb+trackio), another
+    copy of one already there (wandb-offline beside wandb) does not."""
+    local, remote = str(local or ""), str(remote or "wandb")
+    parts = local.split("+")
+    if parts[0] != "local" or remote.split("-")[0] in {p.split("-")[0] for p in parts[1:]}:
+        return local or None
+    return f"{local}+{remote}"

@@ -9,7 +9,7 @@ import os
 import time
 from functools import partial
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Mapping
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -95,7 +95,8 @@ class EmotuiApp(WorkerErrors, App):
     def open_launch(self, sweep: bool = False) -> None:
         """The launch form as last submitted; ``sweep``: with its sweep file field ready."""
         if not self.source.capabilities.can_launch:
-            self.notify("This source has no run store to launch into.", severity="warning")
+            self.notify(self.source.capabilities.refusal
+                        or "This source has no run store to launch into.", severity="warning")
             return
         from emotui.tui.screens.launch import LaunchScreen
 
@@ -118,32 +119,60 @@ class EmotuiApp(WorkerErrors, App):
                               for rid in sorted(rows, reverse=True)],
                              placeholder="Open run: type part of its id…")
 
-def wandb_project_choice(wandb: str | None) -> str | None:
-    """The W&B project the TUI shows beside the local runs: --wandb, else the user config's
-    ``wandb: tui_project:``; ``--wandb none`` (or an empty value) shows none."""
-    if wandb is None:
+def project_choice(tracker: str, given: str | None) -> str | None:
+    """The project of a tracker the TUI shows beside the local runs: --<tracker> (--wandb,
+    --trackio), else the user config's ``<tracker>: tui_project:``; ``none`` (or an empty
+    value) shows none."""
+    if given is None:
         from emotui.core.userconfig import user_section
 
-        wandb = user_section("wandb").get("tui_project")
-    text = str(wandb or "").strip()
+        given = user_section(tracker).get("tui_project")
+    text = str(given or "").strip()
     return None if text.lower() in ("", "none", "off") else text
 
 
-def make_source(root: Path, wandb: str | None = None) -> RunSource:
-    """The local store, plus the W&B project when one is chosen (W&B code loads only then)."""
-    local = LocalRunSource(root)
-    project = wandb_project_choice(wandb)
-    if project is None:
-        return local
-    from emotui.tui.sources.combined import CombinedRunSource
-    from emotui.tui.sources.wandb import WandbRunSource
-
-    return CombinedRunSource(local, WandbRunSource.for_path(project))
+def wandb_project_choice(wandb: str | None) -> str | None:
+    return project_choice("wandb", wandb)
 
 
-def run_tui(runs_dir: str | None = None, wandb: str | None = None) -> int:
-    """Open the TUI on a run store (--runs-dir, $EMOTUI_RUNS_DIR or ./runs), with the runs of a
-    W&B project beside them when --wandb ENTITY/PROJECT or the user config names one."""
+def make_source(root: Path, wandb: str | None = None, *,
+                projects: Mapping[str, str | None] | None = None,
+                read_only: bool = False) -> RunSource:
+    """The local store, plus each tracker project chosen (``projects``: tracker name -> project;
+    ``wandb`` is W&B's; a tracker's code loads only then); look-only when ``read_only``."""
+    from emotui.core.trackers import TRACKERS
+
+    given = {"wandb": wandb, **{k: v for k, v in (projects or {}).items() if v is not None}}
+    source: RunSource = LocalRunSource(root)
+    remotes = []
+    for spec in TRACKERS:
+        project = project_choice(spec.name, given.get(spec.name))
+        if project is not None:
+            from emotui.tracking.trackers import tracker
+            from emotui.tui.sources.tracker import TrackerRunSource
+
+            found = tracker(spec.name)
+            remotes.append(TrackerRunSource(found.project(project), kind=found.name,
+                                            label=found.label,
+                                            refresh_every=found.refresh_every_s))
+    if remotes:
+        from emotui.tui.sources.combined import CombinedRunSource
+        from emotui.tui.sources.remotes import RemoteSources
+
+        source = CombinedRunSource(source, remotes[0] if len(remotes) == 1
+                                   else RemoteSources(remotes))
+    if read_only:
+        from emotui.tui.sources.read_only import ReadOnlyView
+
+        source = ReadOnlyView(source)
+    return source
+
+
+def run_tui(runs_dir: str | None = None, wandb: str | None = None, *,
+            projects: Mapping[str, str | None] | None = None, read_only: bool = False) -> int:
+    """Open the TUI on a run store (--runs-dir, $EMOTUI_RUNS_DIR or ./runs), with the runs of
+    the W&B and trackio projects beside them that --wandb/--trackio or the user config name;
+    look-only with --read-only (what ``emotui serve --read-only`` starts per browser)."""
     from emotui.core.errors import ConfigError
     from emotui.core.runstore import resolve_runs_dir
 
@@ -153,6 +182,6 @@ def run_tui(runs_dir: str | None = None, wandb: str | None = None) -> int:
     if root.exists() and not os.access(root, os.R_OK | os.X_OK):
         raise ConfigError(f"run store {root} is not readable; check its permissions")
     # A store that does not exist yet is shown empty; launching the first run creates it.
-    app = EmotuiApp(make_source(root, wandb))
+    app = EmotuiApp(make_source(root, wandb, projects=projects, read_only=read_only))
     app.run()
     return app.return_code or 0

@@ -84,25 +84,35 @@ def state_text(row: dict[str, Any]) -> Text:
     return Text(label, style=STATE_STYLES.get(state, "dim"))
 
 
-# Where a row comes from, as a short mark after its run id (local rows have none).
-SOURCE_BADGES = {"wandb": "W&B", "wandb-offline": "W&B offline", "local+wandb": "+W&B"}
+# Where a row comes from, as a short mark after its run id (local rows have none): a tracker's
+# own row "W&B", "trackio"; a local row with its tracker runs merged in "+W&B", "+W&B+trackio".
+SOURCE_BADGES = {"wandb": "W&B", "wandb-offline": "W&B offline", "trackio": "trackio"}
+
+
+def source_badge(source: Any) -> str | None:
+    parts = str(source or "").split("+")
+    if parts[0] in ("", "local"):
+        return "".join(f"+{SOURCE_BADGES.get(p, p)}" for p in parts[1:]) or None
+    return SOURCE_BADGES.get(parts[0], parts[0])
 
 
 def run_id_text(row: dict[str, Any]) -> Text:
     text = Text(str(row["run_id"]))
-    badge = SOURCE_BADGES.get(row.get("source") or "")
+    badge = source_badge(row.get("source"))
     if badge:
-        text.append(f" {badge}", style="bold yellow" if badge.startswith("W") else "yellow")
+        text.append(f" {badge}", style="yellow" if badge.startswith("+") else "bold yellow")
     return text
 
 
 def id_sort_value(row: dict[str, Any]) -> str:
     """What the run column sorts on: the run id, which starts with its creation time
-    (yymmdd-hhmmss, local time); a W&B run's id does not, so its creation time is put first
+    (yymmdd-hhmmss, local time); a tracker's run's id may not, so its creation time is put first
     and runs of both sources interleave newest first."""
     run_id = str(row["run_id"])
     created = row.get("created")
-    if row.get("source") in ("wandb", "wandb-offline") and isinstance(created, (int, float)):
+    remote = source_badge(row.get("source")) not in (None, "") and \
+        not str(row.get("source")).startswith("local")
+    if remote and isinstance(created, (int, float)):
         import time
 
         return time.strftime("%y%m%d-%H%M%S", time.localtime(created)) + "-" + run_id

@@ -3,7 +3,10 @@
 import subprocess
 import sys
 
-HEAVY = ("torch", "transformers", "peft", "datasets", "wandb", "submitit", "optuna")
+# The training libraries, the trackers' and emotui serve's (textual-serve and its aiohttp):
+# none of them may cost `emotui --help` or any subcommand's help anything.
+HEAVY = ("torch", "transformers", "peft", "datasets", "wandb", "submitit", "optuna", "trackio",
+         "textual_serve", "aiohttp", "huggingface_hub", "textual")
 
 
 def test_help_does_not_import_heavy_packages():

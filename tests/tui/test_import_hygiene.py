@@ -1,5 +1,6 @@
-"""The TUI never loads torch/transformers/peft/datasets: not on import, not while running; and
-wandb only when a W&B project is shown."""
+"""The TUI never loads torch/transformers/peft/datasets, trackio or textual-serve: not on import,
+not while running (a trackio project shown included); and wandb only when a W&B project is
+shown."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import textwrap
 
 from fixture_store import FROZEN_NOW  # noqa: F401  (the fixture store module is importable)
 
-HEAVY = ("torch", "transformers", "peft", "datasets")
+# The training libraries, trackio (its database is read with sqlite3) and what only
+# `emotui serve` needs (textual-serve, aiohttp).
+HEAVY = ("torch", "transformers", "peft", "datasets", "trackio", "textual_serve", "aiohttp")
 
 
 def test_tui_process_never_imports_training_libraries(tmp_path):
@@ -92,4 +95,36 @@ def test_tui_with_a_wandb_source_never_imports_training_libraries(tmp_path):
                          timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "no W&B API key" in out.stdout
+    assert "LOADED []" in out.stdout
+
+
+def test_tui_with_a_trackio_project_never_imports_trackio(tmp_path):
+    """trackio's database is read with sqlite3: a project that is not there is one notice."""
+    script = textwrap.dedent(f"""
+        import asyncio, os, sys
+        sys.path.insert(0, {str(__import__('pathlib').Path(__file__).parent)!r})
+        os.environ.update(TRACKIO_DIR={str(tmp_path / 'trackio')!r},
+                          EMOTUI_CONFIG={str(tmp_path / 'none.yaml')!r})
+        heavy = {HEAVY!r}
+        from fixture_store import build_fixture_store
+        from pathlib import Path
+        build_fixture_store(Path({str(tmp_path / 'runs')!r}))
+        from emotui.tui.app import EmotuiApp, make_source
+
+        async def main():
+            source = make_source(Path({str(tmp_path / 'runs')!r}), projects={{"trackio": "emo"}})
+            app = EmotuiApp(source, poll_interval=0.1, export_dir=Path({str(tmp_path)!r}))
+            async with app.run_test(size=(100, 30)) as pilot:
+                for _ in range(200):
+                    await pilot.pause(0.05)
+                    if any("no trackio project" in n.message for n in app._notifications):
+                        break
+                print("NOTICES", [n.message for n in app._notifications])
+        asyncio.run(main())
+        print("LOADED", [m for m in heavy if m in sys.modules])
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "no trackio project at" in out.stdout
     assert "LOADED []" in out.stdout

@@ -183,13 +183,14 @@ class RunDetailScreen(WorkerErrors, Screen):
         if detail.results.get("per_class") and not self._results_shown:
             self._paint_results(detail.results)
         elif not detail.metrics_path and detail.results.get("test_accuracy") is not None:
-            # A W&B run: its summary's metrics, no per-class table or confusion matrix.
+            # A tracker's run: its summary's metrics, no per-class table or confusion matrix.
             r = detail.results
+            tracker = "trackio" if detail.row.get("source") == "trackio" else "W&B"
             self.query_one("#results-note", Static).update(
                 f"test accuracy {fmt.percent_sign(r.get('test_accuracy'))} · test macro-F1 "
                 f"{fmt.percent_sign(r.get('test_macro_f1'))} · eval accuracy "
-                f"{fmt.percent_sign(r.get('eval_accuracy'))} (W&B summary; per-class scores and "
-                "the confusion matrix live in W&B)")
+                f"{fmt.percent_sign(r.get('eval_accuracy'))} ({tracker} summary; per-class "
+                f"scores and the confusion matrix live in {tracker})")
 
     @on(MetricsArrived)
     def _paint_metrics(self, message: MetricsArrived) -> None:
@@ -241,8 +242,11 @@ class RunDetailScreen(WorkerErrors, Screen):
         if row.get("test_accuracy") is not None:
             parts.append(f"test {fmt.percent_sign(row['test_accuracy'])}")
         parts.append(fmt.backend_label(row))
-        if str(row.get("source") or "").endswith("wandb"):
+        trackers = str(row.get("source") or "").split("+")
+        if "wandb" in trackers:
             parts.append(f"W&B {row.get('wandb_url') or row.get('wandb_project') or ''}".strip())
+        if "trackio" in trackers:
+            parts.append(f"trackio {row.get('trackio_project') or ''}".strip())
         if row.get("reason"):
             parts.append(f"reason: {row['reason']}")
         summary = self.query_one("#detail-summary", Static)
@@ -342,7 +346,8 @@ class RunDetailScreen(WorkerErrors, Screen):
         """Whether the source allows the action (one of its capabilities) on this run."""
         if allowed and self.source.is_controllable(self.run_id):
             return True
-        self.notify("This run cannot be controlled from here (a W&B run is read-only).",
+        self.notify(self.source.capabilities.refusal
+                    or "This run cannot be controlled from here (a W&B run is read-only).",
                     severity="warning")
         return False
 
@@ -427,7 +432,8 @@ class RunDetailScreen(WorkerErrors, Screen):
         from emotui.tui.screens.launch import LaunchScreen
 
         if not self.source.capabilities.can_launch:
-            self.notify("This source has no run store to launch into.", severity="warning")
+            self.notify(self.source.capabilities.refusal
+                        or "This source has no run store to launch into.", severity="warning")
         elif not self.config:
             self.notify(f"{self.run_id} has no readable config to start from (yet).",
                         severity="warning")

@@ -145,7 +145,7 @@ class RunsScreen(WorkerErrors, Screen):
             self.all_rows.pop(rid, None)
         table.drop(batch.removed)
         for notice in batch.notices:
-            self.notify(notice, title="W&B", severity="warning", timeout=8)
+            self.notify(notice, title="Tracker", severity="warning", timeout=8)
         for row, outcome in run_endings(self.all_rows, batch.changed):
             title, text, severity = ending_notice(row, outcome)
             self.notify(text, title=title, severity=severity, timeout=10)
@@ -305,7 +305,8 @@ class RunsScreen(WorkerErrors, Screen):
     def action_launch_from(self) -> None:
         """The launch form filled in with the highlighted run's config."""
         if not self.source.capabilities.can_launch:
-            self.notify("This source has no run store to launch into.", severity="warning")
+            self.notify(self.source.capabilities.refusal
+                        or "This source has no run store to launch into.", severity="warning")
             return
         rid = self.query_one(RunTable).current_id
         if rid:
@@ -400,24 +401,28 @@ class RunsScreen(WorkerErrors, Screen):
         """Whether every chosen run can be acted on: the source allows the action (``allowed``,
         one of its capabilities) and each run is one of its controllable runs (not a W&B row)."""
         if not allowed:
-            self.notify("Runs of this source cannot be controlled from here.", severity="warning")
+            self.notify(self.source.capabilities.refusal
+                        or "Runs of this source cannot be controlled from here.",
+                        severity="warning")
             return False
         read_only = [rid for rid in self.query_one(RunTable).chosen()
                      if not self.source.is_controllable(rid)]
         if read_only:
             shown = read_only[0] if len(read_only) == 1 else f"{len(read_only)} of the chosen runs"
-            self.notify(f"{shown}: a W&B run without a local run directory is read-only here "
+            self.notify(f"{shown}: a W&B or trackio run without a local run directory is read-only "
+                        "here "
                         "(cancel, resume and delete act on local runs).", severity="warning")
             return False
         return True
 
     def action_refresh_remote(self) -> None:
         if not self.source.capabilities.can_refresh:
-            self.notify("No W&B project is shown (emotui --wandb ENTITY/PROJECT).")
+            self.notify("No W&B or trackio project is shown (emotui --wandb ENTITY/PROJECT, "
+                        "--trackio PROJECT).")
             return
         self.source.request_refresh()
         self.refresh_now()
-        self.notify("Refreshing the W&B project…", title="W&B")
+        self.notify("Refreshing the tracker's runs…", title="Tracker")
 
     # --- control actions (a thread worker each: cancel may wait for a job; a message per run) --
 

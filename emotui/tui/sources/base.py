@@ -54,6 +54,9 @@ class SourceCapabilities:
     can_delete: bool = False
     # ``request_refresh()`` fetches its remote runs again at the next poll (a W&B project).
     can_refresh: bool = False
+    # The notice every refused launch or control action shows when the source is look-only on
+    # purpose (a read-only session: tui/sources/read_only.py); None: the screens' own words.
+    refusal: str | None = None
 
     @property
     def read_only(self) -> bool:

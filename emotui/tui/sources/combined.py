@@ -1,9 +1,11 @@
-"""The local run store plus a remote (W&B) source in one table.
+"""The local run store plus a remote source (a W&B or trackio project, or several:
+``tui/sources/remotes.py``) in one table.
 
 A remote run linked to a local run (its config names the local run id, or it carries the same
 id: emotui logs a run under its own id) is merged into the local row
-(``emotui.tracking.sources.merge_rows``: source ``local+wandb``); the others are rows of their
-own, source ``wandb``. Local runs keep every action; remote-only rows are read-only.
+(``emotui.tracking.sources.merge_rows``: source ``local+wandb``, ``local+wandb+trackio``); the
+others are rows of their own, source ``wandb`` or ``trackio``. Local runs keep every action;
+remote-only rows are read-only.
 
 The local store is polled first, batch by batch as before (the first screenful stays fast); the
 remote source is polled once the local scan is complete, and never waits on the network.
@@ -34,13 +36,14 @@ class CombinedRunSource:
         self.local = local
         self.remote = remote
         self.name = f"{local.name} + {remote.name}"
-        self.label = f"{local.root} + {remote.name.replace('wandb:', 'W&B ')}"
+        self.label = f"{local.root} + {remote.label}"
         # The local store's actions (per run: see is_controllable), the remote's refresh.
         self.capabilities = replace(local.capabilities,
                                     can_refresh=remote.capabilities.can_refresh)
         self._local: dict[str, dict[str, Any]] = {}
         self._remote: dict[str, dict[str, Any]] = {}
-        self._twin: dict[str, str] = {}  # local run id -> id of the remote run merged into it
+        # local run id -> ids of the remote runs merged into it (its W&B run, its trackio run)
+        self._twins: dict[str, list[str]] = {}
         self._shown: set[str] = set()  # remote runs shown as rows of their own
 
     # The local store: for the launch form, sweeps and the run actions.
@@ -67,16 +70,24 @@ class CombinedRunSource:
 
     def _merged(self, local_id: str, row: dict[str, Any] | None = None) -> dict[str, Any]:
         row = row if row is not None else self._local[local_id]
-        twin = self._remote.get(self._twin.get(local_id, ""))
-        if twin is None:
+        twins = [self._remote[rid] for rid in self._twins.get(local_id, ())
+                 if rid in self._remote]
+        if not twins:
             return row
-        merged = merge_rows([row], [dict(twin, linked_run_id=local_id)])
+        merged = merge_rows([row], [dict(twin, linked_run_id=local_id) for twin in twins])
         return merged[0]
 
+    def _link(self, local_id: str, remote_id: str) -> None:
+        twins = self._twins.setdefault(local_id, [])
+        if remote_id not in twins:
+            twins.append(remote_id)
+
     def _unlink(self, remote_id: str) -> str | None:
-        owner = next((lid for lid, rid in self._twin.items() if rid == remote_id), None)
+        owner = next((lid for lid, rids in self._twins.items() if remote_id in rids), None)
         if owner is not None:
-            del self._twin[owner]
+            self._twins[owner].remove(remote_id)
+            if not self._twins[owner]:
+                del self._twins[owner]
         return owner
 
     # --- RunSource ------------------------------------------------------------------------------
@@ -88,22 +99,20 @@ class CombinedRunSource:
             for lid in batch.removed:
                 self._local.pop(lid, None)
                 out.removed.append(lid)
-                rid = self._twin.pop(lid, None)
-                if rid is not None and rid in self._remote:
-                    # Its W&B run stays: a row of its own now (after the removal, same id or not).
-                    self._shown.add(rid)
-                    out.changed.append(self._remote[rid])
+                for rid in self._twins.pop(lid, []):
+                    if rid in self._remote:
+                        # Its tracker runs stay: rows of their own now (after the removal, same
+                        # id or not).
+                        self._shown.add(rid)
+                        out.changed.append(self._remote[rid])
             for row in batch.changed:
                 lid = row["run_id"]
                 self._local[lid] = row
-                if lid not in self._twin:
-                    rid = next((r for r in self._shown if lid in self._links(self._remote[r])),
-                               None) if self._shown else None
-                    if rid is not None:
-                        self._twin[lid] = rid
-                        self._shown.discard(rid)
-                        if rid != lid:
-                            out.removed.append(rid)
+                for rid in [r for r in self._shown if lid in self._links(self._remote[r])]:
+                    self._link(lid, rid)
+                    self._shown.discard(rid)
+                    if rid != lid:
+                        out.removed.append(rid)
                 out.changed.append(self._merged(lid))
             if not batch.complete:
                 out.known, out.complete = len(self._local) + len(self._shown), False
@@ -127,7 +136,7 @@ class CombinedRunSource:
                 if previous is not None and previous != owner:
                     out.changed.append(self._local[previous])
                 if owner is not None:
-                    self._twin[owner] = rid
+                    self._link(owner, rid)
                     if rid in self._shown:
                         self._shown.discard(rid)
                         if rid != owner:
