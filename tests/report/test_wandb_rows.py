@@ -35,7 +35,8 @@ def test_study_runs_from_wandb_group_by_seed_and_merge_into_local_twins(report_r
                                 test_acc=0.89,
                                 config={"emotui_run_id": "251201-100000-lora-aaa1"})),
     ]
-    monkeypatch.setattr(gather_module, "_project_runs", lambda path, refresh, gathered: remote)
+    monkeypatch.setattr(gather_module, "_project_runs",
+                        lambda tracker, path, refresh, gathered: remote)
     gathered = gather(RunStore(report_runs), [], wandb="team/study")
     ids = [r.run_id for r in gathered.runs]
     assert ids.count("251201-100000-lora-aaa1") == 1
