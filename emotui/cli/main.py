@@ -96,6 +96,8 @@ def build_parser() -> ArgumentParser:
         "--read-only", "--read_only", dest="read_only", action="store_true",
         help="TUI: look only: nothing can be launched, cancelled, resumed or deleted",
     )
+    parser.add_argument("--open", dest="open_run", metavar="RUN", default=None,
+                        help="TUI: open this run's detail first (a run id or a unique part)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
     for module_name in COMMANDS:
         importlib.import_module(module_name).register(sub, common)
@@ -136,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
             from emotui.tui.app import run_tui
 
             return run_tui(runs_dir=args.runs_dir, read_only=args.read_only,
-                           projects={spec.name: getattr(args, spec.name) for spec in TRACKERS})
+                           projects={spec.name: getattr(args, spec.name) for spec in TRACKERS},
+                           first_run=args.open_run)
         if _prints_a_document(args):
             from emotui.cli.stdout_document import document_stdout
 

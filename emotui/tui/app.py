@@ -38,9 +38,12 @@ class EmotuiApp(WorkerErrors, App):
 
     def __init__(self, source: RunSource, *, clock: Callable[[], float] = time.time,
                  export_dir: Path | None = None, poll_interval: float = 1.0,
-                 store_label: str | None = None):
+                 store_label: str | None = None, first_run: str | None = None):
         super().__init__()
         self.source = source
+        # A run whose detail opens over the home screen (emotui --open RUN; emotui serve's
+        # /run/<id> addresses).
+        self.first_run = first_run
         # Shown in the header; tests pass a fixed label (a temporary path would vary).
         self.store_label = store_label or source.label
         # One clock for elapsed times and ETAs: tests freeze it so snapshots are stable.
@@ -54,6 +57,20 @@ class EmotuiApp(WorkerErrors, App):
         from emotui.tui.screens.runs import RunsScreen
 
         self.push_screen(RunsScreen(poll_interval=self.poll_interval))
+        if self.first_run:
+            self.open_first_run(self.first_run)
+
+    def open_first_run(self, ref: str) -> None:
+        """The detail of a run named by its id or a unique part; a notice when there is none."""
+        from emotui.core.errors import EmotuiError
+
+        store = self.source.store
+        try:
+            run_id = ref if store is None else store.find(ref).run_id  # exact id first
+        except EmotuiError as exc:
+            self.notify(str(exc), title="Open run", severity="warning")
+            return
+        self.open_run(run_id)
 
     def action_toggle_theme(self) -> None:
         self.theme = THEMES[1] if self.theme == THEMES[0] else THEMES[0]
@@ -169,10 +186,12 @@ def make_source(root: Path, wandb: str | None = None, *,
 
 
 def run_tui(runs_dir: str | None = None, wandb: str | None = None, *,
-            projects: Mapping[str, str | None] | None = None, read_only: bool = False) -> int:
+            projects: Mapping[str, str | None] | None = None, read_only: bool = False,
+            first_run: str | None = None) -> int:
     """Open the TUI on a run store (--runs-dir, $EMOTUI_RUNS_DIR or ./runs), with the runs of
     the W&B and trackio projects beside them that --wandb/--trackio or the user config name;
-    look-only with --read-only (what ``emotui serve --read-only`` starts per browser)."""
+    look-only with --read-only (what ``emotui serve --read-only`` starts per browser), with a
+    run's detail open first with --open RUN."""
     from emotui.core.errors import ConfigError
     from emotui.core.runstore import resolve_runs_dir
 
@@ -182,6 +201,7 @@ def run_tui(runs_dir: str | None = None, wandb: str | None = None, *,
     if root.exists() and not os.access(root, os.R_OK | os.X_OK):
         raise ConfigError(f"run store {root} is not readable; check its permissions")
     # A store that does not exist yet is shown empty; launching the first run creates it.
-    app = EmotuiApp(make_source(root, wandb, projects=projects, read_only=read_only))
+    app = EmotuiApp(make_source(root, wandb, projects=projects, read_only=read_only),
+                    first_run=first_run)
     app.run()
     return app.return_code or 0

@@ -52,3 +52,17 @@ def notify_report(widget: Widget, message: ReportWritten) -> None:
         widget.notify(message.error, title="No report", severity="error", markup=False)
     else:
         widget.notify(str(message.path), title="Report written", markup=False)
+        deliver(widget, message.path, open_in_browser=True)
+
+
+def deliver(widget: Widget, path: Path | None, *, open_in_browser: bool = False) -> None:
+    """In a browser (emotui serve), hand a file the app wrote on the server to the browser too:
+    a report opens in a new tab, an export downloads. In a terminal the file is where the
+    notice says, nothing more."""
+    if path is None or not widget.app.is_web:
+        return
+    try:
+        widget.app.deliver_binary(path, open_method="browser" if open_in_browser else "download")
+    except OSError as exc:
+        widget.notify(f"could not send {path.name} to the browser: {exc.strerror or exc}",
+                      severity="warning")

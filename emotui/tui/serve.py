@@ -10,7 +10,9 @@ emotui adds is what a server that can cancel and delete runs needs:
   it served itself (the Origin check: another site open in the same browser cannot drive it);
 - the page's addresses follow the address the browser used (an SSH tunnel on another local
   port works), and it loads nothing from outside (its font is served with it);
-- at most ``max_sessions`` app processes at once, each session logged with its peer.
+- at most ``max_sessions`` app processes at once, each session logged with its peer;
+- a run's own address, ``/run/<run id>``: its session opens on that run's detail (a link to
+  paste for a colleague, as W&B's run pages).
 
 Binding to an address other than loopback, and --read-only, are decided by the CLI
 (``emotui.cli.serve_cmd``); read-only itself is enforced by each app process
@@ -21,6 +23,9 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import re
+import shlex
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -34,6 +39,11 @@ log = logging.getLogger("emotui.serve")
 PAGE_DIR = Path(__file__).parent / "serve_page"
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 DEFAULT_MAX_SESSIONS = 8
+# What /run/<ref> may name: a run id or a unique part of one (never a path).
+RUN_REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+# The app command of the session being started: textual-serve starts ``self.command`` for each
+# websocket; aiohttp runs each request in its own task, so this is per session.
+_session_command: ContextVar[str | None] = ContextVar("emotui_session_command", default=None)
 
 
 def is_loopback(host: str) -> bool:
@@ -59,6 +69,18 @@ class EmotuiServer(Server):
         self.max_sessions = max_sessions
         self.sessions = 0
 
+    @property
+    def command(self) -> str:
+        """The app command: this session's (a run's address adds --open RUN), else the base."""
+        return _session_command.get() or self._command
+
+    @command.setter
+    def command(self, value: str) -> None:
+        self._command = value
+
+    def command_for(self, run: str | None) -> str:
+        return f"{self._command} --open {shlex.quote(run)}" if run else self._command
+
     # --- guards ---------------------------------------------------------------------------------
 
     def refusal(self, request: web.Request) -> tuple[int, str] | None:
@@ -69,7 +91,7 @@ class EmotuiServer(Server):
             return 403, (f"emotui serve answers to localhost only, not to '{request.host}' "
                          "(open http://localhost:PORT, through an SSH tunnel from elsewhere)")
         origin = request.headers.get("Origin")
-        if request.path == "/ws" and origin and origin != "null":
+        if request.path.startswith("/ws") and origin and origin != "null":
             if urlsplit(origin).netloc not in {request.host, *self._public_netloc()}:
                 return 403, f"websocket from another site ({origin}) refused"
         return None
@@ -90,7 +112,17 @@ class EmotuiServer(Server):
     async def _make_app(self) -> web.Application:
         app = await super()._make_app()
         app.middlewares.append(self.guard)
+        app.router.add_get("/run/{run}", self.handle_index)
+        app.router.add_get("/ws/run/{run}", self.handle_websocket)
         return app
+
+    @staticmethod
+    def run_of(request: web.Request) -> str | None:
+        """The run a /run/<ref> address names (HTTPNotFound for anything but a run ref)."""
+        run = request.match_info.get("run")
+        if run is not None and not RUN_REF.fullmatch(run):
+            raise web.HTTPNotFound(text="not a run id\n")
+        return run
 
     # --- the page and the sessions --------------------------------------------------------------
 
@@ -100,20 +132,23 @@ class EmotuiServer(Server):
 
     @aiohttp_jinja2.template("app_index.html")
     async def handle_index(self, request: web.Request) -> dict[str, Any]:
+        run = self.run_of(request)
         base = self.base_url(request)
         scheme, rest = base.split(":", 1)
+        socket = f"/ws/run/{run}" if run else "/ws"
         try:
             font_size = int(request.query.get("fontsize", "16"))
         except ValueError:
             font_size = 16
         return {
             "font_size": max(6, min(font_size, 48)),
-            "app_websocket_url": ("wss:" if scheme == "https" else "ws:") + rest + "/ws",
+            "app_websocket_url": ("wss:" if scheme == "https" else "ws:") + rest + socket,
             "config": {"static": {"url": f"{base}/static/"}},
-            "application": {"name": self.title},
+            "application": {"name": f"{self.title} · {run}" if run else self.title},
         }
 
     async def handle_websocket(self, request: web.Request) -> web.StreamResponse:
+        _session_command.set(self.command_for(self.run_of(request)))
         if self.sessions >= self.max_sessions:
             log.warning("refused a session from %s: %d open (--max-sessions)", request.remote,
                         self.sessions)

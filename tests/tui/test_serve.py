@@ -138,6 +138,24 @@ def test_the_server_answers_loopback_names_and_its_own_pages_only():
     assert full[0] == 503 and "--max-sessions" in full[1]
 
 
+def test_a_run_has_its_own_address():
+    server = EmotuiServer("python -m emotui --runs-dir R", host="127.0.0.1", port=8000,
+                          title="emotui · runs")
+    server.sessions = server.max_sessions
+    page, bad, dots, full = serve_requests(server, [
+        (f"/run/{RUNNING}", {"Host": "localhost:8000"}),
+        ("/run/a;rm -rf x", {"Host": "localhost:8000"}),
+        ("/run/.hidden", {"Host": "localhost:8000"}),
+        (f"/ws/run/{RUNNING}", {"Host": "localhost:8000", "Origin": "http://localhost:8000",
+                                **WEBSOCKET})])
+    assert page[0] == 200 and f'data-session-websocket-url="ws://localhost:8000/ws/run/{RUNNING}"' \
+        in page[1] and f"emotui · runs · {RUNNING}" in page[1]
+    assert bad[0] == 404 and dots[0] == 404
+    assert full[0] == 503  # past the guards: the same session rules
+    assert server.command_for("st4c") == "python -m emotui --runs-dir R --open st4c"
+    assert server.command_for(None) == server.command == "python -m emotui --runs-dir R"
+
+
 def test_a_remote_bind_serves_any_host_name_but_still_checks_origins():
     server = EmotuiServer("true", host="0.0.0.0", port=8000, title="t")
     (status, page), foreign = serve_requests(server, [
@@ -186,3 +204,41 @@ async def test_a_read_only_app_refuses_every_launch_and_control_action(fixture_r
             assert notices(app) == [REFUSAL], key
     after = {rid: read_json(fixture_runs / rid / "status.json") for rid in (RUNNING, FINISHED)}
     assert after == before  # nothing cancelled, resumed or deleted
+
+
+@pytest.mark.anyio
+async def test_the_app_opens_a_run_first(fixture_runs, tmp_path):
+    for ref, opened in (("st4c", RUNNING), (RUNNING, RUNNING), ("nope", None)):
+        source = LocalRunSource(fixture_runs, ask_backends_every=None,
+                                clock=lambda: 1763900000.0)
+        app = EmotuiApp(source, clock=lambda: 1763900000.0, export_dir=tmp_path,
+                        poll_interval=0.2, store_label="runs", first_run=ref)
+        async with app.run_test(size=(120, 30)) as pilot:
+            if opened:
+                await wait_for(pilot, lambda: isinstance(app.screen, RunDetailScreen))
+                assert app.screen.run_id == opened
+            else:
+                await wait_for(pilot, lambda: notices(app))
+                assert notices(app) == [f"no run 'nope' in {fixture_runs}; 'emotui ls' lists "
+                                        "the runs"]
+                assert not isinstance(app.screen, RunDetailScreen)
+
+
+def test_files_written_for_a_browser_session_are_delivered_to_it(tmp_path):
+    """A report opens in a new tab, an export downloads; in a terminal nothing more happens."""
+    from types import SimpleNamespace
+
+    from emotui.tui.messages import ReportWritten
+    from emotui.tui.outcomes import deliver, notify_report
+
+    sent, told = [], []
+    widget = SimpleNamespace(app=SimpleNamespace(
+        is_web=True, deliver_binary=lambda path, open_method: sent.append((path, open_method))),
+        notify=lambda *a, **k: told.append(a[0]))
+    report, export = tmp_path / "report.html", tmp_path / "compare.csv"
+    notify_report(widget, ReportWritten(report))
+    deliver(widget, export)
+    assert sent == [(report, "browser"), (export, "download")] and told == [str(report)]
+    widget.app.is_web = False
+    deliver(widget, export)
+    assert len(sent) == 2

@@ -24,7 +24,7 @@ from emotui.core.export import FILE_SUFFIXES, distinct_columns, export_rows
 from emotui.tui import formatting as fmt
 from emotui.tui.commands import PaletteCommand
 from emotui.tui.messages import ComparisonExported, ComparisonLoaded, CurvesLoaded, ReportWritten
-from emotui.tui.outcomes import notify_report, report_outcome
+from emotui.tui.outcomes import deliver, notify_report, report_outcome
 from emotui.tui.widgets.footer import KeysFooter
 from emotui.tui.widgets.plots import draw, draw_pareto
 from emotui.tui.worker_errors import WorkerErrors
@@ -297,3 +297,4 @@ class CompareScreen(WorkerErrors, Screen):
             self.notify(message.error, title="Not exported", severity="error")
         else:
             self.notify(str(message.path), title=f"Exported {message.format}")
+            deliver(self, message.path)
