@@ -45,6 +45,10 @@ def add_launch_flags(parser: argparse.ArgumentParser) -> None:
     where.add_argument("--resume", metavar="RUN", default=None,
                        help="continue a failed, cancelled or preempted run from its last "
                        "checkpoint (same run id, saved config)")
+    where.add_argument("--force", action="store_true",
+                       help="with --resume: take over a run whose claim's time lies in the "
+                       "future (a clock running ahead), so whether its holder lives cannot be "
+                       "told; warns, and never overrules a live process on this machine")
     from emotui.cli.flags import add_schema_flags
     from emotui.launch.registry import resource_settings
 
@@ -164,8 +168,11 @@ def handle_resume(args: argparse.Namespace) -> int:
         return run_inline(resumed, config, json_output=args.json, quiet=args.quiet,
                           resume=True)
 
+    def warn(notice: str) -> None:
+        print(f"emotui: warning: {notice}", file=sys.stderr, flush=True)
+
     outcome = runs.resume(paths, backend=backend_name, resources=resources, on_wait=waiting,
-                          train_here=train_here)
+                          train_here=train_here, warn=warn, force=args.force)
     if not backend_spec(backend_name).detached:
         return outcome
     return _report(args, paths, outcome)

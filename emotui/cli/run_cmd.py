@@ -51,6 +51,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def handle(args: argparse.Namespace) -> int:
+    if args.force and not args.resume:
+        raise ConfigError("--force goes with --resume RUN (it takes over a run whose claim's "
+                          "time lies in the future)")
     if args.seeds is not None:
         return run_seed_group(args)
     if args.resume:

@@ -52,6 +52,10 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     parser.add_argument("--dry-run", "--dry_run", dest="dry_run", action="store_true",
                         help="validate and print the trials it would start now; start nothing")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument("--force", action="store_true",
+                        help="with resume: take the sweep over from a controller whose "
+                        "controller.json's time lies in the future (a clock running ahead), so "
+                        "whether it lives cannot be told; warns")
     from emotui.cli.flags import add_tracker_flags
 
     add_tracker_flags(parser)  # W&B/trackio settings of the trials (and of the sweep, --controller wandb)
@@ -266,7 +270,8 @@ def _drive(spec: Any, paths: Any, store: Any, args: argparse.Namespace, backend:
 
         saved = read_json(paths.spec) or {}
         ending = run_sweep(spec, paths, store, launcher, max_parallel=parallel, count=count,
-                           echo=echo, trial_status=saved.get("trial_status") or {})
+                           echo=echo, trial_status=saved.get("trial_status") or {},
+                           force=args.force)
     except (SweepInterrupted, KeyboardInterrupt):
         print(f"emotui: sweep {paths.sweep_id} interrupted; continue it with: emotui sweep "
               f"resume {paths.sweep_id}", file=sys.stderr)

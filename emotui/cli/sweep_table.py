@@ -91,13 +91,22 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
         f"{summary['finished']}/{planned if planned is not None else '?'} finished"
         + (f" ({counts})" if counts else "")
         + (f"  metric {metric.get('name')} ({metric.get('goal')})" if metric else "")
-        + f"  controller: {ctl.get('state') or '-'}{' (alive)' if ctl.get('alive') else ''}"
+        + f"  controller: {ctl.get('state') or '-'}{_liveness(ctl)}"
     ]
     best = summary.get("best")
     if best:
         lines.append(f"best: trial {best['trial']}  {best['run_id']}  {metric.get('name')} = "
                      f"{metric_text(metric.get('name'), best['value'])}")
     return lines
+
+
+def _liveness(ctl: dict[str, Any]) -> str:
+    if ctl.get("alive"):
+        return " (alive)"
+    if ctl.get("liveness") == "unknown":
+        return (f" (alive or not: its time is {ctl.get('ahead_s') or 0:.0f} s ahead of this "
+                "clock; sweep resume --force takes it over)")
+    return ""
 
 
 def print_status(console: Console, summary: dict[str, Any]) -> None:

@@ -118,6 +118,48 @@ def has_resumable_checkpoint(paths: RunPaths) -> bool:
     return recover(paths, "last") is not None and paths.resume_state.is_file()
 
 
+def resume_problem(paths: RunPaths) -> str | None:
+    """Why a resume cannot continue the run from checkpoints/last, in a few words; None when
+    it can (has_resumable_checkpoint, so a checkpoint a save left under a temporary name is put
+    back first: only the run's claim holder asks)."""
+    if has_resumable_checkpoint(paths):
+        return None
+    if paths.checkpoint_last.is_dir():
+        return f"checkpoints/last holds no trainer state ({paths.resume_state.name})"
+    if _leftovers(paths, "last"):
+        return "its first save of checkpoints/last was cut short (no complete checkpoint)"
+    return "it stopped before its first checkpoint"
+
+
+def start_over(paths: RunPaths, why: str | None) -> str | None:
+    """A run trains from its first step again (``why``: what made a resume impossible; None
+    when nobody asked to resume): its earlier metric lines go to the side file, never deleted
+    (core.events.set_aside_all). Returns the one line to tell (None when there is nothing to
+    say: no resume asked and no earlier metrics)."""
+    from emotui.core.events import set_aside_all
+
+    moved = set_aside_all(paths.metrics, why or "the run started over from its first step")
+    if why is None and not moved:
+        return None
+    return restart_notice(paths, why or "no checkpoint to continue from", moved)
+
+
+def restart_notice(paths: RunPaths, why: str, lines: int) -> str:
+    """The one line that says a resume starts over: what was unusable (``why``), that training
+    restarts, and where the ``lines`` earlier metric lines are kept."""
+    kept = (f"its {lines} earlier metric line{'s' if lines != 1 else ''} kept in "
+            f"{paths.metrics_set_aside.name}" if lines else "it had no metrics yet")
+    return f"run {paths.run_id}: {why}; training restarts from the first step ({kept})"
+
+
+def metric_lines(paths: RunPaths) -> int:
+    """How many lines metrics.jsonl holds (what a start-over sets aside)."""
+    try:
+        return sum(1 for line in paths.metrics.read_bytes().splitlines() if line.strip())
+    except FileNotFoundError:
+        return 0
+
+
 def _leftovers(paths: RunPaths, name: str) -> list[Path]:
     try:
         entries = list(paths.checkpoints.iterdir())

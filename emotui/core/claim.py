@@ -31,10 +31,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from emotui.core.clock import ahead_by, staleness
 from emotui.core.errors import EmotuiError
 from emotui.core.processes import process_alive, process_identity
 from emotui.core.runstore import (
-    RunPaths, remove_stray_temporaries, temporary_for, write_synced,
+    UNWRITABLE, RunPaths, remove_stray_temporaries, temporary_for, unwritable_run, write_synced,
 )
 from emotui.core.status import HEARTBEAT_INTERVAL_S, HEARTBEAT_STALE_S, now
 
@@ -67,16 +68,18 @@ _held_lock = threading.Lock()
 
 
 @contextmanager
-def claim_run(paths: RunPaths, *, wait_s: float = 0.0) -> Iterator[dict[str, Any]]:
+def claim_run(paths: RunPaths, *, wait_s: float = 0.0,
+              force: bool = False) -> Iterator[dict[str, Any]]:
     """Hold the run's claim for the block; yields the claim's record. ``wait_s``: how long to
     wait for a live holder to let go (a job started by a launcher that still holds the claim)
-    before RunClaimed."""
+    before RunClaimed. ``force``: a claim whose time lies in the future is taken over
+    (claim_is_stale)."""
     with _held_lock:
         held = _held.get(_key(paths))
         if held is not None:
             held.depth += 1
     if held is None:
-        held = _acquire(paths, wait_s)
+        held = _acquire(paths, wait_s, force)
     try:
         yield held.record
     finally:
@@ -98,16 +101,33 @@ def read_claim(paths: RunPaths) -> dict[str, Any] | None:
     return record if isinstance(record, dict) else {}
 
 
-def claim_is_stale(paths: RunPaths, record: dict[str, Any]) -> bool:
-    """Whether the claim's holder is gone (see the module's docstring)."""
+def claim_is_stale(paths: RunPaths, record: dict[str, Any], *,
+                   force: bool = False) -> bool:
+    """Whether the claim's holder is gone (see the module's docstring). A holder on another
+    machine whose claim's time lies in the future is judged by whether the claim changes
+    (core.clock); ``force`` takes such a claim for gone at once (`--force`: its holder cannot
+    be asked, and the user says it is gone)."""
     alive = process_alive(record) if record.get("pid") else None
     if alive is not None:
         return not alive
     try:
-        age = time.time() - paths.claim.stat().st_mtime
+        mtime = paths.claim.stat().st_mtime
     except FileNotFoundError:
         return True
-    return age > CLAIM_STALE_S
+    if force and ahead_by(mtime) is not None:
+        return True
+    return staleness(f"claim:{_key(paths)}:{record.get('token')}", mtime) > CLAIM_STALE_S
+
+
+def claim_ahead_by(paths: RunPaths, record: dict[str, Any]) -> float | None:
+    """How far in the future the time of a claim lies whose holder cannot be asked (another
+    machine, or none named): its staleness cannot be told from it. None otherwise."""
+    if record.get("pid") and process_alive(record) is not None:
+        return None
+    try:
+        return ahead_by(paths.claim.stat().st_mtime)
+    except FileNotFoundError:
+        return None
 
 
 def held_here(paths: RunPaths) -> bool:
@@ -123,11 +143,16 @@ def _key(paths: RunPaths) -> str:
 # -- acquiring and letting go ------------------------------------------------------------------
 
 
-def _acquire(paths: RunPaths, wait_s: float) -> Claim:
+def _acquire(paths: RunPaths, wait_s: float, force: bool = False) -> Claim:
     record = dict(process_identity(os.getpid()), token=secrets.token_hex(8), since=now())
     deadline = time.monotonic() + wait_s
     while True:
-        holder = _try_acquire(paths, record)
+        try:
+            holder = _try_acquire(paths, record, force)
+        except OSError as exc:
+            if exc.errno in UNWRITABLE:  # a read-only store: one line, nothing written
+                raise unwritable_run(paths, exc, "start or train") from None
+            raise
         if holder is None:
             break
         if time.monotonic() >= deadline:
@@ -156,7 +181,8 @@ def _let_go(claim: Claim) -> None:
         claim.paths.claim.unlink(missing_ok=True)
 
 
-def _try_acquire(paths: RunPaths, record: dict[str, Any]) -> dict[str, Any] | None:
+def _try_acquire(paths: RunPaths, record: dict[str, Any],
+                 force: bool = False) -> dict[str, Any] | None:
     """Create the claim, or take over a stale one. None: it is ours; else the live holder."""
     for _ in range(5):
         if _create(paths.claim, record):
@@ -164,7 +190,7 @@ def _try_acquire(paths: RunPaths, record: dict[str, Any]) -> dict[str, Any] | No
         holder = read_claim(paths)
         if holder is None:
             continue  # let go of between our try and our look: try again
-        if not claim_is_stale(paths, holder):
+        if not claim_is_stale(paths, holder, force=force):
             return holder
         if _break_stale(paths, holder):
             log.info("run %s: took over the claim of pid %s on %s (gone)", paths.run_id,
@@ -253,6 +279,18 @@ def _keep_fresh(claim: Claim) -> None:
 def refusal(paths: RunPaths, holder: dict[str, Any]) -> str:
     """The one line that refuses to start or train a run whose claim ``holder`` holds."""
     if holder.get("pid"):
-        return (f"run {paths.run_id} is already running (pid {holder['pid']} on "
+        line = (f"run {paths.run_id} is already running (pid {holder['pid']} on "
                 f"{holder.get('host')})")
-    return f"run {paths.run_id} is being started by another process; try again in a moment"
+    else:
+        line = f"run {paths.run_id} is being started by another process; try again in a moment"
+    return line + future_claim_hint(paths, holder)
+
+
+def future_claim_hint(paths: RunPaths, holder: dict[str, Any]) -> str:
+    """"; its claim's time lies N s in the future ... --force" when it does (else "")."""
+    ahead = claim_ahead_by(paths, holder)
+    if ahead is None:
+        return ""
+    return (f"; its claim's time lies {ahead:.0f} s in the future (a clock running ahead?), so "
+            "whether its holder lives cannot be told: if it is gone, take the run over with "
+            f"emotui run --resume {paths.run_id} --force")

@@ -33,8 +33,11 @@ class MetricsWriter:
     """Appends events to metrics.jsonl; each line is written and flushed whole."""
 
     def __init__(self, path: Path):
+        from emotui.core.runstore import open_for_append
+
         self.path = Path(path)
-        self._fh = open(self.path, "a", encoding="utf-8")
+        # Never through a link: a metrics.jsonl replaced by one is refused (LinkedRunFile).
+        self._fh = open_for_append(self.path, text=True)
 
     def write(self, split: str, step: int, **fields: Any) -> dict[str, Any]:
         event = {"time": round(time.time(), 3), "split": split, "step": int(step)}
@@ -61,25 +64,72 @@ class MetricsWriter:
         self.close()
 
 
-def truncate_after_step(path: Path, step: int) -> None:
-    """Drop events past ``step`` (resume from a checkpoint must not duplicate steps).
+def truncate_after_step(path: Path, step: int) -> int:
+    """Drop events past ``step`` (resume from a checkpoint must not duplicate steps); returns
+    how many lines were dropped.
 
     Test events are dropped too: a resumed run predicts the test split again at its end. So
     is a torn last line (a kill or a full disk mid-append), which the next append would extend
-    into a broken line in the middle of the file.
+    into a broken line in the middle of the file. Nothing is deleted: the dropped lines go to
+    the run's side file first (set_aside).
     """
     try:
         raw = Path(path).read_bytes()
     except FileNotFoundError:
-        return
+        return 0
     lines = [line for line in raw.splitlines() if line.strip()]
-    events = list(parse_lines(lines))
-    kept = [e for e in events if int(e.get("step", 0)) <= step and e.get("split") != "test"]
-    if len(kept) == len(events) == len(lines) and (not raw or raw.endswith(b"\n")):
-        return
+    kept_lines, dropped = [], []
+    for line in lines:
+        event = next(iter(parse_lines([line])), None)
+        later = event is None or _step(event) > step or event.get("split") == "test"
+        (dropped if later else kept_lines).append(line)
+    if not dropped and (not raw or raw.endswith(b"\n")):
+        return 0
     from emotui.core.runstore import atomic_write_text
 
+    set_aside(path, dropped, f"past step {step}, where the run resumes")
+    kept = list(parse_lines(kept_lines))
     atomic_write_text(path, "".join(json.dumps(e) + "\n" for e in kept))
+    return len(dropped)
+
+
+def _step(event: dict[str, Any]) -> float:
+    try:
+        return float(event.get("step", 0))
+    except (TypeError, ValueError):
+        return math.inf  # a line that names no step cannot be placed before the resume point
+
+
+def set_aside_all(path: Path, why: str) -> int:
+    """Move every line of metrics.jsonl ``path`` to the side file (a run that starts over);
+    returns how many. The side file has them before metrics.jsonl goes."""
+    try:
+        raw = Path(path).read_bytes()
+    except FileNotFoundError:
+        return 0
+    lines = [line for line in raw.splitlines() if line.strip()]
+    set_aside(path, lines, why)
+    Path(path).unlink(missing_ok=True)
+    return len(lines)
+
+
+def set_aside(path: Path, lines: list[bytes], why: str) -> None:
+    """Append ``lines`` of metrics.jsonl ``path`` to its run's side file (RunPaths
+    .metrics_set_aside) after one line saying when and why: lines a resume or a restart must
+    not keep in metrics.jsonl are kept there, never deleted. Written and synced before the
+    caller removes them, so a kill in between leaves them twice, never nowhere."""
+    if not lines:
+        return
+    from emotui.core.runstore import RunPaths, open_for_append
+
+    side = RunPaths(Path(path).parent).metrics_set_aside
+    header = {"set_aside": round(time.time(), 3), "why": why, "lines": len(lines)}
+    data = (json.dumps(header) + "\n").encode() + b"".join(
+        line.rstrip(b"\r\n") + b"\n" for line in lines)
+    with open_for_append(side) as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
 
 
 class FileFollower:

@@ -309,10 +309,11 @@ DISK_RESERVE_BYTES = 128 * 1024
 def _set_aside_disk_reserve(paths: RunPaths) -> None:
     """Fill the run's disk reserve (when a run is created, and again as each attempt starts),
     so a run whose disk fills up can still record how it ended."""
-    if paths.disk_reserve.exists():
-        return
     try:
-        write_synced(paths.disk_reserve, bytes(DISK_RESERVE_BYTES))
+        # "x": created here, never through a symbolic link in its place.
+        write_synced(paths.disk_reserve, bytes(DISK_RESERVE_BYTES), "x")
+    except FileExistsError:
+        return
     except OSError as exc:
         log.warning("run %s: no disk space set aside to record its end (%s)", paths.run_id, exc)
         _give_back_disk_reserve(paths)

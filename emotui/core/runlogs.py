@@ -10,8 +10,9 @@ emotui.train.runlog, timestamped); warnings, errors and the libraries' chatter g
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
-from emotui.core.runstore import RunPaths
+from emotui.core.runstore import RunPaths, open_for_append
 
 # 'emotui' gets both files; the libraries' chatter (and Python warnings) only stderr.log.
 LIBRARY_LOGGERS = ("py.warnings", "transformers", "peft", "datasets", "huggingface_hub")
@@ -28,14 +29,26 @@ class RunLogFormatter(logging.Formatter):
         return (self.PLAIN if record.levelno == logging.INFO else self.DETAILED).format(record)
 
 
+class RunLogFile(logging.FileHandler):
+    """A handler appending to one of the run's logs, opened without following a symbolic link
+    (core.runstore.open_for_append): a log replaced by a link raises LinkedRunFile."""
+
+    def _open(self):
+        return open_for_append(Path(self.baseFilename), text=True, encoding=self.encoding)
+
+
 class RunLogFiles:
     """Context manager: while open, the run's records go to its log files and nowhere else."""
 
     def __init__(self, paths: RunPaths):
         fmt = RunLogFormatter()
-        self.out = logging.FileHandler(paths.stdout, encoding="utf-8")
+        self.out = RunLogFile(paths.stdout, encoding="utf-8")
         self.out.setLevel(logging.INFO)
-        self.err = logging.FileHandler(paths.stderr, encoding="utf-8")
+        try:
+            self.err = RunLogFile(paths.stderr, encoding="utf-8")
+        except BaseException:
+            self.out.close()
+            raise
         self.err.setLevel(logging.WARNING)
         for handler in (self.out, self.err):
             handler.setFormatter(fmt)

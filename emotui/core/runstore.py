@@ -2,6 +2,12 @@
 
 Every path inside a run directory is named here (``RunPaths``) and nowhere else. Writers replace
 JSON files atomically (tmp + rename) and append to JSONL; no locks, since NFS does not honour them.
+
+A run's files are written only inside its folder: a file opened for appending (the logs,
+metrics.jsonl) is opened without following a symbolic link (``open_for_append``), and one that
+is a link is refused in one line (``LinkedRunFile``; ``refuse_linked_files`` checks them all
+before a run is started again). An atomic replace needs no such care: its rename replaces a link
+itself, never the file it points to.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from emotui.core.errors import ConfigError, RunNotFound
+from emotui.core.errors import ConfigError, EmotuiError, RunNotFound
 from emotui.core.methods import run_id_tag
 
 RUNS_DIR_ENV = "EMOTUI_RUNS_DIR"
@@ -55,6 +61,13 @@ class RunPaths:
     @property
     def metrics(self) -> Path:
         return self.root / "metrics.jsonl"
+
+    @property
+    def metrics_set_aside(self) -> Path:
+        """Metric lines a resume or a restart took out of metrics.jsonl (past the checkpoint it
+        continues from, or all of them when it starts over), each batch after a line saying
+        when and why (core.events.set_aside): kept, never deleted."""
+        return self.root / "metrics.set-aside.jsonl"
 
     @property
     def heartbeat(self) -> Path:
@@ -166,8 +179,57 @@ def write_synced(path: Path, data: str | bytes, mode: str = "w") -> None:
         os.fsync(fh.fileno())
 
 
+class LinkedRunFile(EmotuiError):
+    """A run file that is a symbolic link: emotui never writes through it (it may lead out of
+    the run folder)."""
+
+    def __init__(self, path: Path):
+        try:
+            target = f" to {os.readlink(path)}"
+        except OSError:
+            target = ""
+        super().__init__(f"{path} is a symbolic link{target}; emotui writes a run's files only "
+                         f"inside its folder, never through a link: remove the link (rm {path}) "
+                         "and try again")
+
+
+# The files a run's job appends to (or touches) in place: each must be a file of the run folder.
+def appended_files(paths: RunPaths) -> tuple[Path, ...]:
+    return (paths.stdout, paths.stderr, paths.metrics, paths.metrics_set_aside,
+            paths.heartbeat, paths.disk_reserve)
+
+
+def refuse_linked_files(paths: RunPaths) -> None:
+    """LinkedRunFile for the first file a job of the run would write in place that is a
+    symbolic link: checked before a run is started again, so nothing is written."""
+    for path in appended_files(paths):
+        if path.is_symlink():
+            raise LinkedRunFile(path)
+
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+def open_for_append(path: Path, *, text: bool = False, encoding: str = "utf-8"):
+    """``path`` opened for appending (created if absent), never through a symbolic link: a
+    link raises LinkedRunFile, nothing is written."""
+    def opener(name: str, flags: int) -> int:
+        return os.open(name, flags | _NOFOLLOW, 0o644)
+
+    try:
+        if text:
+            return open(os.fspath(path), "a", encoding=encoding, opener=opener)
+        return open(os.fspath(path), "ab", opener=opener)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise LinkedRunFile(Path(path)) from None
+        raise
+
+
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write a whole file so readers see the old or the new content, never half of it."""
+    """Write a whole file so readers see the old or the new content, never half of it. A
+    ``path`` that is a symbolic link is replaced by the file (rename replaces the link itself):
+    nothing outside the run folder is written."""
     tmp = temporary_for(path)
     try:
         write_synced(tmp, text)
@@ -230,6 +292,40 @@ def unusable_store(root: Path, exc: OSError) -> ConfigError:
     if isinstance(exc, PermissionError):
         return ConfigError(f"run store {root}: permission denied; {hint}")
     return ConfigError(f"run store {root} cannot be used ({exc.strerror or exc}); {hint}")
+
+
+def refuse_linked_folder(paths: RunPaths) -> None:
+    """A one-line ConfigError when the run's folder is a symbolic link (to a folder that may
+    lie outside the store): emotui deletes nothing through it."""
+    if not paths.root.is_symlink():
+        return
+    try:
+        target = f" to {os.readlink(paths.root)}"
+    except OSError:
+        target = ""
+    raise ConfigError(f"run {paths.run_id} is a symbolic link{target}, not a folder of the run "
+                      f"store {paths.root.parent}; emotui deletes nothing outside the store: "
+                      f"remove the link itself with: rm {paths.root}")
+
+
+# A run folder that cannot be written: a read-only filesystem, no permission.
+UNWRITABLE = (errno.EROFS, errno.EACCES, errno.EPERM)
+
+
+def unwritable_run(paths: RunPaths, exc: OSError, action: str, *,
+                   partial: bool = False) -> ConfigError:
+    """One line for a run that cannot be ``action``-ed (resumed, deleted) because its folder
+    cannot be written; ``partial``: some of it may have been changed already."""
+    if exc.errno == errno.EROFS:
+        why = f"the run store {paths.root.parent} is on a read-only filesystem"
+        partial = False  # nothing can have been written there
+    elif exc.errno in (errno.EACCES, errno.EPERM):
+        why = f"permission denied ({exc.filename or paths.root})"
+    else:
+        why = f"{exc.strerror or exc} ({exc.filename or paths.root})"
+    done = "some of its files may be left" if partial else "nothing was changed"
+    return ConfigError(f"cannot {action} run {paths.run_id}: {why}; {done} (remount it "
+                       "read-write, or work on a copy with --runs-dir DIR)")
 
 
 class RunStore:
@@ -295,4 +391,11 @@ class RunStore:
         raise RunNotFound(f"'{ref}' matches {len(matches)} runs ({shown}); give more of the id")
 
     def delete(self, run_id: str) -> None:
-        shutil.rmtree(self.paths(run_id).root)
+        """Delete a run's folder; a one-line ConfigError when it is a symbolic link (to a folder
+        that may lie outside the store: nothing is deleted there) or cannot be deleted."""
+        paths = self.paths(run_id)
+        refuse_linked_folder(paths)
+        try:
+            shutil.rmtree(paths.root)
+        except OSError as exc:
+            raise unwritable_run(paths, exc, "delete", partial=True) from None

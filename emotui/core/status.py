@@ -30,9 +30,12 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from emotui.core.clock import staleness
 from emotui.core.errors import EmotuiError
 from emotui.core.processes import process_alive, process_identity
-from emotui.core.runstore import RunPaths, atomic_write_json, read_json, temporary_for
+from emotui.core.runstore import (
+    RunPaths, atomic_write_json, open_for_append, read_json, temporary_for,
+)
 from emotui.core.schema import SCHEMA_KEY, STATUS_SCHEMA
 
 log = logging.getLogger("emotui")
@@ -236,12 +239,12 @@ def _wait_or_break(lock: Path) -> None:
         # Ours, though no thread of ours holds it (they all wait for _WRITE_LOCK first): left
         # by a write that died in this process.
         stale = True
-    elif holder.get("pid"):
-        alive = process_alive(holder)
-        stale = (not alive) if alive is not None else \
-            time.time() - judged.st_mtime >= LOCK_STALE_S
     else:
-        stale = time.time() - judged.st_mtime >= LOCK_STALE_S
+        alive = process_alive(holder) if holder.get("pid") else None
+        # Another machine's (or a nameless) lock: by its age, or, for a time in the future
+        # (a clock ahead), by whether it has changed for LOCK_STALE_S of this process's clock.
+        stale = (not alive) if alive is not None else \
+            staleness(f"lock:{lock}:{judged.st_ino}", judged.st_mtime) >= LOCK_STALE_S
     if not stale:
         time.sleep(_LOCK_RETRY_S)
         return
@@ -264,17 +267,22 @@ def _wait_or_break(lock: Path) -> None:
 
 
 def touch_heartbeat(paths: RunPaths) -> None:
-    """Mark the job alive. Never creates the run's folder: if it is gone, FileNotFoundError."""
+    """Mark the job alive. Never creates the run's folder: if it is gone, FileNotFoundError.
+    Never touches what a symbolic link in its place points to (only the link itself)."""
     path: Path = paths.heartbeat
     try:
-        os.utime(path)
+        os.utime(path, follow_symlinks=False)
     except FileNotFoundError:
-        path.write_text(f"{now()}\n")
+        with open_for_append(path) as fh:
+            fh.write(f"{now()}\n".encode())
 
 
 def heartbeat_age(paths: RunPaths) -> float | None:
-    """Seconds since the job last touched its heartbeat; None if it never did."""
+    """Seconds since the job last touched its heartbeat; None if it never did. A heartbeat in
+    the future (the job's clock, or its file server's, runs ahead) is judged by change instead:
+    the seconds this process has seen it unchanged (core.clock)."""
     try:
-        return max(0.0, time.time() - paths.heartbeat.stat().st_mtime)
+        mtime = paths.heartbeat.stat().st_mtime
     except FileNotFoundError:
         return None
+    return staleness(f"heartbeat:{os.path.realpath(paths.heartbeat)}", mtime)

@@ -36,10 +36,10 @@ from typing import Any
 
 import submitit
 
-from emotui.core.checkpoints import has_resumable_checkpoint
+from emotui.core.checkpoints import resume_problem, start_over
 from emotui.core.claim import CLAIM_STALE_S, RunClaimed, claim_run
 from emotui.core.runlogs import RunLogFiles
-from emotui.core.runstore import RunPaths
+from emotui.core.runstore import RunPaths, open_for_append
 from emotui.core.lifecycle import (
     RunState,
     failure_reason,
@@ -129,9 +129,9 @@ def _redirect_output(paths: RunPaths) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     for stream_fd, path in ((1, paths.stdout), (2, paths.stderr)):
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        os.dup2(fd, stream_fd)
-        os.close(fd)
+        # Never through a link out of the run folder (LinkedRunFile, said on submitit's log).
+        with open_for_append(path) as fh:
+            os.dup2(fh.fileno(), stream_fd)
 
 
 def run_job(run_dir: str | os.PathLike, *, resume: bool | None = None, backend: str = "local",
@@ -199,12 +199,15 @@ def _run_job(paths: RunPaths, *, resume: bool | None, backend: str, requeue_sign
     set_state(paths, RunState.RUNNING, reason=None, **here)
     touch_heartbeat(paths)
     # Resume whenever a checkpoint exists (a requeued attempt must continue, not restart). An
-    # attempt that died before its first checkpoint starts over, so its metrics go too: the
-    # metrics file must never hold the same step twice.
-    resume = has_resumable_checkpoint(paths) if resume is None else \
-        (resume and has_resumable_checkpoint(paths))
-    if not resume and paths.metrics.exists() and paths.metrics.stat().st_size:
-        paths.metrics.unlink()
+    # attempt that died before its first checkpoint starts over, so its metrics are set aside
+    # (never deleted): the metrics file must never hold the same step twice. Said in one line.
+    asked = resume
+    problem = resume_problem(paths)
+    resume = problem is None if asked is None else (bool(asked) and problem is None)
+    if not resume:
+        notice = start_over(paths, problem if asked else None)
+        if notice:
+            log.warning(notice)
     log.info("job start: run %s on %s (backend %s%s, resume=%s)", paths.run_id, here["host"],
              backend, f", job {job_id}" if job_id else "", resume)
 

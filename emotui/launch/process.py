@@ -36,7 +36,7 @@ from typing import Any, Callable, ClassVar, Mapping, Sequence
 from emotui.core.claim import read_claim
 from emotui.core.errors import BackendError
 from emotui.core.lifecycle import ACTIVE, RunState, record_end, requeue
-from emotui.core.runstore import RunPaths
+from emotui.core.runstore import RunPaths, open_for_append
 from emotui.core.status import HEARTBEAT_STALE_S, attempt_of, now, read_status, write_status
 from emotui.launch.base import (
     Backend,
@@ -223,7 +223,8 @@ class ProcessBackend(Backend):
         job_env = self.env(env or {})
         requeue(paths, None, backend=self.name, submitted=now(),
                 launch_folder=str(paths.launch), command=command, job_env=dict(env or {}) or None)
-        with open(paths.stdout, "ab") as out, open(paths.stderr, "ab") as err:
+        # Never through a symbolic link out of the run folder (LinkedRunFile, one line).
+        with open_for_append(paths.stdout) as out, open_for_append(paths.stderr) as err:
             try:
                 proc = subprocess.Popen(
                     command, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=job_env,

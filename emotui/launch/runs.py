@@ -19,11 +19,21 @@ all call here; none of them strings the steps together itself. What it keeps tru
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Mapping
 
-from emotui.core.claim import RunClaimed, claim_is_stale, claim_run, read_claim, refusal
+from emotui.core import checkpoints
+from emotui.core.claim import (
+    RunClaimed,
+    claim_ahead_by,
+    claim_is_stale,
+    claim_run,
+    future_claim_hint,
+    read_claim,
+    refusal,
+)
 from emotui.core.config import RunConfig
 from emotui.core.errors import BackendError, ConfigError, EmotuiError
 from emotui.core.lifecycle import (
@@ -38,11 +48,16 @@ from emotui.core.lifecycle import (
     state_of,
 )
 from emotui.core.processes import process_alive
-from emotui.core.runstore import RunPaths, RunStore
+from emotui.core.events import set_aside_all
+from emotui.core.runstore import (
+    RunPaths, RunStore, refuse_linked_files, refuse_linked_folder,
+)
 from emotui.core.status import read_status, write_status
 from emotui.launch.base import job_attached
 from emotui.launch.monitor import refresh_runs
 from emotui.launch.registry import backend_spec, get_backend
+
+log = logging.getLogger("emotui")
 
 # How long a resume waits for the previous attempt's processes to exit (a cancel saving its
 # checkpoint) before it gives up with a one-line message.
@@ -54,7 +69,8 @@ _NOTICE_AFTER_S = 1.0
 # -- what lives -----------------------------------------------------------------------------------
 
 
-def live_processes(paths: RunPaths, status: Mapping[str, Any] | None = None) -> list[str]:
+def live_processes(paths: RunPaths, status: Mapping[str, Any] | None = None, *,
+                   force: bool = False) -> list[str]:
     """What of the run is alive now, in words ("pid 123 on host", "slurm job 45"); empty when
     nothing is. Whatever holds the run's claim (core.claim: whoever starts or trains it holds
     it until its last write) lives, whatever status.json says. The process or scheduler job
@@ -62,11 +78,12 @@ def live_processes(paths: RunPaths, status: Mapping[str, Any] | None = None) -> 
     may be a process that goes on with other work (the TUI, a sweep controller that trained
     the run inline). A scheduler job counts too while it is queued or running and holds this
     run alone (a job packing several trials runs on for the others). An inline run's pid is
-    the program that trained it in its foreground, which lives on: only its claim counts."""
+    the program that trained it in its foreground, which lives on: only its claim counts.
+    ``force``: a claim whose time lies in the future counts as gone (core.claim)."""
     status = read_status(paths) if status is None else dict(status)
     alive: list[str] = []
     holder = read_claim(paths)
-    if holder and holder.get("pid") and not claim_is_stale(paths, holder):
+    if holder and holder.get("pid") and not claim_is_stale(paths, holder, force=force):
         alive.append(f"pid {holder['pid']} on {holder.get('host')}")
     backend = status.get("backend")
     if status.get("state") in ACTIVE and status.get("pid") and _detached(backend) and \
@@ -91,17 +108,19 @@ def _detached(backend: str | None) -> bool:
         return False
 
 
-def _refuse_if_started(paths: RunPaths, status: Mapping[str, Any]) -> None:
+def _refuse_if_started(paths: RunPaths, status: Mapping[str, Any], *,
+                       force: bool = False) -> None:
     """RunClaimed, naming who, when the run is active and its claim held: someone else is
     starting or training it right now."""
     holder = read_claim(paths)
     if status.get("state") in ACTIVE and holder and holder.get("pid") and \
-            not claim_is_stale(paths, holder):
+            not claim_is_stale(paths, holder, force=force):
         raise RunClaimed(refusal(paths, holder))
 
 
 def _wait_until_gone(paths: RunPaths, wait_s: float,
-                     on_wait: Callable[[list[str]], None] | None) -> None:
+                     on_wait: Callable[[list[str]], None] | None, *,
+                     force: bool = False) -> None:
     """Return once nothing of the run's previous attempt lives; after ``wait_s``, a one-line
     EmotuiError. If the run is started meanwhile by someone else (it is active again and its
     claim held), RunClaimed names who."""
@@ -109,15 +128,16 @@ def _wait_until_gone(paths: RunPaths, wait_s: float,
     deadline = began + wait_s
     told = False
     while True:
-        alive = live_processes(paths)
+        alive = live_processes(paths, force=force)
         if not alive:
             return
-        _refuse_if_started(paths, read_status(paths))
+        _refuse_if_started(paths, read_status(paths), force=force)
         if time.monotonic() >= deadline:
+            holder = read_claim(paths) or {}
             raise EmotuiError(
                 f"run {paths.run_id} is still stopping ({', '.join(alive)}) after "
                 f"{wait_s:.0f} s; try again in a moment, or stop it with: emotui cancel "
-                f"{paths.run_id}")
+                f"{paths.run_id}" + future_claim_hint(paths, holder))
         # A moment's wait goes unsaid (a starter racing us takes that long to begin).
         if not told and on_wait is not None and time.monotonic() - began > _NOTICE_AFTER_S:
             on_wait(alive)
@@ -220,7 +240,10 @@ def restart(paths: RunPaths, **status_fields: Any) -> dict[str, Any]:
     """Start a run over in its own folder (a sweep trial interrupted before its first
     checkpoint): a new attempt, with the earlier attempt's metrics and results set aside."""
     with claim_run(paths):
-        for path in (paths.metrics, paths.results, paths.exit_file):
+        refuse_linked_files(paths)
+        set_aside_all(paths.metrics, "the run was started over: it stopped before its first "
+                      "checkpoint")
+        for path in (paths.results, paths.exit_file):
             path.unlink(missing_ok=True)
         return begin_attempt(paths, reason=None, **status_fields)
 
@@ -231,24 +254,43 @@ def restart(paths: RunPaths, **status_fields: Any) -> dict[str, Any]:
 def resume(paths: RunPaths, *, backend: str | None = None, resources: Any = None,
            env: Mapping[str, str] | None = None, allowed=RESUMABLE,
            wait_s: float = RESUME_WAIT_S, on_wait: Callable[[list[str]], None] | None = None,
-           train_here: Callable[[RunPaths], Any] | None = None) -> Any:
+           train_here: Callable[[RunPaths], Any] | None = None,
+           warn: Callable[[str], None] | None = None, force: bool = False) -> Any:
     """Continue a run from its last checkpoint as a new attempt, on ``backend`` (default: the
     one it ran on). Waits for the previous attempt's processes to exit first (``on_wait`` is
     told what it waits for); a one-line EmotuiError if they do not within ``wait_s``, or if
     the run is not resumable. A detached backend gets it submitted (returns its status);
     inline, ``train_here(paths)`` trains it in this process, holding its claim, and its
-    result is returned."""
+    result is returned. A run with no checkpoint to continue from starts over: ``warn`` is
+    told so in one line (what was unusable, where its earlier metrics are kept) before it
+    does; the job sets them aside (core.checkpoints.start_over).
+
+    ``force``: a claim whose time lies in the future (a clock running ahead: whether its
+    holder lives cannot be told) is taken over, and ``warn`` told so; a holder that can be
+    asked (a live process on this machine) is never overruled."""
+    warn = warn or log.warning
     before = refresh_runs([paths]).get(paths.run_id) or read_status(paths)
-    _refuse_if_started(paths, before)
+    _refuse_if_started(paths, before, force=force)
     check_startable(paths, before, allowed)  # an active run: refused now, not after waiting
-    _wait_until_gone(paths, wait_s, on_wait)
+    _wait_until_gone(paths, wait_s, on_wait, force=force)
+    holder = read_claim(paths) or {}
+    if force and claim_ahead_by(paths, holder) is not None:
+        warn(f"run {paths.run_id}: --force: taking over the claim of pid {holder.get('pid')} "
+             f"on {holder.get('host')}, whose time lies {claim_ahead_by(paths, holder) or 0:.0f}"
+             " s in the future; if that process still trains the run, stop it there")
     name = backend or before.get("backend") or "inline"
     spec = backend_spec(name)
     # One start at a time (core.claim): a second resume, or a job still training the run, is
     # refused here in one line, before anything is written. Inline, the claim lasts the
     # training; a detached job takes it over once submitted.
-    with claim_run(paths):
+    with claim_run(paths, force=force):
         before = read_status(paths)
+        refuse_linked_files(paths)  # nothing is written through a link out of the run folder
+        check_startable(paths, before, allowed)
+        problem = checkpoints.resume_problem(paths)
+        if problem is not None:
+            notice = checkpoints.restart_notice(paths, problem, checkpoints.metric_lines(paths))
+            warn(notice)
         begin_attempt(paths, allowed=allowed)
         if not spec.detached:
             write_status(paths, backend=name)
@@ -292,7 +334,9 @@ def cancel(runs: Iterable[RunPaths]) -> list[tuple[str, str]]:
 
 
 def check_deletable(paths: RunPaths) -> None:
-    """A one-line ConfigError while the run is active or anything of it lives."""
+    """A one-line ConfigError while the run is active or anything of it lives, or when its
+    folder is a symbolic link (nothing outside the store is deleted)."""
+    refuse_linked_folder(paths)
     status = read_status(paths)
     state = state_of(status)
     if state in ACTIVE:

@@ -55,6 +55,8 @@ from emotui.sweep.spec import SweepSpec
 from emotui.sweep.store import (
     SweepPaths,
     controller_alive,
+    controller_liveness,
+    future_controller,
     read_trials,
     write_controller,
     write_trial,
@@ -113,7 +115,8 @@ class SweepController:
                  max_parallel: int = 1, count: int | None = None,
                  echo: Callable[[str], None] | None = None, poll_interval: float | None = None,
                  trial_status: dict[str, Any] | None = None,
-                 stop_planning: Callable[[], str | None] | None = None):
+                 stop_planning: Callable[[], str | None] | None = None,
+                 force: bool = False):
         self.spec = spec
         self.sweep = sweep
         self.store = store
@@ -131,6 +134,9 @@ class SweepController:
         # A study's budget: asked before each new trial; a reason ends planning (trials already
         # started run to their end), and the sweep ends "stopped".
         self.stop_planning = stop_planning
+        # `sweep resume --force`: a controller whose liveness cannot be told (its time lies in
+        # the future) is taken for gone.
+        self.force = force
         self.stopped: str | None = None
         self._last_beat = 0.0
         self._live_progress = False  # echo per-epoch values once past the startup reconcile
@@ -208,12 +214,24 @@ class SweepController:
 
     def run(self) -> str:
         """Drive the sweep until nothing is left to do; returns how it ended."""
-        other = controller_alive(self.sweep)
+        other = controller_alive(self.sweep, force=self.force)
         if other and other.get("pid") != os.getpid():
+            ahead = future_controller(other)
+            unknown = "" if ahead is None else (
+                f"; its controller.json's time lies {ahead:.0f} s in the future (a clock running "
+                "ahead?), so whether it lives cannot be told: if it is gone, take the sweep over "
+                f"with emotui sweep resume {self.sweep.sweep_id} --force")
             raise ConfigError(
                 f"sweep {self.sweep.sweep_id} is being run by pid {other.get('pid')} on "
                 f"{other.get('host')}; watch it with 'emotui sweep status {self.sweep.sweep_id}'"
-            )
+                + unknown)
+        if self.force:
+            info, liveness = controller_liveness(self.sweep)
+            if liveness == "unknown":
+                self.echo(f"warning: --force: taking sweep {self.sweep.sweep_id} over from pid "
+                          f"{info.get('pid')} on {info.get('host')}, whose controller.json's "
+                          f"time lies {future_controller(info) or 0:.0f} s in the future; if "
+                          "that controller still runs, stop it there")
         sharing = self.launcher.sharing.fields() if self.launcher.sharing else \
             {"trials_per_gpu": None, "mps": None}
         self._beat(force=True, state="running", backend=self.launcher.name,

@@ -146,13 +146,16 @@ def run_sweep(spec: SweepSpec, paths: SweepPaths, store: RunStore, launcher: Tri
               max_parallel: int = 1, count: int | None = None,
               echo: Callable[[str], None] | None = None, poll_interval: float | None = None,
               trial_status: dict[str, Any] | None = None,
-              stop_planning: Callable[[], str | None] | None = None) -> str:
+              stop_planning: Callable[[], str | None] | None = None,
+              force: bool = False) -> str:
     """Drive the sweep to its end; ``stop_planning`` (a study's budget) may end planning
-    early: then it ends "stopped"."""
+    early: then it ends "stopped". ``force``: take the sweep over from a controller whose
+    liveness cannot be told (its time lies in the future; `sweep resume --force`)."""
     check_runnable(spec, count) if not read_trials(paths) else None
     controller = SweepController(spec, paths, store, launcher, max_parallel=max_parallel,
                                  count=count, echo=echo, poll_interval=poll_interval,
-                                 trial_status=trial_status, stop_planning=stop_planning)
+                                 trial_status=trial_status, stop_planning=stop_planning,
+                                 force=force)
     try:
         return controller.run()
     finally:

@@ -10,7 +10,9 @@
 
 Each trial is also an ordinary run directory in the run store whose status.json carries
 ``sweep_id`` and ``sweep_trial``; the run directory is the truth about the trial's state.
-No locks: one controller per sweep at a time, checked through controller.json's heartbeat.
+No locks: one controller per sweep at a time, checked through controller.json: the process it
+names (this machine), or its heartbeat (another machine; a heartbeat in the future is judged by
+whether it changes, and ``sweep resume --force`` takes it over).
 
 A trial record that cannot be read (overwritten, cut short, not a record) is rebuilt from the run
 that names the trial in its status.json (``read_trials``), with a one-line ``warning`` on the
@@ -24,14 +26,15 @@ import logging
 import os
 import re
 import secrets
-import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from emotui.core.clock import age_of, ahead_by, quiet_for
 from emotui.core.errors import ConfigError, RunNotFound
+from emotui.core.processes import process_alive, process_identity
 from emotui.core.runstore import (
     RUN_ID_RE,
     atomic_write_json,
@@ -227,28 +230,43 @@ def write_trial(paths: SweepPaths, record: dict[str, Any]) -> bool:
 # -- the controller claim -----------------------------------------------------------------------
 
 
-def controller_alive(paths: SweepPaths) -> dict[str, Any] | None:
-    """controller.json of a controller still driving this sweep (fresh heartbeat), else None."""
+def controller_liveness(paths: SweepPaths) -> tuple[dict[str, Any] | None, str]:
+    """(controller.json, whether the controller it names still drives the sweep: "alive",
+    "gone" or "unknown"). A controller on this machine is asked by its identity (pid, process
+    start, boot id: core.processes); another machine's by its heartbeat (``updated``), and
+    one whose ``updated`` lies in the future (a clock running ahead) by whether it changes:
+    "unknown" until this process has seen it unchanged for CONTROLLER_STALE_S (core.clock)."""
     info = read_json(paths.controller)
     if not info or info.get("state") != "running":
-        return None
-    if time.time() - float(info.get("updated") or 0) > CONTROLLER_STALE_S:
-        return None
-    if info.get("host") == socket.gethostname() and not _pid_alive(int(info.get("pid") or 0)):
-        return None
-    return info
-
-
-def _pid_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
+        return info, "gone"
+    alive = process_alive(info) if info.get("pid") else None
+    if alive is not None:
+        return info, "alive" if alive else "gone"
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        updated = float(info.get("updated") or 0)
+    except (TypeError, ValueError):
+        return info, "gone"
+    if ahead_by(updated) is not None:
+        quiet = quiet_for(f"controller:{_key(paths)}:{info.get('token')}", updated)
+        return info, "gone" if quiet > CONTROLLER_STALE_S else "unknown"
+    return info, "alive" if (age_of(updated) or 0.0) <= CONTROLLER_STALE_S else "gone"
+
+
+def controller_alive(paths: SweepPaths, *, force: bool = False) -> dict[str, Any] | None:
+    """controller.json of a controller still driving this sweep, else None; one whose liveness
+    cannot be told (its time lies in the future) counts as driving it unless ``force``."""
+    info, liveness = controller_liveness(paths)
+    if liveness == "alive" or (liveness == "unknown" and not force):
+        return info
+    return None
+
+
+def future_controller(info: dict[str, Any]) -> float | None:
+    """How far in the future a controller record's ``updated`` lies, when it does."""
+    try:
+        return ahead_by(float(info.get("updated") or 0))
+    except (TypeError, ValueError):
+        return None
 
 
 # The fencing token of each sweep this process drives (write_controller), by its folder.
@@ -265,7 +283,6 @@ def write_controller(paths: SweepPaths, **fields: Any) -> dict[str, Any]:
     token = _tokens.setdefault(_key(paths), secrets.token_hex(8))
     info = read_json(paths.controller) or {}
     info.update(fields)
-    info.update(host=socket.gethostname(), pid=os.getpid(), updated=round(time.time(), 3),
-                token=token)
+    info.update(process_identity(os.getpid()), updated=round(time.time(), 3), token=token)
     atomic_write_json(paths.controller, info)
     return info

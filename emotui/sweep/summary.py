@@ -11,7 +11,9 @@ from emotui.core.runstore import RunStore, read_json
 from emotui.core.lifecycle import ACTIVE, FINISHED, RunState, state_of
 from emotui.core.status import heartbeat_age, read_status
 from emotui.sweep.metric import Metric
-from emotui.sweep.store import SweepPaths, controller_alive, read_trials
+from emotui.sweep.store import (
+    SweepPaths, controller_liveness, future_controller, read_trials,
+)
 
 # The study's collapsed runs sat at the majority class (35.2% on emotion's validation split).
 MAJORITY_RATE_TOLERANCE = 0.005
@@ -129,7 +131,8 @@ def summarize_sweep(sweep: SweepPaths, store: RunStore) -> dict[str, Any]:
                   and not r["early_stopped"]]
         if scored:
             best = scored[0]
-    controller = read_json(sweep.controller) or {}
+    controller, liveness = controller_liveness(sweep)
+    controller = controller or {}
     return {
         "sweep_id": sweep.sweep_id,
         "method": spec.get("method"),
@@ -143,7 +146,10 @@ def summarize_sweep(sweep: SweepPaths, store: RunStore) -> dict[str, Any]:
         "controller": {
             "state": controller.get("state"), "backend": controller.get("backend"),
             "host": controller.get("host"), "pid": controller.get("pid"),
-            "alive": controller_alive(sweep) is not None, "updated": controller.get("updated"),
+            "alive": liveness == "alive", "updated": controller.get("updated"),
+            # "unknown": its time lies in the future (a clock ahead), ahead_s by how much.
+            "liveness": liveness,
+            "ahead_s": future_controller(controller) if liveness == "unknown" else None,
         },
         "rows": rows,
         # Trial records that could not be read, rebuilt from their runs (sweep.store).

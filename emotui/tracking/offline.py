@@ -8,7 +8,13 @@ header zero-padded. The checksum is zlib's CRC-32 of the type byte then the payl
 LevelDB's masked CRC-32C). Each payload is a ``wandb.proto.wandb_internal_pb2.Record``.
 
 A file still being written (or cut by a crash) ends in a torn record: reading stops there, keeps
-everything before it and says so (``torn``).
+everything before it and says so (``torn``). A torn file that cannot be a run being written —
+one cut before its run record, or one whose run W&B's own log in the run folder says finished —
+was truncated: it lists as ``unreadable`` with the reason (``problem``), never as a running run.
+The run id comes from the file name (``run-<id>.wandb``) when the file lost its run record.
+
+Reading records needs wandb's protobuf classes: without an importable wandb, a one-line
+WandbUnavailable ("W&B unavailable: ...").
 """
 
 from __future__ import annotations
@@ -37,6 +43,21 @@ STALE_AFTER_S = 60.0
 
 class WandbFileError(EmotuiError):
     """A file that is not a W&B run file (wrong header)."""
+
+
+class WandbUnavailable(EmotuiError):
+    """wandb cannot be imported, so its records cannot be decoded."""
+
+
+def _record_class():
+    """wandb's protobuf Record, or WandbUnavailable in one line."""
+    try:
+        from wandb.proto import wandb_internal_pb2 as pb
+    except Exception as exc:  # noqa: BLE001 - ImportError, or wandb failing as it imports
+        detail = " ".join(str(exc).split()) or type(exc).__name__
+        raise WandbUnavailable(f"W&B unavailable: wandb cannot be imported ({detail}); it is "
+                               "needed to read W&B offline runs: pip install wandb") from None
+    return pb.Record
 
 
 @dataclass
@@ -126,10 +147,15 @@ class OfflineRun:
     torn: bool = False
     synced: bool = False
     modified: float | None = None
+    # Why the run's file cannot be read as a run (truncated): it lists as unreadable.
+    problem: str | None = None
 
     @property
     def state(self) -> str:
-        """W&B's word for how the run stands: finished, failed, running or crashed."""
+        """W&B's word for how the run stands: finished, failed, running or crashed; or
+        "unreadable" (``problem`` says why)."""
+        if self.problem is not None:
+            return "unreadable"
         if self.exit_code is not None:
             return "finished" if self.exit_code == 0 else "failed"
         if self.modified is not None and time.time() - self.modified < STALE_AFTER_S:
@@ -138,7 +164,7 @@ class OfflineRun:
 
     def to_record(self) -> dict[str, Any]:
         """The normalized run record that ``keys.record_to_row`` maps onto emotui's columns."""
-        reason = None
+        reason = self.problem
         if self.state == "crashed":
             reason = "W&B offline file has no exit record (crashed or killed)"
         return {
@@ -196,10 +222,9 @@ def _remove(target: dict[str, Any], path: list[str]) -> None:
 
 
 def apply_records(run: OfflineRun, payloads: Iterable[bytes]) -> None:
-    from wandb.proto import wandb_internal_pb2 as pb
-
+    record_class = _record_class()
     for payload in payloads:
-        record = pb.Record()
+        record = record_class()
         try:
             record.ParseFromString(payload)
         except Exception:  # noqa: BLE001 - protobuf's DecodeError; one bad record is skipped
@@ -256,6 +281,10 @@ def read_run_file(path: Path, into: OfflineRun | None = None) -> OfflineRun:
     apply_records(run, framing.payloads)
     run.files.append(path)
     run.torn = run.torn or framing.torn
+    if framing.torn and run.exit_code is None:
+        run.problem = _truncated(path, run, framing, len(data))
+    if run.id is None and path.name.startswith("run-") and path.suffix == ".wandb":
+        run.id = path.stem[len("run-"):]  # the file lost its run record: its name keeps the id
     run.synced = path.with_name(path.name + ".synced").exists()
     try:
         run.modified = max(run.modified or 0.0, os.stat(path).st_mtime)
@@ -266,6 +295,31 @@ def read_run_file(path: Path, into: OfflineRun | None = None) -> OfflineRun:
         for key, value in run.history[-1].items():
             run.summary.setdefault(key, value)
     return run
+
+
+def _truncated(path: Path, run: OfflineRun, framing: Framing, size: int) -> str | None:
+    """Why a torn file without an exit record is not a run being written, or None when it may
+    be one: a file cut before its run record (a live run writes that first), or one whose run
+    W&B's log says finished (it would have written its exit record)."""
+    where = f"{path.name} is cut short at byte {framing.end} of {size}"
+    if run.id is None:
+        return f"{where}, before its run record (truncated?)"
+    if _finished_by_log(path):
+        return f"{where}: its run finished (W&B's debug-internal.log says so) but the file " \
+            "lost its end (truncated?)"
+    return None
+
+
+def _finished_by_log(path: Path) -> bool:
+    """Whether wandb-core's log beside the run file ends with its "all finished" line."""
+    log = path.parent / "logs" / "debug-internal.log"
+    try:
+        with open(log, "rb") as fh:
+            fh.seek(max(0, os.fstat(fh.fileno()).st_size - 4096))
+            tail = fh.read()
+    except OSError:
+        return False
+    return b'"stream: all finished"' in tail
 
 
 def find_run_files(path: Path) -> list[Path]:

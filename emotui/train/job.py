@@ -157,12 +157,14 @@ def run_default(config: RunConfig, paths: RunPaths, *, resume: bool,
     checkpointer = Checkpointer(paths, built.model, built.tokenizer, built.is_peft,
                                 dataset.label_names)
     pad_id = built.tokenizer.pad_token_id if built.tokenizer.pad_token_id is not None else 0
-    if resume and not checkpoints.has_resumable_checkpoint(paths):
-        # Nothing saved yet (the run died before its first checkpoint): start over.
-        log.info("no checkpoint to resume from: training starts at the first step")
+    problem = checkpoints.resume_problem(paths) if resume else None
+    if not resume or problem is not None:
+        # Nothing to continue from (the run died before its first checkpoint was complete):
+        # start over, saying so, with the earlier metrics set aside (never deleted).
+        notice = checkpoints.start_over(paths, problem)
+        if notice:
+            log.warning(notice)
         resume = False
-    if not resume and paths.metrics.exists():
-        paths.metrics.unlink()
     reporter = open_reporter(config, paths, ticker)
     ok = False
     results: dict[str, Any] = {}

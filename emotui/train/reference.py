@@ -25,6 +25,7 @@ import torch
 
 from emotui.core.config import RunConfig
 from emotui.core.errors import ConfigError
+from emotui.core.checkpoints import start_over
 from emotui.core.events import truncate_after_step
 from emotui.core.general_settings import greater_is_better, logging_interval, plan_steps
 from emotui.core.runstore import RunPaths
@@ -275,8 +276,13 @@ def run_reference(config: RunConfig, paths: RunPaths, *, resume: bool,
     if found is not None:
         resume_from = str(found[0])
         truncate_after_step(paths.metrics, found[1])
-    if resume_from is None and paths.metrics.exists():
-        paths.metrics.unlink()
+    if resume_from is None:
+        # Nothing to continue from: start over, saying so if a resume was asked, with the
+        # earlier metrics set aside (never deleted).
+        notice = start_over(paths, "checkpoints/last holds no complete Trainer checkpoint"
+                            if resume else None)
+        if notice:
+            log.warning(notice)
 
     def compute_metrics(prediction) -> dict[str, float]:
         preds = np.asarray(prediction.predictions).argmax(axis=-1)

@@ -193,8 +193,12 @@ def test_another_live_controller_is_refused(tmp_path):
     spec, paths, store = _sweep(tmp_path, GRID)
     from emotui.sweep.store import write_controller
 
+    from emotui.core.processes import process_identity
+
     info = write_controller(paths, state="running")
-    info["pid"] = 1  # pid 1 is alive: looks like a controller driving it from this host
+    # pid 1 is alive: named as a controller names itself (pid, process start, boot id), it
+    # looks like one driving the sweep from this host.
+    info.update(process_identity(1))
     (paths.controller).write_text(json.dumps(info))
     from emotui.core.errors import ConfigError
 
