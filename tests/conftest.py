@@ -9,6 +9,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -158,10 +159,11 @@ def runs_dir(tmp_path) -> Path:
 
 # -- the environment: the suite never sees the user's shell ----------------------------------------
 
-# The suite's own knobs (CI sets EMOTUI_REQUIRE_SLURM and EMOTUI_REQUIRE_BROWSER); every other
-# EMOTUI_*, WANDB_* and TRACKIO_* variable of the shell that started pytest is replaced for the
-# whole session.
-SUITE_KNOBS = frozenset({"EMOTUI_REQUIRE_SLURM", "EMOTUI_SLURM_REPORT", "EMOTUI_REQUIRE_BROWSER"})
+# The suite's own knobs (CI sets EMOTUI_REQUIRE_SLURM and EMOTUI_REQUIRE_BROWSER;
+# EMOTUI_SCREENSHOTS keeps the browser tests' screenshots); every other EMOTUI_*, WANDB_* and
+# TRACKIO_* variable of the shell that started pytest is replaced for the whole session.
+SUITE_KNOBS = frozenset({"EMOTUI_REQUIRE_SLURM", "EMOTUI_SLURM_REPORT", "EMOTUI_REQUIRE_BROWSER",
+                         "EMOTUI_SCREENSHOTS"})
 OFFLINE = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE")
 # A bound on every test (pytest-timeout, thread method: a hang fails with every thread's stack);
 # pyproject.toml sets it for the default suite, the long scenarios get this one.
@@ -195,6 +197,11 @@ def pytest_configure(config):
     for name, value in isolated_environment(folder).items():
         patch.setenv(name, value)
     config._emotui_environment = (patch, folder)
+    # A script that starts pytest in the background (`pytest &`) starts it with SIGINT ignored,
+    # and every process a test starts would inherit that: Ctrl-C as a terminal sends it must
+    # stop them (and this process) in the tests that send it.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_unconfigure(config):

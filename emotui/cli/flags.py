@@ -116,16 +116,18 @@ def flag_values(args: argparse.Namespace) -> dict[str, Any]:
         if not dest.startswith(CONFIG_DEST_PREFIX) or key in cfg.FIELDS:
             continue
         if key in cfg.EXTRA_TRAINING_ARGS and isinstance(value, str):
-            value = _scalar(value)
+            value = _scalar(value, f"--{key}")
         values[key] = value
     return values
 
 
-def _scalar(text: str) -> Any:
+def _scalar(text: str, what: str) -> Any:
     import yaml
 
+    from emotui.core.yaml_load import load_yaml
+
     try:
-        return yaml.safe_load(text)
+        return load_yaml(text, what)
     except yaml.YAMLError:
         return text
 

@@ -112,9 +112,9 @@ def _subparser(parser: argparse.ArgumentParser, name: str | None):
 
 
 def _prints_a_document(args: argparse.Namespace) -> bool:
-    """Whether the command's stdout is one machine-readable document (--json, compare's
-    csv/tsv/json on stdout): nothing else may reach it."""
-    if getattr(args, "json", False):
+    """Whether the command's stdout is one machine-readable document (--json, predict's
+    --jsonl, compare's csv/tsv/json on stdout): nothing else may reach it."""
+    if getattr(args, "json", False) or getattr(args, "jsonl", False):
         return True
     return getattr(args, "command", None) == "compare" and not getattr(args, "output", None) \
         and getattr(args, "format", None) in ("csv", "tsv", "json")

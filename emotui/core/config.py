@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from emotui.core import methods, setting_values, settings
+from emotui.core import methods, setting_values, settings, training_args
 from emotui.core.config_checks import validate_combinations
 from emotui.core.config_files import read_yaml_mapping, split_sections
 from emotui.core.errors import ConfigError
@@ -146,11 +146,15 @@ SECRET_EXTRA_ARGS = frozenset({"hub_token", "push_to_hub_token"})
 
 
 def unknown_key_error(key: str, source: str) -> ConfigError:
-    known = set(FIELDS) | set(KEY_ALIASES) | set(GROUPED_KEYS)
-    return ConfigError(
-        f"unknown setting '{key}' in {source}{suggest(key, sorted(known))}"
-        + ("" if suggest(key, FIELDS) else "; 'emotui run --help' lists them")
-    )
+    """A key no layer may hold; its "did you mean" never names the key refused (a field only a
+    file may hold, such as extra_training_args, is refused in --set and sweep parameters)."""
+    if normalize_key(key) == "extra_training_args":
+        return ConfigError(f"{source} cannot set extra_training_args as a whole; give each "
+                           "TrainingArguments setting by its own name (e.g. optim=adafactor)")
+    known = (set(FIELDS) | set(KEY_ALIASES) | set(GROUPED_KEYS)) - {key, normalize_key(key)}
+    hint = suggest(key, sorted(known))
+    return ConfigError(f"unknown setting '{key}' in {source}{hint}"
+                       + ("" if hint else "; 'emotui run --help' lists them"))
 
 
 RUN_SETTINGS = settings.Schema.of(
@@ -238,7 +242,9 @@ def _method_and_training_args(merged: settings.Layered, others: dict[str, Any],
     layer's fields) and other TrainingArguments (kept as given, tokens never)."""
     for key, value in others.items():
         if key in EXTRA_TRAINING_ARGS and key not in SECRET_EXTRA_ARGS:
-            merged.set("extra_training_args", {key: value}, source)
+            # Checked against transformers' own field types now, not inside the job later.
+            merged.set("extra_training_args",
+                       {key: training_args.check_value(key, value, source)}, source)
     if "method" in others:
         # The same layer's own peft_method must agree with its method (--method lora
         # --peft_method prompt_tuning says two things; neither silently wins).

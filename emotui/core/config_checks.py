@@ -37,8 +37,16 @@ def validate_combinations(config: RunConfig, explicit: set[str], sources: Mappin
         raise ConfigError("do_regression is not supported: emotui trains classifiers; drop it")
     if config.bf16 and config.fp16:
         raise ConfigError("bf16 and fp16 are both set; choose one")
-    if config.lora_target_modules is not None and not config.lora_targets():
-        raise ConfigError("lora_target_modules is empty; give module names such as query,value")
+    for name in methods.owned_fields():  # lora_target_modules, ia3_..., vera_...
+        value = getattr(config, name)
+        if name.endswith("target_modules") and methods.applies(name, config.method) \
+                and value is not None and not any(m.strip() for m in value.split(",")):
+            raise ConfigError(f"{name} is empty; give module names such as query,value")
+    # peft refuses it only once the model is built, after the run exists.
+    if methods.applies("init_lora_weights", config.method) \
+            and config.init_lora_weights == "orthogonal" and config.lora_r % 2:
+        raise ConfigError(f"init_lora_weights orthogonal needs an even lora_r, got "
+                          f"{config.lora_r}; give --lora_r {config.lora_r + 1} or another init")
     if not config.text_columns():
         raise ConfigError("text_column_names is empty; give the text column, e.g. text")
     if config.eval_strategy == "steps" and not config.eval_steps:

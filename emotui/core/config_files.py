@@ -20,11 +20,16 @@ SECTIONS = ("slurm", *(spec.name for spec in TRACKERS), "backend")
 
 
 def read_yaml_mapping(path: Path, what: str = "config file") -> dict[str, Any]:
-    """A YAML file whose top level is a mapping, or a one-line ConfigError."""
+    """A YAML file whose top level is a mapping, or a one-line ConfigError (also for one
+    too large once its aliases are expanded: core.yaml_load)."""
     import yaml
+
+    from emotui.core.yaml_load import check_text_size, load_yaml
 
     path = Path(path).expanduser()
     try:
+        if path.is_file():
+            check_text_size(path.stat().st_size, f"{what} {path}")
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{what} {path} does not exist") from None
@@ -33,7 +38,7 @@ def read_yaml_mapping(path: Path, what: str = "config file") -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError(f"{what} {path} cannot be read: {exc.strerror or exc}") from None
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text, f"{what} {path}")
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

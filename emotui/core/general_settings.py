@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from emotui.core import methods, trackers
+from emotui.core import methods, trackers, training_args
 from emotui.core.errors import ConfigError
 from emotui.core.setting_values import coerce
 from emotui.core.settings import FORM_HIDDEN, MERGE_UPDATE, FieldSpec, Parser, setting
@@ -233,7 +233,7 @@ class GeneralSettings:
     # Other transformers.TrainingArguments fields, kept as given; the reference recipe passes them on.
     extra_training_args: dict[str, Any] = opt(
         {}, "Further TrainingArguments (reference recipe).", "training", form=FORM_HIDDEN,
-        flag=False, merge=MERGE_UPDATE,
+        flag=False, merge=MERGE_UPDATE, parse=training_args.check_all,
     )
 
 

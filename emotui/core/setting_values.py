@@ -16,6 +16,10 @@ from emotui.core.errors import ConfigError
 if TYPE_CHECKING:
     from emotui.core.settings import FieldSpec
 
+# The largest whole number a setting takes: what every consumer (torch, numpy, JSON readers that
+# keep 64-bit integers) can hold; 1e308 read as a whole number is refused, not passed on.
+INT_LIMIT = 2**63 - 1
+
 _TRUE = {"true", "yes", "y", "1", "on"}
 _FALSE = {"false", "no", "n", "0", "off"}
 _NULL_WORDS = {"none", "null"}
@@ -79,6 +83,13 @@ def coerce(spec: FieldSpec, value: Any, source: str) -> Any:
 
 
 def _integer(value: Any, where: str) -> int:
+    number = _whole(value, where)
+    if abs(number) > INT_LIMIT:
+        raise ConfigError(f"{where} must be an integer of at most {INT_LIMIT}, got {value!r}")
+    return number
+
+
+def _whole(value: Any, where: str) -> int:
     if isinstance(value, bool):
         raise ConfigError(f"{where} must be an integer, got {value!r}")
     if isinstance(value, int):
@@ -95,6 +106,27 @@ def _integer(value: Any, where: str) -> int:
         if as_float.is_integer():
             return int(as_float)
         raise ConfigError(f"{where} must be an integer, got {value!r}") from None
+
+
+def finite_number(value: Any, where: str, *, integer: bool = False) -> float | int:
+    """A number read from a file or a flag (YAML 1.1 reads 2e-5 as text: text that parses
+    counts): never a bool, NaN or an infinity (``.nan`` compares false with every bound, so a
+    check such as ``eta > 1`` would let it through). ``integer``: a whole number (1.0 is 1)."""
+    if integer:
+        return _integer(value, where)
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ConfigError(f"{where} must be a number, got {value!r}")
+    try:
+        number = float(value.strip()) if isinstance(value, str) else value
+    except ValueError:
+        raise ConfigError(f"{where} must be a number, got {value!r}") from None
+    try:
+        finite = math.isfinite(number)
+    except OverflowError:  # an int beyond any float
+        finite = False
+    if not finite:
+        raise ConfigError(f"{where} must be a finite number, got {value!r}")
+    return number
 
 
 def below_min(spec: FieldSpec, value: float, *, reachable: bool = True) -> str | None:

@@ -107,8 +107,10 @@ class Backend(ABC):
         only what no live job can be writing (terminal states, pending reasons)."""
 
     @abstractmethod
-    def cancel(self, runs: Sequence[tuple[RunPaths, dict]]) -> None:
-        """Stop active runs; they end ``cancelled``."""
+    def cancel(self, runs: Sequence[tuple[RunPaths, dict]]) -> dict[str, str] | None:
+        """Stop active runs; they end ``cancelled``. Returns, by run id, what happened to a
+        run whose cancel is not done yet (Slurm: "cancel pending: scancel failed ..."), which
+        launch.runs.cancel reports instead of "cancelled"."""
 
     def job_alive(self, paths: RunPaths, status: dict[str, Any]) -> str | None:
         """The scheduler job the status names, in words ("slurm job 45"), while the scheduler

@@ -42,6 +42,7 @@ from emotui.core.runlogs import RunLogFiles
 from emotui.core.runstore import RunPaths, open_for_append
 from emotui.core.lifecycle import (
     RunState,
+    end_run,
     failure_reason,
     mark_cancelled,
     record_failure,
@@ -52,6 +53,7 @@ from emotui.core.status import (
     StaleAttempt,
     attempt_of,
     hold_attempt,
+    now,
     read_status,
     touch_heartbeat,
 )
@@ -61,6 +63,7 @@ from emotui.launch.base import (
     slurm_job_id_from_env,
     write_exit,
 )
+from emotui.launch.slurm_states import time_limit_end
 
 log = logging.getLogger("emotui.launch.job")
 
@@ -261,6 +264,16 @@ def _stopped(paths: RunPaths, stopper: _Stopper, requeue_signal: int | None) -> 
         write_exit(paths, outcome="cancelled", exit_code=128 + signum, signal=name)
         raise SystemExit(128 + signum)
     requeue = requeue_signal is not None and signum == requeue_signal
+    refused = requeue and _requeue_refused(stopper.previous.get(signum))
+    if refused:
+        # The time limit with no requeue left: submitit would refuse the requeue, so this is
+        # how the run ends, and it is said as such (not a resumable preemption).
+        reason = time_limit_end(paths.run_id)
+        log.error("failed: %s", reason)
+        end_run(paths, RunState.FAILED, reason, ended=now())
+        write_exit(paths, outcome="timeout", exit_code=128 + signum, signal=name,
+                   requeue=False, error=reason)
+        raise SystemExit(128 + signum)
     write_exit(paths, outcome="preempted", exit_code=128 + signum, signal=name, requeue=requeue)
     if requeue:
         previous = stopper.previous.get(signum)
@@ -269,6 +282,21 @@ def _stopped(paths: RunPaths, stopper: _Stopper, requeue_signal: int | None) -> 
             log.info("handing over to submitit: checkpoint submission and requeue")
             previous(signum, None)
     raise SystemExit(128 + signum)
+
+
+def _requeue_refused(handler: Any) -> str | None:
+    """Why submitit's time-limit handler (``handler``) will not requeue this job, in words, or
+    None when it will. submitit counts the requeues a job has left (``max_requeues``) and
+    refuses once a time-out finds none: its own checkpoint_and_try_requeue rule."""
+    owner = getattr(handler, "__self__", None)
+    delayed = getattr(owner, "_delayed", None)
+    timed_out = getattr(owner, "has_timed_out", None)
+    left = getattr(delayed, "_timeout_countdown", None)
+    if not isinstance(left, int) or not callable(timed_out):
+        return None
+    if left - int(bool(timed_out())) >= 0:
+        return None
+    return "with no requeue left (the slurm setting max_requeues)"
 
 
 class SlurmEntry(submitit.helpers.Checkpointable):
@@ -284,8 +312,10 @@ class SlurmEntry(submitit.helpers.Checkpointable):
         self.attempt = attempt  # a requeue continues the same attempt
 
     def __call__(self) -> dict[str, Any] | None:
+        # watch_cancel: the cancel marker is itself a cancel (a scancel that failed leaves it
+        # pending, launch.slurm), so a running job stops on it too.
         return run_job(self.run_dir, resume=self.resume, backend="slurm", redirect=True,
-                       requeue_signal=signal.SIGUSR2, attempt=self.attempt)
+                       requeue_signal=signal.SIGUSR2, attempt=self.attempt, watch_cancel=True)
 
     def checkpoint(self, *args: Any, **kwargs: Any) -> submitit.helpers.DelayedSubmission:
         return submitit.helpers.DelayedSubmission(

@@ -54,6 +54,22 @@ def refresh_runs(runs: Iterable[RunPaths]) -> dict[str, dict]:
     return out
 
 
+def with_live_state(rows: list[dict], live: dict[str, dict]) -> list[dict]:
+    """Rows of runs (core.results.summarize: ``status`` is the state) with what their backends
+    see now and no file records: a job that went quiet ("no heartbeat for 7200 s (node lost or
+    job hung?)"), one Slurm runs that has not recorded itself yet ("starting"), a cancel under
+    way. ``live``: refresh_runs' answer. A backend persists only what no live job can be
+    writing, so without this a reader would show a hung job as healthy."""
+    out = []
+    for row in rows:
+        status = live.get(row.get("run_id"))
+        if status and row.get("status") in ACTIVE:  # else the files say it all (ended, unreadable)
+            row = dict(row, status=status.get("state") or row.get("status"),
+                       reason=status.get("reason"))
+        out.append(row)
+    return out
+
+
 def reattach_run(paths: RunPaths) -> dict | None:
     """The live status of the job the run's status.json records, when it is still queued or
     running (a new process, e.g. a restarted sweep controller, watches it on); else None."""

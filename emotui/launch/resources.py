@@ -27,12 +27,14 @@ file's ``slurm:`` section (``~/.config/emotui/config.yaml``) < the ``slurm:`` se
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import asdict, dataclass
 from functools import partial
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from emotui.core.errors import ConfigError
+from emotui.core.setting_values import finite_number
 from emotui.core.settings import (
     MERGE_EXTEND,
     MERGE_UPDATE,
@@ -110,7 +112,7 @@ def parse_time_minutes(value: Any, source: str = "slurm") -> int:
     if isinstance(value, bool):
         raise ConfigError(f"{where} must be a duration such as 04:00:00, got {value!r}")
     if isinstance(value, (int, float)):
-        minutes = float(value)
+        minutes = float(finite_number(value, where))
     else:
         text = str(value).strip().lower()
         unit = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(m|min|h|d)", text)
@@ -241,14 +243,47 @@ SLURM_SETTINGS = Schema.of(
 )
 
 
+# Slurm warns a job this long before its time limit (submitit's --signal=USR2@90); the job then
+# saves a checkpoint at its current step and is requeued (up to max_requeues times).
+TIME_LIMIT_SIGNAL_S = 90
+# A limit that leaves less than this before that warning is said to be short: starting Python,
+# loading the model and data, and one evaluation (which a stop waits for) often take longer.
+SHORT_WORK_S = 5 * 60
+
+
 def merge_resources(layers: Layers) -> SlurmResources:
     """Layers lowest-precedence first, e.g. [("~/.config/emotui/config.yaml", {...}),
     ("exp.yaml", {...}), ("command line", {...})]. sbatch_args merge key by key; setup lines
-    from every layer run in order (site modules first, then the experiment's)."""
+    from every layer run in order (site modules first, then the experiment's). A time limit
+    no longer than Slurm's time-limit warning is refused: such a job is told to stop as it
+    starts, every time it is requeued."""
     merged = layer_settings(SLURM_SETTINGS, layers)
     if merged.values.get("gpus") is not None and merged.values.get("gres") is not None:
         raise ConfigError("slurm gpus and gres both set; give one (gres: gpu:a100:1 or gpus: 1)")
+    minutes = merged.values.get("time")
+    if minutes is not None and minutes * 60 <= TIME_LIMIT_SIGNAL_S:
+        least = math.ceil((TIME_LIMIT_SIGNAL_S + SHORT_WORK_S) / 60)
+        raise ConfigError(
+            f"slurm time (from {merged.sources['time']}) of {minutes} min is not longer than "
+            f"the {TIME_LIMIT_SIGNAL_S} s warning Slurm sends before the limit to save a "
+            "checkpoint and requeue: the job would be told to stop as it starts, and again at "
+            f"each requeue; give --time {least} or more")
     return merged.build()
+
+
+def time_limit_warning(res: SlurmResources) -> str | None:
+    """A warning for a time limit that leaves a job little time before Slurm's time-limit
+    signal, or None."""
+    if res.time is None:
+        return None
+    work = res.time * 60 - TIME_LIMIT_SIGNAL_S
+    if work >= SHORT_WORK_S:
+        return None
+    least = math.ceil((TIME_LIMIT_SIGNAL_S + SHORT_WORK_S) / 60)
+    return (f"slurm time {res.time} min leaves a job {work} s before Slurm's time-limit signal "
+            f"({TIME_LIMIT_SIGNAL_S} s before the limit); starting, loading the model and one "
+            "evaluation (which a stop waits for) often take longer, and each requeue starts "
+            f"the same way: consider --time {least} or more")
 
 
 # What the slurm backend's spec names: its settings and the config files' `slurm:` section.

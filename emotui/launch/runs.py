@@ -329,7 +329,7 @@ def cancel(runs: Iterable[RunPaths]) -> list[tuple[str, str]]:
         else:
             notes[paths.run_id] = f"stopped its live process ({', '.join(alive)}); it stays {state}"
     for name, members in groups.items():
-        get_backend(name).cancel(members)
+        notes.update(get_backend(name).cancel(members) or {})  # e.g. "cancel pending: ..."
     return [(p.run_id, notes[p.run_id]) for p in runs]
 
 

@@ -5,19 +5,19 @@ checkpoint-and-requeue). Watching does not: submitit's ``job.state`` is a per-pr
 calls sacct (which fails where accounting is disabled) and refreshes every few minutes. Instead a
 poll cycle makes ONE ``squeue --jobs=a,b,c`` call for every tracked job, and ONE ``sacct`` call
 only for the jobs that have left the queue (skipped for good once sacct turns out to be
-unavailable). ``SCHEDULER_CALLS`` counts the calls, so a test can measure them.
+unavailable). ``SCHEDULER_CALLS`` counts the calls, so a test can measure them. Those calls and
+how their answers read are launch.slurm_states.
 """
 
 from __future__ import annotations
 
-import collections
 import contextlib
+import logging
 import os
 import tempfile
 import secrets
 import shlex
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -26,219 +26,41 @@ from typing import Any, Sequence
 from emotui.core.errors import BackendError
 from emotui.core.runstore import RunPaths
 from emotui.core.lifecycle import ACTIVE, RunState, record_end, requeue, set_state
-from emotui.core.status import HEARTBEAT_STALE_S, attempt_of, now, read_status, write_status
+from emotui.core.status import attempt_of, now, read_status, write_status
 from emotui.launch.base import (
     Backend,
     cancel_requested,
     clear_launch_leftovers,
-    last_error_line,
     mark_cancel_requested,
-    outcome_from_exit,
     read_exit,
-    stale_heartbeat_reason,
 )
-from emotui.launch.resources import SlurmResources, submitit_parameters
+from emotui.launch.resources import (
+    TIME_LIMIT_SIGNAL_S,
+    SlurmResources,
+    submitit_parameters,
+    time_limit_warning,
+)
+# What squeue and sacct say and how it reads; SCHEDULER_CALLS, squeue_states and Accounting are
+# imported from here too (where tests and tools have always found them).
+from emotui.launch.slurm_states import (  # noqa: F401 - re-exported
+    FINAL_STATES,
+    SCHEDULER_CALLS,
+    Accounting,
+    SchedulerUnavailable,
+    array_indexes,
+    queued_view,
+    scheduler,
+    squeue_states,
+    terminal_state,
+)
 
-# Every squeue/sacct/scancel this process ran, by command (the poll-cost measurement).
-SCHEDULER_CALLS: collections.Counter[str] = collections.Counter()
-SCHEDULER_TIMEOUT_S = 30.0
 # How long a job may be missing from both squeue and sacct before the files alone decide.
 ACCOUNTING_GRACE_S = 30.0
 # Without a --time, no time limit is sent (the partition's default applies); submitit still needs
 # a number for its requeue countdown, so it gets one that never counts as "timed out".
 _NO_TIME_LIMIT_MIN = 60 * 24 * 365
 
-QUEUED_STATES = {"PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED",
-                 "RESV_DEL_HOLD", "SPECIAL_EXIT"}
-RUNNING_STATES = {"RUNNING", "COMPLETING", "SUSPENDED", "STOPPED", "SIGNALING", "STAGE_OUT",
-                  "RESIZING"}
-SIGNAL_NAMES = {1: "SIGHUP", 2: "SIGINT", 6: "SIGABRT", 9: "SIGKILL", 11: "SIGSEGV",
-                15: "SIGTERM", 12: "SIGUSR2", 10: "SIGUSR1"}
-
-
-class SchedulerUnavailable(Exception):
-    pass
-
-
-def scheduler(command: list[str], *, check: bool = True) -> subprocess.CompletedProcess:
-    """Run one Slurm client command (counted). Raises SchedulerUnavailable when it cannot run."""
-    SCHEDULER_CALLS[command[0]] += 1
-    try:
-        proc = subprocess.run(command, capture_output=True, text=True, timeout=SCHEDULER_TIMEOUT_S)
-    except FileNotFoundError:
-        raise SchedulerUnavailable(f"{command[0]} not found; is Slurm installed here?") from None
-    except subprocess.TimeoutExpired:
-        raise SchedulerUnavailable(f"{command[0]} did not answer in {SCHEDULER_TIMEOUT_S:.0f} s"
-                                   ) from None
-    return proc
-
-
-def squeue_states(job_ids: Sequence[str]) -> dict[str, dict[str, str]]:
-    """{job_id: {"state", "reason", "nodes"}} for the jobs still known to slurmctld (one call).
-    Array tasks are listed one per line (-r), as "<array id>_<index>"."""
-    if not job_ids:
-        return {}
-    proc = scheduler(["squeue", "-h", "-r", f"--jobs={','.join(job_ids)}",
-                      "-o", "%i|%T|%r|%N"])
-    if proc.returncode != 0:
-        if "Invalid job id" in proc.stderr:
-            return {}  # with a single id squeue fails when the job has been purged
-        raise SchedulerUnavailable(f"squeue failed: {proc.stderr.strip() or proc.returncode}")
-    out = {}
-    for line in proc.stdout.splitlines():
-        parts = line.strip().split("|")
-        if len(parts) >= 3:
-            out[parts[0]] = {"state": parts[1], "reason": parts[2],
-                             "nodes": parts[3] if len(parts) > 3 else ""}
-    return out
-
-
-class Accounting:
-    """sacct, remembered as unavailable once it says so (clusters without slurmdbd); a
-    long-lived process (the TUI) asks again after RETRY_S in case slurmdbd was only down."""
-
-    available: bool | None = None
-    checked_at: float = 0.0
-    RETRY_S = 300.0
-
-    @classmethod
-    def states(cls, job_ids: Sequence[str]) -> dict[str, dict[str, str]] | None:
-        if cls.available is False and time.monotonic() - cls.checked_at > cls.RETRY_S:
-            cls.available = None
-        if not job_ids or cls.available is False:
-            return None if cls.available is False else {}
-        cls.checked_at = time.monotonic()
-        try:
-            proc = scheduler(["sacct", "-n", "-P", "-X", "-j", ",".join(job_ids),
-                              "-o", "JobID,State,ExitCode,Reason"])
-        except SchedulerUnavailable:
-            cls.available = False
-            return None
-        if proc.returncode != 0:
-            # e.g. "Slurm accounting storage is disabled": heartbeat + exit files must do.
-            cls.available = False
-            return None
-        cls.available = True
-        out = {}
-        for line in proc.stdout.splitlines():
-            parts = line.strip().split("|")
-            if len(parts) >= 3:
-                # "CANCELLED by 0" -> CANCELLED; a requeued job has several rows: keep the last.
-                out[parts[0]] = {"state": parts[1].split()[0] if parts[1] else "",
-                                 "exit_code": parts[2],
-                                 "reason": parts[3] if len(parts) > 3 else ""}
-        return out
-
-
-def describe_exit_code(code: str | None) -> str:
-    """sacct's "A:B" (exit code : signal) in words."""
-    if not code or ":" not in code:
-        return f"exit code {code}" if code else "no exit code"
-    status, sig = code.split(":", 1)
-    if sig.isdigit() and int(sig):
-        return f"killed by signal {sig} ({SIGNAL_NAMES.get(int(sig), 'signal')})"
-    if status.isdigit() and int(status) > 128:
-        number = int(status) - 128
-        return f"exit code {status} (killed by {SIGNAL_NAMES.get(number, f'signal {number}')})"
-    return f"exit code {status}"
-
-
-def _error_detail(paths: RunPaths, status: dict[str, Any]) -> str:
-    detail = last_error_line(paths)
-    log = status.get("scheduler_log_err")
-    if not detail and log:
-        try:
-            lines = [ln for ln in Path(log).read_text(errors="replace").splitlines()
-                     if "error" in ln.lower()]
-        except OSError:
-            lines = []
-        detail = lines[-1].strip()[:300] if lines else None
-    return f"; last error: {detail}" if detail else ""
-
-
-def terminal_state(paths: RunPaths, status: dict[str, Any], sched: dict[str, str] | None,
-                   ) -> tuple[RunState, str | None]:
-    """How a job that has left the queue (or is listed in a final state) ended."""
-    exit_record = read_exit(paths, status)
-    sched_state = (sched or {}).get("state", "")
-    rid = paths.run_id
-    if exit_record is not None and exit_record.get("outcome") == "completed":
-        return RunState.COMPLETED, None  # finished its work; a late scancel changes nothing
-    if sched_state == "CANCELLED" or (cancel_requested(paths) and not (
-            exit_record and exit_record.get("outcome") == "completed")):
-        who = "by user" if cancel_requested(paths) else "outside emotui (scancel)"
-        return RunState.CANCELLED, f"cancelled {who}"
-    if exit_record is not None and exit_record.get("outcome") in ("completed", "failed",
-                                                                   "preempted", "cancelled"):
-        return outcome_from_exit(paths, status, exit_record)
-    code = (sched or {}).get("exit_code")
-    if sched_state == "COMPLETED":
-        if paths.results.exists() or status.get("state") == RunState.COMPLETED.value:
-            return RunState.COMPLETED, None
-        return RunState.FAILED, "job ended without finishing the run (no exit record)"
-    if sched_state == "TIMEOUT":
-        return RunState.FAILED, (f"hit the time limit (TIMEOUT); resume with: emotui run "
-                                 f"--resume {rid} --backend slurm --time LONGER")
-    if sched_state == "OUT_OF_MEMORY":
-        return RunState.FAILED, ("out of memory (OUT_OF_MEMORY); ask for more with --mem, then "
-                                 f"emotui run --resume {rid} --backend slurm")
-    if sched_state == "NODE_FAIL":
-        return RunState.FAILED, (f"node failure (NODE_FAIL); resume with: emotui run --resume "
-                                 f"{rid} --backend slurm")
-    if sched_state == "PREEMPTED":
-        return RunState.PREEMPTED, (f"preempted by the scheduler; resume with: emotui run "
-                                    f"--resume {rid} --backend slurm")
-    if sched_state == "FAILED":
-        reason = status.get("reason") if status.get("state") == RunState.FAILED.value else None
-        return RunState.FAILED, reason or (f"job failed ({describe_exit_code(code)})"
-                                           + _error_detail(paths, status))
-    if sched_state:
-        return RunState.FAILED, f"job ended {sched_state} ({describe_exit_code(code)})"
-    if status.get("state") == RunState.PREEMPTED.value:
-        return RunState.PREEMPTED, status.get("reason")
-    return RunState.FAILED, ("job left the queue without an exit record (killed by SIGKILL, out "
-                             "of memory or node failure?)" + _error_detail(paths, status))
-
-
-def queued_view(paths: RunPaths, status: dict[str, Any], sched: dict[str, str]
-                ) -> tuple[dict[str, Any], bool]:
-    """(live status, whether to persist it) for a job slurmctld still lists."""
-    live = dict(status)
-    live["scheduler_state"] = sched["state"]
-    state, reason = sched["state"], sched.get("reason") or ""
-    if cancel_requested(paths):
-        live.update(state=RunState.CANCELLED.value, reason="cancelling")
-        return live, False
-    if state in QUEUED_STATES:
-        why = reason if reason and reason != "None" else state.lower()
-        prefix = "requeued, " if status.get("state") in (RunState.RUNNING.value,
-                                                        RunState.PREEMPTED.value) else ""
-        new_reason = f"{prefix}pending: {why}"
-        if (status.get("reason") or "").startswith("requeued") and not prefix:
-            new_reason = f"requeued, pending: {why}"
-        live.update(state=RunState.QUEUED.value, reason=new_reason)
-        # Nothing runs while slurmctld says pending: no job process can be writing.
-        changed = status.get("state") != live["state"] or status.get("reason") != new_reason
-        return live, changed
-    if state in RUNNING_STATES:
-        if status.get("state") != RunState.RUNNING.value:
-            # The job is starting (python importing); it writes "running" itself in a moment.
-            live.update(state=RunState.RUNNING.value, reason="starting")
-        elif state != "RUNNING":
-            live["reason"] = state.lower()
-        else:
-            stale = stale_heartbeat_reason(paths, HEARTBEAT_STALE_S)
-            if stale:
-                live["reason"] = f"{stale} (node lost or job hung?)"
-        return live, False
-    if state == "PREEMPTED":
-        live.update(state=RunState.PREEMPTED.value, reason="preempted by the scheduler")
-        return live, False
-    return live, False  # a final state: handled by the caller
-
-
-FINAL_STATES = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL",
-                "BOOT_FAIL", "DEADLINE", "PREEMPTED"}
+log = logging.getLogger("emotui.launch")
 
 
 class _Executor:
@@ -258,6 +80,15 @@ class _Executor:
                                      if not line.startswith("#SBATCH --time=")) + "\n"
                 return text
 
+            def _submit_command(self, command: str):
+                try:  # sbatch right after slurmctld starts may fail to connect: once more
+                    return super()._submit_command(command)
+                except Exception as exc:  # submitit's FailedJobError holds sbatch's stderr
+                    if "Unable to contact slurm controller" not in str(exc):
+                        raise
+                time.sleep(2)
+                return super()._submit_command(command)
+
         python = res.python or shlex.quote(sys.executable)
         try:
             executor = Executor(folder=folder, max_num_timeout=res.max_requeues, python=python)
@@ -266,6 +97,7 @@ class _Executor:
                                "Slurm client (srun, sbatch) on PATH") from None
         params = submitit_parameters(res, job_name)
         params["time"] = res.time if res.time is not None else _NO_TIME_LIMIT_MIN
+        params["signal_delay_s"] = TIME_LIMIT_SIGNAL_S
         # submitit tags jobs with --wckey=submitit, which clusters enforcing wckeys reject.
         params["wckey"] = None
         params.update(extra)
@@ -305,11 +137,51 @@ def _submit_error(exc: Exception, stderr: list[str] | None = None) -> BackendErr
     return BackendError(f"sbatch refused the job: {text}")
 
 
+def _scancel(ids: Sequence[str]) -> str | None:
+    """scancel the jobs (one call); None when it did, else what went wrong, in words. A job
+    that has already ended is no failure."""
+    if not ids:
+        return None
+    try:
+        proc = scheduler(["scancel", *ids])
+    except SchedulerUnavailable as exc:
+        return str(exc)
+    errors = [ln for ln in proc.stderr.splitlines()
+              if ln.strip() and "already completing" not in ln
+              and "Invalid job id" not in ln and "Job has already finished" not in ln]
+    if proc.returncode != 0 and errors:
+        return f"scancel failed ({errors[-1].strip()})"
+    return None
+
+
+def _retry_pending_cancels(active: Sequence[tuple[RunPaths, dict]],
+                           queue: dict[str, dict[str, str]]) -> dict[str, dict]:
+    """scancel again, in one call, the jobs of runs whose cancel is pending (an earlier
+    scancel failed) and that slurmctld still lists; ``cancel_pending`` is cleared once it
+    works. Returns the statuses written, by run id."""
+    pending = [(p, s) for p, s in active if s.get("cancel_pending") and cancel_requested(p)
+               and s["job_id"] in queue and queue[s["job_id"]]["state"] not in FINAL_STATES]
+    if not pending:
+        return {}
+    from emotui.launch.slurm_pack import cancel_plan
+
+    problem = _scancel(cancel_plan(pending))
+    return {paths.run_id: write_status(paths, fence=attempt_of(status), cancel_pending=problem)
+            for paths, status in pending}
+
+
+def _warn_short_time_limit(res: SlurmResources) -> None:
+    warning = time_limit_warning(res)
+    if warning:
+        log.warning("emotui: warning: %s", warning)
+
+
 def _clear_process_fields() -> dict[str, Any]:
     # A previous attempt (e.g. local, before --resume on Slurm) must not look alive, and what
     # the scheduler said about an earlier job does not apply to the new one.
     return {"pid": None, "pgid": None, "proc_start": None, "boot_id": None, "host": None,
-            "left_queue_at": None, "scheduler_state": None, "exit_code": None}
+            "left_queue_at": None, "scheduler_state": None, "exit_code": None,
+            "cancel_pending": None}
 
 
 class SlurmBackend(Backend):
@@ -324,6 +196,7 @@ class SlurmBackend(Backend):
         res = resources or SlurmResources()
         if not shutil.which("sbatch"):
             raise BackendError("sbatch not found: run emotui where the Slurm client is installed")
+        _warn_short_time_limit(res)
         clear_launch_leftovers(paths)
         paths.launch.mkdir(exist_ok=True)
         executor = _Executor.make(paths.launch, res, paths.run_id)
@@ -367,6 +240,7 @@ class SlurmBackend(Backend):
             raise BackendError("sbatch not found: run emotui where the Slurm client is installed")
         res = resources or SlurmResources()
         slurm_pack.check_packable(res.gpus, trials_per_job)
+        _warn_short_time_limit(res)
         stamp = time.strftime("%y%m%d-%H%M%S")
         folder = runs[0].root.parent / ".slurm" / f"array-{stamp}-{secrets.token_hex(2)}"
         folder.mkdir(parents=True, exist_ok=True)
@@ -428,7 +302,12 @@ class SlurmBackend(Backend):
         except SchedulerUnavailable as exc:
             for paths, status in active:  # no news is not bad news: keep what the files say
                 out[paths.run_id] = dict(status, scheduler_error=str(exc))
+                if status.get("cancel_pending") and cancel_requested(paths):
+                    out[paths.run_id]["reason"] = (f"cancel pending: {status['cancel_pending']}"
+                                                   "; scancel is retried at the next refresh")
             return out
+        retried = _retry_pending_cancels(active, queue)
+        active = [(paths, retried.get(paths.run_id, status)) for paths, status in active]
         gone = [s["job_id"] for _, s in active
                 if s["job_id"] not in queue or queue[s["job_id"]]["state"] in FINAL_STATES]
         accounting = Accounting.states(gone) if gone else {}
@@ -455,34 +334,39 @@ class SlurmBackend(Backend):
                 if left is None or now() - float(left) < ACCOUNTING_GRACE_S:
                     out[paths.run_id] = dict(status, reason="left the queue; waiting for sacct")
                     continue
-            state, reason = terminal_state(paths, status, info)
+            state, reason = terminal_state(paths, status, info,
+                                           accounted=info is None and accounting is not None)
             extra = {"scheduler_state": info["state"]} if info else {}
             if info and info.get("exit_code"):
                 extra["exit_code"] = info["exit_code"]
             out[paths.run_id] = record_end(paths, state, reason, seen=status, **extra)
         return out
 
-    def cancel(self, runs: Sequence[tuple[RunPaths, dict]]) -> None:
+    def cancel(self, runs: Sequence[tuple[RunPaths, dict]]) -> dict[str, str]:
         """One scancel for all; each run is marked cancelled at once (the job, if running,
         saves a checkpoint first, so --resume can continue it). A trial sharing its job with
-        others that go on is stopped through its cancel marker alone (launch.slurm_pack)."""
+        others that go on is stopped through its cancel marker alone (launch.slurm_pack).
+
+        The cancel marker is written first and is itself a cancel: a job that starts finds it
+        and stops, and a running one watches it (launch.job). So when scancel fails (slurmctld
+        unreachable) the cancel is pending, not failed: the runs stay as they are, with
+        ``cancel_pending`` in status.json, every refresh tries scancel again, and the notes
+        returned say so."""
         from emotui.launch.slurm_pack import cancel_plan
 
         for paths, _status in runs:
             mark_cancel_requested(paths)
-        ids = cancel_plan(runs)
-        if ids:
-            try:
-                proc = scheduler(["scancel", *ids])
-            except SchedulerUnavailable as exc:
-                raise BackendError(f"cannot cancel: {exc}") from None
-            errors = [ln for ln in proc.stderr.splitlines()
-                      if ln.strip() and "already completing" not in ln
-                      and "Invalid job id" not in ln and "Job has already finished" not in ln]
-            if proc.returncode != 0 and errors:
-                raise BackendError(f"scancel failed: {errors[-1].strip()}")
+        problem = _scancel(cancel_plan(runs))
+        if problem is not None:
+            note = (f"cancel pending: {problem}; the job stops itself when it starts (or within "
+                    "seconds if it runs), and emotui retries scancel at each refresh "
+                    "(emotui ls, show, the TUI)")
+            for paths, status in runs:
+                write_status(paths, fence=attempt_of(status), cancel_pending=problem)
+            return {paths.run_id: note for paths, _ in runs}
         for paths, status in runs:
             record_end(paths, RunState.CANCELLED, "cancelled by user", seen=status)
+        return {}
 
     def job_alive(self, paths: RunPaths, status: dict[str, Any]) -> str | None:
         job_id = status.get("job_id")

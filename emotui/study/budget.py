@@ -20,6 +20,7 @@ from typing import Any
 
 from emotui.core.errors import ConfigError
 from emotui.core.runstore import RunStore
+from emotui.core.setting_values import finite_number
 from emotui.core.settings import suggest
 from emotui.core.status import read_status
 
@@ -76,12 +77,8 @@ class Budget:
         hours = block.get("gpu_hours", block.get("cpu_hours"))
         if hours is not None:
             key = "gpu_hours" if "gpu_hours" in block else "cpu_hours"
-            try:
-                hours = float(hours)
-            except (TypeError, ValueError):
-                raise ConfigError(f"{where}.{key} must be a number of hours, got "
-                                  f"{block[key]!r}") from None
-            if isinstance(block[key], bool) or not hours > 0:
+            hours = float(finite_number(hours, f"{where}.{key}"))
+            if not hours > 0:
                 raise ConfigError(f"{where}.{key} must be a number of hours above 0, got "
                                   f"{block[key]!r}")
         wall = block.get("wall_time")

@@ -575,7 +575,9 @@ def _confirm_settings(block: Any, where: str) -> dict[str, Any]:
                               "a method's confirm changes settings only")
         key = cfg.normalize_key(str(raw_key))
         if key not in cfg.known_keys() or key == "extra_training_args":
-            hint = suggest(str(raw_key), ["seeds", *sorted(cfg.FIELDS)])
+            # Never "did you mean" the key refused (extra_training_args is a field, but only a
+            # file's whole mapping; confirm pins single settings).
+            hint = suggest(str(raw_key), ["seeds", *sorted(set(cfg.FIELDS) - {key})])
             raise ConfigError(f"{where}: unknown key '{raw_key}'{hint}; confirm has seeds and "
                               "the run settings its runs change (num_train_epochs, ...)")
         key = _setting_key(str(raw_key), where)

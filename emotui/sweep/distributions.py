@@ -45,19 +45,11 @@ GRID_OK = ("constant", "categorical", "int_uniform", "q_uniform")
 
 
 def _number(value: Any, where: str) -> float | int:
-    """A YAML number (PyYAML reads 2e-5 as a string, so strings that parse are numbers too)."""
-    if isinstance(value, bool):
-        raise ConfigError(f"{where} must be a number, got {value!r}")
-    if isinstance(value, (int, float)):
-        number = value
-    else:
-        try:
-            number = float(str(value).strip())
-        except ValueError:
-            raise ConfigError(f"{where} must be a number, got {value!r}") from None
-    if isinstance(number, float) and not math.isfinite(number):
-        raise ConfigError(f"{where} must be a finite number, got {value!r}")
-    return number
+    """A YAML number (PyYAML reads 2e-5 as a string, so strings that parse are numbers too),
+    finite (core.setting_values.finite_number)."""
+    from emotui.core.setting_values import finite_number
+
+    return finite_number(value, where)
 
 
 @dataclass

@@ -1,4 +1,6 @@
-"""Hyperband early termination with W&B's bracket rule, on the per-epoch eval metric.
+"""Hyperband early termination with W&B's bracket rule, on the per-epoch eval metric, and the
+sweep file's ``early_terminate`` block that asks for it (``Hyperband.parse``: every number in it
+finite, ``strict`` a boolean).
 
 W&B (sweeps/hyperband_stopping.py): brackets at min_iter * eta^k (or max_iter / eta^k, k <= s);
 at each bracket the threshold is the value that keeps the best 1/eta of all runs that reached it
@@ -20,9 +22,84 @@ from __future__ import annotations
 import math
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from emotui.core.errors import ConfigError
+from emotui.core.setting_values import finite_number
 from emotui.sweep.metric import Metric
-from emotui.sweep.spec import Hyperband
+
+
+@dataclass
+class Hyperband:
+    """early_terminate: {type: hyperband, min_iter | max_iter + s, eta, strict}."""
+
+    eta: float = 3.0
+    min_iter: int | None = None
+    max_iter: int | None = None
+    s: int | None = None
+    strict: bool = True
+
+    @classmethod
+    def parse(cls, block: Any, where: str) -> Hyperband:
+        if not isinstance(block, dict):
+            raise ConfigError(f"{where} must be a mapping such as {{type: hyperband, min_iter: 1}}")
+        kind = block.get("type")
+        if kind != "hyperband":
+            raise ConfigError(f"{where}: type must be hyperband (the only early_terminate W&B "
+                              f"has), got {kind!r}")
+        extra = sorted(set(block) - {"type", "min_iter", "max_iter", "s", "eta", "strict"})
+        if extra:
+            raise ConfigError(f"{where}: unknown key '{extra[0]}' (hyperband takes min_iter or "
+                              "max_iter + s, eta, strict)")
+        out = cls()
+        # Each a finite number (a NaN eta passes "eta > 1": NaN compares false with everything).
+        out.eta = float(finite_number(block.get("eta", 3), f"{where} eta"))
+        for key in ("min_iter", "max_iter", "s"):
+            if key in block:
+                setattr(out, key, finite_number(block[key], f"{where} {key}", integer=True))
+        strict = block.get("strict", True)
+        if not isinstance(strict, bool):
+            raise ConfigError(f"{where} strict must be true or false, got {strict!r}")
+        out.strict = strict
+        if out.eta <= 1:
+            raise ConfigError(f"{where}: eta must be > 1, got {out.eta:g}")
+        if out.min_iter is None and out.max_iter is None:
+            raise ConfigError(f"{where} needs min_iter (first bracket, in epochs) or max_iter + s")
+        if out.min_iter is not None and out.min_iter < 1:
+            raise ConfigError(f"{where}: min_iter must be >= 1, got {out.min_iter}")
+        if out.max_iter is not None and out.max_iter < 1:
+            raise ConfigError(f"{where}: max_iter must be >= 1, got {out.max_iter}")
+        if out.s is not None and not 1 <= out.s <= 100:
+            raise ConfigError(f"{where}: s must be between 1 and 100 brackets, got {out.s}")
+        if out.min_iter is None and out.s is None:
+            raise ConfigError(f"{where}: max_iter needs s (how many brackets below max_iter)")
+        if not out.brackets(10**6):
+            raise ConfigError(f"{where} gives no bracket: raise max_iter or s, or lower eta")
+        return out
+
+    def brackets(self, max_epochs: float) -> list[int]:
+        """Epochs at which runs are compared (W&B: min_iter*eta^k, or max_iter/eta^k for k<=s)."""
+        bands: list[int] = []
+        if self.min_iter is not None:
+            band = float(self.min_iter)
+            while band <= max_epochs and len(bands) < 100:
+                bands.append(int(band))
+                band *= self.eta
+        else:
+            band = float(self.max_iter or 0)
+            for _ in range(self.s or 0):
+                band /= self.eta
+                if band < 1:
+                    break
+                bands.append(int(band))
+        return sorted(b for b in set(bands) if b <= max_epochs)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": "hyperband", "eta": self.eta, "strict": self.strict}
+        for key in ("min_iter", "max_iter", "s"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
+        return out
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from emotui.core.errors import ConfigError
+from emotui.core.setting_values import finite_number
 
 SPLITS = ("eval", "test", "train")
 FIELDS = ("accuracy", "macro_f1", "loss")
@@ -57,10 +58,7 @@ class Metric:
             raise ConfigError(f"{where}: goal must be minimize or maximize, got {block.get('goal')!r}")
         target = block.get("target")
         if target is not None:
-            try:
-                target = float(target)
-            except (TypeError, ValueError):
-                raise ConfigError(f"{where}: target must be a number, got {target!r}") from None
+            target = float(finite_number(target, f"{where} target"))
         return cls(name, split, fld, goal, target)
 
     @property

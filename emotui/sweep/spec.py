@@ -31,6 +31,8 @@ from emotui.core.errors import ConfigError
 from emotui.core.setting_values import above_max, below_min
 from emotui.sweep.distributions import DISCRETE, GRID_OK, Distribution
 from emotui.sweep.metric import Metric
+# early_terminate's block; imported from here too (sweep files are read here).
+from emotui.sweep.hyperband import Hyperband  # noqa: F401
 
 METHODS = ("grid", "random", "bayes")
 # Every top-level key W&B's sweep schema allows; emotui uses the first group.
@@ -39,78 +41,16 @@ TOP_LEVEL_KEYS = (
     "name", "description", "project", "entity", "controller", "apiVersion", "kind", "job",
     "image_uri",
 )
+# The keys above that hold text; a number or a list there is refused, not turned into text.
+TEXT_KEYS = ("name", "description", "program", "project", "entity")
 UNSET = object()  # `--set key=` on a field without an empty value: fall back to its default
 
 
-@dataclass
-class Hyperband:
-    """early_terminate: {type: hyperband, min_iter | max_iter + s, eta, strict}."""
+def _shown(value: Any) -> str:
+    """A value as an error quotes it: its start, never all of it."""
+    from emotui.core.errors import quoted
 
-    eta: float = 3.0
-    min_iter: int | None = None
-    max_iter: int | None = None
-    s: int | None = None
-    strict: bool = True
-
-    @classmethod
-    def parse(cls, block: Any, where: str) -> Hyperband:
-        if not isinstance(block, dict):
-            raise ConfigError(f"{where} must be a mapping such as {{type: hyperband, min_iter: 1}}")
-        kind = block.get("type")
-        if kind != "hyperband":
-            raise ConfigError(f"{where}: type must be hyperband (the only early_terminate W&B "
-                              f"has), got {kind!r}")
-        extra = sorted(set(block) - {"type", "min_iter", "max_iter", "s", "eta", "strict"})
-        if extra:
-            raise ConfigError(f"{where}: unknown key '{extra[0]}' (hyperband takes min_iter or "
-                              "max_iter + s, eta, strict)")
-        out = cls()
-        try:
-            out.eta = float(block.get("eta", 3))
-            if "min_iter" in block:
-                out.min_iter = int(block["min_iter"])
-            if "max_iter" in block:
-                out.max_iter = int(block["max_iter"])
-            if "s" in block:
-                out.s = int(block["s"])
-        except (TypeError, ValueError):
-            raise ConfigError(f"{where}: min_iter, max_iter and s are integers, eta a number") from None
-        out.strict = bool(block.get("strict", True))
-        if out.eta <= 1:
-            raise ConfigError(f"{where}: eta must be > 1, got {out.eta:g}")
-        if out.min_iter is None and out.max_iter is None:
-            raise ConfigError(f"{where} needs min_iter (first bracket, in epochs) or max_iter + s")
-        if out.min_iter is not None and out.min_iter < 1:
-            raise ConfigError(f"{where}: min_iter must be >= 1, got {out.min_iter}")
-        if out.min_iter is None and out.s is None:
-            raise ConfigError(f"{where}: max_iter needs s (how many brackets below max_iter)")
-        if not out.brackets(10**6):
-            raise ConfigError(f"{where} gives no bracket: raise max_iter or s, or lower eta")
-        return out
-
-    def brackets(self, max_epochs: float) -> list[int]:
-        """Epochs at which runs are compared (W&B: min_iter*eta^k, or max_iter/eta^k for k<=s)."""
-        bands: list[int] = []
-        if self.min_iter is not None:
-            band = float(self.min_iter)
-            while band <= max_epochs and len(bands) < 100:
-                bands.append(int(band))
-                band *= self.eta
-        else:
-            band = float(self.max_iter or 0)
-            for _ in range(self.s or 0):
-                band /= self.eta
-                if band < 1:
-                    break
-                bands.append(int(band))
-        return sorted(b for b in set(bands) if b <= max_epochs)
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"type": "hyperband", "eta": self.eta, "strict": self.strict}
-        for key in ("min_iter", "max_iter", "s"):
-            if getattr(self, key) is not None:
-                out[key] = getattr(self, key)
-        return out
+    return quoted(value)
 
 
 @dataclass
@@ -260,15 +200,17 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
         key = cfg.normalize_key(raw_key)
         if key not in cfg.known_keys() or key == "extra_training_args":
             raise cfg.unknown_key_error(raw_key.strip(), "--set")
-        if key in cfg.FIELDS and cfg.FIELDS[key].secret:
+        if (key in cfg.FIELDS and cfg.FIELDS[key].secret) or key in cfg.SECRET_EXTRA_ARGS:
             raise ConfigError(f"--set {key}: secrets are never stored; set it in the environment")
         if value.strip() == "":
             out[key] = None if (key in cfg.FIELDS and cfg.is_nullable(key)) else UNSET
         elif key in cfg.EXTRA_TRAINING_ARGS:
             import yaml
 
+            from emotui.core.yaml_load import load_yaml
+
             try:
-                out[key] = yaml.safe_load(value)
+                out[key] = load_yaml(value, f"--set {raw_key.strip()}")
             except yaml.YAMLError:
                 out[key] = value
         else:
@@ -310,8 +252,15 @@ def parse_sweep(data: Mapping[str, Any], *, source: str = "sweep file",
         raise ConfigError(f"{source}: bayes search needs a metric, e.g. "
                           "metric: {name: eval/accuracy, goal: maximize}")
     command = data.get("command")
-    if command is not None and not isinstance(command, list):
-        raise ConfigError(f"{source}: command must be a list (W&B's ${{env}} ${{program}} ... form)")
+    if command is not None and (not isinstance(command, list) or not all(
+            isinstance(part, str) for part in command)):
+        raise ConfigError(f"{source}: command must be a list of text (W&B's ${{env}} "
+                          f"${{program}} ... form), got {_shown(command)}")
+    for key in TEXT_KEYS:
+        value = data.get(key)
+        if value is not None and not isinstance(value, str):
+            hint = f'; quote it: {key}: "{value}"' if isinstance(value, (int, float)) else ""
+            raise ConfigError(f"{source}: {key} must be text, got {_shown(value)}{hint}")
 
     spec = SweepSpec(
         method=method, parameters={}, metric=metric, run_cap=run_cap, hyperband=hyperband,

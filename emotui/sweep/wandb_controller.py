@@ -95,12 +95,12 @@ def agent_params() -> dict[str, Any]:  # pragma: no cover - needs a W&B agent
     and sets WANDB_RUN_ID/WANDB_SWEEP_ID, so the training's own ``wandb.init`` (emotui.tracking)
     attaches to the agent's run: reading the file avoids a second, competing ``wandb.init``.
     """
-    import yaml
+    from emotui.core.yaml_load import load_yaml
 
     path = os.environ.get("WANDB_SWEEP_PARAM_PATH")
     if path and os.path.exists(path):
         with open(path, encoding="utf-8") as fh:
-            data = yaml.safe_load(fh) or {}
+            data = load_yaml(fh.read(), f"W&B's sweep parameters {path}") or {}
         return {k: (v.get("value") if isinstance(v, dict) and "value" in v else v)
                 for k, v in data.items() if not str(k).startswith("_")}
     import wandb
