@@ -16,17 +16,24 @@ def _families(specs) -> str:
     return ", ".join(dict.fromkeys(m.label.split(",")[0] for m in specs))
 
 
+def _and_list(names: list[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
 def _epilog() -> str:
-    mergeable = " and ".join(m.label for m in METHODS if m.mergeable)
+    mergeable = _and_list([m.label for m in METHODS if m.mergeable])
     adapters = _families(m for m in METHODS if m.peft_method and not m.mergeable)
     full = _families(m for m in METHODS if m.peft_method is None)
     return "\n".join([
         "What the folder holds, and what loads it (README.md in it gives the exact lines):",
-        f"  {full}; {mergeable} merged into the base (their default):",
+        textwrap.fill(f"{full}; {mergeable} merged into the base (their default):", width=88,
+                      initial_indent="  ", subsequent_indent="  "),
         "    a plain transformers model, the label names in config.json:",
         "      AutoModelForSequenceClassification.from_pretrained(DIR)",
         '      pipeline("text-classification", model=DIR, truncation=True)',
-        f"  {adapters}; {mergeable} with --no-merged:",
+        textwrap.fill(f"{adapters}; {mergeable} with --no-merged:", width=88,
+                      initial_indent="  ", subsequent_indent="  "),
         "    the peft adapter (and the classification head), naming its base model in",
         "    adapter_config.json; transformers + peft load it, given the labels:",
         "      peft.AutoPeftModelForSequenceClassification.from_pretrained(",
@@ -56,7 +63,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     export.add_argument(
         "--merged", action=argparse.BooleanOptionalAction, default=None,
         help="merge the adapter into the base weights (default: where peft can, "
-        f"{' and '.join(m.label for m in METHODS if m.mergeable)}; refused for the other "
+        f"{_and_list([m.label for m in METHODS if m.mergeable])}; refused for the other "
         "methods); --no-merged exports the adapter",
     )
     export.add_argument("--out", metavar="DIR",

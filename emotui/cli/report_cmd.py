@@ -66,8 +66,12 @@ def handle(args: argparse.Namespace) -> int:
     for warning in gathered.warnings:
         print(f"emotui: warning: {warning}", file=sys.stderr)
     written = write_report(report, args.format, out, pdf=args.pdf)
-    picked = report.data["best"]
-    print(f"report of {len(report.data['runs'])} runs, {len(picked)} methods "
-          f"(best configurations picked on validation): "
+    # "best" is keyed by section and method where the runs trained several models or datasets.
+    methods = {config.method for config in report.data["best"].values()}
+    sections = len(report.data.get("sections") or ())
+    print(f"report of {len(report.data['runs'])} runs, {len(methods)} "
+          f"method{'' if len(methods) == 1 else 's'}"
+          + (f", {sections} sections (one per model and dataset)" if sections > 1 else "")
+          + "; best configurations picked on validation: "
           + ", ".join(str(p) for p in written))
     return 0

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from emotui.core.errors import ConfigError, EmotuiError
@@ -38,13 +40,21 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     logs.add_argument("--stderr", action="store_true", help="stderr.log instead of stdout.log")
     logs.set_defaults(handler=handle_logs)
 
-    predict = sub.add_parser("predict", parents=[common],
-                             help="label texts with a run's best checkpoint")
+    predict = sub.add_parser(
+        "predict", parents=[common], help="label texts with a run's best checkpoint",
+        description="Label texts with a run's best checkpoint. The model loads once for all "
+        "the texts: TEXT arguments, a file (--file F), standard input line by line as it comes "
+        "(--file -: a pipe gets each answer as soon as its line is in), or, with no TEXT in a "
+        "terminal, a prompt that answers each line you type (Ctrl-D ends it).")
     predict.add_argument("run", metavar="RUN")
     predict.add_argument("texts", metavar="TEXT", nargs="*", help="texts to classify")
     predict.add_argument("--file", metavar="F",
-                         help="one text per line ('-' for standard input)")
-    predict.add_argument("--json", action="store_true", help="label + probabilities as JSON")
+                         help="one text per line ('-' for standard input, answered line by line)")
+    output = predict.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true",
+                        help="label + probabilities of every text as one JSON document")
+    output.add_argument("--jsonl", action="store_true",
+                        help="one JSON object per text, printed as soon as it is labelled")
     predict.set_defaults(handler=handle_predict)
 
     rm = sub.add_parser("rm", parents=[common], help="delete finished runs")
@@ -53,22 +63,35 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     rm.set_defaults(handler=handle_rm)
 
 
-def refresh_live_states(store: RunStore, runs: list[RunPaths]) -> None:
-    """Ask the launch backends for fresh states (one batched scheduler call per backend)."""
+def refresh_live_states(store: RunStore, runs: list[RunPaths]) -> dict[str, dict]:
+    """Ask the launch backends for fresh states (one batched scheduler call per backend):
+    {run_id: live status}, for launch.monitor.with_live_state."""
     try:
         from emotui.launch.monitor import refresh_runs
     except ImportError:  # launch layer not installed in this build: files are the truth
-        return
-    refresh_runs(runs)
+        return {}
+    return refresh_runs(runs)
+
+
+def _with_live_state(rows: list[dict[str, Any]], live: dict[str, dict]) -> list[dict[str, Any]]:
+    try:
+        from emotui.launch.monitor import with_live_state
+    except ImportError:
+        return rows
+    return with_live_state(rows, live)
 
 
 def handle_ls(args: argparse.Namespace) -> int:
     store = RunStore(args.runs_dir)
-    runs = list(store)
-    refresh_live_states(store, runs)
     from emotui.cli.render import print_runs, with_live_times
+    from emotui.core.runindex import store_rows
 
-    rows = with_live_times([summarize(p) for p in runs], time.time())
+    # Finished runs' rows come from the run index unless their files changed; only the runs
+    # that may be active are asked of their backends (core.runindex).
+    live: dict[str, dict] = {}
+    rows = with_live_times(_with_live_state(store_rows(
+        store.root, refresh=lambda runs: live.update(refresh_live_states(store, runs))), live),
+        time.time())
     if args.state:
         rows = [r for r in rows if r.get("status") in set(args.state)]
     if args.json:
@@ -92,10 +115,12 @@ def handle_ls(args: argparse.Namespace) -> int:
 def show_payload(paths: RunPaths) -> dict[str, Any]:
     from emotui.core.runview import read_run
 
-    payload = summarize(paths)
+    # The row's hyperparameter columns are every method's (they are `ls`'s columns): one run
+    # shows its own method's.
+    payload = method_settings_only(summarize(paths))
     view = read_run(paths)  # what of its files has the expected shape (the row says the rest)
     payload["status_detail"] = view.status
-    payload["config"] = view.config
+    payload["config"] = method_settings_only(view.config)
     payload["results"] = view.results
     payload["run_dir"] = str(paths.root)
     if payload.get("status") == "failed":
@@ -105,13 +130,24 @@ def show_payload(paths: RunPaths) -> dict[str, Any]:
     return payload
 
 
+def method_settings_only(values: Any) -> Any:
+    """A run's settings (or row) without other methods' options: config.yaml and the row hold
+    every method's (an IA3 run's lora_r, prefix_num_virtual_tokens), none of which it used."""
+    if not isinstance(values, dict):
+        return values
+    from emotui.core.methods import applies
+
+    method = values.get("method")
+    return {key: value for key, value in values.items() if applies(key, method)}
+
+
 def handle_show(args: argparse.Namespace) -> int:
     store = RunStore(args.runs_dir)
     paths = store.find(args.run)
-    refresh_live_states(store, [paths])
+    live = refresh_live_states(store, [paths])
     from emotui.cli.render import with_live_times
 
-    payload = with_live_times([show_payload(paths)], time.time())[0]
+    payload = with_live_times(_with_live_state([show_payload(paths)], live), time.time())[0]
     if args.json:
         print(json.dumps(payload, indent=2, default=str))
         return 0
@@ -186,42 +222,106 @@ def handle_logs(args: argparse.Namespace) -> int:
         time.sleep(0.5)
 
 
+def _checked_lines(lines: Any, source: str) -> Iterator[str]:
+    """The non-blank lines of a text source, each without its line end; one-line errors for
+    what is not text."""
+    try:
+        for line in lines:
+            if "\0" in line:
+                raise ConfigError(f"{source} holds binary data; give a text file with one text "
+                                  "per line")
+            if line.strip():
+                yield line.rstrip("\r\n")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{source} is not UTF-8 text; give a text file with one text per "
+                          "line") from None
+    except OSError as exc:  # a folder, a device that fails mid-read
+        raise ConfigError(f"{source} cannot be read: {exc.strerror or exc}") from None
+
+
 def read_texts(args: argparse.Namespace) -> list[str]:
+    """TEXT arguments and the lines of --file F (read whole: checked before the model loads);
+    standard input (--file -) is streamed instead (text_stream)."""
     texts = list(args.texts)
-    if args.file:
+    if args.file and args.file != "-":
         try:
-            source = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8")
+            source = open(args.file, encoding="utf-8")
         except OSError as exc:
             raise ConfigError(f"--file {args.file} cannot be read: {exc.strerror}") from None
-        try:
-            with source:
-                lines = [line.rstrip("\n") for line in source if line.strip()]
-        except UnicodeDecodeError:
-            raise ConfigError(f"--file {args.file} is not UTF-8 text; give a text file with one "
-                              "text per line") from None
-        except OSError as exc:  # a folder, a device that fails mid-read
-            raise ConfigError(f"--file {args.file} cannot be read: {exc.strerror or exc}"
-                              ) from None
-        if any("\0" in line for line in lines):
-            raise ConfigError(f"--file {args.file} holds binary data; give a text file with one "
-                              "text per line")
-        texts.extend(lines)
-    if not texts:
-        raise ConfigError("no texts to classify; give TEXT arguments or --file F")
+        with source:
+            texts.extend(_checked_lines(source, f"--file {args.file}"))
+    if not texts and not _streams_stdin(args):
+        raise ConfigError("no texts to classify; give TEXT arguments, --file F, or --file - "
+                          "to read standard input")
     return texts
+
+
+def _streams_stdin(args: argparse.Namespace) -> bool:
+    """--file -, or no text at all in a terminal (the prompt)."""
+    return args.file == "-" or (not args.texts and not args.file and sys.stdin.isatty())
+
+
+def _stdin_lines(prompt: bool) -> Iterator[str]:
+    """Standard input line by line as it comes (readline: a pipe's line is answered before
+    the next one is written); with ``prompt``, asked for on stderr."""
+    def lines() -> Iterator[str]:
+        while True:
+            if prompt:
+                sys.stderr.write("text> ")
+                sys.stderr.flush()
+            line = sys.stdin.readline()
+            if not line:
+                return
+            yield line
+
+    return _checked_lines(lines(), "standard input")
 
 
 def handle_predict(args: argparse.Namespace) -> int:
     store = RunStore(args.runs_dir)
     paths = store.find(args.run)
     texts = read_texts(args)
+    prompt = _streams_stdin(args) and args.file != "-"
     # The function's own module: once imported, emotui.train.predict names that module.
-    from emotui.train.predict import predict
+    from emotui.train.predict import Predictor
 
-    predictions = predict(paths.root, texts)
+    if prompt:
+        print(f"loading {paths.run_id}...", file=sys.stderr, flush=True)
+    predictor = Predictor(paths.root)
+    if prompt:
+        print("type a text and Enter for its label; Ctrl-D ends", file=sys.stderr, flush=True)
+    chunks: Iterator[list[str]] = iter([texts[i:i + PREDICT_CHUNK]
+                                        for i in range(0, len(texts), PREDICT_CHUNK)])
+    if _streams_stdin(args):
+        chunks = itertools.chain(chunks, ([line] for line in _stdin_lines(prompt)))
+    labelled: list[dict[str, Any]] = []
+    # TEXT arguments: one table at the end; a file or a stream: a line per text as it goes.
+    table = not (args.json or args.jsonl or args.file or prompt)
+    for chunk in chunks:
+        for text, pred in zip(chunk, predictor(chunk)):
+            if args.json or table:
+                labelled.append({"text": text, **pred})
+            elif args.jsonl:
+                print(json.dumps({"text": text, **pred}), flush=True)
+            else:
+                print(_prediction_line(text, pred), flush=True)
     if args.json:
-        print(json.dumps([{"text": t, **p} for t, p in zip(texts, predictions)], indent=2))
-        return 0
+        print(json.dumps(labelled, indent=2))
+    elif table:
+        _print_predictions(labelled)
+    return 0
+
+
+# A file is labelled this many lines at a time, each batch printed as soon as it is done.
+PREDICT_CHUNK = 256
+
+
+def _prediction_line(text: str, pred: dict[str, Any]) -> str:
+    """One streamed answer: label, its probability, the text."""
+    return f"{pred['label']}\t{pred['probabilities'][pred['label']]:.3f}\t{text}"
+
+
+def _print_predictions(labelled: list[dict[str, Any]]) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -229,10 +329,9 @@ def handle_predict(args: argparse.Namespace) -> int:
     table.add_column("label")
     table.add_column("p", justify="right")
     table.add_column("text", overflow="fold")
-    for text, pred in zip(texts, predictions):
-        table.add_row(pred["label"], f"{pred['probabilities'][pred['label']]:.3f}", text)
+    for row in labelled:
+        table.add_row(row["label"], f"{row['probabilities'][row['label']]:.3f}", row["text"])
     Console().print(table)
-    return 0
 
 
 def handle_rm(args: argparse.Namespace) -> int:

@@ -145,12 +145,17 @@ class FileFollower:
         self.offset = offset  # None: let initial_offset() choose at the first read
         self._inode: int | None = None
         self.restarted = False
+        self.more = False
 
     def initial_offset(self, size: int) -> int:
         return 0
 
-    def read_complete(self) -> bytes:
+    def read_complete(self, max_bytes: int | None = None) -> bytes:
+        """The whole lines appended since the last call; with ``max_bytes``, about that much at
+        most (to the end of the line it stops in), and ``more`` says whether more is there
+        already: a reader catching up on a large file takes it a piece at a time."""
         self.restarted = False
+        self.more = False
         try:
             with open(self.path, "rb") as fh:
                 stat = os.fstat(fh.fileno())
@@ -160,11 +165,18 @@ class FileFollower:
                     self.offset, self.restarted = 0, True
                 self._inode = stat.st_ino
                 fh.seek(self.offset)
-                chunk = fh.read()
+                if max_bytes is None:
+                    chunk = fh.read()
+                else:
+                    chunk = fh.read(max_bytes)
+                    if len(chunk) == max_bytes and not chunk.endswith(b"\n"):
+                        chunk += fh.readline()
+                    self.more = self.offset + len(chunk) < stat.st_size
         except (FileNotFoundError, IsADirectoryError, PermissionError):
             return b""  # nothing to follow (yet); a reader never fails on what a file holds
         end = chunk.rfind(b"\n")
         if end < 0:
+            self.more = False  # a torn last line: it waits for its newline
             return b""
         self.offset += end + 1
         return chunk[: end + 1]
@@ -192,3 +204,72 @@ def parse_lines(lines: Iterable[bytes | str]) -> Iterable[dict[str, Any]]:
 
 def read_all(path: Path) -> list[dict[str, Any]]:
     return MetricsReader(path).poll()
+
+
+# -- large files: a piece at a time, parsing only the lines that are needed --------------------
+
+# Read this much of a metrics file at a time: a file of hundreds of MB is never held whole.
+CHUNK_BYTES = 4 * 2**20
+_SPLIT = b'"split": "'
+
+
+def split_of(line: bytes) -> bytes | None:
+    """The event's split as written (b"train", b"eval", ...) without parsing the line; None when
+    the line does not spell it as MetricsWriter does (parse it to know)."""
+    start = line.find(_SPLIT)
+    if start < 0:
+        return None
+    start += len(_SPLIT)
+    end = line.find(b'"', start)
+    return line[start:end] if end > 0 else None
+
+
+def parse_line(line: bytes) -> dict[str, Any] | None:
+    try:
+        event = json.loads(line)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+        return None
+    return event if isinstance(event, dict) else None
+
+
+def iter_lines(path: Path, chunk_bytes: int | None = None) -> Iterable[bytes]:
+    """The file's complete lines, read a piece at a time (a torn last line is left out): what
+    is held at once is a few times ``chunk_bytes`` (CHUNK_BYTES), whatever the file's size."""
+    reader = FileFollower(path)
+    while True:
+        chunk = reader.read_complete(chunk_bytes or CHUNK_BYTES)
+        if chunk:
+            yield from chunk.splitlines()
+        if not reader.more:
+            return
+
+
+def summary_events(path: Path) -> list[dict[str, Any]]:
+    """The events that say how a run went, in file order, read a piece at a time: every
+    evaluation and test event, every event that flags a non-finite value, and the last train
+    event (the latest training loss). What a report, a sweep's table and a collapse check read
+    of a metrics file of any size, holding only these."""
+    out: list[dict[str, Any]] = []
+    last_train: bytes | None = None
+    at = 0  # where the last train event goes among the others
+    for line in iter_lines(path):
+        split = split_of(line)
+        if split == b"train" and b'"nonfinite"' not in line:
+            last_train, at = line, len(out)
+            continue
+        if split == b"system":
+            continue
+        event = parse_line(line) if line.strip() else None
+        if event is None:
+            continue
+        if split is None and event.get("split") == "train" and not event.get("nonfinite"):
+            last_train, at = line, len(out)
+            continue
+        if split is None and event.get("split") == "system":
+            continue
+        out.append(event)
+    if last_train is not None:
+        event = parse_line(last_train)
+        if event is not None:
+            out.insert(at, event)
+    return out

@@ -44,9 +44,10 @@ STATUS_FIELDS: dict[str, str] = {
     "host": _TEXT, "pid": _INTEGER, "attempt": _INTEGER, "starts": _INTEGER, "phase": _TEXT,
     "schema_version": _INTEGER,
     "epoch": _NUMBER, "progress": _NUMBER, "step": _INTEGER, "total_steps": _INTEGER,
-    "samples_per_second": _NUMBER, "elapsed_s": _NUMBER, "eta_s": _NUMBER,
-    "position_time": _NUMBER, "gpu_util": _NUMBER, "gpu_mem_used_bytes": _NUMBER,
-    "gpu_mem_total_bytes": _NUMBER, "num_virtual_tokens": _INTEGER,
+    "samples_per_second": _NUMBER, "elapsed_s": _NUMBER, "eta_s": _NUMBER, "eta_pace": _NUMBER,
+    "position_time": _NUMBER, "pass_done": _INTEGER, "pass_total": _INTEGER,
+    "gpu_util": _NUMBER, "gpu_mem_used_bytes": _NUMBER, "gpu_mem_total_bytes": _NUMBER,
+    "num_virtual_tokens": _INTEGER,
     "wandb_run_id": _TEXT, "wandb_url": _TEXT, "wandb_project": _TEXT, "wandb_entity": _TEXT,
     "wandb_warning": _TEXT, "resources": _MAPPING,
 }
@@ -191,9 +192,12 @@ def read_yaml_object(path: os.PathLike) -> tuple[dict[str, Any] | None, str | No
     text, problem = _read_text(path)
     if text is None:
         return None, problem
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    from emotui.core.yaml_load import YamlTooLarge, load_yaml
+
     try:
-        value = yaml.load(text, Loader=loader)
+        value = load_yaml(text, name)
+    except YamlTooLarge as exc:  # a YAML bomb (core.yaml_load)
+        return None, str(exc)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark else ""

@@ -2,9 +2,11 @@
 guessed (dolphie's replay database is the model).
 
 Each record that may outlive the emotui that wrote it carries ``schema_version``: status.json,
-results.json, a sweep's spec.json and a study's study.json. A record without one is from before
-versions were written (version 1). A reader that meets a version newer than its own says so in
-one line (``newer_than_known``) instead of misreading the record.
+results.json, a sweep's spec.json and a study's study.json; so does the run index in the user
+cache (core.runindex), which a reader of another version ignores and rebuilds. A record
+without one is from before versions were written (version 1). A reader that meets a version
+newer than its own says so in one line (``newer_than_known``) instead of misreading the
+record.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ STATUS_SCHEMA = 1
 RESULTS_SCHEMA = 1
 SWEEP_SCHEMA = 1
 STUDY_SCHEMA = 1
+# The run index (core.runindex): derived, so any other version is rebuilt, never refused.
+INDEX_SCHEMA = 1
 
 
 def version_of(record: Mapping[str, Any]) -> int | None:

@@ -36,9 +36,10 @@ class Table:
 
 @dataclass
 class Figure:
-    name: str  # file stem where a format keeps figures as files
+    name: str  # file stem where a format keeps figures as files (unique in a report)
     svg: str
     caption: str
+    kind: str = ""  # which figure it is (accuracy_vs_params, eval_curves, ...); default: name
 
 
 Block = Union[Heading, Paragraph, Caution, Table, Figure]

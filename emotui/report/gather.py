@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from emotui.core.errors import RunNotFound
-from emotui.core.events import read_all
+from emotui.core.events import summary_events
 from emotui.core.results import SUMMARY_METRICS
 from emotui.core.runstore import RunPaths, RunStore, read_json
 from emotui.core.runview import read_yaml_object
@@ -94,7 +94,9 @@ def local_run(paths: RunPaths) -> ReportRun:
     return ReportRun(
         run_id=paths.run_id, source=row.get("source") or "local", method=row.get("method"),
         status=row.get("status"), config=config, results=results, sweep_id=row.get("sweep_id"),
-        load_events=lambda: read_all(paths.metrics),
+        # What the report reads of metrics.jsonl (evaluations, non-finite flags), read a piece
+        # at a time: a file of hundreds of MB is never held whole.
+        load_events=lambda: summary_events(paths.metrics),
     )
 
 

@@ -6,11 +6,16 @@ text or a caption is read as markup.
 
 from __future__ import annotations
 
+import re
+
 from emotui.core.export import typst_string
 from emotui.report.blocks import Caution, Figure, Heading, Paragraph, Rendered, Report, Table
 
-# Share of the text width: the confusion matrices are square, the curves need no full width.
-FIGURE_WIDTHS = {"confusion": "75%", "eval_curves": "80%"}
+# The width between the page's margins (A4, 1.6 cm each side), in points. A figure is shown at
+# its own size (matplotlib's 8 pt text is 8 pt on the page, in every figure); one wider than this
+# is scaled to fit.
+TEXT_WIDTH_PT = 595.28 - 2 * 1.6 * 72 / 2.54
+_SVG_WIDTH = re.compile(r'<svg[^>]*?\swidth="([\d.]+)pt"')
 
 PREAMBLE = """\
 #set document(title: {title})
@@ -44,6 +49,12 @@ def _table(table: Table) -> str:
     return "\n".join(lines)
 
 
+def _width(svg: str) -> str:
+    """Nothing (the figure's own size) unless the figure is wider than the text."""
+    match = _SVG_WIDTH.search(svg)
+    return ", width: 100%" if match is None or float(match.group(1)) > TEXT_WIDTH_PT else ""
+
+
 def render(report: Report, figure_dir: str) -> Rendered:
     parts = [PREAMBLE.format(title=typst_string(report.title)),
              f"= {_text(report.title)}", "", f"_{_text(report.subtitle)}_", ""]
@@ -61,7 +72,6 @@ def render(report: Report, figure_dir: str) -> Rendered:
         elif isinstance(block, Figure):
             path = f"{figure_dir}/{block.name}.svg"
             files[path] = block.svg
-            width = FIGURE_WIDTHS.get(block.name, "90%")
-            parts += [f"#figure(image({typst_string(path)}, width: {width}), "
+            parts += [f"#figure(image({typst_string(path)}{_width(block.svg)}), "
                       f"caption: [{_text(block.caption)}])", ""]
     return Rendered("\n".join(parts).rstrip() + "\n", files)

@@ -12,6 +12,7 @@ import dataclasses
 import json
 import math
 import statistics
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -34,6 +35,64 @@ SHORT_NAMES = {
     "prompt_tuning_init_text": "init text", "model_name_or_path": "model",
     "gradient_accumulation_steps": "accum", "max_seq_length": "max len",
 }
+
+
+# What a section of the report holds fixed: runs on different models or data are never put in
+# one table or one Pareto front.
+MODEL_KEYS = ("model_name_or_path",)
+DATA_KEYS = ("train_file", "validation_file", "test_file", "data_dir", "dataset_name",
+             "dataset_config_name")
+NOTHING_RECORDED = "No model or data recorded"
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The model and the data a run trained on, as its config names them (None: not recorded)."""
+
+    model: str | None
+    data: str | None
+
+    def label(self, short: bool = True) -> str:
+        if self.model is None and self.data is None:
+            return NOTHING_RECORDED
+        model = _short_path(self.model) if short else self.model
+        data = _short_path(self.data) if short else self.data
+        return f"{model or 'model not recorded'} on {data or 'data not recorded'}"
+
+
+def _short_path(value: str | None) -> str | None:
+    """A local path by its last two parts (".../models/all-MiniLM-L6-v2"); a Hub id as it is."""
+    if not value or not value.startswith(("/", "~", ".")):
+        return value
+    parts = value.rstrip("/").split("/")
+    return value if len(parts) <= 3 else ".../" + "/".join(parts[-2:])
+
+
+def scope_of(run: ReportRun) -> Scope:
+    config = run.config
+    model = config.get("model_name_or_path")
+    files = [str(config[k]) for k in ("train_file", "validation_file", "test_file")
+             if config.get(k)]
+    if files:
+        folders = {f.rsplit("/", 1)[0] for f in files if "/" in f}
+        data = f"{folders.pop()}/" if len(folders) == 1 and all("/" in f for f in files) \
+            else ", ".join(files)
+    elif config.get("data_dir"):
+        data = str(config["data_dir"]).rstrip("/") + "/"
+    elif config.get("dataset_name"):
+        data = str(config["dataset_name"]) + (f" ({config['dataset_config_name']})"
+                                               if config.get("dataset_config_name") else "")
+    else:
+        data = None
+    return Scope(str(model) if model else None, data)
+
+
+def split_by_scope(runs: Iterable[ReportRun]) -> list[tuple[Scope, list[ReportRun]]]:
+    """The runs by model and data, in order of first appearance."""
+    out: dict[Scope, list[ReportRun]] = {}
+    for run in runs:
+        out.setdefault(scope_of(run), []).append(run)
+    return list(out.items())
 
 
 @dataclass(frozen=True)
@@ -109,10 +168,16 @@ def _normalized(value: Any) -> Any:
 
 
 def settings_of(run: ReportRun, fields: set[str] | None = None) -> dict[str, Any]:
-    """The run's settings that make it this configuration (seeds and bookkeeping left out)."""
+    """The run's settings that make it this configuration (seeds, bookkeeping and other methods'
+    settings left out). A setting its config does not record (an older emotui, another tool's
+    W&B run, a missing config.yaml) is left out too: unknown, not a difference."""
+    from emotui.core.methods import applies
+
     fields = fields if fields is not None else _config_fields()
     skip = set(SEED_KEYS) | set(BOOKKEEPING_KEYS)
-    out = {key: _normalized(run.config.get(key)) for key in sorted(fields - skip)}
+    # Another method's settings (an IA3 run's lora_r) change nothing this run learns.
+    out = {key: _normalized(run.config[key]) for key in sorted(fields - skip)
+           if key in run.config and applies(key, run.method)}
     out["method"] = run.method
     return out
 
@@ -120,12 +185,14 @@ def settings_of(run: ReportRun, fields: set[str] | None = None) -> dict[str, Any
 def group_by_seed(runs: Iterable[ReportRun]) -> list[Configuration]:
     """Configurations in order of first appearance; each run in exactly one, a configuration's
     runs in seed order (run ids made in the same second sort by their random tail, so the
-    store's order is not the order they were made in)."""
+    store's order is not the order they were made in). A run without a config is a
+    configuration of its own: nothing says what it repeats."""
     fields = _config_fields()
     groups: dict[str, Configuration] = {}
     for run in runs:
         settings = settings_of(run, fields)
-        key = json.dumps(settings, sort_keys=True, default=str)
+        key = json.dumps(settings, sort_keys=True, default=str) if run.config else \
+            f"no config: {run.run_id}"
         if key not in groups:
             groups[key] = Configuration(run.method, settings)
         groups[key].runs.append(run)
@@ -169,31 +236,72 @@ def unpickable_methods(configs: Iterable[Configuration]) -> list[str | None]:
     return sorted({c.method for c in configs} - have, key=str)
 
 
-def differing_settings(configs: list[Configuration]) -> list[str]:
-    """Settings whose values differ between the configurations (the learning rate always)."""
-    keys: list[str] = []
-    if not configs:
-        return keys
-    for key in configs[0].settings:
-        if key == "method":
-            continue
-        values = {json.dumps(c.settings.get(key), default=str) for c in configs}
-        if len(values) > 1 or key == "learning_rate":
-            keys.append(key)
+@dataclass(frozen=True)
+class Differences:
+    """The settings that tell a method's configurations apart.
+
+    ``keys``: every setting with more than one value among the configurations that record it
+    (the learning rate always), those that tell configurations apart first: the report's short
+    names, then the settings with the most values. ``usual``: for a setting most configurations
+    share and a few depart from (an edited or older config, one run with a larger batch), the
+    shared value: a configuration names that setting only where it departs."""
+
+    keys: tuple[str, ...] = ()
+    usual: dict[str, str] = field(default_factory=dict)
+
+    def of(self, config: Configuration) -> list[str]:
+        """The settings that describe ``config``."""
+        return [k for k in self.keys if k in config.settings
+                and self.usual.get(k) != _key(config.settings[k])]
+
+
+def _key(value: Any) -> str:
+    return json.dumps(value, default=str)
+
+
+def differing_settings(configs: list[Configuration], same: Iterable[str] = ()) -> Differences:
+    """The Differences of a method's configurations; ``same``: settings known to be shared (the
+    model and data of a report's section)."""
+    values: dict[str, list[str]] = {}
+    for config in configs:
+        for key, value in config.settings.items():
+            values.setdefault(key, []).append(_key(value))
+    skip = {"method", *same}
+    keys = [k for k, seen in values.items()
+            if k not in skip and (len(set(seen)) > 1 or k == "learning_rate")]
     order = {name: i for i, name in enumerate(SHORT_NAMES)}
-    return sorted(keys, key=lambda k: (0, order[k], k) if k in order else (1, 0, k))
+    keys.sort(key=lambda k: (0, order[k], 0, k) if k in order
+              else (1, 0, -len(set(values[k])), k))
+    usual = {}
+    for key in keys:
+        seen = values[key]
+        common, count = Counter(seen).most_common(1)[0]
+        if len(set(seen)) > 1 and len(configs) >= 3 and count > len(configs) / 2:
+            usual[key] = common
+    return Differences(tuple(keys), usual)
 
 
-def describe_settings(config: Configuration, keys: list[str]) -> str:
-    """"lr=0.001, r=8": the given settings of a configuration, short names first."""
+# A table cell or a figure's key names at most this many settings; the rest are counted.
+SHOWN_SETTINGS = 4
+NO_CONFIG = "settings not recorded"
+
+
+def describe_settings(config: Configuration, differences: Differences,
+                      limit: int | None = None) -> str:
+    """"lr=0.001, r=8": the settings that tell the configuration apart (Differences.of), short
+    names first; with ``limit``, at most that many and "+N more" for the rest."""
     from emotui.core.export import format_value
 
     parts = []
-    for key in keys:
+    for key in differences.of(config):
         value = config.settings.get(key)
         if value is None:
             continue
         if isinstance(value, float) and value.is_integer() and key != "learning_rate":
             value = int(value)
         parts.append(f"{SHORT_NAMES.get(key, key)}={format_value(value)}")
-    return ", ".join(parts) or "defaults"
+    if not parts:
+        return NO_CONFIG if not any(r.config for r in config.runs) else "defaults"
+    if limit is not None and len(parts) > limit:
+        parts = parts[:limit] + [f"+{len(parts) - limit} more"]
+    return ", ".join(parts)

@@ -8,7 +8,13 @@ from typing import Any
 from emotui.report import formatting as fmt
 from emotui.report.blocks import Table
 from emotui.report.labels import method_label
-from emotui.report.select import Configuration, describe_settings, selection_key
+from emotui.report.select import (
+    SHOWN_SETTINGS,
+    Configuration,
+    Differences,
+    describe_settings,
+    selection_key,
+)
 
 BEST_COLUMNS = ["Method", "Configuration", "Seeds", "Val. acc. %", "Test acc. %",
                 "Test macro-F1 %", "Runs"]
@@ -24,11 +30,11 @@ def gpu_hours(config: Configuration) -> tuple[float | None, bool]:
     return (sum(known) / 3600 if known else None), on_cpu
 
 
-def best_table(best: list[tuple[Configuration, list[str]]]) -> Table:
+def best_table(best: list[tuple[Configuration, Differences]]) -> Table:
     rows = []
     for config, keys in best:
         rows.append([
-            method_label(config.method), describe_settings(config, keys),
+            method_label(config.method), describe_settings(config, keys, SHOWN_SETTINGS),
             str(len(config.runs)), fmt.percent_stat(config.stat("eval_accuracy")),
             fmt.percent_stat(config.stat("test_accuracy")),
             fmt.percent_stat(config.stat("test_macro_f1")),
@@ -60,7 +66,7 @@ def cost_table(best: list[Configuration]) -> Table:
                  "(for LoRA and prompt tuning only the adapter).")
 
 
-def configurations_table(method: str | None, configs: list[Configuration], keys: list[str],
+def configurations_table(method: str | None, configs: list[Configuration], keys: Differences,
                          picked: Configuration | None) -> Table:
     """One method's configurations, best validation accuracy first (never sorted by test)."""
     rows, marked = [], []
@@ -71,7 +77,7 @@ def configurations_table(method: str | None, configs: list[Configuration], keys:
         if config.collapsed_runs:
             notes.append(f"collapsed ({config.collapsed_runs}/{len(config.runs)})")
         rows.append([
-            describe_settings(config, keys), str(len(config.runs)),
+            describe_settings(config, keys, SHOWN_SETTINGS), str(len(config.runs)),
             fmt.percent_stat(config.stat("eval_accuracy")),
             fmt.percent_stat(config.stat("test_accuracy")),
             fmt.percent_stat(config.stat("test_macro_f1")),
@@ -82,6 +88,20 @@ def configurations_table(method: str | None, configs: list[Configuration], keys:
                   "Train time", "Note"], rows, [False, True, True, True, True, True, False],
                  caption=f"{method_label(method)}: every configuration, sorted by mean validation "
                  "accuracy.", marked=marked)
+
+
+def front_table(front: list[Configuration], keys: dict[str | None, Differences], cost: str,
+                cost_column: str) -> Table:
+    """The key of a Pareto figure: its numbered points, cheapest first."""
+    cell = fmt.count if cost == "trainable_params" else fmt.seconds
+    rows = [[str(number), method_label(config.method),
+             describe_settings(config, keys[config.method], SHOWN_SETTINGS),
+             cell(config.stat(cost).mean), fmt.percent_stat(config.stat("test_accuracy"))]
+            for number, config in enumerate(front, 1)]
+    return Table(["#", "Method", "Configuration", cost_column, "Test acc. %"], rows,
+                 [True, False, False, True, True],
+                 caption="The numbered points of the figure above: the Pareto front, cheapest "
+                 "first.")
 
 
 def sweep_table(summary: dict[str, Any]) -> Table:
@@ -120,3 +140,23 @@ def _param(value: Any) -> str:
     from emotui.core.export import format_value
 
     return format_value(value) or fmt.MISSING
+
+
+def confused_pairs_tables(panels: list[tuple[str, list[list[int]], list[str]]]
+                          ) -> list[Table]:
+    """For each confusion matrix too large to read cell by cell (core.confusion), the pairs
+    most often confused: what its heatmap cannot say."""
+    from emotui.core.confusion import WHOLE_MATRIX_MAX, most_confused
+
+    out = []
+    for title, matrix, names in panels:
+        if len(names) <= WHOLE_MATRIX_MAX:
+            continue
+        pairs = most_confused(matrix, names)
+        out.append(Table(
+            ["True label", "Predicted as", "Examples", "% of the true label"],
+            [[p.true, p.predicted, str(p.count), f"{100 * p.share:.1f}"] for p in pairs],
+            [False, False, True, True],
+            caption=f"{title}: the {len(pairs)} pairs of its {len(names)} classes most often "
+            "confused (test split)."))
+    return out

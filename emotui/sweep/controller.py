@@ -210,6 +210,12 @@ class SweepController:
         checkpoint like a trial found running."""
         return trial.record.get("state") is None and ended_unrecorded(read_status(trial.paths))
 
+    def _interrupted_before_settled(self, trial: TrialState) -> bool:
+        """A trial this sweep's own Ctrl-C stopped (its run recorded cancelled, as `emotui run`
+        records it) and never settled: it is not finished; it continues from its checkpoint
+        when the sweep does."""
+        return trial.record.get("state") is None and bool(trial.record.get("interrupted"))
+
     # -- main loop -----------------------------------------------------------------------------
 
     def run(self) -> str:
@@ -259,7 +265,8 @@ class SweepController:
                 pending.append((trial, False))
                 continue
             state = self._finished_state(trial)
-            if state in FINISHED and not self._lost_before_settled(trial):
+            if state in FINISHED and not self._lost_before_settled(trial) \
+                    and not self._interrupted_before_settled(trial):
                 self._settle(trial, announce=False)
                 continue
             if not self.launcher.blocking and self.launcher.alive(trial.paths):
@@ -412,6 +419,8 @@ class SweepController:
 
     def _start(self, trial: TrialState, *, resume: bool) -> None:
         config = self._config_of(trial)
+        if trial.record.pop("interrupted", None):
+            write_trial(self.sweep, trial.record)
         if not resume or trial.paths is None or not trial.paths.root.exists():
             self._create_run(trial, config)
             resume = False
@@ -443,6 +452,8 @@ class SweepController:
         outcome = trial.handle.outcome
         trial.handle = None
         if outcome.kind == "interrupted":
+            trial.record["interrupted"] = True  # the sweep was stopped, not this trial ended
+            write_trial(self.sweep, trial.record)
             raise SweepInterrupted(trial.paths.run_id)
         if outcome.kind == "setup_error":
             # Bad input found before training started: every trial would fail the same way.

@@ -32,7 +32,13 @@ from pathlib import Path
 from typing import Any
 
 from emotui.core.config import RunConfig
-from emotui.core.lifecycle import ACTIVE, RunState, never_started
+from emotui.core.lifecycle import (
+    ACTIVE,
+    RunState,
+    interrupted_reason,
+    mark_cancelled,
+    never_started,
+)
 from emotui.core.runstore import RunPaths
 from emotui.core.status import read_status
 from emotui.launch import backend_spec
@@ -123,6 +129,9 @@ class TrialLauncher:
         self.sharing = check_sharing(self.name, sharing.trials_per_gpu, sharing.mps) \
             if sharing is not None else None
         self.job_name = f"sweep-{sweep_id}"
+        # A live display of the trial training here (`emotui sweep` in a terminal): show(paths,
+        # done) runs in the main thread until done() says the trial has ended.
+        self.show: Callable[[RunPaths, Callable[[], bool]], None] | None = None
         self.placement: GpuPlacement | None = None
         self.pack_size = 1
         if self.sharing is not None and self.spec.pins_gpus:
@@ -202,14 +211,28 @@ class TrialLauncher:
         def interrupted(how: str) -> None:
             stop.reason = None  # the user's stop, not hyperband's
 
+        show = None
+        if self.show is not None:
+            def show(done: Callable[[], bool]) -> None:
+                def beating_done() -> bool:  # the display holds the main thread: beat here
+                    beat()
+                    return done()
+
+                self.show(paths, beating_done)
+
         def train_here(trial: RunPaths) -> ForegroundRun:
             return run_in_foreground(trial, config, resume=resume, stop=stop,
-                                     train_fn=self._train_fn, tick=beat,
+                                     train_fn=self._train_fn, tick=beat, show=show,
                                      on_interrupt=interrupted)
 
         # A resumed trial is a new attempt of its run (launch.runs), trained here.
         run = runs.resume(paths, backend=self.name, allowed=None, train_here=train_here) \
             if resume else train_here(paths)
+        if run.interrupted:
+            # Stopped from the terminal, as `emotui run` is: recorded cancelled (resumable);
+            # the controller resumes it with the sweep.
+            mark_cancelled(paths, f"{interrupted_reason(run.interrupted)} with its sweep; it "
+                           "continues when the sweep does")
         handle = Handle(paths)
         handle.outcome = _outcome(paths, run, stop.reason, resume=resume)
         return handle

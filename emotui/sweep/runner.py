@@ -55,7 +55,7 @@ def save_sweep(spec: SweepSpec, paths: SweepPaths, file: str | Path, overrides: 
 
 def load_saved(paths: SweepPaths) -> SweepSpec:
     """The spec of an existing sweep, re-validated from its saved copy of the file."""
-    import yaml
+    from emotui.core.yaml_load import load_yaml
 
     saved = read_json(paths.spec)
     if saved is None:
@@ -63,7 +63,8 @@ def load_saved(paths: SweepPaths) -> SweepSpec:
     too_new = newer_than_known(saved, SWEEP_SCHEMA, f"sweep {paths.sweep_id}'s spec.json")
     if too_new:
         raise ConfigError(too_new)
-    data = yaml.safe_load(paths.source.read_text(encoding="utf-8")) or {}
+    data = load_yaml(paths.source.read_text(encoding="utf-8"),
+                     f"sweep {paths.sweep_id}'s copy of its file") or {}
     return parse_sweep(data, source=saved.get("source") or str(paths.source),
                        overrides=parse_overrides(saved.get("set") or []))
 

@@ -5,7 +5,6 @@ tracker's link columns (wandb_run_id, trackio_run_id, ...), so the CLI's compare
 treat them alike. A tracker's run linked to a local run is merged into the local row.
 """
 
-
 from __future__ import annotations
 
 from pathlib import Path
@@ -33,6 +32,20 @@ def local_row(paths: RunPaths, config: dict[str, Any] | None = None) -> dict[str
         wandb_project=project or None,
     )
     return row
+
+
+def local_rows(root: Path) -> list[dict[str, Any]]:
+    """local_row() of every run of the store at ``root``, oldest first, through the run index
+    (core.runindex: only the runs whose files changed since the last listing are read)."""
+    from emotui.core.runindex import EXTRA_KEYS, store_rows
+
+    out = []
+    for row in store_rows(root, extras=True):
+        listed = {key: value for key, value in row.items() if key not in EXTRA_KEYS}
+        listed.update(source="local", name=None,
+                      **{key: row.get(key) for key in EXTRA_KEYS})
+        out.append(listed)
+    return out
 
 
 def is_offline_path(text: str) -> bool:

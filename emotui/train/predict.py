@@ -12,35 +12,48 @@ from emotui.core.runstore import RunPaths
 from emotui.train.checkpoint import ADAPTER_WEIGHTS, LABELS_FILE
 
 
+class Predictor:
+    """A run's best checkpoint, loaded once: `emotui predict` answers every text of a file, a
+    pipe or its prompt with it, paying torch's import and the model's load a single time."""
+
+    def __init__(self, run_dir: str | Path, batch_size: int = 64):
+        paths = RunPaths(Path(run_dir).expanduser().absolute())
+        best = paths.checkpoint_best
+        labels_file = best / LABELS_FILE
+        if not labels_file.is_file():
+            raise EmotuiError(_no_checkpoint_message(paths))
+        if not paths.config.is_file():
+            raise EmotuiError(f"run {paths.run_id} has no config.yaml; it cannot be loaded")
+        from emotui.train.reporting import configure_library_logging
+        from emotui.train.loop import resolve_device
+
+        self.config = config_from_yaml(paths.config)
+        self.label_names = json.loads(labels_file.read_text(encoding="utf-8"))
+        self.batch_size = batch_size
+        configure_library_logging()
+        self.model, self.tokenizer = load_for_inference(self.config, best, self.label_names)
+        self.device = resolve_device()
+        self.model.to(self.device).eval()
+
+    def __call__(self, texts: list[str]) -> list[dict[str, Any]]:
+        """One {"label", "probabilities": {label: p}} per text."""
+        texts = [str(t) for t in texts]
+        if not texts:
+            return []
+        probs = probabilities(self.model, self.tokenizer, texts, self.config.max_seq_length,
+                              self.device, self.batch_size)
+        out = []
+        for row in probs.tolist():
+            best_id = max(range(len(row)), key=row.__getitem__)
+            out.append({"label": self.label_names[best_id],
+                        "probabilities": {name: round(p, 6)
+                                          for name, p in zip(self.label_names, row)}})
+        return out
+
+
 def predict(run_dir: str | Path, texts: list[str], batch_size: int = 64) -> list[dict[str, Any]]:
     """One {"label", "probabilities": {label: p}} per text, from checkpoints/best."""
-    paths = RunPaths(Path(run_dir).expanduser().absolute())
-    best = paths.checkpoint_best
-    labels_file = best / LABELS_FILE
-    if not labels_file.is_file():
-        raise EmotuiError(_no_checkpoint_message(paths))
-
-    from emotui.train.reporting import configure_library_logging
-    from emotui.train.loop import resolve_device
-
-    if not paths.config.is_file():
-        raise EmotuiError(f"run {paths.run_id} has no config.yaml; it cannot be loaded")
-    config = config_from_yaml(paths.config)
-    label_names = json.loads(labels_file.read_text(encoding="utf-8"))
-    configure_library_logging()
-    model, tokenizer = load_for_inference(config, best, label_names)
-    device = resolve_device()
-    model.to(device).eval()
-    texts = [str(t) for t in texts]
-    if not texts:
-        return []
-    probs = probabilities(model, tokenizer, texts, config.max_seq_length, device, batch_size)
-    out = []
-    for row in probs.tolist():
-        best_id = max(range(len(row)), key=row.__getitem__)
-        out.append({"label": label_names[best_id],
-                    "probabilities": {name: round(p, 6) for name, p in zip(label_names, row)}})
-    return out
+    return Predictor(run_dir, batch_size)(texts)
 
 
 def probabilities(model, tokenizer, texts: list[str], max_seq_length: int, device,

@@ -94,13 +94,38 @@ def max_tokens(model: dict[str, Any]) -> int | None:
     return positions
 
 
+def virtual_tokens(config: RunConfig) -> tuple[str, int] | None:
+    """(setting, count) of the positions the method's virtual tokens take before the text
+    (prompt tuning, prefix tuning, P-tuning: the text's position ids start after them); None
+    where the method has none or only a tokenizer knows how many (a text-init prompt without a
+    set length: its builder checks)."""
+    from emotui.core import methods
+
+    spec = methods.find(config.method)
+    for name in spec.owns if spec is not None else ():
+        value = getattr(config, name, None)
+        if name.endswith("num_virtual_tokens") and isinstance(value, int) \
+                and not isinstance(value, bool):
+            return name, value
+    return None
+
+
 def _check_positions(config: RunConfig, folder: Path) -> None:
     limit = max_tokens(model_config(folder))
-    if limit is not None and config.max_seq_length > limit:
+    if limit is None:
+        return
+    if config.max_seq_length > limit:
         raise ConfigError(
             f"max_seq_length {config.max_seq_length} is more than model {folder} takes "
             f"({limit} tokens, from its max_position_embeddings); give --max_seq_length "
             f"{limit} or less")
+    name, virtual = virtual_tokens(config) or ("", 0)
+    if virtual and virtual + config.max_seq_length > limit:
+        raise ConfigError(
+            f"{virtual} virtual tokens ({name}) + max_seq_length {config.max_seq_length} are "
+            f"more than model {folder} takes ({limit} positions, from its "
+            f"max_position_embeddings); lower --max_seq_length to {limit - virtual} or "
+            f"--{name} to {limit - config.max_seq_length}")
 
 
 # -- the data ----------------------------------------------------------------------------------

@@ -50,6 +50,12 @@ def test_study_runs_from_wandb_group_by_seed_and_merge_into_local_twins(report_r
     # logging_dir differs per run, but it is no setting of emotui's: w1 and w2 are one
     # configuration (seeds 23 and 24), w3 another.
     assert sorted(sorted(r.run_id for r in c.runs) for c in study) == [["w1", "w2"], ["w3"]]
-    picked = report.data["best"]["lora"]
+    # The study trained roberta-base, the local runs another model: a section each, so the
+    # pick is among the study's runs only.
+    [section] = [s for s in report.data["sections"]
+                 if any(r.run_id == "w1" for c in s.configs for r in c.runs)]
+    assert section.scope.model == "roberta-base"
+    assert not any(r.source == "local" for c in section.configs for r in c.runs)
+    picked = section.best["lora"]
     assert sorted(r.run_id for r in picked.runs) == ["w1", "w2"]  # 94.0 on validation
     assert picked.stat("test_accuracy").mean == 0.91
