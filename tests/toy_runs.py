@@ -14,6 +14,34 @@ from emotui.core.lifecycle import create_run
 from emotui.core.runstore import RunPaths, RunStore
 
 
+# Each method's settings on the toy task (the fixture model, 300 rows, a few epochs): a learning
+# rate that learns it (the registry's defaults are for real encoders), and what the fixture's
+# size needs. A method added to the registry adds its entry here: every test that trains each
+# registered method (tests/train/test_methods.py, test_resume.py, test_model_export.py) fails
+# until it is there.
+TOY_SETTINGS = {
+    "full": {"learning_rate": 3e-3},
+    "lora": {"learning_rate": 1e-2},
+    "prompt_tuning_text": {"learning_rate": 3e-2},
+    "prompt_tuning_random": {"learning_rate": 1e-2},
+    "ia3": {"learning_rate": 3e-2},
+    "prefix_tuning": {"learning_rate": 1e-2},
+    "p_tuning": {"learning_rate": 1e-2},
+    "loha": {"learning_rate": 1e-2},
+    "lokr": {"learning_rate": 1e-2},
+    # The fixture's hidden size is 32: projections of rank 256 would outweigh the model.
+    "vera": {"learning_rate": 3e-2, "vera_r": 16},
+}
+
+
+def toy_settings(spec, **overrides) -> dict:
+    """The settings that train registered method ``spec`` on the toy task."""
+    if spec.name not in TOY_SETTINGS:
+        raise AssertionError(f"method {spec.name} has no toy settings: add it to TOY_SETTINGS "
+                             "in tests/toy_runs.py")
+    return {"method": spec.alias, **TOY_SETTINGS[spec.name], **overrides}
+
+
 def toy_config(model_dir: Path, data_dir: Path, **overrides):
     """A validated config training the fixture model on the toy data in seconds."""
     values = {

@@ -21,10 +21,17 @@ from emotui.core.settings import setting, spec_of
 DEFAULT_PROMPT_INIT_TEXT = "classify the emotion of the following text: "
 # Random-init prompts have no text to take a length from (text init uses the text's tokens).
 DEFAULT_VIRTUAL_TOKENS = 20
-# LoRA initialisations that keep the base weights as loaded and need no pass over data (PiSSA,
-# OLoRA, CorDA, LoftQ rewrite the base weights; EVA, CorDA, LoRA-GA need data first), so an
-# adapter-only checkpoint is the whole trained state.
-LORA_INITS = ("true", "gaussian", "orthogonal", "mica", "false")
+# LoRA initialisations an adapter-only checkpoint restores exactly. PiSSA and OLoRA move the
+# adapter's start out of the base weights (the frozen base becomes W - BA), but that residual is a
+# deterministic function of the base as loaded (a full SVD, a QR: sign choices cancel in BA), so
+# rebuilding the model the same way (predict, resume, export, peft loading the adapter with its
+# config) recomputes it before the trained A and B go in. Left out: pissa_niter_N (a randomised
+# SVD: another residual on each rebuild), CorDA, EVA, LoRA-GA (need a pass over data first),
+# LoftQ (quantises the base).
+LORA_INITS = ("true", "gaussian", "orthogonal", "mica", "pissa", "olora", "false")
+# The attention projections LoRA and the LyCORIS-style methods adapt unless told otherwise (BERT
+# and RoBERTa name them so; other encoders' names are checked against the model).
+DEFAULT_ADAPTER_TARGETS = "query,value"
 
 
 def _lowercase(value, source: str) -> str:
@@ -42,7 +49,8 @@ class LoraSettings:
     dropout: float = setting(0.0, "Dropout on the LoRA path.", min=0, max=1, max_exclusive=True,
                              form=True)
     target_modules: str | None = setting(
-        None, "Module names LoRA adapts, comma-separated (default: query,value).", form=True,
+        None, f"Module names LoRA adapts, comma-separated (default: {DEFAULT_ADAPTER_TARGETS}).",
+        form=True,
     )
     bias: str = setting("none", "Which biases LoRA trains.", choices=("none", "all", "lora_only"))
     use_dora: bool = setting(False, "DoRA: LoRA plus a trained magnitude per output feature.",
@@ -51,8 +59,71 @@ class LoraSettings:
                                "instead of lora_alpha/lora_r.", form=True, name="use_rslora")
     init_lora_weights: str = setting(
         "true", "How LoRA's matrices start: true (B zero, A Kaiming), gaussian, orthogonal (even "
-        "lora_r), mica (B from the base weight's minor singular vectors, frozen), false (both "
-        "random; not a no-op).", choices=LORA_INITS, parse=_lowercase, name="init_lora_weights",
+        "lora_r), mica (B from the base weight's minor singular vectors, frozen), pissa (B, A "
+        "from its principal singular vectors, taken out of the base), olora (from its QR "
+        "factors, taken out of the base), false (both random; not a no-op).",
+        choices=LORA_INITS, parse=_lowercase, name="init_lora_weights",
+    )
+
+
+@dataclass
+class LoHaSettings:
+    """LoHa: the weight update as a Hadamard product of two low-rank products (peft's
+    LoHaConfig)."""
+
+    GROUP: ClassVar[str] = "loha"
+
+    r: int = setting(8, "LoHa rank (of each of its two low-rank products).", min=1, form=True)
+    alpha: float = setting(8, "LoHa scaling alpha (the update is scaled by alpha/r).", min=0,
+                           min_exclusive=True, form=True)
+    rank_dropout: float = setting(0.0, "LoHa: dropout on the rank dimension while training.",
+                                  min=0, max=1, max_exclusive=True)
+    module_dropout: float = setting(0.0, "LoHa: probability of leaving a module's update out of "
+                                    "a training step.", min=0, max=1, max_exclusive=True)
+    target_modules: str | None = setting(
+        None, f"Module names LoHa adapts, comma-separated (default: {DEFAULT_ADAPTER_TARGETS}).",
+        form=True,
+    )
+
+
+@dataclass
+class LoKrSettings:
+    """LoKr: the weight update as a Kronecker product of two factors (peft's LoKrConfig)."""
+
+    GROUP: ClassVar[str] = "lokr"
+
+    r: int = setting(8, "LoKr rank: the larger Kronecker factor is a product of this rank (at half "
+                     "its size or more it trains whole).", min=1, form=True)
+    alpha: float = setting(8, "LoKr scaling alpha (the update is scaled by alpha/r).", min=0,
+                           min_exclusive=True, form=True)
+    rank_dropout: float = setting(0.0, "LoKr: dropout on the rank dimension while training.",
+                                  min=0, max=1, max_exclusive=True)
+    module_dropout: float = setting(0.0, "LoKr: probability of leaving a module's update out of "
+                                    "a training step.", min=0, max=1, max_exclusive=True)
+    decompose_both: bool = setting(False, "LoKr: make the smaller Kronecker factor a low-rank "
+                                   "product too.")
+    target_modules: str | None = setting(
+        None, f"Module names LoKr adapts, comma-separated (default: {DEFAULT_ADAPTER_TARGETS}).",
+        form=True,
+    )
+
+
+@dataclass
+class VeraSettings:
+    """VeRA: one pair of frozen random projections shared by every adapted layer, and two
+    trained scaling vectors per layer (peft's VeraConfig). The projections are saved with each
+    checkpoint, so predict, resume and export need no seed to rebuild them."""
+
+    GROUP: ClassVar[str] = "vera"
+
+    r: int = setting(256, "VeRA rank: the shared random projections' inner size.", min=1,
+                     form=True)
+    dropout: float = setting(0.0, "Dropout on the VeRA path.", min=0, max=1, max_exclusive=True)
+    d_initial: float = setting(0.1, "VeRA: the starting value of every scale of the rank "
+                               "vector (lambda_d).", min=0, min_exclusive=True)
+    target_modules: str | None = setting(
+        None, f"Module names VeRA adapts, comma-separated (default: {DEFAULT_ADAPTER_TARGETS}).",
+        form=True,
     )
 
 

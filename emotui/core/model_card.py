@@ -49,9 +49,10 @@ def loader_code(kind: str, folder: str, label_names: list[str], *, example: str 
                   "from transformers import AutoTokenizer, pipeline", "",
                   f"folder = {_py(folder)}  # this folder (where it was exported)",
                   f"labels = {_py(list(label_names))}",
-                  "# The base model the adapter names is loaded with this classifier's labels.",
+                  "# The base model the adapter names is loaded with this classifier's labels,",
+                  "# in float32 as it was trained (its config may name float16).",
                   "model = AutoPeftModelForSequenceClassification.from_pretrained(",
-                  "    folder, id2label=dict(enumerate(labels)),",
+                  "    folder, id2label=dict(enumerate(labels)), dtype=\"float32\",",
                   f"    label2id={{name: i for i, name in enumerate(labels)}}{remote})"]
         if prefix_argument:
             lines += ["# PEFT hands prefix tuning's prefixes over as `past_key_values`; this "
@@ -64,7 +65,8 @@ def loader_code(kind: str, folder: str, label_names: list[str], *, example: str 
         lines += ["from transformers import AutoModelForSequenceClassification, AutoTokenizer, "
                   "pipeline", "",
                   f"folder = {_py(folder)}  # this folder (where it was exported)",
-                  f"model = AutoModelForSequenceClassification.from_pretrained(folder{remote})"]
+                  f"model = AutoModelForSequenceClassification.from_pretrained(folder, "
+                  f"dtype=\"float32\"{remote})"]
     lines += ["tokenizer = AutoTokenizer.from_pretrained(folder)",
               'classify = pipeline("text-classification", model=model, tokenizer=tokenizer, '
               "truncation=True)"]

@@ -15,7 +15,7 @@ from torch import nn
 
 from emotui.core.config import RunConfig
 from emotui.core.errors import ConfigError
-from emotui.core.method_settings import DEFAULT_VIRTUAL_TOKENS
+from emotui.core.method_settings import DEFAULT_ADAPTER_TARGETS, DEFAULT_VIRTUAL_TOKENS
 from emotui.core.methods import get as method_spec
 from emotui.core.methods import names as method_names
 
@@ -169,6 +169,59 @@ def build_ia3(config: RunConfig, model: nn.Module, tokenizer, *,
                           f"ia3_target_modules ({','.join(targets)}); add it there or drop it")
     peft_config = IA3Config(task_type=TaskType.SEQ_CLS, target_modules=targets,
                             feedforward_modules=feedforward)
+    return MethodModel(_peft(model, peft_config, config), is_peft=True)
+
+
+# --- LoHa, LoKr, VeRA ------------------------------------------------------------------------
+
+
+def adapter_targets(model: nn.Module, text: str | None, field: str) -> list[str]:
+    """A method's target modules (``field``, unset: query,value), checked against the model."""
+    targets = module_list(text, DEFAULT_ADAPTER_TARGETS, field)
+    check_targets(model, targets, field)
+    return targets
+
+
+@builds("loha")
+def build_loha(config: RunConfig, model: nn.Module, tokenizer, *,
+               native_prompt_init: bool = False) -> MethodModel:
+    from peft import LoHaConfig, TaskType
+
+    targets = adapter_targets(model, config.loha_target_modules, "loha_target_modules")
+    peft_config = LoHaConfig(
+        task_type=TaskType.SEQ_CLS, r=config.loha_r, alpha=config.loha_alpha,
+        rank_dropout=config.loha_rank_dropout, module_dropout=config.loha_module_dropout,
+        target_modules=targets,
+    )
+    return MethodModel(_peft(model, peft_config, config), is_peft=True)
+
+
+@builds("lokr")
+def build_lokr(config: RunConfig, model: nn.Module, tokenizer, *,
+               native_prompt_init: bool = False) -> MethodModel:
+    from peft import LoKrConfig, TaskType
+
+    targets = adapter_targets(model, config.lokr_target_modules, "lokr_target_modules")
+    peft_config = LoKrConfig(
+        task_type=TaskType.SEQ_CLS, r=config.lokr_r, alpha=config.lokr_alpha,
+        rank_dropout=config.lokr_rank_dropout, module_dropout=config.lokr_module_dropout,
+        decompose_both=config.lokr_decompose_both, target_modules=targets,
+    )
+    return MethodModel(_peft(model, peft_config, config), is_peft=True)
+
+
+@builds("vera")
+def build_vera(config: RunConfig, model: nn.Module, tokenizer, *,
+               native_prompt_init: bool = False) -> MethodModel:
+    """VeRA's shared projections go into every checkpoint (``save_projection``): a checkpoint
+    then rebuilds the run without trusting peft's generator to draw them again the same way."""
+    from peft import TaskType, VeraConfig
+
+    targets = adapter_targets(model, config.vera_target_modules, "vera_target_modules")
+    peft_config = VeraConfig(
+        task_type=TaskType.SEQ_CLS, r=config.vera_r, vera_dropout=config.vera_dropout,
+        d_initial=config.vera_d_initial, target_modules=targets, save_projection=True,
+    )
     return MethodModel(_peft(model, peft_config, config), is_peft=True)
 
 

@@ -3,8 +3,8 @@
 What the folder holds (``ExportResult.kind``):
 
 - ``full``: full fine-tuning's model, whole;
-- ``merged``: a method peft can merge (LoRA and its variants, IA3; ``MethodSpec.mergeable``)
-  folded into the base weights. Both load with plain transformers
+- ``merged``: a method peft can merge (``MethodSpec.mergeable``: LoRA and its variants, IA3,
+  LoHa, ...) folded into the base weights. Both load with plain transformers
   (``AutoModelForSequenceClassification.from_pretrained``, ``pipeline``), the label names in
   ``config.json``. Merging is the default where the method allows it: the folder is then a
   plain model that runs at the base model's speed and needs no peft;
@@ -105,8 +105,8 @@ class ExportPlan:
 def export_run(paths: RunPaths, out: Path | None = None, merged: bool | None = None, *,
                force: bool = False) -> ExportResult:
     """Write the best checkpoint of the completed run ``paths`` as a Hugging Face model folder
-    at ``out`` (default: ``paths.export``). ``merged``: None merges where peft can (LoRA, IA3)
-    and exports the adapter otherwise; True insists on merging (refused for a method that
+    at ``out`` (default: ``paths.export``). ``merged``: None merges where peft can (the
+    registry's ``mergeable`` methods) and exports the adapter otherwise; True insists on merging (refused for a method that
     cannot be merged); False exports the adapter. ``force`` replaces an earlier export at
     ``out``. Bad input raises a one-line EmotuiError before anything is written."""
     plan = plan_export(paths, out, merged, force=force)

@@ -7,6 +7,7 @@ import pytest
 from bad_input_helpers import assert_clean_refusal, store_entries
 from core.corrupt_store import write_good_run
 
+from emotui.core import methods
 from emotui.core.config import build_config
 from emotui.core.lifecycle import RunState, create_run, record_end
 from emotui.core.runstore import RunStore
@@ -49,7 +50,8 @@ def test_run_that_ended_otherwise(cli, state, reason):
     assert "emotui ls --state completed" in result.err
 
 
-@pytest.mark.parametrize("method", ["prompt-text", "prompt-random", "prefix", "p-tuning"])
+@pytest.mark.parametrize("method", [m.alias for m in methods.METHODS
+                                    if m.peft_method and not m.mergeable])
 def test_merged_for_a_method_peft_cannot_merge(cli, method):
     paths = completed(cli.runs_dir, method, "250101-000000-x-bbbb")
     before = store_entries(cli.runs_dir)

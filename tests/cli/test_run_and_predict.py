@@ -10,11 +10,12 @@ import pytest
 from emotui.core.config import build_config
 from emotui.core.lifecycle import create_run, record_end, RunState
 from emotui.core.runstore import RunStore
+from emotui.launch import backend_names
 
 
 @pytest.mark.parametrize("path", ["./missing", "../missing-model", "/nonexistent/model",
                                   "~/no-such-emotui-model", "models/org/name"])
-@pytest.mark.parametrize("backend", ["inline", "local"])
+@pytest.mark.parametrize("backend", backend_names())
 def test_missing_local_model_is_refused_before_a_run_exists(cli, path, backend):
     result = cli("run", "--backend", backend, "--model_name_or_path", path)
     assert result.code == 2, (result.code, result.err)

@@ -21,7 +21,7 @@ from emotui.core.runstore import (
     open_for_append,
 )
 from emotui.core.status import read_status, touch_heartbeat
-from emotui.launch import runs
+from emotui.launch import backend_names, runs
 
 OUTSIDE_TEXT = "my notes, outside the store\n"
 
@@ -95,7 +95,7 @@ def test_a_resume_refuses_a_linked_log_before_writing_anything(run, outside):
     mtime = outside.stat().st_mtime
     _linked(run.stdout, outside)
     before = read_status(run)
-    for backend in ("local", "inline"):
+    for backend in backend_names():
         with pytest.raises(LinkedRunFile, match="stdout.log is a symbolic link"):
             runs.resume(run, backend=backend, train_here=lambda p: pytest.fail("trained"))
         assert read_status(run) == before

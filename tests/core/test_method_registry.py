@@ -6,21 +6,32 @@ import pytest
 
 from emotui.core import methods
 from emotui.core.config import FIELDS, build_config
-from emotui.core.errors import ConfigError
+from emotui.core.errors import ConfigError, or_list
+from emotui.core.method_settings import flat_names
 from emotui.core.results import KEY_HYPERPARAMETERS
 from emotui.core.runstore import RUN_ID_RE, new_run_id
 
-NAMES = ("full", "lora", "prompt_tuning_text", "prompt_tuning_random", "ia3", "prefix_tuning",
-         "p_tuning")
+# Names, aliases and tags that runs, sweep files and study files already hold: they must keep
+# meaning the same method (more may be added; none renamed or removed).
+RECORDED = {"full": ("full", "full"), "lora": ("lora", "lora"),
+            "prompt_tuning_text": ("prompt-text", "ptext"),
+            "prompt_tuning_random": ("prompt-random", "prand"), "ia3": ("ia3", "ia3"),
+            "prefix_tuning": ("prefix", "prefix"), "p_tuning": ("p-tuning", "ptune")}
 
 
 def test_the_registry_in_picker_order():
-    assert methods.names() == NAMES
-    assert methods.aliases() == ("full", "lora", "prompt-text", "prompt-random", "ia3", "prefix",
-                                 "p-tuning")
-    assert [m.tag for m in methods.METHODS] == ["full", "lora", "ptext", "prand", "ia3", "prefix",
-                                                "ptune"]
-    assert methods.DEFAULT_CHOICE in NAMES
+    assert methods.names() == tuple(m.name for m in methods.METHODS)
+    assert methods.aliases() == tuple(m.alias for m in methods.METHODS)
+    assert methods.DEFAULT_CHOICE in methods.names()
+
+
+def test_recorded_names_keep_their_meaning():
+    for name, (alias, tag) in RECORDED.items():
+        spec = methods.get(name)
+        assert (spec.alias, spec.tag) == (alias, tag)
+        assert methods.resolve(alias) is spec and methods.from_tag(tag) is spec
+    # The picker's keys (f1, f2, ...) of the methods users know stay theirs: new ones go last.
+    assert methods.names()[:len(RECORDED)] == tuple(RECORDED)
 
 
 def test_names_aliases_and_tags_are_unique_and_fit_a_run_id():
@@ -30,12 +41,22 @@ def test_names_aliases_and_tags_are_unique_and_fit_a_run_id():
     for m in methods.METHODS:
         assert RUN_ID_RE.match(f"250101-000000-{m.tag}-abcd")
         assert "-" not in m.tag  # run ids are split on '-' to read the tag back
+        assert methods.resolve(m.alias) is methods.resolve(m.name) is m
 
 
 def test_one_method_has_no_peft():
     assert [m.name for m in methods.METHODS if m.peft_method is None] == ["full"]
-    assert methods.peft_choices() == (None, "lora", "prompt_tuning", "ia3", "prefix_tuning",
-                                      "p_tuning")
+    assert methods.peft_choices() == tuple(dict.fromkeys(m.peft_method for m in methods.METHODS))
+    assert methods.peft_choices()[0] is None
+    # The study's own values.
+    assert {"lora", "prompt_tuning"} <= set(methods.peft_choices())
+
+
+def test_each_method_is_selected_by_its_peft_method_alone_or_with_an_init_text():
+    for m in methods.METHODS:
+        sharing = [o for o in methods.METHODS if o.peft_method == m.peft_method]
+        if len(sharing) > 1:  # the two prompt tunings: the init text tells them apart
+            assert sorted(o.init_text for o in sharing) == [False, True]
 
 
 def test_every_field_a_method_names_is_a_config_field():
@@ -45,21 +66,20 @@ def test_every_field_a_method_names_is_a_config_field():
 
 
 def test_owned_fields():
+    # Spot checks that read as documentation...
     assert methods.owners("lora_r") == ("lora",)
     assert methods.owners("prompt_tuning_num_virtual_tokens") == ("prompt_tuning_text",
                                                                   "prompt_tuning_random")
     assert methods.owners("prompt_tuning_init_text") == ("prompt_tuning_text",)
     assert methods.owners("learning_rate") == ()
-    assert set(methods.owned_fields()) == {"lora_r", "lora_alpha", "lora_dropout",
-                                           "lora_target_modules", "lora_bias",
-                                           "prompt_tuning_num_virtual_tokens",
-                                           "prompt_tuning_init_text", "ia3_target_modules",
-                                           "ia3_feedforward_modules", "use_dora", "use_rslora",
-                                           "init_lora_weights", "prefix_num_virtual_tokens",
-                                           "prefix_projection", "prefix_encoder_hidden_size",
-                                           "p_tuning_num_virtual_tokens",
-                                           "p_tuning_encoder_reparameterization_type",
-                                           "p_tuning_encoder_hidden_size"}
+    # ... and the rule for every method: it owns its group's settings, less those it omits.
+    for m in methods.METHODS:
+        group = flat_names(m.settings) if m.settings else {}
+        assert m.owns == tuple(flat for name, flat in group.items() if name not in m.omits)
+        for field_name in m.owns:
+            assert m.name in methods.owners(field_name)
+            assert methods.applies(field_name, m.name)
+    assert set(methods.owned_fields()) == {f for m in methods.METHODS for f in m.owns}
 
 
 @pytest.mark.parametrize("text", ["prompt-text", "prompt_tuning_text", " Prompt-Text "])
@@ -71,8 +91,8 @@ def test_unknown_method_is_one_line_naming_the_choices():
     with pytest.raises(ConfigError) as err:
         methods.resolve("lorra", "method (from flags)")
     message = str(err.value)
-    assert message.startswith("method (from flags) must be one of: full, lora, prompt-text, "
-                              "prompt-random, ia3, prefix, p-tuning; got 'lorra'")
+    assert message.startswith(f"method (from flags) must be one of: "
+                              f"{', '.join(methods.aliases())}; got 'lorra'")
     assert message.endswith("did you mean 'lora'?") and "\n" not in message
     with pytest.raises(ConfigError, match="known: full, lora, .*did you mean 'lora'"):
         methods.get("loraa")
@@ -135,13 +155,13 @@ def test_run_id_tags_and_labels():
 
 
 def test_table_hyperparameters_come_from_the_registry():
+    shown = tuple(dict.fromkeys(s.field for m in methods.METHODS for s in m.shown))
     assert KEY_HYPERPARAMETERS == (
         "model_name_or_path", "learning_rate", "per_device_train_batch_size", "num_train_epochs",
-        "lora_r", "lora_alpha", "lora_target_modules", "use_dora", "use_rslora",
-        "prompt_tuning_num_virtual_tokens", "prompt_tuning_init_text", "ia3_target_modules",
-        "prefix_num_virtual_tokens", "prefix_projection", "p_tuning_num_virtual_tokens",
-        "p_tuning_encoder_reparameterization_type", "seed",
+        *shown, "seed",
     )
+    for m in methods.METHODS:  # a method's table hyperparameters are its own settings
+        assert all(s.field in m.owns for s in m.shown), m.name
     from emotui.tui.formatting import hyperparameters
 
     row = {"learning_rate": 1e-3, "per_device_train_batch_size": 64, "lora_r": 8,
@@ -163,5 +183,5 @@ def test_help_lists_every_method():
     assert len(text.splitlines()) == len(methods.METHODS)
     for m in methods.METHODS:
         assert m.alias in text and m.label in text and m.help in text
-    assert methods.PEFT_METHOD_HELP == ("lora, prompt_tuning, ia3, prefix_tuning or p_tuning; "
-                                        "unset means full fine-tuning.")
+    assert methods.PEFT_METHOD_HELP == (
+        f"{or_list([p for p in methods.peft_choices() if p])}; unset means full fine-tuning.")

@@ -5,7 +5,8 @@ backend to emotui.launch.registry adds it to every test here, and no test names 
 - a process backend (launch.process) starts the job entry point for the run's attempt, in a
   session of its own, writing into the run's logs; its cancel stops a live process;
 - the resources a backend takes plug into the CLI's flags, the config files' sections and the
-  sweep without naming it; a backend that takes none refuses their flags in one line.
+  sweep without naming it; a backend that takes none refuses their flags in one line;
+- the README's table of backends has its row.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import inspect
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -33,6 +35,8 @@ PROCESS = tuple(n for n in NAMES if issubclass(type(get_backend(n)), ProcessBack
 DETACHED_PROCESS = tuple(n for n in PROCESS if backend_spec(n).detached)
 TAKING_RESOURCES = backend_names(resources=True)
 TAKING_NONE = tuple(n for n in NAMES if n not in TAKING_RESOURCES)
+README = Path(__file__).resolve().parents[2] / "README.md"
+README_TABLE = "| backend | what runs where |"
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -169,3 +173,11 @@ def test_resources_flags_are_refused_for_a_backend_that_takes_none(name, runs_di
         assert f"{flag} applies to --backend {takers}, but this run is {name}; add " \
                f"--backend {takers} or drop them" in err
     assert RunStore(runs_dir).run_ids() == []  # nothing half-created
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_readme_table_of_backends_has_its_row(name):
+    text = README.read_text(encoding="utf-8")
+    table = text[text.index(README_TABLE):].split("\n\n")[0]
+    assert f"\n| `{name}`" in table, (
+        f"README.md's table of backends ('Where runs execute: backends') has no row for {name}")

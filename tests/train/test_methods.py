@@ -6,36 +6,26 @@ import json
 
 import pytest
 from safetensors.torch import load_file
-from toy_runs import new_run, run_events, toy_config
+from toy_runs import TOY_SETTINGS, new_run, run_events, toy_config, toy_settings
 
 from emotui.core import methods
 from emotui.core.events import read_all
+from emotui.core.method_settings import LORA_INITS
 from emotui.core.results import RESULT_KEYS
 from emotui.core.status import read_status
 from emotui.train import predict, train
 
-# Learning rates that learn the toy task in a few epochs for each method.
-METHODS = {
-    "full": {"method": "full", "learning_rate": 3e-3},
-    "lora": {"method": "lora", "learning_rate": 1e-2},
-    "prompt_tuning_text": {"method": "prompt-text", "learning_rate": 3e-2},
-    "prompt_tuning_random": {"method": "prompt-random", "learning_rate": 1e-2},
-    "ia3": {"method": "ia3", "learning_rate": 3e-2},
-    "prefix_tuning": {"method": "prefix", "learning_rate": 1e-2},
-    "p_tuning": {"method": "p-tuning", "learning_rate": 1e-2},
-}
+
+def test_every_registered_method_has_toy_settings():
+    assert set(TOY_SETTINGS) == set(methods.names())
 
 
-def test_every_registered_method_runs_end_to_end_here():
-    assert tuple(METHODS) == methods.names()
-
-
-@pytest.fixture(scope="module", params=list(METHODS))
+@pytest.fixture(scope="module", params=methods.METHODS, ids=lambda m: m.name)
 def finished_run(request, tiny_model_dir, toy_data_dir, tmp_path_factory):
-    config = toy_config(tiny_model_dir, toy_data_dir, **METHODS[request.param])
+    config = toy_config(tiny_model_dir, toy_data_dir, **toy_settings(request.param))
     paths = new_run(tmp_path_factory.mktemp("runs"), config)
     results = train(config, paths.root)
-    return request.param, config, paths, results
+    return request.param.name, config, paths, results
 
 
 def test_results_contract(finished_run):
@@ -138,14 +128,14 @@ def test_predict_reproduces_the_test_predictions(finished_run):
         assert o["probabilities"][r["prediction"]] == pytest.approx(r["confidence"], abs=1e-3)
 
 
-# LoRA's options on the tiny model: each trains, saves what it adds, and predicts from it.
+# LoRA's options on the tiny model, every initialisation the setting offers among them: each
+# trains, saves what it adds, and predicts from it what training predicted (PiSSA's and OLoRA's
+# residual base is rebuilt from the base model).
 LORA_OPTIONS = {
     "dora": ({"use_dora": True}, "lora_magnitude_vector"),
     "rslora": ({"use_rslora": True}, "lora_A"),
-    "gaussian": ({"init_lora_weights": "gaussian"}, "lora_A"),
-    "orthogonal": ({"init_lora_weights": "orthogonal"}, "lora_A"),
-    "mica": ({"init_lora_weights": "mica"}, "lora_B"),
-    "random": ({"init_lora_weights": False}, "lora_A"),
+    **{init: ({"init_lora_weights": init}, "lora_B" if init == "mica" else "lora_A")
+       for init in LORA_INITS if init != "true"},
 }
 
 
@@ -163,6 +153,8 @@ def test_lora_options(option, tiny_model_dir, toy_data_dir, runs_dir):
     rows = [json.loads(line) for line in paths.predictions.read_text().splitlines()]
     out = predict(paths.root, [r["text"] for r in rows[:12]])
     assert [o["label"] for o in out] == [r["prediction"] for r in rows[:12]]
+    for o, r in zip(out, rows):
+        assert o["probabilities"][r["prediction"]] == pytest.approx(r["confidence"], abs=1e-3)
 
 
 def test_prompt_encoders_save_their_own_weights(tiny_model_dir, toy_data_dir, runs_dir):

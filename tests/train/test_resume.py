@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from toy_runs import StopAtStep, new_run, run_events, toy_config
+from toy_runs import TOY_SETTINGS, StopAtStep, new_run, run_events, toy_config
 
+from emotui.core import methods
 from emotui.core.events import read_all
 from emotui.core.status import read_status
 from emotui.train import Preempted, train
@@ -16,14 +17,15 @@ def comparable(events):
     return [(e["split"], e["step"]) for e in events]
 
 
-# Each method with the options whose state a resume must restore.
+# Every registered method (its toy settings), and options whose state a resume must restore.
 RESUMED = {
-    "full": {},
-    "lora": {"lora_dropout": 0.1},  # drop-out on, so restoring the RNG state matters
+    **{m.name: {"method": m.alias, **TOY_SETTINGS.get(m.name, {})} for m in methods.METHODS},
+    "lora": {"method": "lora", "lora_dropout": 0.1},  # drop-out on: restoring the RNG matters
     "lora-dora": {"method": "lora", "use_dora": True},
-    "ia3": {},
-    "prefix": {"prefix_projection": True},  # the projection's weights are not in the adapter
-    "p-tuning": {"p_tuning_encoder_reparameterization_type": "LSTM"},
+    # The base under the adapter is rebuilt (W minus the initial adapter) before it loads.
+    "lora-pissa": {"method": "lora", "init_lora_weights": "pissa"},
+    "prefix_tuning": {"method": "prefix", "prefix_projection": True},  # not in the adapter
+    "p_tuning": {"method": "p-tuning", "p_tuning_encoder_reparameterization_type": "LSTM"},
 }
 
 
@@ -31,7 +33,7 @@ RESUMED = {
 def test_preempt_then_resume_matches_an_uninterrupted_run(method, tiny_model_dir, toy_data_dir,
                                                           runs_dir):
     # 3 epochs of 19 steps, logging every 5.
-    config = toy_config(tiny_model_dir, toy_data_dir, **{"method": method, "num_train_epochs": 3,
+    config = toy_config(tiny_model_dir, toy_data_dir, **{"num_train_epochs": 3,
                                                          "learning_rate": 3e-3, **RESUMED[method]})
 
     reference = new_run(runs_dir, config)
