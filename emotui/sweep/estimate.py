@@ -15,6 +15,7 @@ from types import SimpleNamespace
 from typing import Any, Iterable, Mapping
 
 from emotui.core.errors import EmotuiError
+from emotui.core.progress import makespan
 from emotui.core.results import load_config_dict
 from emotui.core.runstore import RunStore, read_json
 from emotui.core.status import read_status
@@ -167,16 +168,6 @@ def trial_samples(config: Mapping[str, Any], examples: int) -> int:
             (config.get("gradient_accumulation_steps") or 1)
         return int(max_steps * per_step)
     return int(round(examples * float(config.get("num_train_epochs") or 0)))
-
-
-def makespan(durations: list[float], slots: int) -> float:
-    """Wall time of running the durations in order, ``slots`` at a time (each starts as soon as
-    a slot frees up, as the sweep controller does)."""
-    free = [0.0] * max(1, slots)
-    for duration in durations:
-        i = min(range(len(free)), key=free.__getitem__)
-        free[i] += duration
-    return max(free) if durations else 0.0
 
 
 def estimate_trials(trials: list[dict[str, Any]], store: RunStore,

@@ -20,6 +20,7 @@ from emotui.train.hub import go_offline_if_unreachable
 from emotui.core.events import truncate_after_step
 from emotui.core import checkpoints
 from emotui.core.claim import claim_run
+from emotui.core.progress import WorkPlan
 from emotui.core.runstore import RunPaths
 from emotui.core.lifecycle import (
     failure_reason,
@@ -177,7 +178,11 @@ def run_default(config: RunConfig, paths: RunPaths, *, resume: bool,
             log.info("resumed at step %d (epoch %d, batch %d)", loop.state.global_step,
                      loop.state.epoch, loop.state.batch_in_epoch)
         reporter.open()
-        reporter.follow(lambda: loop_position(loop), loop.total_steps)
+        reporter.follow(lambda: loop_position(loop), loop.total_steps, plan=WorkPlan.for_run(
+            config, total_steps=loop.total_steps, steps_per_epoch=loop.steps_per_epoch,
+            validation=len(encoded["validation"]) if "validation" in encoded else 0,
+            test=len(encoded["test"]) if "test" in encoded else 0,
+            final_eval=config.eval_strategy != "no"))
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats()
         write_status(paths, total_steps=loop.total_steps, trainable_params=built.trainable_params,
@@ -229,4 +234,5 @@ def loop_position(loop) -> Position:
     """The default loop's position, read from the ticker's thread (plain attributes only)."""
     state = loop.state
     epoch = state.epoch + state.batch_in_epoch / max(loop.batches_per_epoch, 1)
-    return Position(state.global_step, epoch, state.samples_trained)
+    return Position(state.global_step, epoch, state.samples_trained, loop.pass_progress,
+                    loop.step_clock)

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from emotui.core.config import RunConfig
 from emotui.core.errors import ConfigError
 from emotui.core.general_settings import greater_is_better, logging_interval, plan_steps
+from emotui.core.progress import PassProgress
 from emotui.train.batches import Encoded, collate, train_batches
 from emotui.train.checkpoint import Checkpointer, load_trainer_state, rng_state, set_rng_state
 from emotui.train.compiling import (
@@ -169,6 +170,9 @@ class TrainingLoop:
         self._loss_sum = torch.zeros((), device=self.device)
         self._grad_norm: torch.Tensor | None = None
         self.train_step: Callable[[dict[str, torch.Tensor]], torch.Tensor] = self.forward_backward
+        # Read by the job's ticker, for the ETA: the evaluation under way, when a step ended.
+        self.pass_progress: PassProgress | None = None
+        self.step_clock: float | None = None
 
     # -- setup ----------------------------------------------------------------------------------
 
@@ -282,6 +286,7 @@ class TrainingLoop:
                     continue
                 micro_in_step = 0
                 lr = self.optimizer_step()
+                self.step_clock = time.monotonic()  # before the step count a reader pairs it with
                 st.global_step += 1
                 st.window_steps += 1
                 if st.global_step % self.logging_steps == 0:
@@ -346,13 +351,20 @@ class TrainingLoop:
     # -- evaluation -----------------------------------------------------------------------------
 
     @torch.no_grad()
-    def predict_split(self, enc: Encoded) -> tuple[float, np.ndarray, np.ndarray]:
+    def predict_split(self, enc: Encoded,
+                      split: str = "validation") -> tuple[float, np.ndarray, np.ndarray]:
         """(mean loss, predictions, probabilities) in the split's original order."""
         was_training = self.model.training
         self.model.eval()
         start = time.perf_counter()
         logits_all = torch.empty((len(enc), len(self.label_names)), device=self.device)
-        for index in enc.eval_batches(self.config.per_device_eval_batch_size):
+        batches = enc.eval_batches(self.config.per_device_eval_batch_size)
+        # Each batch's share of the pass in padded tokens, not examples: the longest go first.
+        work = np.array([len(i) * int(enc.lengths[i].max()) for i in batches], dtype=float)
+        shares, done, share_done = work / max(work.sum(), 1.0), 0, 0.0
+        for index, share in zip(batches, shares):
+            self.pass_progress = PassProgress(split, done, len(enc), share_done, float(share),
+                                              time.monotonic())
             batch = self._batch(enc, index)
             tokens = int(enc.lengths[index].sum())
             self.state.eval_tokens += tokens
@@ -363,6 +375,8 @@ class TrainingLoop:
                 logits = self.forward_model(input_ids=batch["input_ids"],
                                             attention_mask=batch["attention_mask"]).logits
             logits_all[torch.from_numpy(index).to(self.device)] = logits.float()
+            done, share_done = done + len(index), min(1.0, share_done + float(share))
+        self.pass_progress = PassProgress(split, len(enc), len(enc), 1.0, 0.0, time.monotonic())
         labels = torch.from_numpy(enc.labels).to(self.device)
         loss = float(F.cross_entropy(logits_all, labels).item())
         probs = torch.softmax(logits_all, dim=-1).cpu().numpy()
@@ -375,8 +389,9 @@ class TrainingLoop:
 
     def evaluate(self, split: str) -> dict[str, Any]:
         enc = self.data[split]
+        self.pass_progress = PassProgress(split, 0, len(enc), 0.0)  # not the last pass's count
         with self._phase("predicting" if split == "test" else "evaluating"):
-            loss, preds, probs = self.predict_split(enc)
+            loss, preds, probs = self.predict_split(enc, split)
         metrics = classification_metrics(enc.labels, preds, self.label_names)
         metrics["loss"] = loss
         metrics["predictions"] = preds

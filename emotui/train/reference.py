@@ -28,6 +28,7 @@ from emotui.core.errors import ConfigError
 from emotui.core.checkpoints import start_over
 from emotui.core.events import truncate_after_step
 from emotui.core.general_settings import greater_is_better, logging_interval, plan_steps
+from emotui.core.progress import PassProgress, WorkPlan
 from emotui.core.runstore import RunPaths
 from emotui.train import runlog
 from emotui.train.errors import Preempted
@@ -110,9 +111,11 @@ def hf_dataset(tokenizer, texts, labels, max_length: int):
 
 def make_callback(reporter, config: RunConfig, checkpointer, paths: RunPaths,
                   stop_event: threading.Event | None, steps_per_epoch: int,
-                  mean_text_tokens: float | None = None):
+                  mean_text_tokens: float | None = None, sizes: dict[str, int] | None = None):
     """``mean_text_tokens``: the training texts' mean length in tokens; every text is padded to
-    max_seq_length, so a logging step's tokens/s and padding share follow from it."""
+    max_seq_length, so a logging step's tokens/s and padding share follow from it. ``sizes``:
+    examples per split, for the ETA of evaluation and test passes."""
+    sizes = sizes or {}
     from transformers import TrainerCallback
 
     class EmotuiCallback(TrainerCallback):
@@ -126,22 +129,43 @@ def make_callback(reporter, config: RunConfig, checkpointer, paths: RunPaths,
             self.best: dict[str, Any] | None = None
             self.eval_samples_per_second: float | None = None
             self.trainer_state = None  # the Trainer's TrainerState, once training began
+            self.pass_progress: PassProgress | None = None  # the evaluation under way
+            self.step_clock: float | None = None  # when the last step ended
 
         def on_train_begin(self, args, state, control, **kw):
             self.window_start, self.window_step = time.perf_counter(), state.global_step
             self.trainer_state = state
             per_step = args.train_batch_size * args.gradient_accumulation_steps
-            reporter.follow(lambda: self.position(per_step), state.max_steps)
+            plan = WorkPlan.for_run(
+                config, total_steps=state.max_steps, steps_per_epoch=steps_per_epoch,
+                validation=sizes.get("validation", 0), test=sizes.get("test", 0),
+                final_eval=config.eval_strategy == "no")  # run_reference's evaluate()
+            reporter.follow(lambda: self.position(per_step), state.max_steps, plan)
             reporter.begin(state.global_step)
 
         def position(self, samples_per_step: int) -> Position:
             state = self.trainer_state  # read from the ticker's thread: plain attributes only
             return Position(state.global_step, float(state.epoch or 0.0),
-                            state.global_step * samples_per_step)
+                            state.global_step * samples_per_step, self.pass_progress,
+                            self.step_clock)
+
+        def begin_evaluation(self) -> None:
+            if reporter.ticker.phase == "training":
+                self.pass_progress = None  # the last pass's count stays until the next begins
+                reporter.ticker.set_phase("evaluating")
 
         def on_prediction_step(self, args, state, control, **kw):
-            if reporter.ticker.phase == "training":  # an evaluation inside training began
-                reporter.ticker.set_phase("evaluating")
+            self.begin_evaluation()  # evaluate() outside the schedule begins here
+            # Every text is padded alike: examples measure the pass's work.
+            split = "test" if reporter.ticker.phase == "predicting" else "validation"
+            last = self.pass_progress if self.pass_progress and \
+                self.pass_progress.split == split else None
+            total = sizes.get(split) or 0
+            done = min(total, (last.done if last else 0) + args.eval_batch_size)
+            if total:
+                self.pass_progress = PassProgress(split, done, total, done / total,
+                                                  min(1.0, args.eval_batch_size / total),
+                                                  time.monotonic())
 
         def on_log(self, args, state, control, logs=None, **kw):
             logs = logs or {}
@@ -197,16 +221,21 @@ def make_callback(reporter, config: RunConfig, checkpointer, paths: RunPaths,
 
         def on_step_end(self, args, state, control, **kw):
             self.trainer_state = state
+            self.step_clock = time.monotonic()
             if stop_event is not None and stop_event.is_set() and self.preempted_at is None:
                 self.preempted_at = state.global_step
                 control.should_save = True
                 control.should_training_stop = True
+            if control.should_evaluate:  # the Trainer's flow decided it (DefaultFlowCallback)
+                self.begin_evaluation()
 
         def on_epoch_end(self, args, state, control, **kw):
             if self.preempted_at is not None:
                 # Stopping for preemption is not the end of an epoch: no evaluation, no 2nd save.
                 control.should_evaluate = False
                 control.should_save = False
+            if control.should_evaluate:
+                self.begin_evaluation()
 
     return EmotuiCallback()
 
@@ -299,7 +328,7 @@ def run_reference(config: RunConfig, paths: RunPaths, *, resume: bool,
     mean_text_tokens = float(np.mean([sum(m) for m in splits["train"]["attention_mask"]])) \
         if train_rows else None
     callback = make_callback(reporter, config, checkpointer, paths, stop_event, steps_per_epoch,
-                             mean_text_tokens)
+                             mean_text_tokens, {name: len(split) for name, split in splits.items()})
     ok, results = False, {}
     try:
         trainer = Trainer(

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
+import sys
 import threading
 import warnings
 from typing import Any, Callable, ContextManager
@@ -19,6 +21,7 @@ from emotui.core.config import RunConfig
 from emotui.core.events import MetricsWriter
 from emotui.core.results import empty_results
 from emotui.core.errors import EmotuiError
+from emotui.core.progress import WorkPlan
 from emotui.core.runstore import RunPaths, atomic_write_json, atomic_write_text
 from emotui.core.schema import RESULTS_SCHEMA, SCHEMA_KEY
 from emotui.core.status import check_fence, held_attempt, read_status, write_status
@@ -82,9 +85,10 @@ class RunReporter:
             if self.writer is not None:
                 self.writer.write("system", step, **sample)
 
-    def follow(self, source: Callable[[], Position], total_steps: int) -> None:
-        """Where the position comes from (see PositionTicker.follow)."""
-        self.ticker.follow(source, total_steps)
+    def follow(self, source: Callable[[], Position], total_steps: int,
+               plan: WorkPlan | None = None) -> None:
+        """Where the position comes from, and all the run does (see PositionTicker.follow)."""
+        self.ticker.follow(source, total_steps, plan)
 
     def begin(self, step: int) -> None:
         """Training (re)starts at ``step`` now: the ETA counts from here."""
@@ -106,8 +110,11 @@ class RunReporter:
 
 
 def configure_library_logging() -> None:
-    """transformers/datasets progress bars and load reports are noise in a run's logs."""
-    import datasets
+    """transformers/datasets progress bars and load reports are noise in a run's logs.
+
+    datasets is not imported for it: a run on local files never needs it (it costs seconds of
+    start-up, pandas and pyarrow with it). Whoever imports it later (a Hub dataset, the
+    reference recipe) finds it quiet through the variables it reads on import."""
     import transformers
 
     transformers.logging.set_verbosity_error()
@@ -115,8 +122,13 @@ def configure_library_logging() -> None:
     warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*",
                             category=FutureWarning)
     transformers.logging.disable_progress_bar()
-    datasets.disable_progress_bars()
-    datasets.logging.set_verbosity_error()
+    datasets = sys.modules.get("datasets")
+    if datasets is None:
+        os.environ["DATASETS_VERBOSITY"] = "error"
+        os.environ["HF_DATASETS_DISABLE_PROGRESS_BARS"] = "1"
+    else:
+        datasets.disable_progress_bars()
+        datasets.logging.set_verbosity_error()
 
 
 def open_reporter(config: RunConfig, paths: RunPaths, ticker: PositionTicker) -> RunReporter:

@@ -9,8 +9,10 @@ metrics.jsonl as a "system" event and its GPU fields to status.json.
 Fields written (core.progress turns them into a live elapsed time and a counting-down ETA):
 ``phase`` ("starting", "training", "evaluating", "predicting", "saving"; None once stopped),
 ``step``, ``total_steps``, ``epoch`` (fractional), ``progress`` (0..1), ``samples_per_second``
-(recent window), ``elapsed_s`` (this attempt), ``eta_s`` and ``position_time`` (when measured),
-``gpu_util``, ``gpu_mem_used_bytes``, ``gpu_mem_total_bytes`` (only on a GPU).
+(recent window), ``elapsed_s`` (this attempt), ``eta_s`` (core.progress.EtaModel: every phase
+still to come) with ``eta_pace`` (how fast readers count it down), ``position_time`` (when
+measured), ``pass_done`` and ``pass_total`` (examples of the evaluation or test pass under way,
+else None), ``gpu_util``, ``gpu_mem_used_bytes``, ``gpu_mem_total_bytes`` (only on a GPU).
 
 The ticker stops (its thread joined) before the run's end is recorded: the last position is
 written before the final state, never after it. Nothing a sample raises ends the thread (it would
@@ -28,6 +30,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
+from emotui.core.progress import EVAL_PHASES, EtaModel, PassProgress, WorkPlan
 from emotui.core.runstore import RunPaths
 from emotui.core.status import RunFolderGone, now, write_status
 from emotui.train.telemetry import GPU_KEYS, SystemSampler
@@ -42,11 +45,15 @@ PHASES = ("starting", "training", "evaluating", "predicting", "saving")
 
 @dataclass(frozen=True)
 class Position:
-    """Where training stands: optimizer steps, fractional epochs, training samples seen."""
+    """Where training stands: optimizer steps, fractional epochs, training samples seen; for
+    the ETA, when the last step ended (``step_clock``, time.monotonic) and the evaluation pass
+    the loop last reported (used while the phase is that pass's)."""
 
     step: int
     epoch: float
     samples: int
+    evaluation: PassProgress | None = None
+    step_clock: float | None = None
 
 
 class PositionTicker:
@@ -66,7 +73,7 @@ class PositionTicker:
         self._phase: str | None = "starting"
         self._source: Callable[[], Position] | None = None
         self.total_steps: int | None = None
-        self._session: tuple[float, int] | None = None  # (monotonic, step) training (re)started
+        self._eta: EtaModel | None = None
         self._window: deque[tuple[float, int]] = deque()
         self._rate: float | None = None
         self._last_position: Position | None = None
@@ -79,16 +86,19 @@ class PositionTicker:
 
     # -- wiring ---------------------------------------------------------------------------------
 
-    def follow(self, source: Callable[[], Position], total_steps: int) -> None:
+    def follow(self, source: Callable[[], Position], total_steps: int,
+               plan: WorkPlan | None = None) -> None:
         """Read the position from ``source`` (called from the ticker's thread: it must only
-        read plain attributes) for a run of ``total_steps`` optimizer steps."""
+        read plain attributes) for a run of ``total_steps`` optimizer steps; ``plan``: all the
+        run does (evaluations, the test pass) for the ETA, else training alone."""
         with self._lock:
             self._source, self.total_steps = source, int(total_steps)
+            self._eta = EtaModel(plan or WorkPlan(total_steps=int(total_steps)))
 
     def begin(self, step: int) -> None:
-        """Training (re)starts at ``step`` now: the ETA's rate counts from here."""
+        """Training (re)starts at ``step`` now: the ETA's rate counts from here (the phase
+        change is the ETA model's cue)."""
         with self._lock:
-            self._session = (time.monotonic(), int(step))
             self._window.clear()
         self.set_phase("training")
 
@@ -147,7 +157,8 @@ class PositionTicker:
                                   "position_time": now()}
         position = self._read_source()
         if position is None:  # starting: a previous attempt's estimate no longer holds
-            fields.update(eta_s=None, samples_per_second=None)
+            fields.update(eta_s=None, eta_pace=None, samples_per_second=None, pass_done=None,
+                          pass_total=None)
         else:
             total = self.total_steps or 0
             if self._phase == "training":
@@ -157,9 +168,18 @@ class PositionTicker:
                 if len(self._window) >= 2 and self._window[-1][0] > self._window[0][0]:
                     (t0, s0), (t1, s1) = self._window[0], self._window[-1]
                     self._rate = round((s1 - s0) / (t1 - t0), 2)
+            evaluation = position.evaluation
+            if evaluation is not None and evaluation.split != EVAL_PHASES.get(self._phase or ""):
+                evaluation = None  # the last pass's count, not this phase's
+            eta = self._eta.update(clock, self._phase, position.step, evaluation,
+                                   position.step_clock) if self._eta is not None else None
             fields.update(step=position.step, total_steps=total, epoch=round(position.epoch, 4),
                           progress=round(min(1.0, position.step / total), 4) if total else None,
-                          samples_per_second=self._rate, eta_s=self._eta(clock, position.step))
+                          samples_per_second=self._rate,
+                          eta_s=None if eta is None else round(eta, 1),
+                          eta_pace=round(self._eta.pace, 3) if eta is not None else None,
+                          pass_done=evaluation.done if evaluation else None,
+                          pass_total=evaluation.total if evaluation else None)
         fields.update(self._gpu)
         fields.update(self._extra)
         return fields
@@ -173,15 +193,6 @@ class PositionTicker:
             # Read while the loop swaps its state (a resume): the next tick reads the new one.
             log.debug("position not readable this tick: %s", exc)
         return self._last_position
-
-    def _eta(self, clock: float, step: int) -> float | None:
-        if self._session is None or not self.total_steps:
-            return None
-        started, first = self._session
-        done = step - first
-        if done <= 0:
-            return None
-        return round((clock - started) / done * max(0, self.total_steps - step), 1)
 
     def refresh(self) -> None:
         """Write the position to status.json now."""

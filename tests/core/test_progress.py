@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from emotui.core.progress import format_duration, live_elapsed, live_eta
+from emotui.core.progress import ETA_FLOOR_S, format_duration, live_elapsed, live_eta
 
 MEASURED = 1_000.0
 
@@ -17,7 +17,8 @@ def test_a_running_runs_eta_counts_down_and_elapsed_counts_up():
     status = running(eta_s=100.0, elapsed_s=50.0)
     assert live_eta(status, MEASURED) == 100.0
     assert live_eta(status, MEASURED + 30) == 70.0
-    assert live_eta(status, MEASURED + 500) == 0.0  # never below zero
+    # Never below zero, nor 0 while the job says work remains: it waits at the floor.
+    assert live_eta(status, MEASURED + 500) == ETA_FLOOR_S
     assert live_elapsed(status, MEASURED) == 50.0
     assert live_elapsed(status, MEASURED + 30) == 80.0
 

@@ -11,6 +11,7 @@ from toy_runs import new_run, toy_config
 
 from emotui.core.events import read_all
 from emotui.core.general_settings import logging_interval
+from emotui.core.progress import ETA_FLOOR_S
 from emotui.core.status import read_status
 from emotui.train import ticker as ticker_module
 from emotui.train import train
@@ -99,6 +100,40 @@ def test_phases_follow_the_run(status_writes, tiny_model_dir, toy_data_dir, runs
     first_eval = changes.index("evaluating")
     assert changes[first_eval - 1] == "training" and "training" in changes[first_eval + 1:]
     assert changes[-2] == "predicting"
+
+
+@pytest.mark.parametrize("recipe", ["default", "reference"])
+def test_evaluation_and_test_passes_count_their_examples_under_an_eta(
+        recipe, status_writes, monkeypatch, tiny_model_dir, toy_data_dir, runs_dir):
+    """The issue's 0s through evaluation and test prediction: each pass writes its count and an
+    ETA that covers it (core.progress.EtaModel), never 0 while the job works."""
+    from transformers import Trainer
+
+    def slowed(original):
+        def slow(self, *args, **kwargs):
+            if not self.model.training:
+                time.sleep(0.02)  # a pass long enough for the ticker to see it move
+            return original(self, *args, **kwargs)
+        return slow
+
+    monkeypatch.setattr(TrainingLoop, "_batch", slowed(TrainingLoop._batch))
+    monkeypatch.setattr(Trainer, "prediction_step", slowed(Trainer.prediction_step))
+    monkeypatch.setattr(ticker_module, "TICK_S", 0.05)
+    config = toy_config(tiny_model_dir, toy_data_dir, num_train_epochs=2,
+                        per_device_eval_batch_size=4, recipe=recipe)
+    paths = new_run(runs_dir, config)
+    train(config, paths.root)
+    passes = [w for w in status_writes if w.get("phase") in ("evaluating", "predicting")]
+    assert passes and all(w["eta_s"] is not None and w["eta_s"] >= ETA_FLOOR_S for w in passes)
+    counted = {w["phase"]: [] for w in passes if w.get("pass_total")}
+    for write in passes:
+        if write.get("pass_total"):
+            counted[write["phase"]].append((write["pass_done"], write["pass_total"]))
+    assert set(counted) == {"evaluating", "predicting"}
+    for phase, counts in counted.items():
+        assert all(total == 60 and 0 <= done <= total for done, total in counts), phase
+        assert len({done for done, _ in counts}) >= 2, (phase, counts)  # it moved
+    assert read_status(paths)["eta_s"] == 0
 
 
 def test_default_logging_makes_a_dense_loss_curve(tiny_model_dir, toy_data_dir, runs_dir):
