@@ -132,19 +132,10 @@ def _study_id(name: str | None, spec: Any) -> str:
 
 
 def _preflight(spec: Any) -> None:
-    """Each method's first trial against the model folder and data files (train.preflight):
-    one line, nothing stored."""
-    from emotui.sweep.spec import representative_values
-    from emotui.train.preflight import check_before_run
+    """The model folder and data files, checked before the study exists (study.plan)."""
+    from emotui.study.plan import check_inputs
 
-    seen = set()
-    for search in spec.methods.values():
-        config, _ = search.spec.trial_config(representative_values(search.spec))
-        key = (config.model_name_or_path, config.data_dir, config.train_file,
-               config.validation_file, config.test_file, config.max_seq_length)
-        if key not in seen:
-            seen.add(key)
-            check_before_run(config)
+    check_inputs(spec)
 
 
 def _check_launcher(args: argparse.Namespace, backend: str, parallel: int,

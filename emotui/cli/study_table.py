@@ -104,6 +104,8 @@ def status_lines(summary: dict[str, Any]) -> list[str]:
     lines = [f"study {summary['study_id']}  phase {summary['phase']}  "
              f"metric {metric['name']} ({metric['goal']}, validation)  controller: "
              f"{ctl.get('state') or '-'}{' (alive)' if ctl.get('alive') else ''}"]
+    if ctl.get("reason"):  # study.log's last error: why `study resume` is needed
+        lines.append(f"failed: {ctl['reason']}")
     lines.append("phases: " + "  ".join(
         f"{p['phase']} {p['state']}" + (f" {p['finished']}/{p['planned']}" if "planned" in p
                                          and p["state"] != "skipped" else "")
@@ -153,14 +155,19 @@ def method_columns(metric: str) -> list[Column]:
                f"{m['confirm']['planned']}", machine=lambda m: m["confirm"]["finished"],
                numeric=True),
         Column("test_accuracy", "test acc", lambda m: _stat((m["test"] or {}).get(
-            "test_accuracy")), machine=lambda m: ((m["test"] or {}).get("test_accuracy")
-                                                  or {}).get("mean"), numeric=True),
+            "test_accuracy")), machine=lambda m: _test_stat(m, "mean"), numeric=True),
         Column("test_accuracy_std", "std", lambda m: "",
-               machine=lambda m: ((m["test"] or {}).get("test_accuracy") or {}).get("std"),
-               terminal=False),
+               machine=lambda m: _test_stat(m, "std"), terminal=False),
         Column("export", "export", lambda m: _short_export(m),
                machine=lambda m: (m.get("export") or {}).get("path"), drop=4, free_text=True),
     ]
+
+
+def _test_stat(m: dict[str, Any], key: str) -> float | None:
+    """The test accuracy's mean or std, rounded far below what was measured: a study recorded
+    before study.outcome rounded them says 0.763, not the float sum's 0.7629999999999999."""
+    value = ((m["test"] or {}).get("test_accuracy") or {}).get(key)
+    return round(value, 10) if isinstance(value, float) else value
 
 
 def _short_export(m: dict[str, Any]) -> str:

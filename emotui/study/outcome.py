@@ -26,8 +26,11 @@ STAT_KEYS = ("test_accuracy", "test_macro_f1", "eval_accuracy", "eval_macro_f1",
 
 
 def _stat(values: list[float]) -> dict[str, Any]:
-    return {"mean": statistics.fmean(values) if values else None,
-            "std": statistics.stdev(values) if len(values) >= 2 else None, "n": len(values)}
+    # Rounded far below what was measured (accuracies are counts over thousands of texts), so
+    # status.json, --json and TSV say 0.763, not the float sum's 0.7629999999999999.
+    return {"mean": round(statistics.fmean(values), 10) if values else None,
+            "std": round(statistics.stdev(values), 10) if len(values) >= 2 else None,
+            "n": len(values)}
 
 
 def run_result(store: RunStore, run_id: str) -> dict[str, Any]:

@@ -89,3 +89,19 @@ def estimate_study(spec: StudySpec, store: RunStore, max_parallel: int) -> Study
     plan.confirm = estimate_trials(confirm_trials, store, max_parallel) if confirm_trials \
         else None
     return plan
+
+
+def check_inputs(spec: StudySpec) -> None:
+    """Each method's first trial against the model folder and data files (train.preflight):
+    one line, nothing stored; what `emotui study` and the TUI's launch refuse before a study
+    exists."""
+    from emotui.train.preflight import check_before_run
+
+    seen = set()
+    for search in spec.methods.values():
+        config, _ = search.spec.trial_config(representative_values(search.spec))
+        key = (config.model_name_or_path, config.data_dir, config.train_file,
+               config.validation_file, config.test_file, config.max_seq_length)
+        if key not in seen:
+            seen.add(key)
+            check_before_run(config)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
+from emotui.core.progress import makespan
 from emotui.core.runstore import RunStore, read_json
 from emotui.core.status import read_status
 from emotui.study import budget as money
@@ -46,7 +47,10 @@ def _durations(store: RunStore, rows: list[dict[str, Any]]) -> list[float]:
     return out
 
 
-def summarize_study(paths: StudyPaths, store: RunStore) -> dict[str, Any]:
+def summarize_study(paths: StudyPaths, store: RunStore, *,
+                    trials: bool = False) -> dict[str, Any]:
+    """The study's status; ``trials``: each method's search and confirm also list their trial
+    rows (``rows``: sweep.summary.trial_row, valued by the study's metric), for the TUI."""
     spec = load_spec(paths)
     state = read_state(paths)
     sweeps = SweepStore(store.root)
@@ -78,6 +82,7 @@ def summarize_study(paths: StudyPaths, store: RunStore) -> dict[str, Any]:
                 "planned": search.planned, "best": best_so_far(rows, spec.metric),
                 "device_s": device_s, "wall_s": record["search"].get("wall_s") or 0.0,
                 "durations": _durations(store, rows),
+                **({"rows": rows} if trials else {}),
             },
             "winner": record.get("winner"),
             "select": record.get("select"),
@@ -86,6 +91,7 @@ def summarize_study(paths: StudyPaths, store: RunStore) -> dict[str, Any]:
                 "runs": len(confirm_rows), "finished": _finished(confirm_rows),
                 "planned": len(spec.confirm_seeds),
                 "durations": _durations(store, confirm_rows),
+                **({"rows": confirm_rows} if trials else {}),
             },
             "test": {key: test.get(key) for key in ("test_accuracy", "test_macro_f1",
                                                     "eval_accuracy", "completed", "failed",
@@ -117,7 +123,9 @@ def summarize_study(paths: StudyPaths, store: RunStore) -> dict[str, Any]:
         "controller": {"state": controller.get("state"), "alive": alive,
                        "backend": controller.get("backend"), "host": controller.get("host"),
                        "pid": controller.get("pid"), "updated": controller.get("updated"),
-                       "max_parallel": controller.get("max_parallel")},
+                       "max_parallel": controller.get("max_parallel"),
+                       "reason": failure_reason(paths) if controller.get("state") == "failed"
+                       and not alive else None},
     }
     summary["eta_s"] = eta_seconds(summary, spec, store)
     for phase in summary["phases"]:
@@ -128,16 +136,37 @@ def summarize_study(paths: StudyPaths, store: RunStore) -> dict[str, Any]:
     return summary
 
 
+def failure_reason(paths: StudyPaths) -> str | None:
+    """Why the study's last controller failed: the error it logged last (the controller
+    writes it only to study.log, whose tail is read; a long log is never read whole)."""
+    try:
+        with open(paths.log, "rb") as handle:
+            handle.seek(0, 2)
+            handle.seek(max(0, handle.tell() - 16384))
+            tail = handle.read().decode("utf-8", errors="replace")
+    except OSError:
+        return None
+    marker, started = " study failed: ", f" study {paths.study_id}: running on "
+    for line in reversed(tail.splitlines()):
+        if marker in line:
+            return line.split(marker, 1)[1].strip() or None
+        if started in line:  # the last controller logged no error: an older one's is no answer
+            return None
+    return None
+
+
 def eta_seconds(summary: dict[str, Any], spec: StudySpec, store: RunStore) -> float | None:
     """Roughly how long the runs still to come take: per method, the runs left in search
     (within what the budget leaves) and confirm, each as long as the method's finished runs
     of that phase took (or the study's, or sweep.estimate's measured rate), max_parallel at
-    a time. None when the study is done or nothing is known to base it on."""
+    a time (core.progress.makespan, as a sweep's ETA). None when the study is done or nothing
+    is known to base it on."""
     if summary["phase"] == "done":
         return None
     all_search = [d for m in summary["methods"] for d in m["search"]["durations"]]
     all_confirm = [d for m in summary["methods"] for d in m["confirm"]["durations"]]
-    search_s = confirm_s = 0.0
+    search: list[float] = []
+    confirm: list[float] = []
     unknown = False
     for m in summary["methods"]:
         if m["search"]["state"] not in ("finished", "stopped"):
@@ -145,23 +174,24 @@ def eta_seconds(summary: dict[str, Any], spec: StudySpec, store: RunStore) -> fl
             typical = _median(m["search"]["durations"]) or _median(all_search) or \
                 _estimated(spec, spec.methods[m["method"]].spec, store)
             unknown |= typical is None and left > 0
-            search_s += left * (typical or 0.0)
+            search += [typical or 0.0] * left
         if spec.confirm_seeds and m["confirm"]["state"] not in ("finished", "skipped") and \
                 not (m["select"] and m["winner"] is None):
             left = max(0, len(spec.confirm_seeds) - m["confirm"]["finished"])
             typical = _median(m["confirm"]["durations"]) or _median(all_confirm) or \
                 _estimated_confirm(spec, m["method"], store)
             unknown |= typical is None and left > 0
-            confirm_s += left * (typical or 0.0)
+            confirm += [typical or 0.0] * left
     budget = summary["budget"]
-    if budget["device_hours"] is not None:
-        search_s = min(search_s, max(0.0, budget["device_hours"] * 3600
-                                     - budget["spent_device_s"]))
     parallel = max(1, int(summary["controller"].get("max_parallel") or 1))
-    search_s /= parallel
+    search_s = makespan(search, parallel)
+    if budget["device_hours"] is not None and sum(search) > 0:
+        # The budget stops search once it has spent what is left of it.
+        left_s = max(0.0, budget["device_hours"] * 3600 - budget["spent_device_s"])
+        search_s *= min(1.0, left_s / sum(search))
     if budget["wall_s"] is not None:
         search_s = min(search_s, max(0.0, budget["wall_s"] - budget["spent_wall_s"]))
-    total = search_s + confirm_s / parallel
+    total = search_s + makespan(confirm, parallel)
     if unknown and total == 0:
         return None
     return total
@@ -190,40 +220,54 @@ def _estimated_confirm(spec: StudySpec, method: str, store: RunStore) -> float |
     return _estimated(spec, confirm, store)
 
 
+def unreadable_reason(paths: StudyPaths, exc: BaseException) -> str:
+    """One line for a study whose study.json or spec.json holds something emotui never
+    writes (a missing key, a value of another type)."""
+    return (f"study {paths.study_id}: study.json or spec.json is not as emotui writes it "
+            f"({type(exc).__name__}: {exc})")
+
+
 def list_studies(store: RunStore) -> list[dict[str, Any]]:
-    """One row per study in the store, oldest first; a study that cannot be read says why."""
+    """One row per study in the store, oldest first; a study that cannot be read says why
+    (its row's phase is "unreadable"), and never hides the others."""
     from emotui.core.errors import EmotuiError
     from emotui.study.store import StudyStore
 
     rows = []
     for paths in StudyStore(store.root):
         try:
-            state = read_state(paths)
-            spec = load_spec(paths)
+            rows.append(_ls_row(paths, store))
         except EmotuiError as exc:
             rows.append({"study_id": paths.study_id, "phase": "unreadable", "reason": str(exc)})
-            continue
-        sweeps = SweepStore(store.root)
-        search_done = confirm_done = 0
-        for method in spec.methods:
-            record = state["methods"][method]
-            for part in ("search", "confirm"):
-                sweep_paths = sweeps.paths(record[part]["sweep_id"])
-                count = sum(1 for r in read_trials(sweep_paths) if r.get("state"))
-                if part == "search":
-                    search_done += count
-                else:
-                    confirm_done += count
-        controller = read_json(paths.controller) or {}
-        rows.append({
-            "study_id": paths.study_id, "phase": state.get("phase"),
-            "methods": len(spec.methods),
-            "search_done": search_done,
-            "search_planned": sum(s.planned or 0 for s in spec.methods.values()),
-            "confirm_done": confirm_done,
-            "confirm_planned": len(spec.confirm_seeds) * len(spec.methods),
-            "controller": controller.get("state"), "alive": controller_alive(paths) is not None,
-            "created": state.get("created"), "source": spec.source, "reason": None,
-        })
-    rows.sort(key=lambda r: r.get("created") or 0)
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            rows.append({"study_id": paths.study_id, "phase": "unreadable",
+                         "reason": unreadable_reason(paths, exc)})
+    rows.sort(key=lambda r: r["created"] if isinstance(r.get("created"), (int, float)) else 0)
     return rows
+
+
+def _ls_row(paths: StudyPaths, store: RunStore) -> dict[str, Any]:
+    state = read_state(paths)
+    spec = load_spec(paths)
+    sweeps = SweepStore(store.root)
+    search_done = confirm_done = 0
+    for method in spec.methods:
+        record = state["methods"][method]
+        for part in ("search", "confirm"):
+            sweep_paths = sweeps.paths(record[part]["sweep_id"])
+            count = sum(1 for r in read_trials(sweep_paths) if r.get("state"))
+            if part == "search":
+                search_done += count
+            else:
+                confirm_done += count
+    controller = read_json(paths.controller) or {}
+    return {
+        "study_id": paths.study_id, "phase": state.get("phase"),
+        "methods": len(spec.methods),
+        "search_done": search_done,
+        "search_planned": sum(s.planned or 0 for s in spec.methods.values()),
+        "confirm_done": confirm_done,
+        "confirm_planned": len(spec.confirm_seeds) * len(spec.methods),
+        "controller": controller.get("state"), "alive": controller_alive(paths) is not None,
+        "created": state.get("created"), "source": spec.source, "reason": None,
+    }

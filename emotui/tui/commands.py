@@ -2,10 +2,10 @@
 
 posting's ``commands.py`` is the model: one Provider that asks what the current screen can do.
 A screen lists its own commands (``palette_commands()``: PaletteCommand, titled for what they act
-on now, e.g. "Cancel 3 selected runs"); the provider adds what every screen offers (a new run or
-sweep, opening a run by id, the theme), then the rest of the screen's keys and Textual's own
-commands (``App.get_system_commands``), leaving out those a named command already covers. Typed
-text that is part of a run id also offers to open that run.
+on now, e.g. "Cancel 3 selected runs"); the provider adds what every screen offers (a new run,
+sweep or study, opening a run by id or a study, the theme), then the rest of the screen's keys
+and Textual's own commands (``App.get_system_commands``), leaving out those a named command
+already covers. Typed text that is part of a run id also offers to open that run.
 """
 
 from __future__ import annotations
@@ -35,13 +35,15 @@ class PaletteCommand:
 
 
 def new_study_command(app: Any) -> PaletteCommand | None:
-    """"New study": the palette's place for launching a study, once emotui has a study launch
-    (an ``emotui study`` command and a form for it). There is none yet, so no command."""
-    return None
+    """"New study": the dialog that launches `emotui study FILE` from a study file."""
+    return PaletteCommand("New study", "Pick a study file, see its plan and cost, launch it "
+                          "(it goes on when the TUI closes)", app.open_study_launch,
+                          ("new_study",))
 
 
 def global_commands(app: Any, screen: "Screen") -> Iterator[PaletteCommand]:
-    """What every full screen offers: a new run, sweep or study; a run by id; the theme."""
+    """What every full screen offers: a new run, sweep or study; a run or study by id; the
+    theme."""
     from emotui.tui.screens.launch import LaunchScreen
 
     if not screen.is_modal and not isinstance(screen, LaunchScreen):
@@ -55,6 +57,8 @@ def global_commands(app: Any, screen: "Screen") -> Iterator[PaletteCommand]:
             yield study
         yield PaletteCommand("Open run by id…", "Pick any run of the store by its id (or type "
                              "part of an id here)", app.pick_run)
+        yield PaletteCommand("Open study…", "Pick a study of the store: its phases, methods, "
+                             "budget and ETA", app.pick_study)
     from emotui.tui.app import THEMES
 
     other = "light" if app.theme == THEMES[0] else "dark"

@@ -39,6 +39,10 @@ WHAT_FAILED = {
     "write-report": "Writing the report", "write-sweep-report": "Writing the report",
     "submit-run": "Submitting the run",
     "launch-sweep": "Launching the sweep",
+    "poll-studies": "Reading the studies", "poll-study": "Reading the study",
+    "find-studies": "Listing the studies", "find-study-files": "Looking for study files",
+    "plan-study": "Reading the study file", "launch-study": "Launching the study",
+    "write-study-report": "Writing the study's report",
 }
 
 
