@@ -64,7 +64,9 @@ def app_command(root: str, *, read_only: bool, projects: dict[str, str]) -> str:
         argv += [f"--{name}", project]
     if read_only:
         argv.append("--read-only")
-    return shlex.join(argv)
+    # textual-serve runs it through a shell: exec makes the app that shell's process, so a
+    # session is one process and stopping it (even by a kill) stops the app itself.
+    return "exec " + shlex.join(argv)
 
 
 def check_bind(host: str, *, allow_remote: bool) -> None:

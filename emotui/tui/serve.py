@@ -21,17 +21,18 @@ Binding to an address other than loopback, and --read-only, are decided by the C
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 import re
 import shlex
-from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp_jinja2
 from aiohttp import web
+from textual_serve.app_service import AppService
 from textual_serve.server import Server
 
 log = logging.getLogger("emotui.serve")
@@ -41,9 +42,8 @@ LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost
 DEFAULT_MAX_SESSIONS = 8
 # What /run/<ref> may name: a run id or a unique part of one (never a path).
 RUN_REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
-# The app command of the session being started: textual-serve starts ``self.command`` for each
-# websocket; aiohttp runs each request in its own task, so this is per session.
-_session_command: ContextVar[str | None] = ContextVar("emotui_session_command", default=None)
+# How long a session's app may take to exit once told to quit, before it is killed.
+APP_EXIT_S = 10.0
 
 
 def is_loopback(host: str) -> bool:
@@ -55,6 +55,31 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(name).is_loopback
     except ValueError:
         return False
+
+
+def _size(text: str | None, default: int) -> int:
+    try:
+        return max(10, min(int(text or default), 1000))
+    except ValueError:
+        return default
+
+
+class AppSession(AppService):
+    """textual-serve's app process of one session; ``stop`` also waits for the process to exit
+    (textual-serve's returns once its output ends): reaped before the server's loop closes,
+    instead of asyncio warning of a pid it can no longer handle on every Ctrl+C."""
+
+    async def stop(self) -> None:
+        await super().stop()
+        process = self._process
+        if process is None or process.returncode is not None:
+            return
+        try:
+            await asyncio.wait_for(process.wait(), APP_EXIT_S)
+        except asyncio.TimeoutError:
+            log.warning("a session's app did not quit within %.0f s: killed", APP_EXIT_S)
+            process.kill()
+            await process.wait()
 
 
 class EmotuiServer(Server):
@@ -69,17 +94,15 @@ class EmotuiServer(Server):
         self.max_sessions = max_sessions
         self.sessions = 0
 
-    @property
-    def command(self) -> str:
-        """The app command: this session's (a run's address adds --open RUN), else the base."""
-        return _session_command.get() or self._command
-
-    @command.setter
-    def command(self, value: str) -> None:
-        self._command = value
-
     def command_for(self, run: str | None) -> str:
-        return f"{self._command} --open {shlex.quote(run)}" if run else self._command
+        """A session's app command: a run's address adds --open RUN."""
+        return f"{self.command} --open {shlex.quote(run)}" if run else self.command
+
+    def initialize_logging(self) -> None:
+        """textual-serve's log, less aiohttp's line per request (every script and font of every
+        page): the terminal shows sessions opened and closed, refusals and errors."""
+        super().initialize_logging()
+        logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
 
     # --- guards ---------------------------------------------------------------------------------
 
@@ -148,7 +171,9 @@ class EmotuiServer(Server):
         }
 
     async def handle_websocket(self, request: web.Request) -> web.StreamResponse:
-        _session_command.set(self.command_for(self.run_of(request)))
+        """textual-serve's session (one app process relaying the page's keys and the app's
+        screen), with this session's command, the session cap and a reaped process."""
+        command = self.command_for(self.run_of(request))
         if self.sessions >= self.max_sessions:
             log.warning("refused a session from %s: %d open (--max-sessions)", request.remote,
                         self.sessions)
@@ -156,11 +181,26 @@ class EmotuiServer(Server):
                                 "this server allows (emotui serve --max-sessions)\n")
         self.sessions += 1
         log.info("session opened from %s (%d open)", request.remote, self.sessions)
+        websocket = web.WebSocketResponse(heartbeat=15)
+        session = None
         try:
-            return await super().handle_websocket(request)
+            await websocket.prepare(request)
+            session = AppSession(command, write_bytes=websocket.send_bytes,
+                                 write_str=websocket.send_str, close=websocket.close,
+                                 download_manager=self.download_manager, debug=self.debug)
+            await session.start(_size(request.query.get("width"), 80),
+                                _size(request.query.get("height"), 24))
+            await self._process_messages(websocket, session)
+        except asyncio.CancelledError:  # the server is stopping
+            await websocket.close()
+        except Exception:
+            log.exception("session from %s failed", request.remote)
         finally:
+            if session is not None:
+                await session.stop()
             self.sessions -= 1
             log.info("session from %s closed (%d open)", request.remote, self.sessions)
+        return websocket
 
     async def on_startup(self, app: web.Application) -> None:
         """emotui's own lines are printed by the CLI; textual-serve's banner is not wanted."""

@@ -76,11 +76,12 @@ def test_each_session_runs_this_emotui_on_the_store_read_only(tmp_path, no_servi
     store = tmp_path / "a store with 'quotes'"
     command = app_command(str(store), read_only=True, projects={"trackio": "emo"})
     argv = shlex.split(command)
-    assert argv[1:] == ["-m", "emotui", "--runs-dir", str(store), "--trackio", "emo",
+    assert argv[0] == "exec"  # the shell textual-serve starts becomes the app
+    assert argv[2:] == ["-m", "emotui", "--runs-dir", str(store), "--trackio", "emo",
                         "--read-only"]
     assert main(["serve", "--runs-dir", str(store), "--read-only", "--wandb", "team/p"]) == 0
     [server] = no_serving
-    assert shlex.split(server.command)[1:] == ["-m", "emotui", "--runs-dir", str(store),
+    assert shlex.split(server.command)[2:] == ["-m", "emotui", "--runs-dir", str(store),
                                                "--wandb", "team/p", "--read-only"]
     assert "(read-only)" in server.title
     assert main(["serve", "--runs-dir", str(store)]) == 0
@@ -190,6 +191,8 @@ async def test_a_read_only_app_refuses_every_launch_and_control_action(fixture_r
             for key in keys:
                 app.clear_notifications()
                 await pilot.press(key)
+                # The refusal is a notice (on a busy machine, after a few frames).
+                await wait_for(pilot, lambda: notices(app))
                 await pilot.pause(0.2)
                 assert not isinstance(app.screen, (ConfirmScreen, LaunchScreen)), key
                 assert notices(app) == [REFUSAL], key
@@ -199,6 +202,7 @@ async def test_a_read_only_app_refuses_every_launch_and_control_action(fixture_r
         for key in ("x", "r", "e"):
             app.clear_notifications()
             await pilot.press(key)
+            await wait_for(pilot, lambda: notices(app))
             await pilot.pause(0.2)
             assert isinstance(app.screen, RunDetailScreen), key
             assert notices(app) == [REFUSAL], key
