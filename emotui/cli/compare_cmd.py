@@ -34,7 +34,9 @@ examples:
 METRIC_COLUMNS = ("eval_accuracy", "eval_macro_f1", "test_accuracy", "test_macro_f1",
                   "trainable_params", "checkpoint_bytes", "train_runtime_s",
                   "train_samples_per_second")
-LEAD_COLUMNS = ("run_id", "source", "method", "status")
+# "collapsed": core.results.row_collapsed, true for a completed run that learned nothing; the
+# terminal shows it as the state ("collapsed"), files as a column of its own.
+LEAD_COLUMNS = ("run_id", "source", "method", "status", "collapsed")
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -87,7 +89,13 @@ def gather_rows(args: argparse.Namespace, notes: list[str] | None = None,
     from emotui.core.runstore import RunStore
     from emotui.core.runview import read_yaml_object
     from emotui.tracking.keys import record_to_row
-    from emotui.tracking.sources import is_offline_path, local_row, merge_rows, offline_runs
+    from emotui.tracking.sources import (
+        is_offline_path,
+        local_row,
+        local_rows,
+        merge_rows,
+        offline_runs,
+    )
 
     store = RunStore(args.runs_dir)
     local: list[dict[str, Any]] = []
@@ -102,6 +110,14 @@ def gather_rows(args: argparse.Namespace, notes: list[str] | None = None,
         config, problem = read_yaml_object(paths.config)
         configs[paths.run_id] = config or {}
         return local_row(paths, config if config is not None and problem is None else None)
+
+    def lazy_configs(rows: list[dict[str, Any]]) -> None:
+        # A listing of the whole store reads its rows from the run index; a run's full config
+        # (what tells seed replicas apart) is read only when asked for (--by-seed, the table's
+        # replica note), never for a CSV of every run.
+        if isinstance(configs, RunConfigs):
+            for row in rows:
+                configs.defer(str(row["run_id"]), store.root / str(row["run_id"]) / "config.yaml")
 
     def remote_rows(records) -> list[dict[str, Any]]:
         rows = [record_to_row(record) for record in records]
@@ -119,7 +135,8 @@ def gather_rows(args: argparse.Namespace, notes: list[str] | None = None,
             seen.add(paths.run_id)
             local.append(local_run(paths))
     if not refs:
-        local = [local_run(p) for p in store]
+        local = local_rows(store.root)
+        lazy_configs(local)
     from emotui.core.trackers import TRACKERS
 
     for spec in TRACKERS:
@@ -138,7 +155,47 @@ def gather_rows(args: argparse.Namespace, notes: list[str] | None = None,
             notes.append(f"{tracker.label} runs of {runs.path} as cached "
                          f"{age_text(runs.fetched)}; --refresh fetches them again")
         remote += remote_rows(runs.records)
-    return merge_rows(local, remote), warnings
+    from emotui.core.results import row_collapsed
+
+    rows = merge_rows(local, remote)
+    for row in rows:
+        row["collapsed"] = row_collapsed(row)
+    return rows, warnings
+
+
+class RunConfigs(dict):
+    """Run id -> its full config, for the seed grouping: a local run's config.yaml is read the
+    first time it is asked for (``defer``), so a listing that never asks reads none."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._deferred: dict[str, Any] = {}
+
+    def defer(self, run_id: str, path: Any) -> None:
+        self._deferred[run_id] = path
+
+    def _load(self, run_id: Any) -> None:
+        path = self._deferred.pop(run_id, None)
+        if path is not None and not dict.__contains__(self, run_id):
+            from emotui.core.runview import read_yaml_object
+
+            config, _problem = read_yaml_object(path)
+            self[run_id] = config or {}
+
+    def __getitem__(self, run_id: Any) -> Any:
+        self._load(run_id)
+        return super().__getitem__(run_id)
+
+    def get(self, run_id: Any, default: Any = None) -> Any:
+        self._load(run_id)
+        return super().get(run_id, default)
+
+    def setdefault(self, run_id: Any, default: Any = None) -> Any:
+        self._load(run_id)
+        return super().setdefault(run_id, default)
+
+    def __contains__(self, run_id: object) -> bool:
+        return run_id in self._deferred or super().__contains__(run_id)
 
 
 def choose_columns(rows: list[dict[str, Any]], requested: str | None) -> list[str]:
@@ -185,7 +242,7 @@ def handle(args: argparse.Namespace) -> int:
     from emotui.report import seed_rows
 
     notes: list[str] = []
-    configs: dict[str, dict[str, Any]] = {}
+    configs = RunConfigs()
     rows, warnings = gather_rows(args, notes, configs)
     for warning in warnings:
         print(f"emotui: warning: {warning}", file=sys.stderr)

@@ -18,6 +18,7 @@ from emotui.cli.follow import STATE_STYLES
 from emotui.cli.tables import Column
 from emotui.core import methods
 from emotui.core.export import format_value, is_numeric_column
+from emotui.core.results import shown_state
 
 HEADERS = {
     "run_id": "run", "eval_accuracy": "eval acc", "eval_macro_f1": "eval F1",
@@ -86,7 +87,8 @@ def compare_columns(rows: list[dict[str, Any]], columns: list[str]) -> list[Colu
                 text += f" ± {spread(column, row[std])}"
             style = ""
             if column == "status":
-                style = STATE_STYLES.get(str(value), "")
+                text = shown_state(row)  # "collapsed" for a run that learned nothing
+                style = STATE_STYLES.get(text, STATE_STYLES.get(str(value), ""))
             elif best.get(column) is not None and value == best[column] and len(rows) > 1:
                 style = "bold green"
             return Text(text, style=style)
@@ -97,6 +99,8 @@ def compare_columns(rows: list[dict[str, Any]], columns: list[str]) -> list[Colu
         if column.endswith("_std") and column[:-4] in chosen:
             continue  # shares its metric's cell ("0.91 ± 0.01")
         out.append(Column(column, header(column), cell(column),
+                          # The state cell says "collapsed"; the column is for files.
+                          terminal=column != "collapsed",
                           numeric=is_numeric_column(rows, column),
                           drop=DROP.get(column, 4),
                           free_text=column in ("model_name_or_path", "reason",

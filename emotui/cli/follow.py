@@ -21,7 +21,7 @@ from rich.text import Text
 from emotui.cli.units import duration, percent
 from emotui.core.events import FileFollower, MetricsReader
 from emotui.core.layout import pack_plain
-from emotui.core.progress import live_elapsed, live_eta
+from emotui.core.progress import live_elapsed, live_eta, phase_text
 from emotui.core.runstore import RunPaths
 from emotui.core.lifecycle import RunState, state_of
 from emotui.core.status import read_status
@@ -33,6 +33,7 @@ STATE_STYLES = {
     "failed": "bold red",
     "cancelled": "magenta",
     "preempted": "yellow",
+    "collapsed": "bold red",  # core.results.shown_state: completed without learning
 }
 
 
@@ -80,8 +81,8 @@ class RunProgress:
             ("run ", "dim"), (self.paths.run_id, "bold"), "  ",
             (state, STATE_STYLES.get(state, "")),
         )
-        if state == "running" and status.get("phase"):
-            header.append(f"  {status['phase']}", style="dim")
+        if state == "running" and phase_text(status):
+            header.append(f"  {phase_text(status)}", style="dim")
         if status.get("reason"):
             header.append(f"  ({status['reason']})", style="dim")
         progress = float(status.get("progress") or 0.0)

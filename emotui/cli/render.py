@@ -16,9 +16,9 @@ from emotui.cli import units
 from emotui.cli.follow import STATE_STYLES
 from emotui.cli.tables import Column, print_table
 from emotui.core import methods
-from emotui.core.results import backend_label, shown_state
+from emotui.core.results import backend_label, row_collapsed, shown_state
 from emotui.core.layout import pack_plain
-from emotui.core.progress import live_elapsed, live_eta
+from emotui.core.progress import live_elapsed, live_eta, phase_text
 
 
 def results_table(results: dict[str, Any]) -> Group:
@@ -61,13 +61,10 @@ def per_class_table(per_class: dict[str, dict[str, Any]]) -> Table:
     for name in ("label", "precision", "recall", "f1", "support"):
         table.add_column(name, justify="left" if name == "label" else "right")
     for label, m in per_class.items():
-        table.add_row(label, _num(m.get("precision"), 3), _num(m.get("recall"), 3),
-                      _num(m.get("f1"), 3), str(m.get("support", "-")))
+        # Percentages, as every accuracy a person reads (core.units); --json has fractions.
+        table.add_row(label, units.percent(m.get("precision")), units.percent(m.get("recall")),
+                      units.percent(m.get("f1")), str(m.get("support", "-")))
     return table
-
-
-def _num(value: Any, digits: int = 1) -> str:
-    return "-" if value is None else f"{float(value):.{digits}f}"
 
 
 def with_live_times(rows: Iterable[dict[str, Any]], now: float) -> list[dict[str, Any]]:
@@ -84,7 +81,8 @@ def with_live_times(rows: Iterable[dict[str, Any]], now: float) -> list[dict[str
 
 def _state(row: dict[str, Any]) -> Text:
     state = row.get("status") or "?"
-    return Text(shown_state(row), style=STATE_STYLES.get(state, ""))
+    word = shown_state(row)  # "collapsed" for a completed run that learned nothing
+    return Text(word, style=STATE_STYLES.get(word, STATE_STYLES.get(state, "")))
 
 
 def _epoch(row: dict[str, Any]) -> str:
@@ -106,37 +104,44 @@ def _lr(row: dict[str, Any]) -> str:
 
 
 def run_columns(rows: list[dict[str, Any]]) -> list[Column]:
-    """The runs list: machine names and values for scripts, short cells for the terminal; at
-    80 columns the terminal keeps the id, state, method, progress, eval accuracy and times."""
+    """The runs list: machine names and values for scripts, short cells for the terminal. A
+    narrow terminal leaves columns out by importance (``drop``, highest first): the backend,
+    the learning rate, the epoch and the seed group go first, then the times; the id, state,
+    method, accuracies and the reason stay longest (an 80-column terminal keeps them)."""
     columns = [
         Column("run_id", "run", lambda r: str(r["run_id"])),
         Column("status", "state", _state),
         Column("method", "method", lambda r: methods.short_label(r.get("method")), drop=1),
-        Column("learning_rate", "lr", _lr, numeric=True, drop=7),
-        Column("epoch", "epoch", _epoch, numeric=True, drop=6),
-        Column("progress", "done", _done, numeric=True, drop=3),
+        Column("learning_rate", "lr", _lr, numeric=True, drop=8),
+        Column("epoch", "epoch", _epoch, numeric=True, drop=7),
+        Column("progress", "done", _done, numeric=True, drop=4),
         # Validation accuracy is what a run is chosen by (and what moves while it runs): it
         # stays longest.
         Column("eval_accuracy", "eval acc", lambda r: units.percent(r.get("eval_accuracy")),
                numeric=True, drop=1),
         Column("test_accuracy", "test acc", lambda r: units.percent(r.get("test_accuracy")),
-               numeric=True, drop=5),
-        Column("elapsed_s", "elapsed", lambda r: units.duration(r.get("elapsed_s")),
                numeric=True, drop=2),
+        Column("elapsed_s", "elapsed", lambda r: units.duration(r.get("elapsed_s")),
+               numeric=True, drop=5),
         Column("eta_s", "ETA", lambda r: units.duration(r.get("eta_s")) if r.get("eta_s")
-               is not None else "", numeric=True, drop=2),
-        Column("backend", "backend", backend_label, drop=8),
+               is not None else "", numeric=True, drop=4),
+        Column("backend", "backend", backend_label, drop=9),
         Column("job_id", "job", lambda r: r.get("job_id") or "", terminal=False),
     ]
     # Seed groups (emotui run --seeds): columns only when some run belongs to one.
     if any(row.get("group") for row in rows):
         columns += [
-            Column("group", "group", lambda r: r.get("group") or units.MISSING, drop=4),
+            Column("group", "group", lambda r: r.get("group") or units.MISSING, drop=6),
             Column("seed", "seed", lambda r: str(r.get("seed")) if r.get("group")
-                   else units.MISSING, numeric=True, drop=4),
+                   else units.MISSING, numeric=True, drop=6),
         ]
-    columns.append(Column("reason", "reason", lambda r: r.get("reason") or "", drop=4,
+    columns.append(Column("reason", "reason", lambda r: r.get("reason") or "", drop=3,
                           free_text=True))
+    # For scripts (last, so the columns before it keep their places): the status column holds
+    # the lifecycle state ("completed"); this says whether that run learned nothing (the
+    # terminal's state reads "collapsed").
+    columns.append(Column("collapsed", "collapsed", lambda r: "", machine=row_collapsed,
+                          terminal=False))
     return columns
 
 
@@ -163,7 +168,7 @@ def position_line(row: dict[str, Any]) -> Text | None:
     """Where an active run is: phase, step, epoch, progress, speed (the header has the times)."""
     if row.get("status") not in ("running", "queued", "preempted"):
         return None
-    parts = [row.get("phase") or row.get("status")]
+    parts = [phase_text(row) or row.get("status")]
     if row.get("total_steps"):
         parts.append(f"step {row.get('step') or 0}/{row['total_steps']}")
     if row.get("epoch") is not None:

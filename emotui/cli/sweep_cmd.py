@@ -122,6 +122,22 @@ def _echo(json_output: bool):
     return echo
 
 
+def _trial_display():
+    """On a terminal, the live progress `emotui run` shows, for each trial trained here;
+    piped, nothing (the sweep's own lines are the log)."""
+    from rich.console import Console
+
+    console = Console()
+    if not console.is_terminal:
+        return None
+    from emotui.cli.follow import follow_run
+
+    def show(paths: Any, done: Any) -> None:
+        follow_run(paths, console, done=done)
+
+    return show
+
+
 def _count(args: argparse.Namespace) -> int | None:
     if args.count is not None and args.count < 1:
         raise ConfigError(f"--count must be >= 1, got {args.count}")
@@ -259,6 +275,8 @@ def _drive(spec: Any, paths: Any, store: Any, args: argparse.Namespace, backend:
     gpus = _gpus(backend, sharing)
     launcher = make_launcher(backend, max_parallel=parallel, sections=_sections(args),
                              sharing=sharing, gpus=gpus, sweep_id=paths.sweep_id)
+    if launcher.blocking and not args.json:
+        launcher.show = _trial_display()
     total = spec.planned_total()
     echo(f"sweep {paths.sweep_id}: {'continuing' if resumed else 'starting'} ({spec.method}, "
          f"{total if total is not None else '?'} trials planned, backend {backend}"
@@ -337,18 +355,20 @@ def _ls(store: Any, args: argparse.Namespace) -> int:
 
 def _print_plan(spec: Any, sweep_id: str, trials: list[dict[str, Any]], exists: bool,
                 starting: int) -> None:
-    # Values as `sweep status` prints numbers (metric_text without a metric name).
-    from emotui.cli.sweep_table import metric_text
+    # Settings as every table shows them (core.units.plain: 2e-05, 0.002, 16), one rule for
+    # every hyperparameter.
+    from emotui.cli.units import plain, plural
 
     total = spec.planned_total()
-    print(f"sweep {sweep_id}: {spec.method}, {total if total is not None else '?'} trials planned"
+    print(f"sweep {sweep_id}: {spec.method}, "
+          f"{'? trials' if total is None else plural(total, 'trial')} planned"
           f"{' (exists: these are the ones not yet started)' if exists else ''}; would start "
           f"{starting} now:")
     for t in trials:
-        params = ", ".join(f"{k}={metric_text(None, v)}" for k, v in t["params"].items()) \
+        params = ", ".join(f"{k}={plain(v)}" for k, v in t["params"].items()) \
             or "(no swept values)"
         # What the sweep file leaves to the method (its learning rate, ...), so no value is hidden.
-        filled = ", ".join(f"{k}={metric_text(None, t['config'].get(k))}"
+        filled = ", ".join(f"{k}={plain(t['config'].get(k))}"
                            for k in t["config"].get("method_defaults") or ())
         print(f"  {t['trial']:>3}  {t['config']['method']:<20} {params}"
               + (f"; method defaults: {filled}" if filled else ""))

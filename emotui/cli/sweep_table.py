@@ -50,7 +50,13 @@ def trial_note(row: dict[str, Any]) -> str:
 
 
 def trial_state(row: dict[str, Any]) -> str:
-    return "early-stopped" if row["early_stopped"] else (row["state"] or units.MISSING)
+    """The state word, as `ls` and the TUI say it: "collapsed" for a completed trial that
+    learned nothing (a sentinel's stop before the last step reads "early-stopped")."""
+    if row["early_stopped"]:
+        return "early-stopped"
+    if row["collapsed"] and row["state"] == "completed":
+        return "collapsed"
+    return row["state"] or units.MISSING
 
 
 def trial_columns(rows: list[dict[str, Any]], metric_name: str | None) -> list[Column]:
@@ -60,8 +66,8 @@ def trial_columns(rows: list[dict[str, Any]], metric_name: str | None) -> list[C
     columns = [
         Column("trial", "#", lambda r: str(r["trial"]), numeric=True),
         Column("run_id", "run", lambda r: r["run_id"] or units.MISSING),
-        Column("state", "state", lambda r: Text(trial_state(r),
-                                                style=STATE_STYLES.get(r["state"] or "", "")),
+        Column("state", "state", lambda r: Text(trial_state(r), style=STATE_STYLES.get(
+                   trial_state(r), STATE_STYLES.get(r["state"] or "", ""))),
                machine=trial_state),
     ]
     for key in params:
@@ -92,11 +98,15 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
         + (f" ({counts})" if counts else "")
         + (f"  metric {metric.get('name')} ({metric.get('goal')})" if metric else "")
         + f"  controller: {ctl.get('state') or '-'}{_liveness(ctl)}"
+        + (f"  ETA ~{units.duration(summary['eta_s'])}" if summary.get("eta_s") is not None
+           else "")
     ]
     best = summary.get("best")
     if best:
         lines.append(f"best: trial {best['trial']}  {best['run_id']}  {metric.get('name')} = "
-                     f"{metric_text(metric.get('name'), best['value'])}")
+                     f"{metric_text(metric.get('name'), best['value'])}"
+                     # Chosen only when no trial learned (sweep.summary): said, not hidden.
+                     + ("  (collapsed, as every finished trial)" if best["collapsed"] else ""))
     return lines
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from emotui.core.progress import format_duration
-from emotui.core.units import MISSING, count, percent, plain, size  # shared with the TUI
+from emotui.core.units import MISSING, count, percent, plain, plural, size  # shared with the TUI
 
-__all__ = ["MISSING", "count", "duration", "number", "percent", "plain", "size"]
+__all__ = ["MISSING", "count", "duration", "number", "percent", "plain", "plural", "size"]
 
 
 def duration(seconds: Any) -> str:

@@ -19,7 +19,7 @@ import csv
 import io
 import json
 import math
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from emotui.core.errors import ConfigError
 
@@ -79,6 +79,41 @@ def format_value(value: Any) -> str:
     if isinstance(value, dict):
         return json.dumps(value, sort_keys=True, default=str)
     return " ".join(str(value).split())  # one line per cell, whatever the source held
+
+
+def _decimals(value: float) -> int:
+    """The decimals format_value would show of ``value`` (at most 4)."""
+    text = f"{value:.4f}".rstrip("0")
+    return len(text.split(".")[1]) if "." in text else 0
+
+
+def column_formatter(rows: list[dict[str, Any]], column: str) -> Callable[[Any], str]:
+    """How a typeset table (Markdown, LaTeX, Typst: tables for papers) shows one column: one
+    rule per column, so its numbers line up. Accuracies and F1 as percentages (92.85%),
+    parameters as counts (22.7M), bytes as sizes (91.6 MB), seconds as durations (4m12s); any
+    other number with the same decimals down the column, or in scientific notation with one
+    decimal where one of them is below 0.001 (learning rates: 2.0e-05)."""
+    from emotui.core import units
+    from emotui.core.progress import format_duration
+
+    if not is_numeric_column(rows, column):
+        return format_value
+    if column.endswith(("_accuracy", "_macro_f1", "_f1")):
+        return lambda v: "" if v is None else units.percent(v)
+    if column.endswith("_params"):
+        return lambda v: "" if v is None else units.count(v)
+    if column.endswith("_bytes"):
+        return lambda v: "" if v is None else units.size(v)
+    if column.endswith("_s") and not column.endswith("per_s"):
+        return lambda v: "" if v is None else format_duration(v)
+    values = [float(r[column]) for r in rows if r.get(column) is not None
+              and math.isfinite(float(r[column]))]
+    if all(float(v).is_integer() for v in values):
+        return format_value
+    if any(0 < abs(v) < 0.001 for v in values):
+        return lambda v: "" if v is None else f"{float(v):.1e}"
+    digits = max((_decimals(v) for v in values if abs(v) < 100), default=1)
+    return lambda v: "" if v is None else f"{float(v):.{digits}f}"
 
 
 def is_numeric_column(rows: Iterable[dict[str, Any]], column: str) -> bool:
@@ -169,8 +204,9 @@ def to_markdown(rows: list[dict[str, Any]], columns: list[str]) -> str:
     lines = ["| " + " | ".join(_md_escape(c) for c in columns) + " |"]
     aligns = ["---:" if is_numeric_column(rows, c) else "---" for c in columns]
     lines.append("| " + " | ".join(aligns) + " |")
+    shown = {c: column_formatter(rows, c) for c in columns}
     for row in rows:
-        cells = (_md_escape(format_value(row.get(c))) for c in columns)
+        cells = (_md_escape(shown[c](row.get(c))) for c in columns)
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -198,8 +234,9 @@ def to_latex(rows: list[dict[str, Any]], columns: list[str]) -> str:
     lines = [f"\\begin{{tabular}}{{{spec}}}", "\\hline"]
     lines.append(" & ".join(latex_escape(c) for c in columns) + r" \\")
     lines.append("\\hline")
+    shown = {c: column_formatter(rows, c) for c in columns}
     for row in rows:
-        lines.append(" & ".join(latex_escape(format_value(row.get(c))) for c in columns) + r" \\")
+        lines.append(" & ".join(latex_escape(shown[c](row.get(c))) for c in columns) + r" \\")
     lines += ["\\hline", "\\end{tabular}"]
     return "\n".join(lines) + "\n"
 
@@ -217,8 +254,9 @@ def to_typst(rows: list[dict[str, Any]], columns: list[str]) -> str:
         f"  align: ({aligns},)," if columns else "",
         "  table.header(" + ", ".join(typst_string(c) for c in columns) + "),",
     ]
+    shown = {c: column_formatter(rows, c) for c in columns}
     for row in rows:
-        cells = (typst_string(format_value(row.get(c))) for c in columns)
+        cells = (typst_string(shown[c](row.get(c))) for c in columns)
         lines.append("  " + ", ".join(cells) + ",")
     lines.append(")")
     return "\n".join(line for line in lines if line) + "\n"

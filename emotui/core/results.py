@@ -34,7 +34,8 @@ SUMMARY_METRICS = (
 # and eta_s into a live elapsed time and ETA); copied into a row only when present, because the
 # GPU keys are absent, not zero, on a machine without one.
 POSITION_KEYS = ("phase", "step", "total_steps", "samples_per_second", "elapsed_s", "eta_s",
-                 "position_time", "gpu_util", "gpu_mem_used_bytes", "gpu_mem_total_bytes")
+                 "eta_pace", "position_time", "pass_done", "pass_total", "gpu_util",
+                 "gpu_mem_used_bytes", "gpu_mem_total_bytes")
 
 # Config keys that identify a run at a glance (the TUI and `ls` show those that apply); the
 # method-specific ones are those the method registry shows.
@@ -57,11 +58,22 @@ def still_stopping(paths: RunPaths) -> bool:
     return bool(holder) and bool(holder.get("pid")) and not claim_is_stale(paths, holder)
 
 
+def row_collapsed(row: dict[str, Any]) -> bool:
+    """Whether a row is a completed run that learned nothing: results.json's flag (majority-class
+    accuracy, a one-class predictor, a non-finite loss) or the collapse sentinel's reason. The
+    one test behind every table's and export's ``collapsed`` (ls, compare, the TUI, sweeps)."""
+    return row.get("status") == "completed" and bool(
+        row.get("collapsed") or str(row.get("reason") or "").startswith(COLLAPSE_REASON_PREFIX))
+
+
 def shown_state(row: dict[str, Any]) -> str:
-    """The state as people read it in a table: "cancelled (still stopping)" for a run recorded
-    as ended whose process has not exited yet."""
+    """The state as people read it in a table: "collapsed" for a completed run that learned
+    nothing (row_collapsed), "cancelled (still stopping)" for a run recorded as ended whose
+    process has not exited yet; otherwise the lifecycle state."""
     state = str(row.get("status") or "?")
-    return f"{state} (still stopping)" if row.get("still_stopping") else state
+    if row.get("still_stopping"):
+        return f"{state} (still stopping)"
+    return "collapsed" if row_collapsed(row) else state
 
 
 def backend_label(row: dict[str, Any]) -> str:
@@ -82,10 +94,21 @@ def summarize(paths: RunPaths, config: dict[str, Any] | None = None) -> dict[str
     """One run as a flat dict: id, state, reason, method, key hyperparameters, summary metrics.
 
     Its files are read through core.runview: a run whose files do not hold what emotui writes
-    is ``unreadable``, with the reason saying which file and what is wrong."""
+    is ``unreadable``, with the reason saying which file and what is wrong. A listing of many
+    runs reads them through core.runindex, which keeps summary_from_files's part."""
+    row = summary_from_files(paths, config)
+    if row["status"] in FINISHED and still_stopping(paths):
+        row["still_stopping"] = True
+    return row
+
+
+def summary_from_files(paths: RunPaths, config: dict[str, Any] | None = None, *,
+                       view: Any = None) -> dict[str, Any]:
+    """summarize's row without what is live (``still_stopping``): a function of status.json,
+    results.json and config.yaml alone (``view``: their core.runview.read_run, when read)."""
     from emotui.core.runview import UNREADABLE, read_run
 
-    view = read_run(paths, config)
+    view = view if view is not None else read_run(paths, config)
     status, config = view.status, view.config
     results = view.results or {}
     row: dict[str, Any] = {
@@ -108,10 +131,10 @@ def summarize(paths: RunPaths, config: dict[str, Any] | None = None) -> dict[str
     for key in SUMMARY_METRICS:
         row[key] = results.get(key, status.get(key))
     row.update({key: status[key] for key in POSITION_KEYS if key in status})
-    if view.readable and status.get("state") in FINISHED and still_stopping(paths):
-        row["still_stopping"] = True
     # The virtual tokens a prompt method used (its count may be left unset: the init text's
     # length, or the builder's default), as the job recorded it.
     row["num_virtual_tokens"] = results.get("num_virtual_tokens",
                                             status.get("num_virtual_tokens"))
+    # Every reader's row carries the job's verdict (row_collapsed reads it), not only the index's.
+    row["collapsed"] = results.get("collapsed")
     return row

@@ -50,3 +50,8 @@ def size(value: Any) -> str:
         if abs(n) >= scale:
             return f"{n / scale:.1f} {unit}"
     return f"{int(n)} B"
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """A count and its noun in agreement: "1 sweep", "3 sweeps", "1,200 runs"."""
+    return f"{n:,} {word if n == 1 else many or word + 's'}"

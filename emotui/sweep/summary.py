@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
+import statistics
+import time
 from typing import Any
 
-from emotui.core.events import read_all
+from emotui.core.events import summary_events
 from emotui.core.results import COLLAPSE_REASON_PREFIX
 from emotui.core.runstore import RunStore, read_json
 from emotui.core.lifecycle import ACTIVE, FINISHED, RunState, state_of
+from emotui.core.progress import live_elapsed, live_eta, makespan
 from emotui.core.status import heartbeat_age, read_status
 from emotui.sweep.metric import Metric
 from emotui.sweep.store import (
@@ -53,12 +56,19 @@ def is_collapsed(results: dict[str, Any] | None, events: list[dict[str, Any]]) -
     return any("loss" in (e.get("nonfinite") or []) for e in events)
 
 
+def reached_last_step(status: dict[str, Any]) -> bool:
+    """Whether the run's position is its last step (a flag raised there stopped nothing)."""
+    step, total = status.get("step"), status.get("total_steps")
+    return isinstance(step, int) and isinstance(total, int) and total > 0 and step >= total
+
+
 def stopped_by_sentinel(status: dict[str, Any], results: dict[str, Any] | None) -> bool:
     """Whether the collapse sentinel stopped the run (it ends completed, with the sentinel's
-    reason): a trial that finished early, like one hyperband stopped, not a full trial."""
+    reason, before its last step): a trial that finished early, like one hyperband stopped,
+    not a full trial. One flagged at its last step ran in full: collapsed, not stopped early."""
     reason = (results or {}).get("collapse_reason") or status.get("reason")
     return status.get("state") == RunState.COMPLETED.value and \
-        str(reason or "").startswith(COLLAPSE_REASON_PREFIX)
+        str(reason or "").startswith(COLLAPSE_REASON_PREFIX) and not reached_last_step(status)
 
 
 def stopped_early_by(status: dict[str, Any], results: dict[str, Any] | None) -> str | None:
@@ -76,6 +86,7 @@ def trial_row(store: RunStore, record: dict[str, Any], metric: Metric | None) ->
         "value": None, "epochs": None, "early_stopped": False, "stopped_by": None,
         "collapsed": False,
         "eval_accuracy": None, "test_accuracy": None, "runtime_s": None,
+        "wall_s": None, "eta_s": None,
     }
     if not record.get("run_id"):
         if record.get("state") == "lost":  # unreadable, no run named it; replaced by a new trial
@@ -89,7 +100,7 @@ def trial_row(store: RunStore, record: dict[str, Any], metric: Metric | None) ->
     if not status:
         return row
     results = read_json(paths.results)
-    events = read_all(paths.metrics)
+    events = summary_events(paths.metrics)  # evaluations, flags, the last train event
     state = state_of(status)
     if state in ACTIVE and state != RunState.QUEUED:
         age = heartbeat_age(paths)
@@ -99,17 +110,50 @@ def trial_row(store: RunStore, record: dict[str, Any], metric: Metric | None) ->
     row.update(
         state=status.get("state"), reason=status.get("reason"),
         early_stopped=stopped_by is not None, stopped_by=stopped_by,
-        collapsed=is_collapsed(results, events),
+        collapsed=status.get("state") == RunState.COMPLETED.value and (
+            is_collapsed(results, events)
+            or str(status.get("reason") or "").startswith(COLLAPSE_REASON_PREFIX)),
         epochs=status.get("epoch") if status.get("epoch") is not None else
         len([e for e in events if e.get("split") == "eval"]),
         eval_accuracy=(results or {}).get("eval_accuracy"),
         test_accuracy=(results or {}).get("test_accuracy"),
         runtime_s=(results or {}).get("train_runtime_s"),
+        wall_s=_wall_s(status), eta_s=live_eta(status, time.time()),
     )
     if metric is not None:
         value = metric.final_value(results, events)
         row["value"] = None if value is None or math.isnan(value) else value
     return row
+
+
+def _wall_s(status: dict[str, Any]) -> float | None:
+    """A trial's wall time: started to ended once it ended (the study's measure), else so far."""
+    started, ended = status.get("started"), status.get("ended")
+    if state_of(status) in FINISHED and isinstance(started, (int, float)) \
+            and isinstance(ended, (int, float)):
+        return max(0.0, float(ended) - float(started))
+    return live_elapsed(status, time.time())
+
+
+def sweep_eta(rows: list[dict[str, Any]], planned: int | None, parallel: int) -> float | None:
+    """Seconds until the sweep's last planned trial ends: the trials under way at their own
+    ETA, those still to start at the trials' typical wall time (the median of the completed
+    ones', else of those under way: elapsed + ETA), ``parallel`` at a time
+    (core.progress.makespan). None without a planned end or anything to base it on."""
+    if planned is None:
+        return None
+    active = [r for r in rows if r["state"] in ACTIVE]
+    done = [r["wall_s"] for r in rows if r["state"] == "completed" and r["wall_s"]]
+    guesses = [r["wall_s"] + r["eta_s"] for r in active
+               if r["wall_s"] is not None and r["eta_s"] is not None]
+    typical = statistics.median(done or guesses) if done or guesses else None
+    waiting = max(0, planned - sum(1 for r in rows if r["state"] in FINISHED) - len(active))
+    busy = [r["eta_s"] if r["eta_s"] is not None else
+            None if typical is None else max(0.0, typical - (r["wall_s"] or 0.0))
+            for r in active]
+    if None in busy or (waiting and typical is None):
+        return None
+    return makespan([typical] * waiting, parallel, busy)
 
 
 def summarize_sweep(sweep: SweepPaths, store: RunStore) -> dict[str, Any]:
@@ -126,13 +170,17 @@ def summarize_sweep(sweep: SweepPaths, store: RunStore) -> dict[str, Any]:
     finished = sum(1 for r in rows if r["state"] in FINISHED)
     best = None
     if metric is not None:
-        # Only trials that ran to their end compete (a collapsed one stopped early).
+        # Only trials that ran to their end compete; a collapsed one only when every one
+        # collapsed (then the table marks it), never ahead of a trial that learned.
         scored = [r for r in rows if r["value"] is not None and r["state"] == "completed"
                   and not r["early_stopped"]]
-        if scored:
-            best = scored[0]
+        healthy = [r for r in scored if not r["collapsed"]]
+        if healthy or scored:
+            best = (healthy or scored)[0]
     controller, liveness = controller_liveness(sweep)
     controller = controller or {}
+    parallel = controller.get("max_parallel")
+    parallel = parallel if isinstance(parallel, int) and parallel > 0 else 1
     return {
         "sweep_id": sweep.sweep_id,
         "method": spec.get("method"),
@@ -143,10 +191,14 @@ def summarize_sweep(sweep: SweepPaths, store: RunStore) -> dict[str, Any]:
         "finished": finished,
         "counts": counts,
         "best": best,
+        # Only while a controller drives it: a paused or stopped sweep has no end to expect.
+        "eta_s": sweep_eta(rows, spec.get("planned_total"), parallel)
+        if liveness != "gone" else None,
         "controller": {
             "state": controller.get("state"), "backend": controller.get("backend"),
             "host": controller.get("host"), "pid": controller.get("pid"),
             "alive": liveness == "alive", "updated": controller.get("updated"),
+            "max_parallel": parallel,
             # "unknown": its time lies in the future (a clock ahead), ahead_s by how much.
             "liveness": liveness,
             "ahead_s": future_controller(controller) if liveness == "unknown" else None,

@@ -11,12 +11,14 @@ from functools import partial
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
+from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
 from emotui.tui.commands import EmotuiCommands, run_line
 from emotui.tui.memory import recall, remember
+from emotui.tui.messages import StudiesToPick
 from emotui.tui.sources import LocalRunSource, RunSource
 from emotui.tui.worker_errors import WorkerErrors
 
@@ -48,7 +50,7 @@ class EmotuiApp(WorkerErrors, App):
         self.store_label = store_label or source.label
         # One clock for elapsed times and ETAs: tests freeze it so snapshots are stable.
         self.clock = clock
-        self.export_dir = Path(export_dir) if export_dir else Path.cwd()
+        self.export_dir = Path(export_dir) if export_dir else default_export_dir(source)
         self.poll_interval = poll_interval
         # The theme chosen last time (t), kept in the user's state folder.
         self.theme = THEMES[1] if recall().get("theme") == THEMES[1] else THEMES[0]
@@ -136,6 +138,48 @@ class EmotuiApp(WorkerErrors, App):
                               for rid in sorted(rows, reverse=True)],
                              placeholder="Open run: type part of its id…")
 
+    def open_studies(self) -> None:
+        from emotui.tui.screens.studies import StudiesScreen
+
+        self.push_screen(StudiesScreen())
+
+    def open_study(self, study_id: str) -> None:
+        from emotui.tui.screens.study import StudyScreen
+
+        self.push_screen(StudyScreen(study_id))
+
+    def open_study_launch(self) -> None:
+        """The new-study dialog; the study launched opens."""
+        if not self.source.capabilities.can_launch:
+            self.notify(self.source.capabilities.refusal
+                        or "This source has no run store to launch into.", severity="warning")
+            return
+        from emotui.tui.screens.study_launch import StudyLaunchScreen
+
+        self.push_screen(StudyLaunchScreen(),
+                         callback=lambda study_id: self.open_study(study_id) if study_id else None)
+
+    @work(thread=True, name="find-studies", group="studies", exclusive=True, exit_on_error=False)
+    def pick_study(self) -> None:
+        """A palette of the store's studies, once read (emotui study ls's rows)."""
+        from emotui.study.summary import list_studies
+
+        store = self.source.store
+        self.post_message(StudiesToPick(list_studies(store) if store is not None else []))
+
+    @on(StudiesToPick)
+    def _pick_study(self, message: StudiesToPick) -> None:
+        if not message.rows:
+            self.notify("No studies yet: New study (ctrl+p) launches one.", severity="warning")
+            return
+        self.search_commands(
+            [(row["study_id"], partial(self.open_study, row["study_id"]),
+              f"{row.get('phase')} · search {row.get('search_done', 0)}/"
+              f"{row.get('search_planned', '?')} · {row.get('source') or row.get('reason')}")
+             for row in reversed(message.rows)],
+            placeholder="Open study: type part of its id…")
+
+
 def project_choice(tracker: str, given: str | None) -> str | None:
     """The project of a tracker the TUI shows beside the local runs: --<tracker> (--wandb,
     --trackio), else the user config's ``<tracker>: tui_project:``; ``none`` (or an empty
@@ -183,6 +227,22 @@ def make_source(root: Path, wandb: str | None = None, *,
 
         source = ReadOnlyView(source)
     return source
+
+
+def default_export_dir(source: RunSource) -> Path:
+    """Where the TUI writes reports and exports (each notice names the file): $EMOTUI_EXPORT_DIR,
+    else the store's ``exports/`` folder (not a run: its name is no run id), else, for a store
+    only looked at (--read-only) or none (a tracker's project), the user's state folder; never
+    the folder the TUI was started in (often a git clone)."""
+    from emotui.core.userconfig import user_state_dir
+
+    configured = os.environ.get("EMOTUI_EXPORT_DIR")
+    if configured:
+        return Path(configured).expanduser().absolute()
+    store = getattr(source, "store", None)
+    if store is not None and not getattr(source, "read_only", False):
+        return Path(store.root).absolute() / "exports"
+    return user_state_dir() / "exports"
 
 
 def run_tui(runs_dir: str | None = None, wandb: str | None = None, *,

@@ -71,8 +71,31 @@ def last_submitted() -> FormStart:
                      start.backend, start.resources, start.sweep_file, start.origin)
 
 
+def absolute_path_text(text: str, *, must_exist: bool = True) -> str:
+    """A path as typed made absolute, as a run's config.yaml keeps it (core.config): the form
+    opened later from another folder names the same file. A name that is no local path (a Hub
+    model id) stays as typed."""
+    import os
+    from pathlib import Path
+
+    if not text.strip():
+        return text
+    path = Path(text.strip()).expanduser()
+    if must_exist and not path.exists():
+        return text
+    return os.path.normpath(os.path.abspath(path))
+
+
 def remember_submitted(start: FormStart) -> None:
-    """Keep what was just submitted for the next time the form opens."""
+    """Keep what was just submitted for the next time the form opens, its local paths
+    absolute (core.config.PATH_FIELDS and the sweep file)."""
+    from dataclasses import replace
+
+    from emotui.core.config import PATH_FIELDS
+
+    values = {key: absolute_path_text(text, must_exist=key != "cache_dir")
+              if key in PATH_FIELDS else text for key, text in start.values.items()}
+    start = replace(start, values=values, sweep_file=absolute_path_text(start.sweep_file))
     remember(**{MEMORY_KEY: start.to_memory()})
 
 

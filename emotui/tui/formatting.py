@@ -13,12 +13,12 @@ from emotui.core import methods
 from emotui.core.config import FIELDS
 from emotui.core.layout import line_starts
 from emotui.core.lifecycle import ACTIVE
-from emotui.core.progress import format_duration, live_elapsed, live_eta
-from emotui.core.results import COLLAPSE_REASON_PREFIX, shown_state
+from emotui.core.progress import format_duration, live_elapsed, live_eta, phase_text
+from emotui.core.results import row_collapsed, shown_state
 # Shared with the CLI (core owns them); the screens use them through this module.
 from emotui.core.results import backend_label  # noqa: F401
-from emotui.core.units import count, plain, size  # noqa: F401
-# A table cell takes its header's "%" (percent below); running text says it: "81.40%".
+from emotui.core.units import count, plain, plural, size  # noqa: F401
+# One rule for every accuracy a person reads: "81.40%" (percent below is the same function).
 from emotui.core.units import percent as percent_sign  # noqa: F401
 
 # Rich colours that read on both the light and the dark theme (DataTable cells are Rich text).
@@ -53,9 +53,9 @@ def pack(segments: Sequence[Text | str], width: int, sep: str) -> Text:
 
 
 def collapsed(row: dict[str, Any]) -> bool:
-    """A completed run that learned nothing (predicts one class, or the sentinel stopped it)."""
-    return row.get("status") == "completed" and bool(
-        row.get("collapsed") or str(row.get("reason") or "").startswith(COLLAPSE_REASON_PREFIX))
+    """A completed run that learned nothing (core.results.row_collapsed decides, for every
+    table and export alike)."""
+    return row_collapsed(row)
 
 
 def stopping(row: dict[str, Any]) -> bool:
@@ -82,6 +82,16 @@ def state_text(row: dict[str, Any]) -> Text:
         label = str(row["phase"])  # starting, evaluating, predicting, saving
     label += "?" if row.get("stale") else ""
     return Text(label, style=STATE_STYLES.get(state, "dim"))
+
+
+def phase_state(row: dict[str, Any]) -> Text:
+    """state_text with the phase's position where a pass counts examples ("evaluating
+    640/2,000", core.progress.phase_text): the detail header's first word."""
+    text = state_text(row)
+    phase = phase_text(_as_status(row)) if row.get("status") == "running" else None
+    if phase and row.get("phase") not in (None, "training") and text.plain == row.get("phase"):
+        return Text(phase + ("?" if row.get("stale") else ""), style=text.style)
+    return text
 
 
 # Where a row comes from, as a short mark after its run id (local rows have none): a tracker's
@@ -132,8 +142,9 @@ def number(value: Any, digits: int = 4) -> str:
 
 
 def percent(value: Any) -> str:
-    """A table cell: the column's header says it is a percentage."""
-    return "-" if value is None else f"{100 * float(value):.2f}"
+    """An accuracy or F1 (a fraction) as people read it everywhere: 81.67% (core.units), in a
+    cell as in a header or a notice, so a number never changes form between two places."""
+    return percent_sign(value)
 
 
 def duration(seconds: float | None) -> str:

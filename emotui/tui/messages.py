@@ -29,12 +29,19 @@ class DetailLoaded(Message):
 
 @dataclass
 class MetricsArrived(Message):
-    """Metric events appended since the last poll, coalesced into one message per poll."""
+    """A run's curves as the worker following it has them now (thinned: a few thousand points
+    whatever the file's size), one message per poll."""
 
     run_id: str
-    events: list[dict[str, Any]]
-    # The file was replaced (resume truncation): drop what was plotted and take these.
-    restarted: bool = False
+    series: Any  # tui.widgets.plots.MetricSeries, a copy the worker no longer touches
+
+
+@dataclass
+class ResultsReady(Message):
+    """A run's results laid out for the Results tab off the UI thread (tui/results_view.py:
+    above 30 classes the most confused pairs and a block of the matrix, not every cell)."""
+
+    view: Any  # tui.results_view.ResultsView
 
 
 @dataclass
@@ -113,6 +120,66 @@ class ReportWritten(Message):
     """A report (emotui report) of the compared runs or of a sweep was written, or why not."""
 
     path: Path | None
+    error: str | None = None
+
+
+@dataclass
+class StudiesListed(Message):
+    """The store's studies, one row each (study.summary.list_studies), read again."""
+
+    rows: list[dict[str, Any]]
+
+
+@dataclass
+class StudiesToPick(Message):
+    """The store's studies for the palette's "Open study…" (study.summary.list_studies)."""
+
+    rows: list[dict[str, Any]]
+
+
+@dataclass
+class StudyRead(Message):
+    """One study's status with its trials (study.summary.summarize_study), or why not."""
+
+    study_id: str
+    summary: dict[str, Any] | None = None
+    error: str | None = None
+
+
+@dataclass
+class StudyFilesFound(Message):
+    """Study files (YAML with ``methods:``) near the current folder, for the study launcher."""
+
+    files: list[str]
+
+
+@dataclass
+class StudyPlanned(Message):
+    """A study file read for the launcher: its id and plan (emotui study --dry-run), or why
+    it cannot run."""
+
+    file: str
+    study_id: str | None = None
+    lines: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+@dataclass
+class StudyStarted(Message):
+    """The launcher's study controller was started (study_id), or why not (error)."""
+
+    backend: str
+    study_id: str | None = None
+    error: str | None = None
+
+
+@dataclass
+class StudyReportReady(Message):
+    """A study's report: its files (written now, or the study's own), or why there is none."""
+
+    study_id: str
+    files: list[Path] = field(default_factory=list)
+    written: bool = False
     error: str | None = None
 
 

@@ -12,6 +12,8 @@ import pytest
 
 from cli_store import RUNS, SWEEP_ID, build_cli_store
 
+from emotui.core import methods
+
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -117,7 +119,8 @@ def test_show_terminal_config_holds_whole_settings_of_the_method(cli, store, ter
     assert all(line.endswith(",") for line in lines[:-1])
     keys = [item.split("=")[0] for item in settings]
     assert "prompt_tuning_init_text" in keys and "learning_rate" in keys
-    assert not any(k.startswith(("lora_", "ia3_", "prefix_", "p_tuning_")) for k in keys)
+    others = {f for f in methods.owned_fields() if not methods.applies(f, "prompt_tuning_text")}
+    assert others and not others & set(keys)  # no other method's settings
 
 
 def test_show_config_marks_method_defaults():
@@ -211,8 +214,10 @@ def test_terminal_ls_at_80_keeps_what_matters(cli, store, terminal):
     terminal(80)
     out = plain(cli("ls").out)
     header = out.splitlines()[0]
-    for name in ("run", "state", "method", "eval acc", "elapsed", "ETA"):
+    # By importance: the accuracies and the reason stay, times and the backend go first.
+    for name in ("run", "state", "method", "eval acc", "test acc", "reason"):
         assert name in header
+    assert "elapsed" not in header and "backend" not in header
     for run_id in RUNS:
         assert run_id in out
     assert "hidden at 80 columns:" in out

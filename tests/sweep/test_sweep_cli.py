@@ -38,7 +38,10 @@ def test_dry_run_names_the_values_left_to_each_method(runs_dir, capsys):
     assert main(["sweep", str(file), "--runs-dir", str(runs_dir), "--dry-run"]) == 0
     lines = capsys.readouterr().out.splitlines()
     lora = next(line for line in lines if line.split()[1:2] == ["lora"])
-    assert lora.endswith("method=lora; method defaults: learning_rate=0.0020")
+    # One rule for every hyperparameter (core.units.plain): 0.002 beside 2e-05, never 0.0020.
+    assert lora.endswith("method=lora; method defaults: learning_rate=0.002")
+    full = next(line for line in lines if line.split()[1:2] == ["full"])
+    assert full.endswith("learning_rate=5e-05"), full  # not 5.00e-05
     prompt = next(line for line in lines if "prompt_tuning_random" in line)
     assert "prompt_tuning_num_virtual_tokens=20" in prompt
     assert not any(runs_dir.iterdir())

@@ -196,7 +196,9 @@ def test_ctrl_c_then_resume_from_the_command_line(tmp_path, runs_dir, tiny_model
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 130, err
     assert "emotui sweep resume" in err
-    assert status(runs_dir, first)["state"] == "preempted"
+    # Recorded as `emotui run` records a Ctrl-C (cancelled, resumable), not "preempted".
+    assert status(runs_dir, first)["state"] == "cancelled"
+    assert "interrupted (Ctrl-C)" in status(runs_dir, first)["reason"]
     sweep_id = err.split("emotui sweep resume ")[-1].split()[0]
     done = subprocess.run([sys.executable, "-m", "emotui", "sweep", "resume", sweep_id,
                            "--runs-dir", str(runs_dir), "--json"], capture_output=True,

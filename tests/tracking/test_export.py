@@ -11,7 +11,7 @@ import pytest
 from tracking_helpers import parse_latex, parse_markdown, parse_typst
 
 from emotui.core.errors import ConfigError
-from emotui.core.export import export_rows, format_value
+from emotui.core.export import column_formatter, export_rows, format_value
 
 COLUMNS = ["run_id", "method", "learning_rate", "prompt_tuning_init_text", "test_accuracy",
            "trainable_params", "collapsed"]
@@ -29,7 +29,20 @@ ROWS = [
 
 
 def expected_cells() -> list[list[str]]:
-    return [[format_value(row.get(c)) for c in COLUMNS] for row in ROWS]
+    """The typeset formats' cells: one rule per column (core.export.column_formatter)."""
+    shown = {c: column_formatter(ROWS, c) for c in COLUMNS}
+    return [[shown[c](row.get(c)) for c in COLUMNS] for row in ROWS]
+
+
+def test_typeset_columns_read_as_papers_print_them():
+    cells = expected_cells()
+    assert [r[2] for r in cells] == ["2.0e-03", "2.0e-02", "2.0e-05"]  # one rule per column
+    assert [r[4] for r in cells] == ["93.28%", "87.60%", ""]
+    assert [r[5] for r in cells] == ["667.7k", "613.6k", "124.7M"]
+    size = column_formatter([{"checkpoint_bytes": 91_600_000}], "checkpoint_bytes")
+    assert size(91_600_000) == "91.6 MB"
+    loss = column_formatter([{"loss": 0.5}, {"loss": 0.123}], "loss")
+    assert [loss(0.5), loss(0.123)] == ["0.500", "0.123"]  # fixed decimals down the column
 
 
 def test_csv_reads_back_with_raw_values():

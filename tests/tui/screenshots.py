@@ -1,9 +1,10 @@
 """Write the README's screenshots: every screen at 160x45 and 80x24, on the fixture store.
 
-    uv run python tests/tui/screenshots.py [docs/screenshots]
+    uv run python tests/tui/screenshots.py [docs/screenshots] [SCENE...]
 
 Each screen is reached the way a user reaches it (keys on the home screen) in a headless app
 with time frozen, then saved as SVG (Textual's save_screenshot): <screen>_<cols>x<rows>.svg.
+The study scenes run on the fixture store plus a study in each phase (study_fixture.py).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Awaitable, Callable
 sys.path.insert(0, str(Path(__file__).parent))
 
 from fixture_store import FROZEN_NOW, RUNS, SWEEP_RUNS, build_fixture_store  # noqa: E402
+from study_fixture import DONE, SHOWCASE, build_study_store  # noqa: E402
 from textual.widgets import Input  # noqa: E402
 from tui_helpers import wait_for  # noqa: E402
 
@@ -110,6 +112,49 @@ async def light_theme_filtered(pilot) -> None:
     await pilot.press("t", "slash", *"lora", "enter", "space")
 
 
+async def studies(pilot) -> None:
+    from textual.widgets import DataTable
+
+    from emotui.tui.screens.studies import StudiesScreen
+
+    await wait_for(pilot, lambda: pilot.app.screen.query(RunTable)
+                   and not pilot.app.screen.scanning)
+    await pilot.press("u")
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, StudiesScreen)
+                   and pilot.app.screen.loaded)
+    table = pilot.app.screen.query_one(DataTable)
+    table.move_cursor(row=table.get_row_index(SHOWCASE))
+
+
+async def study(pilot, study_id: str, method: str) -> None:
+    from textual.widgets import DataTable
+
+    from emotui.tui.screens.study import StudyScreen
+
+    await studies(pilot)
+    table = pilot.app.screen.query_one(DataTable)
+    table.move_cursor(row=table.get_row_index(study_id))
+    await pilot.press("enter")
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, StudyScreen)
+                   and pilot.app.screen.summary is not None)
+    screen = pilot.app.screen
+    methods = screen.query_one("#study-methods", DataTable)
+    methods.move_cursor(row=methods.get_row_index(method))
+    await wait_for(pilot, lambda: screen.method == method)
+
+
+async def study_launch(pilot) -> None:
+    from emotui.tui.screens.study_launch import StudyLaunchScreen
+
+    await studies(pilot)
+    await pilot.press("n")
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, StudyLaunchScreen)
+                   and pilot.app.screen.query("#study-file"))
+    screen = pilot.app.screen
+    screen.query_one("#study-file", Input).value = "sweep_configs/study.yaml"
+    await wait_for(pilot, lambda: screen.plan is not None, timeout=60)
+
+
 SCENES: dict[str, Callable[[object, Path], Awaitable[None]]] = {
     "home": lambda pilot, root: home(pilot),
     "home_light_theme_filtered": lambda pilot, root: light_theme_filtered(pilot),
@@ -124,13 +169,19 @@ SCENES: dict[str, Callable[[object, Path], Awaitable[None]]] = {
     "sweeps": lambda pilot, root: sweeps(pilot),
     "delete_confirmation": lambda pilot, root: delete_question(pilot),
     "cancel_confirmation": lambda pilot, root: cancel_question(pilot),
+    "studies": lambda pilot, root: studies(pilot),
+    "study": lambda pilot, root: study(pilot, SHOWCASE, "lora"),
+    "study_done": lambda pilot, root: study(pilot, DONE, "full"),
+    "study_launch": lambda pilot, root: study_launch(pilot),
 }
+# The scenes whose store also holds the studies.
+STUDY_SCENES = ("studies", "study", "study_done", "study_launch")
 
 
 async def shoot(name: str, size: tuple[int, int], out: Path) -> Path:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "runs"
-        build_fixture_store(root)
+        (build_study_store if name in STUDY_SCENES else build_fixture_store)(root)
         clock = lambda: FROZEN_NOW  # noqa: E731
         app = EmotuiApp(LocalRunSource(root, clock=clock, ask_backends_every=None), clock=clock,
                         export_dir=Path(tmp) / "exports", poll_interval=0.2, store_label="runs")
@@ -144,9 +195,9 @@ async def shoot(name: str, size: tuple[int, int], out: Path) -> Path:
     return out / filename
 
 
-async def main(out: Path) -> None:
+async def main(out: Path, names: list[str]) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    for name in SCENES:
+    for name in names or SCENES:
         for size in SIZES:
             print(await shoot(name, size, out))
 
@@ -154,4 +205,8 @@ async def main(out: Path) -> None:
 if __name__ == "__main__":
     # The TUI remembers a theme and form values; screenshots start from a clean state.
     os.environ["EMOTUI_STATE_DIR"] = tempfile.mkdtemp(prefix="emotui-state-")
-    asyncio.run(main(Path(sys.argv[1] if len(sys.argv) > 1 else "docs/screenshots")))
+    unknown = [name for name in sys.argv[2:] if name not in SCENES]
+    if unknown:
+        sys.exit(f"unknown scene {unknown[0]}; the scenes: {', '.join(SCENES)}")
+    asyncio.run(main(Path(sys.argv[1] if len(sys.argv) > 1 else "docs/screenshots"),
+                     sys.argv[2:]))

@@ -86,7 +86,9 @@ async def test_compare_two_runs_and_export_every_format(fixture_runs, make_app, 
         screen = app.screen
         keys = [screen.query_one("#compare-table").get_row_at(i)[0]
                 for i in range(screen.query_one("#compare-table").row_count)]
-        assert "learning_rate" in keys and "peft_method" in keys and "seed" in keys
+        assert "learning_rate" in keys and "method" in keys and "seed" in keys
+        # One method row: peft_method says the same, method_defaults is bookkeeping.
+        assert "peft_method" not in keys and "method_defaults" not in keys
         assert "max_seq_length" not in keys  # same in both: hidden until 'a'
         assert "trainable_params" in keys and "test_accuracy" in keys
         await pilot.press("a")

@@ -9,9 +9,7 @@ import dataclasses
 import pytest
 from fixture_store import RUNS, SWEEP_RUNS
 from tui_helpers import wait_for
-from rich.text import Text
 from textual.widgets import DataTable, Static, Tree
-from textual.widgets.data_table import ColumnKey
 
 from emotui.core.config import config_from_yaml, dump_config
 from emotui.core.runstore import RunPaths, atomic_write_json, read_json
@@ -142,7 +140,7 @@ async def test_clicking_the_sorted_column_header_reverses_it(fixture_runs, make_
         while table.sort_column != "test":
             await pilot.press("s")
         assert table.sort_reverse is False
-        header = DataTable.HeaderSelected(table, ColumnKey("test"), 7, Text("test acc"))
+        header = RunTable.HeaderSelected(table, "test")
         app.screen.post_message(header)  # a click on the sorted column's header
         await wait_for(pilot, lambda: table.sort_reverse is True)
         assert str(table.get_row_at(0)[1]) == "251120-091500-full-ab2c"  # best test first

@@ -62,6 +62,8 @@ def test_launch_form(snap_compare, fixture_runs, make_app):
         await _home_ready(pilot)
         await pilot.press("n")
         await wait_for(pilot, lambda: isinstance(pilot.app.screen, LaunchScreen))
+        # The form's rows are built after the screen mounts (late on a loaded machine).
+        await wait_for(pilot, lambda: pilot.app.screen.query("#field-learning_rate"))
         field = pilot.app.screen.query_one("#field-learning_rate")
         field.value = "-1"  # shows an inline validation message
         await _steady_cursor(pilot)
@@ -195,3 +197,48 @@ def test_run_ended_notification(snap_compare, fixture_runs, make_app):
                                           for n in pilot.app._notifications))
         await pilot.pause(0.5)
     assert snap_compare(make_app(fixture_runs), terminal_size=(120, 24), run_before=run_before)
+
+
+def _study_screen(study_id: str, method: str):
+    """Home, u (studies), the study, its method's trials shown."""
+    async def run_before(pilot) -> None:
+        from study_fixture import STUDIES
+        from textual.widgets import DataTable
+
+        from emotui.tui.screens.studies import StudiesScreen
+        from emotui.tui.screens.study import StudyScreen
+
+        await wait_for(pilot, lambda: pilot.app.screen.query(RunTable)
+                       and not pilot.app.screen.scanning)
+        await pilot.press("u")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, StudiesScreen)
+                       and pilot.app.screen.query_one(DataTable).row_count == len(STUDIES))
+        table = pilot.app.screen.query_one(DataTable)
+        table.move_cursor(row=table.get_row_index(study_id))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, StudyScreen)
+                       and pilot.app.screen.summary is not None)
+        screen = pilot.app.screen
+        methods = screen.query_one("#study-methods", DataTable)
+        methods.move_cursor(row=methods.get_row_index(method))
+        await wait_for(pilot, lambda: screen.method == method)
+        await pilot.pause(0.3)
+    return run_before
+
+
+def test_study_160x45(snap_compare, tmp_path, make_app):
+    """A study in its confirm phase: phases with progress, per-method trials, best so far,
+    budget spent (search stopped by it), ETA, notes; LoRA's trials below."""
+    from study_fixture import SHOWCASE, build_study_store
+
+    build_study_store(tmp_path / "runs")
+    assert snap_compare(make_app(tmp_path / "runs"), terminal_size=(160, 45),
+                        run_before=_study_screen(SHOWCASE, "lora"))
+
+
+def test_study_80x24(snap_compare, tmp_path, make_app):
+    from study_fixture import SHOWCASE, build_study_store
+
+    build_study_store(tmp_path / "runs")
+    assert snap_compare(make_app(tmp_path / "runs"), terminal_size=(80, 24),
+                        run_before=_study_screen(SHOWCASE, "lora"))

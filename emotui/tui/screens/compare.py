@@ -5,7 +5,7 @@ LaTeX or Typst (emotui.core.export), and the runs' report (emotui report) writte
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any, Iterator
@@ -19,7 +19,9 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Header, Select, Static
 from textual_plotext import PlotextPlot
 
-from emotui.core.events import read_all
+from emotui.core import methods
+from emotui.core.events import summary_events
+from emotui.core.run_names import legend_names
 from emotui.core.export import FILE_SUFFIXES, distinct_columns, export_rows
 from emotui.tui import formatting as fmt
 from emotui.tui.commands import PaletteCommand
@@ -33,9 +35,10 @@ EXPORT_FORMATS = (("CSV", "csv"), ("Markdown", "md"), ("LaTeX", "latex"), ("Typs
 METRIC_KEYS = ("best_epoch", "eval_accuracy", "eval_macro_f1", "test_accuracy", "test_macro_f1")
 COST_KEYS = ("trainable_params", "total_params", "checkpoint_bytes", "train_runtime_s",
              "train_samples_per_second", "peak_gpu_memory_bytes")
-# Config keys never worth a comparison row.
+# Config keys never worth a comparison row: ``peft_method`` says what the method row says, and
+# which settings a method's defaults filled in is bookkeeping, not a setting.
 SKIP_CONFIG = {"output_dir", "overwrite_output_dir", "disable_tqdm", "run_name",
-               "extra_training_args"}
+               "extra_training_args", "peft_method", methods.DEFAULTS_FIELD}
 COST_FORMAT = {"trainable_params": fmt.count, "total_params": fmt.count,
                "checkpoint_bytes": fmt.size, "peak_gpu_memory_bytes": fmt.size,
                "train_runtime_s": fmt.duration,
@@ -43,9 +46,13 @@ COST_FORMAT = {"trainable_params": fmt.count, "total_params": fmt.count,
 
 
 def differing_keys(configs: list[dict[str, Any]], show_all: bool) -> list[str]:
+    """The config rows: keys that differ (or all), less those owned only by methods none of
+    these runs used (an IA3 run's config.yaml also holds LoRA's defaults)."""
+    used = {c.get("method") for c in configs}
     keys: list[str] = []
     for config in configs:
-        keys += [k for k in config if k not in keys and k not in SKIP_CONFIG]
+        keys += [k for k in config if k not in keys and k not in SKIP_CONFIG
+                 and (not methods.owners(k) or used & set(methods.owners(k)))]
     if show_all:
         return keys
     return [k for k in keys if len({repr(c.get(k)) for c in configs}) > 1]
@@ -74,6 +81,7 @@ class ParetoPoint:
     method: str | None
     params: float
     accuracy: float
+    extra: str = ""  # " +2": the seed replicas beside the run it is named by
 
 
 def pareto_points(runs: list[dict[str, Any]]) -> tuple[list[ParetoPoint], list[int], str]:
@@ -96,7 +104,10 @@ def pareto_points(runs: list[dict[str, Any]]) -> tuple[list[ParetoPoint], list[i
             continue
         extra = f" +{len(config.runs) - 1}" if len(config.runs) > 1 else ""
         first = min(r.run_id for r in config.runs)  # the same name whatever the order
-        points.append(ParetoPoint(first[-9:] + extra, config.method, params, accuracy))
+        points.append(ParetoPoint(first, config.method, params, accuracy, extra))
+    # A whole part of each id (core.run_names), never its last characters.
+    names = legend_names(p.label for p in points)
+    points = [replace(p, label=names[p.label] + p.extra) for p in points]
     return points, pareto_front([(p.params, p.accuracy) for p in points]), metric
 
 
@@ -161,7 +172,10 @@ class CompareScreen(WorkerErrors, Screen):
             runs.append({"run_id": rid, "config": detail.config, "results": detail.results,
                          "row": detail.row, "local": detail.metrics_path is not None,
                          "events": detail.events})
-            events = read_all(detail.metrics_path) if detail.metrics_path else detail.events
+            # Only the evaluations are drawn: read a piece at a time, training lines never
+            # parsed (a metrics file may be hundreds of MB).
+            events = summary_events(detail.metrics_path) if detail.metrics_path \
+                else detail.events
             curves[rid] = [(e.get("epoch") or e["step"], e["accuracy"]) for e in events or []
                            if e.get("split") == "eval" and e.get("accuracy") is not None]
         self.post_message(ComparisonLoaded(runs))
@@ -184,8 +198,10 @@ class CompareScreen(WorkerErrors, Screen):
         """The eval-accuracy curves, or the Pareto view (p toggles)."""
         plot = self.query_one(PlotextPlot)
         if not self.pareto:
+            curves = self.curves or {}
+            names = legend_names(curves)
             draw(plot, "eval accuracy", "epoch",
-                 [(rid[-9:], points) for rid, points in (self.curves or {}).items()])
+                 [(names[rid], points) for rid, points in curves.items()], percent=True)
             return
         points, front, metric = pareto_points(self.runs)
         series: dict[str, list[tuple[float, float]]] = {}

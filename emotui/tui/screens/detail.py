@@ -12,13 +12,12 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Grid, Horizontal, VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Input, Log, Static, TabbedContent, TabPane
 from textual.worker import Worker, get_current_worker
-from textual_plotext import PlotextPlot
 
-from emotui.core.events import MetricsReader
+from emotui.core.events import CHUNK_BYTES, MetricsReader
 from emotui.core.lifecycle import CANCELLABLE
 from emotui.core.runstore import RunPaths
 from emotui.tui import control
@@ -29,17 +28,22 @@ from emotui.tui.messages import (
     LogLinesArrived,
     MetricsArrived,
     ReportWritten,
+    ResultsReady,
     RunControlled,
     wait_until_handled,
 )
 from emotui.tui.outcomes import control_outcome, notify_controlled, notify_report, report_outcome
+from emotui.tui.results_view import ResultsView, results_view
 from emotui.tui.sources.tail import TextTail
 from emotui.tui.widgets.footer import KeysFooter
-from emotui.tui.widgets.plots import MetricSeries, draw
+from emotui.tui.widgets.plot_grid import PlotGrid
+from emotui.tui.widgets.plots import MetricSeries
 from emotui.tui.widgets.telemetry import TelemetryStrip
 from emotui.tui.worker_errors import RETRY_S, WorkerErrors
 
 STREAMS = ("stdout", "stderr")
+# Lines of each log kept and shown (the newest; the file holds the rest).
+LOG_LINES = 20000
 # The four tab keys share one footer entry, so every action fits the footer.
 TABS = Binding.Group("Tabs", compact=True)
 
@@ -59,6 +63,8 @@ class RunDetailScreen(WorkerErrors, Screen):
         Binding("x", "cancel_run", "Cancel run"),
         Binding("r", "resume_run", "Resume"),
         Binding("e", "launch_from", "New from run"),
+        # Shown in the plot's title where it applies (a short terminal), not in the footer.
+        Binding("p", "next_plot", "Next plot", show=False),
     ]
 
     def __init__(self, run_id: str, poll_interval: float = 0.5):
@@ -83,13 +89,10 @@ class RunDetailScreen(WorkerErrors, Screen):
         yield Static("", id="detail-summary")
         with TabbedContent(id="detail-tabs", initial="plots"):
             with TabPane("Plots", id="plots"):
-                with Grid(id="plot-grid"):
-                    yield PlotextPlot(id="plot-loss")
-                    yield PlotextPlot(id="plot-eval")
-                    yield PlotextPlot(id="plot-lr")
+                yield PlotGrid(id="plot-grid")
                 yield TelemetryStrip(id="telemetry")
             with TabPane("Logs", id="logs"):
-                yield Log(id="log", highlight=False, max_lines=20000)
+                yield Log(id="log", highlight=False, max_lines=LOG_LINES)
                 with Horizontal(id="log-bar"):
                     yield Input(placeholder="/ search the log", id="log-search", compact=True)
                     yield Static("stdout", id="log-stream")
@@ -100,6 +103,8 @@ class RunDetailScreen(WorkerErrors, Screen):
                 with VerticalScroll():
                     yield Static("Results appear when the run completes.", id="results-note")
                     yield DataTable(id="per-class", cursor_type="none", zebra_stripes=True)
+                    yield Static("", id="pairs-title")
+                    yield DataTable(id="confused-pairs", cursor_type="none", zebra_stripes=True)
                     yield Static("", id="confusion-title")
                     yield DataTable(id="confusion", cursor_type="none")
         yield KeysFooter()
@@ -107,6 +112,9 @@ class RunDetailScreen(WorkerErrors, Screen):
     def on_mount(self) -> None:
         self.title = self.run_id
         self.sub_title = "run"
+        # Shown only for a matrix too large to show whole (tui/results_view.py).
+        self.query_one("#pairs-title", Static).display = False
+        self.query_one("#confused-pairs", DataTable).display = False
         self._paint_plots()
         self.follow_run()
         # Elapsed counts up and the ETA down between the job's position refreshes.
@@ -125,7 +133,7 @@ class RunDetailScreen(WorkerErrors, Screen):
     def _follow_again(self) -> None:
         # The new worker reads the files from their start: what it repaints replaces what the
         # failed one had shown.
-        self.series.clear()
+        self.series = MetricSeries()
         self.log_lines = {s: [] for s in STREAMS}
         self.query_one(Log).clear()
         self._match_at = -1
@@ -135,34 +143,51 @@ class RunDetailScreen(WorkerErrors, Screen):
 
     @work(thread=True, name="follow-run", group="detail", exclusive=True, exit_on_error=False)
     def follow_run(self) -> None:
+        """Reads the run's files off the UI thread: its metrics a piece at a time into thinned
+        curves (a file of hundreds of MB is never parsed whole, nor posted), its logs from
+        their end; the screen is sent a copy of the curves, never the events."""
         worker = get_current_worker()
         detail = self.source.detail(self.run_id)
         self.post_message(DetailLoaded(detail))
+        if detail.results.get("per_class"):
+            self.post_message(self._results_view(detail.results))
+        series = MetricSeries()
         reader = MetricsReader(detail.metrics_path) if detail.metrics_path else None
         if reader is None and detail.events:
-            self.post_message(MetricsArrived(self.run_id, list(detail.events)))
+            series.add(list(detail.events))
+            self.post_message(MetricsArrived(self.run_id, series.snapshot()))
         tails = {name: TextTail(path) for name, path in detail.log_paths.items()}
         # A new status, or a cancel asked for (the marker; status.json changes only once the
         # run has stopped), is repainted.
         status_seen = (detail.status.get("updated"), detail.row.get("cancel_requested"))
+        results_seen = bool(detail.results.get("per_class"))
+        posted_at = 0.0
 
         def stopped() -> bool:
             return worker.is_cancelled or self._stop.is_set()
 
         while not stopped():
-            news = False
+            news = catching_up = False
             if reader is not None:
-                events = reader.poll()
-                if events or reader.restarted:
-                    self.post_message(MetricsArrived(self.run_id, events, reader.restarted))
-                    news = True
+                lines = reader.read_complete(CHUNK_BYTES).splitlines()
+                catching_up = reader.more
+                if reader.restarted:
+                    series.clear()
+                if lines or reader.restarted:
+                    series.add_lines(lines)
+                    # Catching up on a large file: the curves so far, a few times a second.
+                    if not catching_up or time.monotonic() - posted_at > 0.3:
+                        self.post_message(MetricsArrived(self.run_id, series.snapshot()))
+                        posted_at, news = time.monotonic(), True
             for name, tail in tails.items():
                 lines = tail.poll()
                 if lines:
-                    self.post_message(LogLinesArrived(self.run_id, name, lines))
+                    self.post_message(LogLinesArrived(self.run_id, name, lines[-LOG_LINES:]))
                     news = True
             if news and not wait_until_handled(self, stopped):
                 return
+            if catching_up:
+                continue
             if self._stop.wait(self.poll_interval):
                 return
             fresh = self.source.detail(self.run_id)
@@ -170,6 +195,13 @@ class RunDetailScreen(WorkerErrors, Screen):
             if seen != status_seen or (fresh.results and not detail.results):
                 status_seen, detail = seen, fresh
                 self.post_message(DetailLoaded(fresh))
+                if fresh.results.get("per_class") and not results_seen:
+                    results_seen = True
+                    self.post_message(self._results_view(fresh.results))
+
+    def _results_view(self, results: dict[str, Any]) -> ResultsReady:
+        """(On the worker's thread.) The Results tab's text and rows."""
+        return ResultsReady(results_view(results))
 
     @on(DetailLoaded)
     def _paint_detail(self, message: DetailLoaded) -> None:
@@ -180,9 +212,10 @@ class RunDetailScreen(WorkerErrors, Screen):
         if detail.config_text:
             self.query_one("#config-text", Static).update(
                 Syntax(detail.config_text, "yaml", theme="ansi_dark", background_color="default"))
-        if detail.results.get("per_class") and not self._results_shown:
-            self._paint_results(detail.results)
-        elif not detail.metrics_path and detail.results.get("test_accuracy") is not None:
+        # Per-class results are laid out by the worker (ResultsReady), never here: a thousand
+        # classes would hold the UI thread for seconds.
+        if not detail.results.get("per_class") and not detail.metrics_path \
+                and detail.results.get("test_accuracy") is not None:
             # A tracker's run: its summary's metrics, no per-class table or confusion matrix.
             r = detail.results
             tracker = "trackio" if detail.row.get("source") == "trackio" else "W&B"
@@ -194,16 +227,17 @@ class RunDetailScreen(WorkerErrors, Screen):
 
     @on(MetricsArrived)
     def _paint_metrics(self, message: MetricsArrived) -> None:
-        if message.restarted:
-            self.series.clear()
-        self.series.add(message.events)
+        self.series = message.series
         self._paint_plots()
         self._paint_summary()
         self.query_one(TelemetryStrip).show_samples(self.series.system)
 
     @on(LogLinesArrived)
     def _paint_log(self, message: LogLinesArrived) -> None:
-        self.log_lines[message.stream].extend(message.lines)
+        kept = self.log_lines[message.stream]
+        kept.extend(message.lines)
+        if len(kept) > LOG_LINES:  # what the Log widget shows; older lines are in the file
+            del kept[:-LOG_LINES]
         if message.stream == self.stream:
             self.query_one(Log).write_lines(message.lines)
 
@@ -214,7 +248,7 @@ class RunDetailScreen(WorkerErrors, Screen):
         if not row:
             return
         first: list[Text | str] = [
-            fmt.state_text(row), fmt.method_label(row.get("method")),
+            fmt.phase_state(row), fmt.method_label(row.get("method")),
             fmt.progress_bar(row.get("progress"))]
         epochs = row.get("num_train_epochs")
         first.append(f"epoch {fmt.epoch_label(row)}" + (f"/{epochs:g}" if isinstance(
@@ -257,41 +291,34 @@ class RunDetailScreen(WorkerErrors, Screen):
         summary.update(text)
 
     def _paint_plots(self) -> None:
-        s = self.series
-        draw(self.query_one("#plot-loss", PlotextPlot), "training loss", "step",
-             [("loss", s.loss)])
-        draw(self.query_one("#plot-eval", PlotextPlot), "eval accuracy / macro-F1", "epoch",
-             [("accuracy", s.eval_acc), ("macro-F1", s.eval_f1)])
-        draw(self.query_one("#plot-lr", PlotextPlot), "learning rate", "step", [("lr", s.lr)])
+        self.query_one(PlotGrid).paint(self.series)
 
-    def _paint_results(self, results: dict[str, Any]) -> None:
+    def action_next_plot(self) -> None:
+        """On a short terminal (80x24) the plots are shown one at a time: the next one."""
+        self.query_one(PlotGrid).next_plot()
+
+    @on(ResultsReady)
+    def _paint_results(self, message: ResultsReady) -> None:
+        view: ResultsView = message.view
         self._results_shown = True
-        self.query_one("#results-note", Static).update(
-            f"best epoch {results.get('best_epoch')} · test accuracy "
-            f"{fmt.percent_sign(results.get('test_accuracy'))} · test macro-F1 "
-            f"{fmt.percent_sign(results.get('test_macro_f1'))} · trainable params "
-            f"{fmt.count(results.get('trainable_params'))} · checkpoint "
-            f"{fmt.size(results.get('checkpoint_bytes'))}"
-            + ("\n[b red]collapsed: predicts (nearly) one class[/]" if results.get("collapsed")
-               else ""))
+        self.query_one("#results-note", Static).update(view.note)
         per_class = self.query_one("#per-class", DataTable)
         per_class.clear(columns=True)
         per_class.add_columns("class", "precision", "recall", "F1", "support")
-        for name, scores in (results.get("per_class") or {}).items():
-            per_class.add_row(name, *(fmt.number(scores.get(k), 3) for k in
-                                      ("precision", "recall", "f1")), str(scores.get("support")))
-        matrix = results.get("confusion_matrix") or []
-        labels = results.get("label_names") or [str(i) for i in range(len(matrix))]
+        per_class.add_rows(view.per_class)
+        pairs = self.query_one("#confused-pairs", DataTable)
+        pairs.clear(columns=True)
+        pairs.display = bool(view.pairs)
+        self.query_one("#pairs-title", Static).display = bool(view.pairs)
+        if view.pairs:
+            self.query_one("#pairs-title", Static).update(view.pairs_title)
+            pairs.add_columns("true", "predicted as", "count", "of the true class")
+            pairs.add_rows(view.pairs)
         confusion = self.query_one("#confusion", DataTable)
         confusion.clear(columns=True)
-        self.query_one("#confusion-title", Static).update(
-            "confusion matrix (rows: true, columns: predicted)")
-        confusion.add_columns("true \\ pred", *labels)  # whole names: "surprise" stays whole
-        for row_index, (label, counts) in enumerate(zip(labels, matrix)):
-            # The diagonal (correct predictions) in bold, the confusions dim.
-            cells = [Text(str(c), style="bold" if i == row_index else "dim")
-                     for i, c in enumerate(counts)]
-            confusion.add_row(label, *cells)
+        self.query_one("#confusion-title", Static).update(view.confusion_title)
+        confusion.add_columns("true \\ pred", *view.labels)  # whole names: "surprise" stays whole
+        confusion.add_rows(view.confusion)
 
     # --- actions ------------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import DataTable, Header, Input, Select, Static
+from textual.widgets import Header, Input, Select, Static
 from textual.worker import Worker, get_current_worker
 
 from emotui.core.lifecycle import CANCELLABLE, deletable
@@ -57,6 +57,7 @@ class RunsScreen(WorkerErrors, Screen):
         Binding("s", "cycle_sort", "Sort"),
         Binding("S", "reverse_sort", "Reverse sort", show=False),
         Binding("w", "sweeps", "Sweeps"),
+        Binding("u", "studies", "Studies"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
         Binding("R", "refresh_remote", "Refresh W&B", show=False),
     ]
@@ -258,16 +259,16 @@ class RunsScreen(WorkerErrors, Screen):
         table.sort_by(table.sort_column, reverse=not table.sort_reverse)
         self._paint_status()
 
-    @on(DataTable.HeaderSelected)
-    def _header_clicked(self, event: DataTable.HeaderSelected) -> None:
-        if event.column_key.value in _SORTABLE:
-            self.query_one(RunTable).sort_by(event.column_key.value)
+    @on(RunTable.HeaderSelected)
+    def _header_clicked(self, event: RunTable.HeaderSelected) -> None:
+        if event.column_key in _SORTABLE:
+            self.query_one(RunTable).sort_by(event.column_key)
             self._paint_status()
 
     def _paint_status(self) -> None:
         table = self.query_one(RunTable)
         arrow = "↓" if table.sort_reverse else "↑"
-        parts = [f"{len(self.all_rows)} runs", f"{table.row_count} shown"]
+        parts = [fmt.plural(len(self.all_rows), "run"), f"{table.row_count:,} shown"]
         if table.selected:
             hidden = len(table.selected) - len(table.visible_selection())
             parts.append(f"{len(table.selected)} selected"
@@ -275,11 +276,14 @@ class RunsScreen(WorkerErrors, Screen):
         parts.append(f"sort: {_LABELS[table.sort_column]} {arrow}")
         if self.scanning:
             parts.append("loading…")
+        elif not self.all_rows:  # a new store: say how to fill it
+            parts = ["No runs yet: n starts a new run; `emotui demo` in a shell trains three "
+                     "small ones"]
         self.query_one("#runs-status", Static).update(" · ".join(parts))
 
     # --- actions ------------------------------------------------------------------------------
 
-    @on(DataTable.RowSelected)
+    @on(RunTable.RowSelected)
     def _row_selected(self) -> None:
         self.action_open()
 
@@ -333,6 +337,9 @@ class RunsScreen(WorkerErrors, Screen):
         from emotui.tui.screens.sweeps import SweepsScreen
 
         self.app.push_screen(SweepsScreen(lambda: dict(self.all_rows)))
+
+    def action_studies(self) -> None:
+        self.app.open_studies()
 
     def action_compare(self) -> None:
         chosen = self.query_one(RunTable).chosen()
@@ -390,6 +397,8 @@ class RunsScreen(WorkerErrors, Screen):
                              self.action_delete_run, ("delete_run",))
         yield PaletteCommand("Sweeps", "Trials grouped under their sweep (w)",
                              self.action_sweeps, ("sweeps",))
+        yield PaletteCommand("Studies", "Each study's phases, methods, budget and ETA (u)",
+                             self.action_studies, ("studies",))
 
     def _selection_used(self) -> None:
         """An action took the selection: it ends there, so a later key acts on what the

@@ -64,8 +64,10 @@ def sweep_label(sweep_id: str, trials: list[dict[str, Any]], spec: dict[str, Any
     running = sum(1 for t in trials if t.get("status") == "running")
     total = planned_total(spec, trials)
     scored = [t for t in trials if t.get("eval_accuracy") is not None]
-    best = max(scored, key=lambda t: t["eval_accuracy"]) if scored else None
-    collapsed = sum(1 for t in trials if t.get("collapsed"))
+    # A collapsed trial is "best" only when no trial learned (then it says so).
+    healthy = [t for t in scored if not fmt.collapsed(t)]
+    best = max(healthy or scored, key=lambda t: t["eval_accuracy"]) if scored else None
+    collapsed = sum(1 for t in trials if fmt.collapsed(t))
     label = Text(sweep_id, style="bold")
     if spec.get("method"):
         label.append(f"  {spec['method']}", style="dim")
@@ -76,8 +78,9 @@ def sweep_label(sweep_id: str, trials: list[dict[str, Any]], spec: dict[str, Any
     else:
         label.append(f"  {done} done of {len(trials)} so far, {running} running")
     if best is not None:
-        label.append(f"  best {fmt.percent(best['eval_accuracy'])} ({best['run_id'][-4:]})",
-                     style="green")
+        label.append(f"  best {fmt.percent(best['eval_accuracy'])} ({best['run_id'][-4:]})"
+                     + (" collapsed" if fmt.collapsed(best) else ""),
+                     style="bold red" if fmt.collapsed(best) else "green")
     if collapsed:
         label.append(f"  {collapsed} collapsed", style="bold red")
     return label
@@ -87,12 +90,12 @@ def trial_label(trial: dict[str, Any]) -> Text:
     """id, state (or the collapse mark), eval and test accuracy, then hyperparameters (cut
     first at 80 cols)."""
     label = Text(f"{trial['run_id']}  ")
-    state = Text("✗ collapsed", style="bold red") if trial.get("collapsed") \
+    state = Text("✗ collapsed", style="bold red") if fmt.collapsed(trial) \
         else fmt.state_text(trial)
     state.pad_right(12 - len(state.plain))
     label.append_text(state)
-    label.append(f"eval {fmt.percent(trial.get('eval_accuracy')):>5}  "
-                 f"test {fmt.percent(trial.get('test_accuracy')):>5}")
+    label.append(f"eval {fmt.percent(trial.get('eval_accuracy')):>6}  "
+                 f"test {fmt.percent(trial.get('test_accuracy')):>6}")
     label.append(f"  {fmt.hyperparameters(trial)}", style="dim")
     return label
 
@@ -163,7 +166,7 @@ class SweepsScreen(WorkerErrors, Screen):
         if target is not None:  # once the new nodes have their lines
             tree.call_after_refresh(tree.move_cursor, target)
         self.query_one("#sweeps-status", Static).update(
-            f"{len(sweeps)} sweeps · trials by {sort_label(self.sort, spec, self.sort_reverse)} "
+            f"{fmt.plural(len(sweeps), 'sweep')} · trials by {sort_label(self.sort, spec, self.sort_reverse)} "
             "· enter opens a trial · r: the sweep's report" if sweeps else
             "No sweeps yet: launch one from the new-run screen (n, then a sweep file).")
 

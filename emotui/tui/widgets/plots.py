@@ -7,11 +7,30 @@ from typing import Any
 
 from textual_plotext import PlotextPlot
 
+from emotui.core.units import count
+
+
+# Training points kept per curve: a plot is at most a few hundred braille dots wide, so more
+# would cost drawing time and show nothing more. Every evaluation is kept.
+TRAIN_POINTS = 1000
+# System samples kept for the telemetry strip's sparklines (the latest ones).
+SYSTEM_SAMPLES = 300
+
 
 class MetricSeries:
-    """The curves of one run, grown event by event (a torn or foreign event is skipped)."""
+    """The curves of one run, grown event by event (a torn or foreign event is skipped).
 
-    def __init__(self) -> None:
+    Training events are thinned as they come: every ``stride``-th is kept, and when more than
+    twice ``train_points`` are kept every other one goes and the stride doubles; the latest
+    training event is always the curve's last point. Whatever the file's size, a series holds
+    about ``2 * train_points`` training points, every evaluation and the latest system samples.
+    ``add_lines`` takes raw metrics.jsonl lines and parses only those it keeps."""
+
+    def __init__(self, train_points: int = TRAIN_POINTS) -> None:
+        self.train_points = train_points
+        self.clear()
+
+    def clear(self) -> None:
         self.loss: list[tuple[float, float]] = []
         self.lr: list[tuple[float, float]] = []
         self.eval_acc: list[tuple[float, float]] = []
@@ -19,34 +38,131 @@ class MetricSeries:
         self.last_train: dict[str, Any] = {}
         # The job's system samples (split "system": CPU, memory, GPU when there is one).
         self.system: list[dict[str, Any]] = []
-
-    def clear(self) -> None:
-        self.__init__()
+        self._train: list[tuple[Any, Any, Any]] = []  # (step, loss, lr) kept
+        self._tail: tuple[Any, Any, Any] | None = None  # the latest, when not kept
+        self._stride = 1
+        self._seen = 0
 
     def add(self, events: list[dict[str, Any]]) -> None:
         for event in events:
-            split, step = event.get("split"), event.get("step")
-            if step is None:
-                continue
-            if split == "train":
+            self._add_event(event)
+        self._publish()
+
+    def add_lines(self, lines: list[bytes]) -> None:
+        """metrics.jsonl lines: a training line is parsed only when it is kept (or is the
+        latest), a system line only when it is among the latest."""
+        from emotui.core.events import parse_line, split_of
+
+        last_train: bytes | None = None
+        system: list[bytes] = []
+        for line in lines:
+            split = split_of(line)
+            if split == b"train":
+                self._seen += 1
+                last_train = line
+                if (self._seen - 1) % self._stride == 0:
+                    event = parse_line(line)
+                    if event is not None and event.get("step") is not None:
+                        self._keep_train(event)
+                        last_train = None
+            elif split == b"system":
+                system.append(line)
+            elif line.strip():
+                event = parse_line(line)
+                if event is not None:
+                    if event.get("split") == "train":
+                        self._seen += 1
+                    self._add_event(event, counted=True)
+        if last_train is not None:
+            event = parse_line(last_train)
+            if event is not None and event.get("step") is not None:
                 self.last_train = event
-                if event.get("loss") is not None:
-                    self.loss.append((step, event["loss"]))
-                if event.get("learning_rate") is not None:
-                    self.lr.append((step, event["learning_rate"]))
-            elif split == "system":
+                self._tail = (event["step"], event.get("loss"), event.get("learning_rate"))
+        for line in system[-SYSTEM_SAMPLES:]:
+            event = parse_line(line)
+            if event is not None and event.get("step") is not None:
                 self.system.append(event)
-            elif split == "eval":
-                epoch = event.get("epoch") or step
-                if event.get("accuracy") is not None:
-                    self.eval_acc.append((epoch, event["accuracy"]))
-                if event.get("macro_f1") is not None:
-                    self.eval_f1.append((epoch, event["macro_f1"]))
+        self._publish()
+
+    def _add_event(self, event: dict[str, Any], counted: bool = False) -> None:
+        split, step = event.get("split"), event.get("step")
+        if step is None:
+            return
+        if split == "train":
+            if not counted:
+                self._seen += 1
+            if (self._seen - 1) % self._stride == 0:
+                self._keep_train(event)
+            else:
+                self.last_train = event
+                self._tail = (step, event.get("loss"), event.get("learning_rate"))
+        elif split == "system":
+            self.system.append(event)
+        elif split == "eval":
+            epoch = event.get("epoch") or step
+            if event.get("accuracy") is not None:
+                self.eval_acc.append((epoch, event["accuracy"]))
+            if event.get("macro_f1") is not None:
+                self.eval_f1.append((epoch, event["macro_f1"]))
+
+    def _keep_train(self, event: dict[str, Any]) -> None:
+        self.last_train = event
+        self._tail = None
+        self._train.append((event["step"], event.get("loss"), event.get("learning_rate")))
+        if len(self._train) > 2 * self.train_points:
+            self._train = self._train[::2]
+            self._stride *= 2
+
+    def _publish(self) -> None:
+        points = self._train + ([self._tail] if self._tail is not None else [])
+        self.loss = [(step, loss) for step, loss, _ in points if loss is not None]
+        self.lr = [(step, lr) for step, _, lr in points if lr is not None]
+        if len(self.system) > SYSTEM_SAMPLES:
+            del self.system[:-SYSTEM_SAMPLES]
+
+    def snapshot(self) -> "MetricSeries":
+        """A copy to hand to another thread (the curves as they are now)."""
+        copy = MetricSeries.__new__(MetricSeries)
+        copy.__dict__.update(self.__dict__)
+        copy.eval_acc, copy.eval_f1 = list(self.eval_acc), list(self.eval_f1)
+        copy.system, copy._train = list(self.system), list(self._train)
+        copy.loss, copy.lr = list(self.loss), list(self.lr)
+        return copy
+
+
+class MetricPlot(PlotextPlot):
+    """A plot that builds its chart once per change (of its data, size or theme): plotext
+    draws in pure Python, and Textual asks for a render again whenever the plot is shown
+    (a tab switch) or its screen repaints around it."""
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.version = 0  # draw() moves it on
+        self._built: tuple[tuple, Any] | None = None
+
+    def render(self) -> Any:
+        key = (self.size, self.app.theme, self.theme, self.version)
+        if self._built is None or self._built[0] != key:
+            self._built = (key, super().render())
+        return self._built[1]
+
+
+def percent_ticks(low: float, high: float, most: int = 5) -> tuple[list[float], list[str]]:
+    """Ticks for fractions shown as percentages (core.units' rule: 81.5%), at a round step."""
+    span = max(high - low, 1e-4)
+    step = next((s for s in (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.25)
+                 if span / s <= most - 1), 0.5)
+    first = math.ceil(low / step - 1e-9)
+    ticks = [round(k * step, 6) for k in range(first, int(math.floor(high / step + 1e-9)) + 1)]
+    digits = 1 if step < 0.01 else 0
+    return ticks, [f"{100 * t:.{digits}f}%" for t in ticks]
 
 
 def draw(widget: PlotextPlot, title: str, xlabel: str,
-         series: list[tuple[str, list[tuple[float, float]]]]) -> None:
-    """Replace the widget's curves (each (label, points)) and repaint it."""
+         series: list[tuple[str, list[tuple[float, float]]]], percent: bool = False) -> None:
+    """Replace the widget's curves (each (label, points)) and repaint it. ``percent``: the y
+    values are fractions, labelled as percentages, with room above them for the legend (drawn
+    top left, where it would cover a rising accuracy curve)."""
     plt = widget.plt
     plt.clear_data()
     plt.clear_figure()
@@ -61,6 +177,16 @@ def draw(widget: PlotextPlot, title: str, xlabel: str,
         drawn = True
     if not drawn:
         plt.title(f"{title} (no data yet)")
+    elif percent:
+        ys = [y for _, points in series for _, y in points]
+        low, high = min(ys), max(ys)
+        span = max(high - low, 0.01)
+        # The legend's lines sit in the headroom, above every point.
+        top = high + 0.6 * span
+        plt.ylim(low - 0.05 * span, top)
+        plt.yticks(*percent_ticks(low - 0.05 * span, top))
+    if isinstance(widget, MetricPlot):
+        widget.version += 1
     widget.refresh()
 
 
@@ -78,8 +204,8 @@ def _decade_ticks(low: float, high: float) -> tuple[list[float], list[str]]:
 def draw_pareto(widget: PlotextPlot, title: str, xlabel: str, ylabel: str,
                 series: list[tuple[str, list[tuple[float, float]]]],
                 front: list[tuple[float, float]]) -> None:
-    """Points per series (x on a log scale) with the Pareto front drawn as a line through its
-    points; replaces what the widget showed."""
+    """Points per series (x on a log scale, y fractions labelled as percentages) with the
+    Pareto front drawn as a line through its points; replaces what the widget showed."""
     plt = widget.plt
     plt.clear_data()
     plt.clear_figure()
@@ -101,7 +227,14 @@ def draw_pareto(widget: PlotextPlot, title: str, xlabel: str, ylabel: str,
     plt.xscale("log")
     plt.xlim(*(math.log10(x) for x in x_range))  # plotext takes a log axis' limits as log10
     plt.ylim(min(ys) - margin, max(ys) + margin)
-    plt.xticks(*_decade_ticks(*x_range))
+    plt.yticks(*percent_ticks(min(ys) - margin, max(ys) + margin))
+    ticks, labels = _decade_ticks(*x_range)
+    if len(ticks) < 2:
+        # Costs within one decade (equal parameter counts, say) hold at most one power of ten:
+        # the points' own counts label the axis instead.
+        ticks = sorted(set(xs))[:4]
+        labels = [count(x) for x in ticks]
+    plt.xticks(ticks, labels)
     if len(front) > 1:  # first, so the points are drawn over it
         plt.plot([x for x, _ in front], [y for _, y in front], label="Pareto front",
                  marker="braille")
