@@ -363,7 +363,7 @@ def _print_plan(spec: Any, sweep_id: str, trials: list[dict[str, Any]], exists: 
     print(f"sweep {sweep_id}: {spec.method}, "
           f"{'? trials' if total is None else plural(total, 'trial')} planned"
           f"{' (exists: these are the ones not yet started)' if exists else ''}; would start "
-          f"{starting} now:")
+          f"{starting:,} now:")
     for t in trials:
         params = ", ".join(f"{k}={plain(v)}" for k, v in t["params"].items()) \
             or "(no swept values)"

@@ -239,9 +239,8 @@ def default_export_dir(source: RunSource) -> Path:
     configured = os.environ.get("EMOTUI_EXPORT_DIR")
     if configured:
         return Path(configured).expanduser().absolute()
-    store = getattr(source, "store", None)
-    if store is not None and not getattr(source, "read_only", False):
-        return Path(store.root).absolute() / "exports"
+    if source.store is not None and not source.capabilities.read_only:
+        return Path(source.store.root).absolute() / "exports"
     return user_state_dir() / "exports"
 
 

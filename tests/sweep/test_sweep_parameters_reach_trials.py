@@ -126,6 +126,6 @@ def test_a_million_point_grid_is_checked_and_counted_at_once(tmp_path, capsys):
     assert main(["sweep", str(file), "--runs-dir", str(tmp_path / "runs"), "--dry-run"]) == 0
     assert time.monotonic() - started < 30
     out, err = capsys.readouterr()
-    assert "1000000 trials planned" in out and "999,800 more" in out
+    assert "1,000,000 trials planned; would start 1,000,000 now" in out and "999,800 more" in out
     assert "would start 1,000,000 trials; listing the first 200" in err
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())

@@ -168,7 +168,7 @@ def test_compare_merges_local_and_wandb_rows_in_every_format(trained, capsys, mo
     assert [r["run_id"] for r in parsed] == expected_ids
     assert float(parsed[1]["test_accuracy"]) == 0.9285 and parsed[0]["source"] == "local+wandb"
     md = parse_markdown(_compare(trained, capsys, "md"))
-    assert [r[0] for r in md[2:]] == expected_ids and md[3][4] == "0.9285"
+    assert [r[0] for r in md[2:]] == expected_ids and md[3][4] == "92.85%"
     _, tex = parse_latex(_compare(trained, capsys, "latex"))
     assert [r[0] for r in tex[1:]] == expected_ids and tex[2][2] == "full"
     ncols, typ = parse_typst(_compare(trained, capsys, "typst"))

@@ -29,7 +29,7 @@ async def test_table_lists_every_run_with_state_and_metrics(fixture_runs, make_a
     async with app.run_test(size=(120, 30)) as pilot:
         await wait_for(pilot, lambda: table_of(app).row_count == ALL)
         assert cell(app, "251120-091500-full-ab2c", "state") == "completed"
-        assert cell(app, "251120-091500-full-ab2c", "test") == "92.50"
+        assert cell(app, "251120-091500-full-ab2c", "test") == "92.50%"
         assert cell(app, "251121-091500-prand-gh5j", "reason") == "Priority"
         assert cell(app, "251121-091500-prand-gh5j", "backend") == "slurm:4830"
         assert cell(app, "251121-081500-ptext-ef4g", "elapsed") == "15m00s"
@@ -162,7 +162,7 @@ async def test_sweeps_group_trials_and_follow_them(fixture_runs, make_app):
         atomic_write_json(paths.results, {"eval_accuracy": 0.95, "test_accuracy": 0.94})
         write_status(paths, state="completed", progress=1.0)
         await wait_for(pilot, lambda: "3/6 done" in str(tree.root.children[0].label), timeout=15)
-        assert "best 95.00 (st4c)" in str(tree.root.children[0].label)
+        assert "best 95.00% (st4c)" in str(tree.root.children[0].label)
         # Trials are ranked by the sweep's metric (eval/accuracy, best first): st4c leads now.
         assert [str(c.data) for c in tree.root.children[0].children] == [
             "251122-084500-lora-st4c", "251122-081500-lora-st2a", "251122-083000-lora-st3b"]
