@@ -6,10 +6,8 @@ check_range, build_config); submitting is the launch layer's (emotui.tui.control
 
 from __future__ import annotations
 
-import threading
 from dataclasses import asdict
 from pathlib import Path
-from typing import Callable
 
 from rich.syntax import Syntax
 from textual import on, work
@@ -35,6 +33,7 @@ from emotui.launch.registry import backend_spec, backend_specs, resource_setting
 from emotui.core.runstore import RunStore
 from emotui.tui import control
 from emotui.tui.form_start import FormStart, from_run, last_submitted, remember_submitted
+from emotui.tui.launch_once import LaunchOnce
 from emotui.tui.messages import RunSubmitted, SweepStarted
 from emotui.tui.screens.confirm import ConfirmScreen
 from emotui.tui.widgets.config_form import ConfigForm, field_input
@@ -78,8 +77,7 @@ class LaunchScreen(WorkerErrors, Screen[str | None]):
         self.resource_defaults = {r.section: r.user_defaults() for r in RESOURCES}
         # Launching runs on a worker thread; the lock makes a second press wait for the first,
         # and once something was launched (the form is closing) later presses launch nothing.
-        self._launch_lock = threading.Lock()
-        self._launched = False
+        self._launch_once = LaunchOnce()
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -329,18 +327,6 @@ class LaunchScreen(WorkerErrors, Screen[str | None]):
         if outcome is not None:
             self.post_message(SweepStarted(backend, *outcome, estimate=estimate))
 
-    def _launch_once(self, launch: Callable[[], str]) -> tuple[str | None, str | None] | None:
-        """(launched id, None) or (None, the error); None when an earlier press launched."""
-        with self._launch_lock:
-            if self._launched:
-                return None
-            try:
-                launched = launch()
-            except EmotuiError as exc:
-                return None, str(exc)
-            self._launched = True
-            return launched, None
-
     @on(RunSubmitted)
     def _run_submitted(self, message: RunSubmitted) -> None:
         if message.error:
@@ -367,7 +353,7 @@ class LaunchScreen(WorkerErrors, Screen[str | None]):
 
     def _launching(self) -> bool:
         """Whether a launch is under way or done (its outcome is on its way to this screen)."""
-        return self._launched or any(worker.group == "launch" and worker.node is self
+        return self._launch_once.launched or any(worker.group == "launch" and worker.node is self
                                      and not worker.is_finished for worker in self.workers)
 
     def action_leave(self) -> None:

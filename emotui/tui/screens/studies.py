@@ -3,7 +3,6 @@ lists them; enter opens one, n launches a new one from a study file."""
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import Any, Iterator
 
@@ -12,17 +11,21 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static
-from textual.worker import Worker, get_current_worker
+from textual.worker import get_current_worker
 
 from emotui.tui import study_format as show
 from emotui.tui.commands import PaletteCommand
 from emotui.tui.messages import StudiesListed, wait_until_handled
 from emotui.tui.widgets.footer import KeysFooter
-from emotui.tui.worker_errors import RETRY_S, WorkerErrors
+from emotui.tui.screens.polling import PollingScreen
+from emotui.tui.worker_errors import WorkerErrors
 
 
-class StudiesScreen(WorkerErrors, Screen):
+class StudiesScreen(WorkerErrors, PollingScreen, Screen):
     """The studies of the store, newest first, read again while shown."""
+
+    POLL_WORKER = "poll-studies"
+    POLL_METHOD = "poll_studies"
 
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
@@ -33,11 +36,9 @@ class StudiesScreen(WorkerErrors, Screen):
 
     def __init__(self, poll_interval: float = 2.0):
         super().__init__()
-        self.poll_interval = poll_interval
+        self.init_polling(poll_interval)
         self.rows: list[dict[str, Any]] = []
         self.loaded = False
-        self._wake = threading.Event()
-        self._closing = False
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -68,7 +69,7 @@ class StudiesScreen(WorkerErrors, Screen):
         worker = get_current_worker()
 
         def stopped() -> bool:
-            return worker.is_cancelled or self._closing
+            return self.polling_stopped(worker)
 
         last: list[dict[str, Any]] | None = None
         while not stopped():
@@ -80,22 +81,7 @@ class StudiesScreen(WorkerErrors, Screen):
                 self.post_message(StudiesListed(rows))
                 if not wait_until_handled(self, stopped):
                     return
-            # Many studies on a slow filesystem: reading never takes most of the time.
-            self._wake.wait(max(self.poll_interval, 4 * took))
-            self._wake.clear()
-
-    def on_unmount(self) -> None:
-        self._closing = True
-        self._wake.set()
-
-    def restart_failed(self, worker: Worker) -> float | None:
-        if worker.name != "poll-studies" or self._closing:
-            return None
-        self.set_timer(RETRY_S, self.poll_studies)
-        return RETRY_S
-
-    def on_screen_resume(self) -> None:
-        self._wake.set()  # back from a study or the launcher: read again now
+            self.sleep_after_read(took)
 
     @on(StudiesListed)
     def _paint(self, message: StudiesListed) -> None:

@@ -8,7 +8,6 @@ writes (or finds) the study's report.
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import Any, Iterator
 
@@ -19,7 +18,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static
-from textual.worker import Worker, get_current_worker
+from textual.worker import get_current_worker
 
 from emotui.core.errors import EmotuiError
 from emotui.tui import formatting as fmt
@@ -28,11 +27,15 @@ from emotui.tui.commands import PaletteCommand
 from emotui.tui.messages import StudyRead, StudyReportReady, wait_until_handled
 from emotui.tui.outcomes import deliver
 from emotui.tui.widgets.footer import KeysFooter
-from emotui.tui.worker_errors import RETRY_S, WorkerErrors
+from emotui.tui.screens.polling import PollingScreen
+from emotui.tui.worker_errors import WorkerErrors
 
 
-class StudyScreen(WorkerErrors, Screen):
+class StudyScreen(WorkerErrors, PollingScreen, Screen):
     """Follows one study's files while shown; its worker stops when the screen closes."""
+
+    POLL_WORKER = "poll-study"
+    POLL_METHOD = "poll_study"
 
     # On a short terminal the notes get fewer lines (they scroll), so trials stay in view.
     VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
@@ -48,12 +51,10 @@ class StudyScreen(WorkerErrors, Screen):
     def __init__(self, study_id: str, poll_interval: float = 2.0):
         super().__init__()
         self.study_id = study_id
-        self.poll_interval = poll_interval
+        self.init_polling(poll_interval)
         self.summary: dict[str, Any] | None = None
         self.error: str | None = None
         self.method: str | None = None  # the method whose trials are listed
-        self._wake = threading.Event()
-        self._closing = False
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -91,7 +92,7 @@ class StudyScreen(WorkerErrors, Screen):
         store = self.app.source.store
 
         def stopped() -> bool:
-            return worker.is_cancelled or self._closing
+            return self.polling_stopped(worker)
 
         last: StudyRead | None = None
         while not stopped():
@@ -111,22 +112,7 @@ class StudyScreen(WorkerErrors, Screen):
                 self.post_message(read)
                 if not wait_until_handled(self, stopped):
                     return
-            # A study of many runs on a slow filesystem: reading never takes most of the time.
-            self._wake.wait(max(self.poll_interval, 4 * took))
-            self._wake.clear()
-
-    def on_unmount(self) -> None:
-        self._closing = True
-        self._wake.set()
-
-    def restart_failed(self, worker: Worker) -> float | None:
-        if worker.name != "poll-study" or self._closing:
-            return None
-        self.set_timer(RETRY_S, self.poll_study)
-        return RETRY_S
-
-    def on_screen_resume(self) -> None:
-        self._wake.set()
+            self.sleep_after_read(took)
 
     # --- painting -----------------------------------------------------------------------------
 

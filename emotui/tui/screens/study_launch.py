@@ -7,9 +7,7 @@ that outlives the TUI (emotui.tui.control.submit_study).
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
-from typing import Callable
 
 from rich.text import Text
 from textual import on, work
@@ -23,6 +21,7 @@ from textual.widgets.option_list import Option
 
 from emotui.core.errors import EmotuiError
 from emotui.launch.registry import backend_specs
+from emotui.tui.launch_once import LaunchOnce
 from emotui.tui.memory import recall, remember
 from emotui.tui.messages import StudyFilesFound, StudyPlanned, StudyStarted
 from emotui.tui.worker_errors import WorkerErrors
@@ -73,8 +72,7 @@ class StudyLaunchScreen(WorkerErrors, ModalScreen[str | None]):
     def __init__(self) -> None:
         super().__init__()
         self.plan: StudyPlanned | None = None
-        self._launch_lock = threading.Lock()
-        self._launched = False
+        self._launch_once = LaunchOnce()
         self._plan_timer = None
 
     def compose(self) -> ComposeResult:
@@ -223,18 +221,6 @@ class StudyLaunchScreen(WorkerErrors, ModalScreen[str | None]):
         if outcome is not None:
             self.post_message(StudyStarted(backend, *outcome))
 
-    def _launch_once(self, launch: Callable[[], str]) -> tuple[str | None, str | None] | None:
-        """(study id, None) or (None, the error); None when an earlier press launched."""
-        with self._launch_lock:
-            if self._launched:
-                return None
-            try:
-                launched = launch()
-            except EmotuiError as exc:
-                return None, str(exc)
-            self._launched = True
-            return launched, None
-
     @on(StudyStarted)
     def _started(self, message: StudyStarted) -> None:
         if message.error:
@@ -249,7 +235,7 @@ class StudyLaunchScreen(WorkerErrors, ModalScreen[str | None]):
 
     @on(Button.Pressed, "#leave-study")
     def action_leave(self) -> None:
-        if self._launched or any(w.group == "launch" and not w.is_finished
+        if self._launch_once.launched or any(w.group == "launch" and not w.is_finished
                                  for w in self.workers):
             self.notify("Still launching; the dialog closes when the study has started.",
                         severity="warning")
