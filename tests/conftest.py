@@ -163,7 +163,8 @@ def runs_dir(tmp_path) -> Path:
 # EMOTUI_SCREENSHOTS keeps the browser tests' screenshots); every other EMOTUI_*, WANDB_* and
 # TRACKIO_* variable of the shell that started pytest is replaced for the whole session.
 SUITE_KNOBS = frozenset({"EMOTUI_REQUIRE_SLURM", "EMOTUI_SLURM_REPORT", "EMOTUI_REQUIRE_BROWSER",
-                         "EMOTUI_SCREENSHOTS"})
+                         "EMOTUI_SCREENSHOTS", "EMOTUI_RACE_CYCLES", "EMOTUI_STRESS_OPERATIONS",
+                         "EMOTUI_STRESS_SEED"})
 OFFLINE = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE")
 # A bound on every test (pytest-timeout, thread method: a hang fails with every thread's stack);
 # pyproject.toml sets it for the default suite, the long scenarios get this one.

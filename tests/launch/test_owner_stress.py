@@ -27,10 +27,11 @@ from emotui.core.results import summarize
 from emotui.core.runstore import RunPaths, RunStore
 from emotui.core.status import read_status
 from emotui.launch import runs
+from emotui.launch.monitor import refresh_runs, with_live_state
 from emotui.tui import control
 
 SEED = int(os.environ.get("EMOTUI_STRESS_SEED", "19"))
-OPERATIONS = 200
+OPERATIONS = int(os.environ.get("EMOTUI_STRESS_OPERATIONS", "200"))
 RUNS = 5
 LOGGING_STEPS = 2
 
@@ -59,8 +60,12 @@ def settled(store: RunStore) -> list[str]:
     """What contradicts the processes right now (empty: nothing); runs still on their way
     (starting, stopping) count as unsettled too."""
     problems = []
-    for paths in store:
-        state = summarize(paths)
+    runs = list(store)
+    # As every reader (ls, show, the TUI) sees them: a job killed with -9 recorded nothing, and
+    # the first reader that finds its process gone records how it ended.
+    live = refresh_runs(runs)
+    for paths in runs:
+        [state] = with_live_state([summarize(paths)], live)
         pids = job_pids(paths)
         recorded = state["status"]
         if recorded == "running" and len(pids) == 1 and train_steps(paths):
