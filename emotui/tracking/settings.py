@@ -12,6 +12,7 @@ a config section is refused, so it never lands in a file emotui writes.
 from __future__ import annotations
 
 import os
+import re
 import socket
 from dataclasses import dataclass
 from typing import Any, Mapping
@@ -195,13 +196,17 @@ def explain_failure(exc: BaseException, url: str, timeout: float) -> str:
     """A wandb exception as one line a user can act on."""
     text = " ".join(str(exc).split())
     low = text.lower()
-    if "429" in low or "rate limit" in low or "too many requests" in low:
+    # A status code as a number of its own: the message also names the URL, whose port may
+    # hold the same digits (http://127.0.0.1:42939 is not a 429).
+    codes = set(re.findall(r"(?<!\d)(\d{3})(?!\d)", low.replace(url.lower(), " ")))
+    if "429" in codes or "rate limit" in low or "too many requests" in low:
         return f"W&B is rate limiting requests at {url}; try again in a minute"
     # wandb-core retries 429s and 5xx until the timeout, then reports itself "busy".
     if any(s in low for s in ("did not respond in time", "timed out", "timeout", "deadline")):
         return (f"W&B at {url} did not answer within {timeout:g} s "
                 "(rate limited, overloaded or a slow network); try again later")
-    if any(s in low for s in ("401", "403", "not logged in", "invalid credentials",
-                              "unauthorized", "api key", "permission denied")):
+    if codes & {"401", "403"} or any(s in low for s in (
+            "not logged in", "invalid credentials", "unauthorized", "api key",
+            "permission denied")):
         return f"W&B rejected the API key at {url} (check WANDB_API_KEY or run 'wandb login')"
     return f"W&B request failed at {url}: {text[:200] or type(exc).__name__}"

@@ -161,3 +161,16 @@ def test_project_paths(monkeypatch):
     assert parse_project_path("") == ("me", "proj")
     with pytest.raises(ConfigError, match="not a W&B project"):
         parse_project_path("a/b/c")
+
+
+def test_a_port_holding_a_status_codes_digits_is_not_that_status():
+    """The message names the URL: a server on port 42939 answering 401 rejected the key; it
+    is not rate limiting (a 429). Seen as a flaky test when the stand-in drew such a port."""
+    from emotui.tracking.settings import explain_failure
+
+    url = "http://127.0.0.1:42939"
+    rejected = explain_failure(Exception(f"POST {url}/graphql: 401 Unauthorized"), url, 3)
+    assert rejected.startswith("W&B rejected the API key")
+    limited = explain_failure(Exception(f"POST {url}/graphql: 429 Too Many Requests"), url, 3)
+    assert limited.startswith("W&B is rate limiting")
+    assert "rate limiting" not in explain_failure(Exception(f"{url} refused"), url, 3)
