@@ -72,10 +72,12 @@ def with_live_times(rows: Iterable[dict[str, Any]], now: float) -> list[dict[str
     run works; emotui.core.progress), for people and scripts alike."""
     out = []
     for row in rows:
-        status = dict(row, state=row.get("status"))
-        elapsed, eta = live_elapsed(status, now), live_eta(status, now)
-        out.append(dict(row, elapsed_s=None if elapsed is None else round(elapsed, 1),
-                        eta_s=None if eta is None else round(eta, 1), position_time=now))
+        live = dict(row, state=row.get("status"))  # as status.json names it, for core.progress
+        elapsed, eta = live_elapsed(live, now), live_eta(live, now)
+        del live["state"]
+        live.update(elapsed_s=None if elapsed is None else round(elapsed, 1),
+                    eta_s=None if eta is None else round(eta, 1), position_time=now)
+        out.append(live)
     return out
 
 

@@ -46,7 +46,9 @@ def for_scripts(console: Console) -> bool:
 
 def tsv(columns: Sequence[Column], rows: Sequence[dict[str, Any]]) -> str:
     lines = ["\t".join(c.key for c in columns)]
-    lines += ["\t".join(tsv_cell(c.machine_value(row)) for c in columns) for row in rows]
+    # Column.machine_value, looked up once per column rather than once per cell.
+    values = [c.machine or (lambda row, key=c.key: row.get(key)) for c in columns]
+    lines += ["\t".join([tsv_cell(value(row)) for value in values]) for row in rows]
     return "\n".join(lines) + "\n"
 
 

@@ -62,12 +62,12 @@ def stamp_of(root: Path | str, run_id: str) -> str | None:
     """What the run's row is keyed on: (mtime, size, inode) of status.json, results.json and
     config.yaml, as one string; None when it has no status.json (not a run, or one being
     created). Each write of these files replaces them (a new inode) or changes their mtime."""
-    folder = os.path.join(root, run_id)
-    status = _stat(os.path.join(folder, _FILES[0]))
+    # Paths by concatenation: os.path.join costs as much as the stat itself at 100,000 runs.
+    folder = f"{root}{os.sep}{run_id}{os.sep}"
+    status = _stat(folder + _FILES[0])
     if status == "-":
         return None
-    return "|".join((status, _stat(os.path.join(folder, _FILES[1])),
-                     _stat(os.path.join(folder, _FILES[2]))))
+    return f"{status}|{_stat(folder + _FILES[1])}|{_stat(folder + _FILES[2])}"
 
 
 def listing_row(paths: RunPaths, view: Any = None) -> dict[str, Any]:
@@ -123,6 +123,26 @@ def scan_ids(root: Path) -> list[str]:
     except OSError as exc:  # a file where the store should be, no permission to list it
         raise unusable_store(Path(root), exc) from None
     return sorted((n for n in names if RUN_ID_RE.match(n) and ".." not in n), reverse=True)
+
+
+def _entries_of(body: bytes) -> list[Any]:
+    """The index's run lines, each parsed (or None where a line does not parse). All at once
+    where they all parse: one call of the JSON parser instead of one per run, a third of the
+    time of reading a large index."""
+    lines = [line for line in body.split(b"\n") if line.strip()]
+    try:
+        parsed = json.loads(b"[" + b",".join(lines) + b"]")
+        if isinstance(parsed, list) and len(parsed) == len(lines):
+            return parsed
+    except (ValueError, RecursionError):
+        pass
+    out: list[Any] = []
+    for line in lines:
+        try:
+            out.append(json.loads(line))
+        except (ValueError, RecursionError):
+            out.append(None)
+    return out
 
 
 class RunIndex:
@@ -185,9 +205,9 @@ class RunIndex:
                 return
             make = self._make_row
             entries = self._entries
-            for line in fh:
+            for entry in _entries_of(fh.read()):
                 try:
-                    run_id, stamp, shape, *values = json.loads(line)
+                    run_id, stamp, shape, *values = entry
                     keys = shapes[shape]
                     if len(keys) != len(values) or not isinstance(stamp, str):
                         raise ValueError("does not fit its shape")
@@ -320,8 +340,8 @@ def still_stopping_now(root: Path, row: Any) -> bool:
 
     if row.get("status") not in FINISHED:
         return False
-    folder = os.path.join(root, row["run_id"])
-    return os.path.exists(os.path.join(folder, "claim.json")) and \
+    folder = f"{root}{os.sep}{row['run_id']}"
+    return os.path.exists(f"{folder}{os.sep}claim.json") and \
         still_stopping(RunPaths(Path(folder)))
 
 
