@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 from emotui.core.errors import ConfigError
+from emotui.core.vocabulary import Event, ResultKey
 
 DESCRIPTION = """\
 Compare runs side by side: key hyperparameters, validation/test accuracy and macro-F1, size
@@ -31,12 +32,12 @@ examples:
   emotui compare --by-seed --filter method=lora --sort -eval_accuracy
 """
 
-METRIC_COLUMNS = ("eval_accuracy", "eval_macro_f1", "test_accuracy", "test_macro_f1",
-                  "trainable_params", "checkpoint_bytes", "train_runtime_s",
-                  "train_samples_per_second")
+METRIC_COLUMNS = (ResultKey.EVAL_ACCURACY, ResultKey.EVAL_MACRO_F1, ResultKey.TEST_ACCURACY,
+                  ResultKey.TEST_MACRO_F1, ResultKey.TRAINABLE_PARAMS, ResultKey.CHECKPOINT_BYTES,
+                  ResultKey.TRAIN_RUNTIME_S, ResultKey.TRAIN_SAMPLES_PER_SECOND)
 # "collapsed": core.results.row_collapsed, true for a completed run that learned nothing; the
 # terminal shows it as the state ("collapsed"), files as a column of its own.
-LEAD_COLUMNS = ("run_id", "source", "method", "status", "collapsed")
+LEAD_COLUMNS = ("run_id", "source", "method", "status", ResultKey.COLLAPSED)
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -159,7 +160,7 @@ def gather_rows(args: argparse.Namespace, notes: list[str] | None = None,
 
     rows = merge_rows(local, remote)
     for row in rows:
-        row["collapsed"] = row_collapsed(row)
+        row[ResultKey.COLLAPSED] = row_collapsed(row)
     return rows, warnings
 
 
@@ -265,7 +266,7 @@ def handle(args: argparse.Namespace) -> int:
         column = column_name(args.sort.lstrip("-+"), known | folded, "--sort")
         args.sort = args.sort[: len(args.sort) - len(args.sort.lstrip("-+"))] + column
     rows = sort_rows(rows, args.sort)
-    if args.sort and args.sort.lstrip("-+").startswith("test"):
+    if args.sort and args.sort.lstrip("-+").startswith(Event.TEST):
         print(f"emotui: warning: sorted by {args.sort.lstrip('-+')}, a test metric: choosing a "
               "run from this order is optimistic; sort by eval_accuracy to choose",
               file=sys.stderr)

@@ -19,20 +19,24 @@ from emotui.cli.tables import Column
 from emotui.core import methods
 from emotui.core.export import format_value, is_numeric_column
 from emotui.core.results import shown_state
+from emotui.core.vocabulary import ResultKey
 
 HEADERS = {
-    "run_id": "run", "eval_accuracy": "eval acc", "eval_macro_f1": "eval F1",
-    "test_accuracy": "test acc", "test_macro_f1": "test F1", "trainable_params": "trainable",
-    "total_params": "params", "checkpoint_bytes": "ckpt", "train_runtime_s": "train time",
-    "train_samples_per_second": "samples/s", "peak_gpu_memory_bytes": "GPU mem",
+    "run_id": "run", ResultKey.EVAL_ACCURACY: "eval acc", ResultKey.EVAL_MACRO_F1: "eval F1",
+    ResultKey.TEST_ACCURACY: "test acc", ResultKey.TEST_MACRO_F1: "test F1",
+    ResultKey.TRAINABLE_PARAMS: "trainable", ResultKey.TOTAL_PARAMS: "params",
+    ResultKey.CHECKPOINT_BYTES: "ckpt", ResultKey.TRAIN_RUNTIME_S: "train time",
+    ResultKey.TRAIN_SAMPLES_PER_SECOND: "samples/s", ResultKey.PEAK_GPU_MEMORY_BYTES: "GPU mem",
     "status": "state",
 }
 # Which columns a narrow terminal leaves out first (highest first); unlisted: 4.
-DROP = {"run_id": 0, "method": 0, "test_accuracy": 0, "eval_accuracy": 1, "learning_rate": 1,
-        "seeds": 1, "status": 2, "test_macro_f1": 3, "eval_macro_f1": 3, "trainable_params": 5,
-        "train_runtime_s": 5, "checkpoint_bytes": 6, "train_samples_per_second": 6,
-        "total_params": 7, "peak_gpu_memory_bytes": 7, "source": 8}
-BEST_MARKED = ("eval_accuracy", "test_accuracy", "eval_macro_f1", "test_macro_f1")
+DROP = {"run_id": 0, "method": 0, ResultKey.TEST_ACCURACY: 0, ResultKey.EVAL_ACCURACY: 1,
+        "learning_rate": 1, "seeds": 1, "status": 2, ResultKey.TEST_MACRO_F1: 3,
+        ResultKey.EVAL_MACRO_F1: 3, ResultKey.TRAINABLE_PARAMS: 5, ResultKey.TRAIN_RUNTIME_S: 5,
+        ResultKey.CHECKPOINT_BYTES: 6, ResultKey.TRAIN_SAMPLES_PER_SECOND: 6,
+        ResultKey.TOTAL_PARAMS: 7, ResultKey.PEAK_GPU_MEMORY_BYTES: 7, "source": 8}
+BEST_MARKED = (ResultKey.EVAL_ACCURACY, ResultKey.TEST_ACCURACY, ResultKey.EVAL_MACRO_F1,
+               ResultKey.TEST_MACRO_F1)
 
 
 def header(column: str) -> str:
@@ -51,7 +55,7 @@ def formatter(column: str) -> Callable[[Any], str]:
         return units.size
     if column.endswith("_s") and not column.endswith("per_s"):
         return units.duration
-    if column == "train_samples_per_second":
+    if column == ResultKey.TRAIN_SAMPLES_PER_SECOND:
         return lambda v: units.number(v, 0)
     if column == "method":
         return methods.short_label
@@ -100,7 +104,7 @@ def compare_columns(rows: list[dict[str, Any]], columns: list[str]) -> list[Colu
             continue  # shares its metric's cell ("0.91 ± 0.01")
         out.append(Column(column, header(column), cell(column),
                           # The state cell says "collapsed"; the column is for files.
-                          terminal=column != "collapsed",
+                          terminal=column != ResultKey.COLLAPSED,
                           numeric=is_numeric_column(rows, column),
                           drop=DROP.get(column, 4),
                           free_text=column in ("model_name_or_path", "reason",

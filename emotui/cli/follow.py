@@ -25,6 +25,7 @@ from emotui.core.progress import live_elapsed, live_eta, phase_text
 from emotui.core.runstore import RunPaths
 from emotui.core.lifecycle import RunState, state_of
 from emotui.core.status import read_status
+from emotui.core.vocabulary import Event, EventField, ResultKey
 
 STATE_STYLES = {
     "queued": "yellow",
@@ -33,7 +34,7 @@ STATE_STYLES = {
     "failed": "bold red",
     "cancelled": "magenta",
     "preempted": "yellow",
-    "collapsed": "bold red",  # core.results.shown_state: completed without learning
+    ResultKey.COLLAPSED: "bold red",  # core.results.shown_state: completed without learning
 }
 
 
@@ -52,9 +53,9 @@ class RunProgress:
         if self.reader.restarted:
             self.evals, self.last_train = [], {}
         for event in events:
-            if event.get("split") == "train":
+            if event.get(EventField.SPLIT) == Event.TRAIN:
                 self.last_train = event
-            elif event.get("split") == "eval":
+            elif event.get(EventField.SPLIT) == Event.EVAL:
                 self.evals.append(event)
         self.status = read_status(self.paths)
 
@@ -97,12 +98,12 @@ class RunProgress:
             f"step {status.get('step', '-')}" + (f"/{status['total_steps']}"
                                                  if status.get("total_steps") else ""),
         ]
-        if self.last_train.get("loss") is not None:
-            cells.append(f"loss {self.last_train['loss']:.4f}")
-        if self.evals and self.evals[-1].get("accuracy") is not None:
-            cells.append(f"eval acc {percent(self.evals[-1]['accuracy'])}")
-        if status.get("eval_accuracy") is not None:
-            cells.append(f"best {percent(status['eval_accuracy'])}")
+        if self.last_train.get(EventField.LOSS) is not None:
+            cells.append(f"loss {self.last_train[EventField.LOSS]:.4f}")
+        if self.evals and self.evals[-1].get(EventField.ACCURACY) is not None:
+            cells.append(f"eval acc {percent(self.evals[-1][EventField.ACCURACY])}")
+        if status.get(ResultKey.EVAL_ACCURACY) is not None:
+            cells.append(f"best {percent(status[ResultKey.EVAL_ACCURACY])}")
         speed = status.get("samples_per_second") or self.last_train.get("samples_per_second")
         if speed:
             cells.append(f"{speed:.0f} samples/s")

@@ -19,6 +19,7 @@ from emotui.core import methods
 from emotui.core.results import backend_label, row_collapsed, shown_state
 from emotui.core.layout import pack_plain
 from emotui.core.progress import live_elapsed, live_eta, phase_text
+from emotui.core.vocabulary import ResultKey
 
 
 def results_table(results: dict[str, Any]) -> Group:
@@ -29,30 +30,30 @@ def results_table(results: dict[str, Any]) -> Group:
     rows = [
         ("status", results.get("status")),
         ("model", results.get("model")),
-        ("best epoch", results.get("best_epoch")),
+        ("best epoch", results.get(ResultKey.BEST_EPOCH)),
         ("eval accuracy / macro-F1",
-         f"{units.percent(results.get('eval_accuracy'))} / "
-         f"{units.percent(results.get('eval_macro_f1'))}"),
+         f"{units.percent(results.get(ResultKey.EVAL_ACCURACY))} / "
+         f"{units.percent(results.get(ResultKey.EVAL_MACRO_F1))}"),
         ("test accuracy / macro-F1",
-         f"{units.percent(results.get('test_accuracy'))} / "
-         f"{units.percent(results.get('test_macro_f1'))}"),
+         f"{units.percent(results.get(ResultKey.TEST_ACCURACY))} / "
+         f"{units.percent(results.get(ResultKey.TEST_MACRO_F1))}"),
         ("trainable / total params",
-         f"{units.count(results.get('trainable_params'))} / "
-         f"{units.count(results.get('total_params'))}"),
-        ("checkpoint", units.size(results.get("checkpoint_bytes"))),
-        ("train time", units.duration(results.get("train_runtime_s"))),
-        ("train samples/s", units.number(results.get("train_samples_per_second"))),
-        ("peak GPU memory", units.size(results.get("peak_gpu_memory_bytes"))),
+         f"{units.count(results.get(ResultKey.TRAINABLE_PARAMS))} / "
+         f"{units.count(results.get(ResultKey.TOTAL_PARAMS))}"),
+        ("checkpoint", units.size(results.get(ResultKey.CHECKPOINT_BYTES))),
+        ("train time", units.duration(results.get(ResultKey.TRAIN_RUNTIME_S))),
+        ("train samples/s", units.number(results.get(ResultKey.TRAIN_SAMPLES_PER_SECOND))),
+        ("peak GPU memory", units.size(results.get(ResultKey.PEAK_GPU_MEMORY_BYTES))),
     ]
-    if results.get("collapsed"):
+    if results.get(ResultKey.COLLAPSED):
         rows.append(("warning", Text("collapsed: accuracy at the majority-class rate or a "
                                      "non-finite loss", style="bold red")))
     for key, value in rows:
         summary.add_row(key, value if isinstance(value, Text) else str(value if value is not None
                                                                           else "-"))
     parts: list[Any] = [summary]
-    if results.get("per_class"):
-        parts.append(per_class_table(results["per_class"]))
+    if results.get(ResultKey.PER_CLASS):
+        parts.append(per_class_table(results[ResultKey.PER_CLASS]))
     return Group(*parts)
 
 
@@ -119,10 +120,10 @@ def run_columns(rows: list[dict[str, Any]]) -> list[Column]:
         Column("progress", "done", _done, numeric=True, drop=4),
         # Validation accuracy is what a run is chosen by (and what moves while it runs): it
         # stays longest.
-        Column("eval_accuracy", "eval acc", lambda r: units.percent(r.get("eval_accuracy")),
-               numeric=True, drop=1),
-        Column("test_accuracy", "test acc", lambda r: units.percent(r.get("test_accuracy")),
-               numeric=True, drop=2),
+        Column(ResultKey.EVAL_ACCURACY, "eval acc",
+               lambda r: units.percent(r.get(ResultKey.EVAL_ACCURACY)), numeric=True, drop=1),
+        Column(ResultKey.TEST_ACCURACY, "test acc",
+               lambda r: units.percent(r.get(ResultKey.TEST_ACCURACY)), numeric=True, drop=2),
         Column("elapsed_s", "elapsed", lambda r: units.duration(r.get("elapsed_s")),
                numeric=True, drop=5),
         Column("eta_s", "ETA", lambda r: units.duration(r.get("eta_s")) if r.get("eta_s")
@@ -142,8 +143,8 @@ def run_columns(rows: list[dict[str, Any]]) -> list[Column]:
     # For scripts (last, so the columns before it keep their places): the status column holds
     # the lifecycle state ("completed"); this says whether that run learned nothing (the
     # terminal's state reads "collapsed").
-    columns.append(Column("collapsed", "collapsed", lambda r: "", machine=row_collapsed,
-                          terminal=False))
+    columns.append(Column(ResultKey.COLLAPSED, ResultKey.COLLAPSED, lambda r: "",
+                          machine=row_collapsed, terminal=False))
     return columns
 
 

@@ -19,6 +19,7 @@ from emotui.core.config import RunConfig
 from emotui.core.errors import ConfigError
 from emotui.core.runstore import RunStore
 from emotui.core.status import read_status
+from emotui.core.vocabulary import ResultKey
 from emotui.launch import runs
 from emotui.core.seeds import GROUP_FIELD, SEEDS_FLAG, new_group_id, parse_seeds, with_seed
 
@@ -108,7 +109,8 @@ def group_summary(group: str, members: list[dict[str, Any]]) -> str:
 
     done = [r for r in members if r["status"] == "completed"]
     parts = [f"group {group}: {len(members)} runs, {len(done)} completed"]
-    for key, name in (("eval_accuracy", "eval accuracy"), ("test_accuracy", "test accuracy")):
+    for key, name in ((ResultKey.EVAL_ACCURACY, "eval accuracy"),
+                      (ResultKey.TEST_ACCURACY, "test accuracy")):
         stat = Stat(tuple(float(r["results"][key]) for r in done
                           if r["results"] and isinstance(r["results"].get(key), (int, float))))
         if stat.n:

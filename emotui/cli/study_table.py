@@ -14,6 +14,7 @@ from rich.text import Text
 from emotui.cli import units
 from emotui.cli.sweep_table import metric_text
 from emotui.cli.tables import Column, for_scripts, print_table
+from emotui.core.vocabulary import ResultKey
 
 PHASE_STYLES = {"done": "green", "running": "cyan", "skipped": "dim", "pending": ""}
 
@@ -132,7 +133,7 @@ def _winner(m: dict[str, Any], metric: str) -> str:
     if not winner:
         return "none" if m.get("select") else units.MISSING
     text = f"#{winner['trial']} {metric_text(metric, winner['value'])}"
-    return text + (" COLLAPSED" if winner.get("collapsed") else "")
+    return text + (" COLLAPSED" if winner.get(ResultKey.COLLAPSED) else "")
 
 
 def method_columns(metric: str) -> list[Column]:
@@ -154,8 +155,8 @@ def method_columns(metric: str) -> list[Column]:
         Column("confirm_finished", "confirm", lambda m: f"{m['confirm']['finished']}/"
                f"{m['confirm']['planned']}", machine=lambda m: m["confirm"]["finished"],
                numeric=True),
-        Column("test_accuracy", "test acc", lambda m: _stat((m["test"] or {}).get(
-            "test_accuracy")), machine=lambda m: _test_stat(m, "mean"), numeric=True),
+        Column(ResultKey.TEST_ACCURACY, "test acc", lambda m: _stat((m["test"] or {}).get(
+            ResultKey.TEST_ACCURACY)), machine=lambda m: _test_stat(m, "mean"), numeric=True),
         Column("test_accuracy_std", "std", lambda m: "",
                machine=lambda m: _test_stat(m, "std"), terminal=False),
         Column("export", "export", lambda m: _short_export(m),
@@ -166,7 +167,7 @@ def method_columns(metric: str) -> list[Column]:
 def _test_stat(m: dict[str, Any], key: str) -> float | None:
     """The test accuracy's mean or std, rounded far below what was measured: a study recorded
     before study.outcome rounded them says 0.763, not the float sum's 0.7629999999999999."""
-    value = ((m["test"] or {}).get("test_accuracy") or {}).get(key)
+    value = ((m["test"] or {}).get(ResultKey.TEST_ACCURACY) or {}).get(key)
     return round(value, 10) if isinstance(value, float) else value
 
 

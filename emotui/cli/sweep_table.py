@@ -16,11 +16,12 @@ from rich.text import Text
 from emotui.cli import units
 from emotui.cli.follow import STATE_STYLES
 from emotui.cli.tables import Column, for_scripts, print_table
+from emotui.core.vocabulary import EventField, ResultKey
 
 
 def metric_text(name: str | None, value: Any) -> str:
     """An accuracy or F1 as a percentage, anything else (a loss) as a plain number."""
-    if name and any(word in name for word in ("accuracy", "f1")):
+    if name and any(word in name for word in (EventField.ACCURACY, "f1")):
         return units.percent(value)
     if isinstance(value, float):
         return f"{value:.4f}" if abs(value) >= 1e-3 or value == 0 else f"{value:.2e}"
@@ -36,7 +37,7 @@ def _collapse_note(reason: str) -> str:
 
 def trial_note(row: dict[str, Any]) -> str:
     notes = []
-    if row["collapsed"]:
+    if row[ResultKey.COLLAPSED]:
         notes.append("COLLAPSED")
     if row.get("stale"):
         notes.append("heartbeat stale")
@@ -54,8 +55,8 @@ def trial_state(row: dict[str, Any]) -> str:
     learned nothing (a sentinel's stop before the last step reads "early-stopped")."""
     if row["early_stopped"]:
         return "early-stopped"
-    if row["collapsed"] and row["state"] == "completed":
-        return "collapsed"
+    if row[ResultKey.COLLAPSED] and row["state"] == "completed":
+        return ResultKey.COLLAPSED
     return row["state"] or units.MISSING
 
 
@@ -77,10 +78,10 @@ def trial_columns(rows: list[dict[str, Any]], metric_name: str | None) -> list[C
     columns += [
         Column("value", metric_name or "metric", lambda r: metric_text(metric_name, r["value"]),
                numeric=True),
-        Column("test_accuracy", "test acc", lambda r: units.percent(r["test_accuracy"]),
-               numeric=True, drop=2),
+        Column(ResultKey.TEST_ACCURACY, "test acc",
+               lambda r: units.percent(r[ResultKey.TEST_ACCURACY]), numeric=True, drop=2),
         Column("epochs", "epochs", lambda r: units.plain(r["epochs"]), numeric=True, drop=3),
-        Column("note", "note", lambda r: Text(trial_note(r), style="red" if r["collapsed"]
+        Column("note", "note", lambda r: Text(trial_note(r), style="red" if r[ResultKey.COLLAPSED]
                                               else ""),
                machine=trial_note, drop=3, free_text=True),
     ]
@@ -106,7 +107,8 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
         lines.append(f"best: trial {best['trial']}  {best['run_id']}  {metric.get('name')} = "
                      f"{metric_text(metric.get('name'), best['value'])}"
                      # Chosen only when no trial learned (sweep.summary): said, not hidden.
-                     + ("  (collapsed, as every finished trial)" if best["collapsed"] else ""))
+                     + ("  (collapsed, as every finished trial)"
+                        if best[ResultKey.COLLAPSED] else ""))
     return lines
 
 

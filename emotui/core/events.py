@@ -8,6 +8,8 @@ Event shapes (every event has ``time``, ``split`` and ``step``):
 - system: {"split": "system", "step", "cpu_percent", "rss_bytes"} every few seconds, plus
           "gpu_util", "gpu_mem_used_bytes", "gpu_mem_total_bytes" on a GPU (absent without one)
 
+The events' names and fields are spelt in core/vocabulary.py (``Event``, ``EventField``).
+
 Readers poll with a byte offset (inotify does not fire on NFS) and leave a torn last line for
 the next poll.
 """
@@ -20,6 +22,8 @@ import os
 import time
 from pathlib import Path
 from typing import Any, Iterable
+
+from emotui.core.vocabulary import Event, EventField
 
 
 def _clean(value: Any) -> Any:
@@ -40,11 +44,12 @@ class MetricsWriter:
         self._fh = open_for_append(self.path, text=True)
 
     def write(self, split: str, step: int, **fields: Any) -> dict[str, Any]:
-        event = {"time": round(time.time(), 3), "split": split, "step": int(step)}
+        event = {EventField.TIME: round(time.time(), 3), EventField.SPLIT: split,
+                 EventField.STEP: int(step)}
         for key, value in fields.items():
             event[key] = _clean(value)
             if isinstance(value, float) and not math.isfinite(value):
-                event.setdefault("nonfinite", []).append(key)
+                event.setdefault(EventField.NONFINITE, []).append(key)
         self._fh.write(json.dumps(event) + "\n")
         self._fh.flush()
         return event
@@ -81,7 +86,7 @@ def truncate_after_step(path: Path, step: int) -> int:
     kept_lines, dropped = [], []
     for line in lines:
         event = next(iter(parse_lines([line])), None)
-        later = event is None or _step(event) > step or event.get("split") == "test"
+        later = event is None or _step(event) > step or event.get(EventField.SPLIT) == Event.TEST
         (dropped if later else kept_lines).append(line)
     if not dropped and (not raw or raw.endswith(b"\n")):
         return 0
@@ -95,7 +100,7 @@ def truncate_after_step(path: Path, step: int) -> int:
 
 def _step(event: dict[str, Any]) -> float:
     try:
-        return float(event.get("step", 0))
+        return float(event.get(EventField.STEP, 0))
     except (TypeError, ValueError):
         return math.inf  # a line that names no step cannot be placed before the resume point
 
@@ -210,7 +215,9 @@ def read_all(path: Path) -> list[dict[str, Any]]:
 
 # Read this much of a metrics file at a time: a file of hundreds of MB is never held whole.
 CHUNK_BYTES = 4 * 2**20
-_SPLIT = b'"split": "'
+_SPLIT = f'"{EventField.SPLIT}": "'.encode()  # as json.dumps writes it
+_TRAIN, _SYSTEM = Event.TRAIN.encode(), Event.SYSTEM.encode()
+_NONFINITE = f'"{EventField.NONFINITE}"'.encode()
 
 
 def split_of(line: bytes) -> bytes | None:
@@ -254,18 +261,19 @@ def summary_events(path: Path) -> list[dict[str, Any]]:
     at = 0  # where the last train event goes among the others
     for line in iter_lines(path):
         split = split_of(line)
-        if split == b"train" and b'"nonfinite"' not in line:
+        if split == _TRAIN and _NONFINITE not in line:
             last_train, at = line, len(out)
             continue
-        if split == b"system":
+        if split == _SYSTEM:
             continue
         event = parse_line(line) if line.strip() else None
         if event is None:
             continue
-        if split is None and event.get("split") == "train" and not event.get("nonfinite"):
+        if split is None and event.get(EventField.SPLIT) == Event.TRAIN \
+                and not event.get(EventField.NONFINITE):
             last_train, at = line, len(out)
             continue
-        if split is None and event.get("split") == "system":
+        if split is None and event.get(EventField.SPLIT) == Event.SYSTEM:
             continue
         out.append(event)
     if last_train is not None:

@@ -18,6 +18,7 @@ from emotui.core import methods, trackers, training_args
 from emotui.core.errors import ConfigError
 from emotui.core.setting_values import coerce
 from emotui.core.settings import FORM_HIDDEN, MERGE_UPDATE, FieldSpec, Parser, setting
+from emotui.core.vocabulary import Event, EventField
 
 if TYPE_CHECKING:
     from emotui.core.config import RunConfig
@@ -35,10 +36,10 @@ def opt(default: Any, help: str, group: str, **kw: Any) -> Any:
 
 def _best_metric_name(value: Any, source: str) -> str:
     # HF spells it eval_accuracy too; W&B sweeps eval/accuracy.
-    return str(value).strip().removeprefix("eval_").removeprefix("eval/")
+    return str(value).strip().removeprefix(f"{Event.EVAL}_").removeprefix(f"{Event.EVAL}/")
 
 
-BEST_MODEL_METRICS = ("accuracy", "macro_f1", "loss")
+BEST_MODEL_METRICS = EventField.SCORES  # an evaluation's scores (metrics.jsonl's eval events)
 # torch_compile auto compiles runs of at least this many optimizer steps (on a CUDA GPU only):
 # shorter runs do not win the compile time back (emotui.train.compiling). Measured on an H100,
 # compiling cut a roberta-base step from 28 to 18.5 ms; compiling the layers from a warm cache
@@ -203,8 +204,9 @@ class GeneralSettings:
     )
     load_best_model_at_end: bool = opt(True, "Predict the test split with the best epoch's model.",
                                        "evaluation")
-    metric_for_best_model: str = opt("accuracy", "Metric that picks the best epoch.", "evaluation",
-                                     choices=BEST_MODEL_METRICS, parse=_best_metric_name)
+    metric_for_best_model: str = opt(EventField.ACCURACY, "Metric that picks the best epoch.",
+                                     "evaluation", choices=BEST_MODEL_METRICS,
+                                     parse=_best_metric_name)
     greater_is_better: bool | None = opt(None, "Direction of that metric (default: from its name).",
                                          "evaluation")
     stop_on_collapse: bool = opt(
@@ -260,4 +262,4 @@ def greater_is_better(config: RunConfig) -> bool:
     """Whether a higher metric_for_best_model is better: the setting, else all but loss."""
     if config.greater_is_better is not None:
         return config.greater_is_better
-    return config.metric_for_best_model != "loss"
+    return config.metric_for_best_model != EventField.LOSS

@@ -37,6 +37,7 @@ from emotui.core.status import (
     update_status,
     write_status,
 )
+from emotui.core.vocabulary import ResultKey
 
 log = logging.getLogger("emotui")
 
@@ -369,7 +370,7 @@ def record_end(paths: RunPaths, state: RunState | str, reason: str | None, *,
         if results is not None:
             log.info("run %s: its process ended after writing results.json but before "
                      "recording it: completed (not %s: %s)", paths.run_id, state, reason)
-            state, reason = RunState.COMPLETED, results.get("collapse_reason")
+            state, reason = RunState.COMPLETED, results.get(ResultKey.COLLAPSE_REASON)
             extra = dict(extra, lost=None)
     return end_run(paths, state, reason, fence=fence, ended=status.get("ended") or now(),
                    **extra)
@@ -381,8 +382,8 @@ def results_of_attempt(paths: RunPaths, attempt: int | None) -> dict[str, Any] |
     if attempt is None:
         return None
     results = read_json(paths.results)
-    if results is None or results.get("attempt") != attempt or \
-            isinstance(results.get("attempt"), bool):
+    if results is None or results.get(ResultKey.ATTEMPT) != attempt or \
+            isinstance(results.get(ResultKey.ATTEMPT), bool):
         return None
     return results
 

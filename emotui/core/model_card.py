@@ -15,6 +15,7 @@ from typing import Any
 from emotui.core import methods
 from emotui.core.progress import format_duration
 from emotui.core.units import count, percent, plain, size
+from emotui.core.vocabulary import ResultKey
 
 # What an export folder holds: a fully fine-tuned model, an adapter merged into its base (both
 # plain transformers models), or a PEFT adapter that names its base model.
@@ -133,20 +134,21 @@ def _loading(facts: CardFacts) -> list[str]:
 def _results(facts: CardFacts) -> list[str]:
     results = facts.results
     lines: list[str] = []
-    per_class = results.get("per_class") or {}
+    per_class = results.get(ResultKey.PER_CLASS) or {}
     tested = sum(int(c.get("support") or 0) for c in per_class.values()
                  if isinstance(c, dict))
-    if results.get("test_accuracy") is not None:
+    if results.get(ResultKey.TEST_ACCURACY) is not None:
         lines.append(f"- test split ({tested} examples): accuracy "
-                     f"{percent(results['test_accuracy'])}, macro-F1 "
-                     f"{percent(results.get('test_macro_f1'))}")
+                     f"{percent(results[ResultKey.TEST_ACCURACY])}, macro-F1 "
+                     f"{percent(results.get(ResultKey.TEST_MACRO_F1))}")
     else:
         lines.append("- no test split: the run has no test metrics")
-    if results.get("eval_accuracy") is not None:
-        lines.append(f"- validation at the best epoch ({plain(results.get('best_epoch'))}): "
-                     f"accuracy {percent(results['eval_accuracy'])}, macro-F1 "
-                     f"{percent(results.get('eval_macro_f1'))}")
-    if results.get("collapsed"):
+    if results.get(ResultKey.EVAL_ACCURACY) is not None:
+        best_epoch = plain(results.get(ResultKey.BEST_EPOCH))
+        lines.append(f"- validation at the best epoch ({best_epoch}): "
+                     f"accuracy {percent(results[ResultKey.EVAL_ACCURACY])}, macro-F1 "
+                     f"{percent(results.get(ResultKey.EVAL_MACRO_F1))}")
+    if results.get(ResultKey.COLLAPSED):
         lines.append("")
         lines.append("**Note:** this run collapsed (its accuracy sat at the majority-class rate "
                      "or its loss stopped being finite); its predictions say little.")
@@ -162,28 +164,31 @@ def _results(facts: CardFacts) -> list[str]:
 def _training(facts: CardFacts, label: str) -> list[str]:
     results, status = facts.results, facts.status
     rows: list[tuple[Any, ...]] = [("method", label), ("base model", f"`{facts.base_model}`")]
-    epochs = results.get("epochs_completed")
-    timing = format_duration(results.get("train_runtime_s"))
+    epochs = results.get(ResultKey.EPOCHS_COMPLETED)
+    timing = format_duration(results.get(ResultKey.TRAIN_RUNTIME_S))
     if epochs is not None:
-        timing += f" ({plain(epochs)} epochs, best epoch {plain(results.get('best_epoch'))})"
+        best_epoch = plain(results.get(ResultKey.BEST_EPOCH))
+        timing += f" ({plain(epochs)} epochs, best epoch {best_epoch})"
     rows.append(("training time", timing))
     started, ended = status.get("started"), status.get("ended")
     if isinstance(started, (int, float)) and isinstance(ended, (int, float)):
         rows.append(("wall time (training, evaluation, test)", format_duration(ended - started)))
-    if results.get("train_samples_per_second") is not None:
-        rows.append(("training samples/s", plain(round(results["train_samples_per_second"], 1))))
-    trainable, total = results.get("trainable_params"), results.get("total_params")
+    if results.get(ResultKey.TRAIN_SAMPLES_PER_SECOND) is not None:
+        speed = results[ResultKey.TRAIN_SAMPLES_PER_SECOND]
+        rows.append(("training samples/s", plain(round(speed, 1))))
+    trainable = results.get(ResultKey.TRAINABLE_PARAMS)
+    total = results.get(ResultKey.TOTAL_PARAMS)
     if trainable is not None and total:
         rows.append(("trainable parameters",
                      f"{count(trainable)} of {count(total)} ({100 * trainable / total:.2f}%)"))
-    if results.get("num_virtual_tokens") is not None:
-        rows.append(("virtual tokens", plain(results["num_virtual_tokens"])))
-    if results.get("checkpoint_bytes") is not None:
-        rows.append(("checkpoint size", size(results["checkpoint_bytes"])))
+    if results.get(ResultKey.NUM_VIRTUAL_TOKENS) is not None:
+        rows.append(("virtual tokens", plain(results[ResultKey.NUM_VIRTUAL_TOKENS])))
+    if results.get(ResultKey.CHECKPOINT_BYTES) is not None:
+        rows.append(("checkpoint size", size(results[ResultKey.CHECKPOINT_BYTES])))
     if status.get("device"):
         rows.append(("device", str(status["device"])))
-    if results.get("peak_gpu_memory_bytes") is not None:
-        rows.append(("peak GPU memory", size(results["peak_gpu_memory_bytes"])))
+    if results.get(ResultKey.PEAK_GPU_MEMORY_BYTES) is not None:
+        rows.append(("peak GPU memory", size(results[ResultKey.PEAK_GPU_MEMORY_BYTES])))
     if facts.checkpoint_step is not None:
         rows.append(("exported checkpoint", f"best (step {facts.checkpoint_step})"))
     return _table(("", ""), rows)

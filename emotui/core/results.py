@@ -8,15 +8,17 @@ from emotui.core.claim import claim_is_stale, read_claim
 from emotui.core.lifecycle import FINISHED
 from emotui.core.methods import shown_fields
 from emotui.core.runstore import RunPaths
+from emotui.core.vocabulary import ResultKey
 
 # Keys results.json always has (null when not applicable, e.g. peak GPU memory on CPU).
 RESULT_KEYS = (
-    "run_id", "status", "method", "model", "best_epoch",
-    "eval_accuracy", "eval_macro_f1", "test_accuracy", "test_macro_f1",
-    "per_class", "confusion_matrix", "label_names",
-    "trainable_params", "total_params", "checkpoint_bytes",
-    "train_runtime_s", "train_samples_per_second", "eval_samples_per_second",
-    "peak_gpu_memory_bytes", "epochs_completed", "collapsed",
+    ResultKey.RUN_ID, ResultKey.STATUS, ResultKey.METHOD, ResultKey.MODEL, ResultKey.BEST_EPOCH,
+    ResultKey.EVAL_ACCURACY, ResultKey.EVAL_MACRO_F1, ResultKey.TEST_ACCURACY,
+    ResultKey.TEST_MACRO_F1, ResultKey.PER_CLASS, ResultKey.CONFUSION_MATRIX,
+    ResultKey.LABEL_NAMES, ResultKey.TRAINABLE_PARAMS, ResultKey.TOTAL_PARAMS,
+    ResultKey.CHECKPOINT_BYTES, ResultKey.TRAIN_RUNTIME_S, ResultKey.TRAIN_SAMPLES_PER_SECOND,
+    ResultKey.EVAL_SAMPLES_PER_SECOND, ResultKey.PEAK_GPU_MEMORY_BYTES,
+    ResultKey.EPOCHS_COMPLETED, ResultKey.COLLAPSED,
 )
 
 # How the collapse sentinel's reason starts (train.sentinel): a run it stopped ends completed with
@@ -25,9 +27,10 @@ COLLAPSE_REASON_PREFIX = "collapsed:"
 
 # Columns of `emotui ls --json`, the TUI's table and `compare` (besides hyperparameters).
 SUMMARY_METRICS = (
-    "best_epoch", "eval_accuracy", "eval_macro_f1", "test_accuracy", "test_macro_f1",
-    "trainable_params", "total_params", "checkpoint_bytes", "train_runtime_s",
-    "train_samples_per_second", "peak_gpu_memory_bytes",
+    ResultKey.BEST_EPOCH, ResultKey.EVAL_ACCURACY, ResultKey.EVAL_MACRO_F1,
+    ResultKey.TEST_ACCURACY, ResultKey.TEST_MACRO_F1, ResultKey.TRAINABLE_PARAMS,
+    ResultKey.TOTAL_PARAMS, ResultKey.CHECKPOINT_BYTES, ResultKey.TRAIN_RUNTIME_S,
+    ResultKey.TRAIN_SAMPLES_PER_SECOND, ResultKey.PEAK_GPU_MEMORY_BYTES,
 )
 
 # The job's live position and latest GPU reading in status.json (core.progress turns elapsed_s
@@ -47,7 +50,7 @@ KEY_HYPERPARAMETERS = (
 
 def empty_results(run_id: str, method: str, model: str) -> dict[str, Any]:
     out: dict[str, Any] = {key: None for key in RESULT_KEYS}
-    out.update(run_id=run_id, method=method, model=model)
+    out.update({ResultKey.RUN_ID: run_id, ResultKey.METHOD: method, ResultKey.MODEL: model})
     return out
 
 
@@ -63,7 +66,8 @@ def row_collapsed(row: dict[str, Any]) -> bool:
     accuracy, a one-class predictor, a non-finite loss) or the collapse sentinel's reason. The
     one test behind every table's and export's ``collapsed`` (ls, compare, the TUI, sweeps)."""
     return row.get("status") == "completed" and bool(
-        row.get("collapsed") or str(row.get("reason") or "").startswith(COLLAPSE_REASON_PREFIX))
+        row.get(ResultKey.COLLAPSED)
+        or str(row.get("reason") or "").startswith(COLLAPSE_REASON_PREFIX))
 
 
 def shown_state(row: dict[str, Any]) -> str:
@@ -73,7 +77,7 @@ def shown_state(row: dict[str, Any]) -> str:
     state = str(row.get("status") or "?")
     if row.get("still_stopping"):
         return f"{state} (still stopping)"
-    return "collapsed" if row_collapsed(row) else state
+    return ResultKey.COLLAPSED if row_collapsed(row) else state
 
 
 def backend_label(row: dict[str, Any]) -> str:
@@ -133,8 +137,8 @@ def summary_from_files(paths: RunPaths, config: dict[str, Any] | None = None, *,
     row.update({key: status[key] for key in POSITION_KEYS if key in status})
     # The virtual tokens a prompt method used (its count may be left unset: the init text's
     # length, or the builder's default), as the job recorded it.
-    row["num_virtual_tokens"] = results.get("num_virtual_tokens",
-                                            status.get("num_virtual_tokens"))
+    row[ResultKey.NUM_VIRTUAL_TOKENS] = results.get(ResultKey.NUM_VIRTUAL_TOKENS,
+                                                    status.get("num_virtual_tokens"))
     # Every reader's row carries the job's verdict (row_collapsed reads it), not only the index's.
-    row["collapsed"] = results.get("collapsed")
+    row[ResultKey.COLLAPSED] = results.get(ResultKey.COLLAPSED)
     return row

@@ -15,8 +15,10 @@ from typing import Any, Callable, Iterable
 
 from emotui.core.errors import ConfigError, quoted
 from emotui.core.settings import suggest
+from emotui.core.vocabulary import ResultKey
 
-ALIASES = {"lr": "learning_rate", "acc": "test_accuracy", "state": "status", "id": "run_id"}
+ALIASES = {"lr": "learning_rate", "acc": ResultKey.TEST_ACCURACY, "state": "status",
+           "id": "run_id"}
 _COND = re.compile(r"^\s*([A-Za-z_][\w./-]*)\s*(==|!=|>=|<=|=|>|<|~)\s*(.*?)\s*$")
 _SPLIT = re.compile(r"\s+and\s+", re.IGNORECASE)
 

@@ -20,7 +20,8 @@ from typing import Any
 
 from emotui.core.errors import quoted
 from emotui.core.runstore import RunPaths
-from emotui.core.schema import RESULTS_SCHEMA, STATUS_SCHEMA, newer_than_known
+from emotui.core.schema import RESULTS_SCHEMA, SCHEMA_KEY, STATUS_SCHEMA, newer_than_known
+from emotui.core.vocabulary import ResultKey
 
 # The state a row shows for a run whose files cannot be read as emotui wrote them.
 UNREADABLE = "unreadable"
@@ -54,14 +55,17 @@ STATUS_FIELDS: dict[str, str] = {
 
 # results.json's fields (core.results.RESULT_KEYS) and their types.
 RESULTS_FIELDS: dict[str, str] = {
-    "run_id": _TEXT, "status": _TEXT, "method": _TEXT, "model": _TEXT, "best_epoch": _NUMBER,
-    "eval_accuracy": _NUMBER, "eval_macro_f1": _NUMBER, "test_accuracy": _NUMBER,
-    "test_macro_f1": _NUMBER, "per_class": _MAPPING, "confusion_matrix": _LIST,
-    "label_names": _LIST, "trainable_params": _INTEGER, "total_params": _INTEGER,
-    "checkpoint_bytes": _INTEGER, "train_runtime_s": _NUMBER,
-    "train_samples_per_second": _NUMBER, "eval_samples_per_second": _NUMBER,
-    "peak_gpu_memory_bytes": _NUMBER, "epochs_completed": _NUMBER, "collapsed": _BOOL,
-    "num_virtual_tokens": _INTEGER, "attempt": _INTEGER, "schema_version": _INTEGER,
+    ResultKey.RUN_ID: _TEXT, ResultKey.STATUS: _TEXT, ResultKey.METHOD: _TEXT,
+    ResultKey.MODEL: _TEXT, ResultKey.BEST_EPOCH: _NUMBER, ResultKey.EVAL_ACCURACY: _NUMBER,
+    ResultKey.EVAL_MACRO_F1: _NUMBER, ResultKey.TEST_ACCURACY: _NUMBER,
+    ResultKey.TEST_MACRO_F1: _NUMBER, ResultKey.PER_CLASS: _MAPPING,
+    ResultKey.CONFUSION_MATRIX: _LIST, ResultKey.LABEL_NAMES: _LIST,
+    ResultKey.TRAINABLE_PARAMS: _INTEGER, ResultKey.TOTAL_PARAMS: _INTEGER,
+    ResultKey.CHECKPOINT_BYTES: _INTEGER, ResultKey.TRAIN_RUNTIME_S: _NUMBER,
+    ResultKey.TRAIN_SAMPLES_PER_SECOND: _NUMBER, ResultKey.EVAL_SAMPLES_PER_SECOND: _NUMBER,
+    ResultKey.PEAK_GPU_MEMORY_BYTES: _NUMBER, ResultKey.EPOCHS_COMPLETED: _NUMBER,
+    ResultKey.COLLAPSED: _BOOL, ResultKey.NUM_VIRTUAL_TOKENS: _INTEGER,
+    ResultKey.ATTEMPT: _INTEGER, SCHEMA_KEY: _INTEGER,
 }
 
 
@@ -270,7 +274,7 @@ def _checked(data: Mapping[str, Any], fields: Mapping[str, str], name: str,
 
 def _check_per_class(results: dict[str, Any], problems: list[str]) -> None:
     """per_class is {label: {precision, recall, f1, support}} with numbers."""
-    per_class = results.get("per_class")
+    per_class = results.get(ResultKey.PER_CLASS)
     if not per_class:
         return
     for label, metrics in per_class.items():
@@ -279,7 +283,7 @@ def _check_per_class(results: dict[str, Any], problems: list[str]) -> None:
         if bad:
             problems.append(f"results.json: per_class[{quoted(label)}] is {quoted(metrics)}, "
                             "expected a mapping of numbers")
-            results.pop("per_class")
+            results.pop(ResultKey.PER_CLASS)
             return
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from emotui.core.errors import ConfigError
+from emotui.core.vocabulary import Event, ResultKey
 from emotui.report import tables
 from emotui.report.blocks import Caution, Figure, Heading, Paragraph, Report
 from emotui.report.gather import Gathered
@@ -163,18 +164,19 @@ def _figures(section: Section, level: int, suffix: str) -> list[Any]:
     from emotui.report import cost_figure, figures
 
     blocks: list[Any] = []
-    tested = [c for c in section.configs if c.stat("test_accuracy").mean is not None]
+    tested = [c for c in section.configs if c.stat(ResultKey.TEST_ACCURACY).mean is not None]
     for cost, xlabel, column, name, what in (
-            ("trainable_params", "trainable parameters", "Trainable params",
+            (ResultKey.TRAINABLE_PARAMS, "trainable parameters", "Trainable params",
              "accuracy_vs_params", "trainable parameters"),
-            ("train_runtime_s", "training time (s)", "Train time",
+            (ResultKey.TRAIN_RUNTIME_S, "training time (s)", "Train time",
              "accuracy_vs_time", "training time")):
         measured = [c for c in tested if c.stat(cost).mean is not None]
         if len(measured) < 2:  # one point shows no trade-off: the cost table says it all
             continue
         points = [cost_figure.Point(
-            x=c.stat(cost).mean, y=c.stat("test_accuracy").mean, yerr=c.stat("test_accuracy").std,
-            method=c.method, collapsed=c.collapsed_runs == len(c.runs)) for c in measured]
+            x=c.stat(cost).mean, y=c.stat(ResultKey.TEST_ACCURACY).mean,
+            yerr=c.stat(ResultKey.TEST_ACCURACY).std, method=c.method,
+            collapsed=c.collapsed_runs == len(c.runs)) for c in measured]
         front = pareto_front([(p.x, p.y) for p in points])
         if not blocks:
             blocks += [Heading("Accuracy against cost", level), Caution(PARETO_CAUTION)]
@@ -197,7 +199,8 @@ def _figures(section: Section, level: int, suffix: str) -> list[Any]:
     panels = []
     for config in section.ordered_best:
         run = config.best_run
-        matrix, names = run.results.get("confusion_matrix"), run.results.get("label_names")
+        matrix = run.results.get(ResultKey.CONFUSION_MATRIX)
+        names = run.results.get(ResultKey.LABEL_NAMES)
         if matrix and names and len(names) == len(matrix):
             panels.append((f"{method_label(config.method)} ({run.run_id})", matrix, names))
     if panels:
@@ -223,7 +226,7 @@ def _sweep_blocks(gathered: Gathered) -> list[Any]:
             blocks.append(Heading("Sweeps"))
         blocks.append(Heading(f"Sweep {summary['sweep_id']}", level=2))
         metric = str((summary.get("metric") or {}).get("name") or "")
-        if metric.startswith("test"):
+        if metric.startswith(Event.TEST):
             blocks.append(Caution(
                 f"This sweep is sorted by {metric}, a test metric: its order (and its 'best' "
                 "trial) is optimistic. Sweep on eval/accuracy to choose honestly."))

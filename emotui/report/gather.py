@@ -16,6 +16,7 @@ from emotui.core.events import summary_events
 from emotui.core.results import SUMMARY_METRICS
 from emotui.core.runstore import RunPaths, RunStore, read_json
 from emotui.core.runview import read_yaml_object
+from emotui.core.vocabulary import Event, EventField, ResultKey
 
 EventLoader = Callable[[], list[dict[str, Any]]]
 
@@ -49,19 +50,22 @@ class ReportRun:
         """(epoch, validation accuracy) of each evaluation (metrics.jsonl split "eval")."""
         points = []
         for event in self.events:
-            if event.get("split") != "eval" or not isinstance(event.get("accuracy"), (int, float)):
+            if event.get(EventField.SPLIT) != Event.EVAL \
+                    or not isinstance(event.get(EventField.ACCURACY), (int, float)):
                 continue
-            x = event.get("epoch") if isinstance(event.get("epoch"), (int, float)) \
-                else event.get("step")
+            x = event.get(EventField.EPOCH)
+            if not isinstance(x, (int, float)):
+                x = event.get(EventField.STEP)
             if isinstance(x, (int, float)):
-                points.append((float(x), float(event["accuracy"])))
+                points.append((float(x), float(event[EventField.ACCURACY])))
         return points
 
     @property
     def finished(self) -> bool:
         """Completed, with a validation or a test accuracy to report."""
         return self.status == "completed" and (
-            self.metric("eval_accuracy") is not None or self.metric("test_accuracy") is not None)
+            self.metric(ResultKey.EVAL_ACCURACY) is not None
+            or self.metric(ResultKey.TEST_ACCURACY) is not None)
 
     @property
     def collapsed(self) -> bool:
@@ -110,8 +114,8 @@ def remote_run(record: dict[str, Any], history: list[dict[str, Any]] | None = No
     row = detail["row"]
     results = dict(detail["results"])
     summary = detail.get("summary") or {}
-    if isinstance(summary.get("collapsed"), bool):
-        results["collapsed"] = summary["collapsed"]
+    if isinstance(summary.get(ResultKey.COLLAPSED), bool):
+        results[ResultKey.COLLAPSED] = summary[ResultKey.COLLAPSED]
 
     def events() -> list[dict[str, Any]]:
         if history is not None:

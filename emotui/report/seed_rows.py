@@ -13,12 +13,14 @@ from collections import Counter
 from typing import Any, Iterable, Mapping
 
 from emotui.core.results import KEY_HYPERPARAMETERS, SUMMARY_METRICS
+from emotui.core.vocabulary import ResultKey
 from emotui.report.gather import ReportRun
 from emotui.report.select import Configuration, group_by_seed
 
 # Metrics a seed moves: they get a standard deviation (the rest are the same for every seed).
-SPREAD_METRICS = ("eval_accuracy", "eval_macro_f1", "test_accuracy", "test_macro_f1",
-                  "train_runtime_s", "train_samples_per_second", "peak_gpu_memory_bytes")
+SPREAD_METRICS = (ResultKey.EVAL_ACCURACY, ResultKey.EVAL_MACRO_F1, ResultKey.TEST_ACCURACY,
+                  ResultKey.TEST_MACRO_F1, ResultKey.TRAIN_RUNTIME_S,
+                  ResultKey.TRAIN_SAMPLES_PER_SECOND, ResultKey.PEAK_GPU_MEMORY_BYTES)
 SEEDS_COLUMN = "seeds"
 RUN_IDS_COLUMN = "run_ids"
 

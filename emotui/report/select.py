@@ -16,6 +16,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+from emotui.core.vocabulary import ResultKey
 from emotui.report.gather import ReportRun
 
 # What a seed varies: runs that differ only here are repetitions of one configuration.
@@ -134,7 +135,7 @@ class Configuration:
     def best_run(self) -> ReportRun:
         """The run whose details (confusion matrix) stand for the configuration: the highest
         validation accuracy, then the earliest id."""
-        return min(self.runs, key=lambda r: (-(r.metric("eval_accuracy") or -math.inf),
+        return min(self.runs, key=lambda r: (-(r.metric(ResultKey.EVAL_ACCURACY) or -math.inf),
                                              r.run_id))
 
     @property
@@ -210,9 +211,9 @@ def _seed_order(run: ReportRun) -> tuple:
 def selection_key(config: Configuration) -> tuple:
     """Highest mean validation accuracy; ties: validation macro-F1, fewer trainable
     parameters, then the earliest run id (a stable order)."""
-    eval_acc = config.stat("eval_accuracy").mean
-    eval_f1 = config.stat("eval_macro_f1").mean
-    params = config.stat("trainable_params").mean
+    eval_acc = config.stat(ResultKey.EVAL_ACCURACY).mean
+    eval_f1 = config.stat(ResultKey.EVAL_MACRO_F1).mean
+    params = config.stat(ResultKey.TRAINABLE_PARAMS).mean
     return (-eval_acc if eval_acc is not None else math.inf,
             -eval_f1 if eval_f1 is not None else math.inf,
             params if params is not None else math.inf,
@@ -224,7 +225,7 @@ def best_per_method(configs: Iterable[Configuration]) -> dict[str | None, Config
     accuracy are left out (they cannot be picked honestly)."""
     best: dict[str | None, Configuration] = {}
     for config in sorted(configs, key=selection_key):
-        if config.stat("eval_accuracy").n and config.method not in best:
+        if config.stat(ResultKey.EVAL_ACCURACY).n and config.method not in best:
             best[config.method] = config
     return best
 
@@ -232,7 +233,7 @@ def best_per_method(configs: Iterable[Configuration]) -> dict[str | None, Config
 def unpickable_methods(configs: Iterable[Configuration]) -> list[str | None]:
     """Methods that have runs but no validation accuracy in any of them."""
     configs = list(configs)
-    have = {c.method for c in configs if c.stat("eval_accuracy").n}
+    have = {c.method for c in configs if c.stat(ResultKey.EVAL_ACCURACY).n}
     return sorted({c.method for c in configs} - have, key=str)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from emotui.core.vocabulary import ResultKey
 from emotui.report import formatting as fmt
 from emotui.report.blocks import Table
 from emotui.report.labels import method_label
@@ -24,9 +25,9 @@ COST_COLUMNS = ["Method", "Trainable params", "% of total", "Checkpoint", "Train
 
 def gpu_hours(config: Configuration) -> tuple[float | None, bool]:
     """(training hours of all the configuration's runs, whether they all ran on a CPU)."""
-    times = [r.metric("train_runtime_s") for r in config.runs]
+    times = [r.metric(ResultKey.TRAIN_RUNTIME_S) for r in config.runs]
     known = [t for t in times if t is not None]
-    on_cpu = all(str(r.results.get("device") or "").startswith("cpu") for r in config.runs)
+    on_cpu = all(str(r.results.get(ResultKey.DEVICE) or "").startswith("cpu") for r in config.runs)
     return (sum(known) / 3600 if known else None), on_cpu
 
 
@@ -35,9 +36,9 @@ def best_table(best: list[tuple[Configuration, Differences]]) -> Table:
     for config, keys in best:
         rows.append([
             method_label(config.method), describe_settings(config, keys, SHOWN_SETTINGS),
-            str(len(config.runs)), fmt.percent_stat(config.stat("eval_accuracy")),
-            fmt.percent_stat(config.stat("test_accuracy")),
-            fmt.percent_stat(config.stat("test_macro_f1")),
+            str(len(config.runs)), fmt.percent_stat(config.stat(ResultKey.EVAL_ACCURACY)),
+            fmt.percent_stat(config.stat(ResultKey.TEST_ACCURACY)),
+            fmt.percent_stat(config.stat(ResultKey.TEST_MACRO_F1)),
             ", ".join(r.run_id for r in config.runs),
         ])
     return Table(BEST_COLUMNS, rows, [False, False, True, True, True, True, False],
@@ -49,16 +50,16 @@ def best_table(best: list[tuple[Configuration, Differences]]) -> Table:
 def cost_table(best: list[Configuration]) -> Table:
     rows = []
     for config in best:
-        trainable = config.stat("trainable_params").mean
+        trainable = config.stat(ResultKey.TRAINABLE_PARAMS).mean
         hours, on_cpu = gpu_hours(config)
         rows.append([
             method_label(config.method), fmt.count(trainable),
-            fmt.share(trainable, config.stat("total_params").mean) or fmt.MISSING,
-            fmt.size(config.stat("checkpoint_bytes").mean),
-            fmt.seconds(config.stat("train_runtime_s").mean),
+            fmt.share(trainable, config.stat(ResultKey.TOTAL_PARAMS).mean) or fmt.MISSING,
+            fmt.size(config.stat(ResultKey.CHECKPOINT_BYTES).mean),
+            fmt.seconds(config.stat(ResultKey.TRAIN_RUNTIME_S).mean),
             fmt.hours(hours) + (" (CPU)" if on_cpu and hours is not None else ""),
-            fmt.rate(config.stat("train_samples_per_second").mean),
-            fmt.size(config.stat("peak_gpu_memory_bytes").mean),
+            fmt.rate(config.stat(ResultKey.TRAIN_SAMPLES_PER_SECOND).mean),
+            fmt.size(config.stat(ResultKey.PEAK_GPU_MEMORY_BYTES).mean),
         ])
     return Table(COST_COLUMNS, rows, [False] + [True] * 7,
                  caption="Per run, mean over seeds; GPU-hours: the training time of all the "
@@ -78,10 +79,10 @@ def configurations_table(method: str | None, configs: list[Configuration], keys:
             notes.append(f"collapsed ({config.collapsed_runs}/{len(config.runs)})")
         rows.append([
             describe_settings(config, keys, SHOWN_SETTINGS), str(len(config.runs)),
-            fmt.percent_stat(config.stat("eval_accuracy")),
-            fmt.percent_stat(config.stat("test_accuracy")),
-            fmt.percent_stat(config.stat("test_macro_f1")),
-            fmt.seconds(config.stat("train_runtime_s").mean), ", ".join(notes),
+            fmt.percent_stat(config.stat(ResultKey.EVAL_ACCURACY)),
+            fmt.percent_stat(config.stat(ResultKey.TEST_ACCURACY)),
+            fmt.percent_stat(config.stat(ResultKey.TEST_MACRO_F1)),
+            fmt.seconds(config.stat(ResultKey.TRAIN_RUNTIME_S).mean), ", ".join(notes),
         ])
         marked.append(config is picked)
     return Table(["Configuration", "Seeds", "Val. acc. %", "Test acc. %", "Test macro-F1 %",
@@ -93,10 +94,11 @@ def configurations_table(method: str | None, configs: list[Configuration], keys:
 def front_table(front: list[Configuration], keys: dict[str | None, Differences], cost: str,
                 cost_column: str) -> Table:
     """The key of a Pareto figure: its numbered points, cheapest first."""
-    cell = fmt.count if cost == "trainable_params" else fmt.seconds
+    cell = fmt.count if cost == ResultKey.TRAINABLE_PARAMS else fmt.seconds
     rows = [[str(number), method_label(config.method),
              describe_settings(config, keys[config.method], SHOWN_SETTINGS),
-             cell(config.stat(cost).mean), fmt.percent_stat(config.stat("test_accuracy"))]
+             cell(config.stat(cost).mean),
+             fmt.percent_stat(config.stat(ResultKey.TEST_ACCURACY))]
             for number, config in enumerate(front, 1)]
     return Table(["#", "Method", "Configuration", cost_column, "Test acc. %"], rows,
                  [True, False, False, True, True],
@@ -114,7 +116,7 @@ def sweep_table(summary: dict[str, Any]) -> Table:
     best = summary.get("best") or {}
     for row in summary["rows"]:
         notes = []
-        if row["collapsed"]:
+        if row[ResultKey.COLLAPSED]:
             notes.append("COLLAPSED")
         if row["early_stopped"]:
             notes.append("early-stopped")
@@ -123,7 +125,7 @@ def sweep_table(summary: dict[str, Any]) -> Table:
         rows.append([str(row["trial"]), row["run_id"] or fmt.MISSING,
                      "early-stopped" if row["early_stopped"] else (row["state"] or fmt.MISSING),
                      *[_param(row["params"].get(k)) for k in params],
-                     fmt.plain(row["value"]), fmt.percent(row["test_accuracy"]),
+                     fmt.plain(row["value"]), fmt.percent(row[ResultKey.TEST_ACCURACY]),
                      fmt.plain(row["epochs"], 1) if isinstance(row["epochs"], (int, float))
                      else fmt.MISSING, " ".join(notes)])
         marked.append(bool(best) and row["run_id"] == best.get("run_id"))

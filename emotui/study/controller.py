@@ -25,6 +25,7 @@ from typing import Any
 from emotui.core.errors import ConfigError
 from emotui.core.runstore import RunStore, atomic_write_text, read_json
 from emotui.core.status import now
+from emotui.core.vocabulary import Event, EventField, ResultKey, result_key
 from emotui.study import budget as money
 from emotui.study.outcome import export_winner, test_results, write_report
 from emotui.study.select import pick_winner, search_rows
@@ -341,8 +342,9 @@ class StudyController:
     # -- test ----------------------------------------------------------------------------------
 
     def _test(self) -> str | None:
-        key = {"accuracy": "eval_accuracy", "macro_f1": "eval_macro_f1"}.get(
-            self.spec.metric.field, "eval_accuracy")
+        field = self.spec.metric.field  # the validation score the winners were picked by
+        key = result_key(Event.EVAL, field) \
+            if field in (EventField.ACCURACY, EventField.MACRO_F1) else ResultKey.EVAL_ACCURACY
         for method in self.spec.methods:
             record = self.state.method(method)
             if record["confirm"]["state"] == "finished":
@@ -357,7 +359,7 @@ class StudyController:
             with self.state.lock:
                 record["test"] = result
                 self.state.save()
-            acc = result["test_accuracy"]
+            acc = result[ResultKey.TEST_ACCURACY]
             if acc["mean"] is not None:
                 spread = f" ± {100 * acc['std']:.2f}" if acc["std"] is not None else ""
                 self.state.log(f"test {method}: accuracy {100 * acc['mean']:.2f}{spread} % "

@@ -16,13 +16,14 @@ from typing import Any
 from emotui.core.errors import ConfigError
 from emotui.core.runstore import RunStore, read_json
 from emotui.core.status import read_status
+from emotui.core.vocabulary import EventField, ResultKey
 from emotui.study.spec import StudySpec
 from emotui.study.store import StudyPaths
 from emotui.sweep.summary import is_collapsed
 from emotui.core.events import read_all
 
-STAT_KEYS = ("test_accuracy", "test_macro_f1", "eval_accuracy", "eval_macro_f1",
-             "train_runtime_s")
+STAT_KEYS = (ResultKey.TEST_ACCURACY, ResultKey.TEST_MACRO_F1, ResultKey.EVAL_ACCURACY,
+             ResultKey.EVAL_MACRO_F1, ResultKey.TRAIN_RUNTIME_S)
 
 
 def _stat(values: list[float]) -> dict[str, Any]:
@@ -42,7 +43,7 @@ def run_result(store: RunStore, run_id: str) -> dict[str, Any]:
 
     config = load_config_dict(paths)
     out = {"run_id": run_id, "state": status.get("state"), "seed": config.get("seed"),
-           "collapsed": is_collapsed(results, read_all(paths.metrics))}
+           ResultKey.COLLAPSED: is_collapsed(results, read_all(paths.metrics))}
     out.update({key: results.get(key) for key in STAT_KEYS})
     return out
 
@@ -57,12 +58,12 @@ def test_results(store: RunStore, run_ids: list[str], metric_key: str, *,
     out: dict[str, Any] = {
         "source": source, "runs": runs, "completed": len(done),
         "failed": sum(1 for r in runs if r["state"] not in ("completed",)),
-        "collapsed": sum(1 for r in done if r["collapsed"]),
+        ResultKey.COLLAPSED: sum(1 for r in done if r[ResultKey.COLLAPSED]),
     }
     for key in STAT_KEYS:
         out[key] = _stat([float(r[key]) for r in done if isinstance(r[key], (int, float))])
     scored = [r for r in done if isinstance(r.get(metric_key), (int, float))]
-    healthy = [r for r in scored if not r["collapsed"]] or scored
+    healthy = [r for r in scored if not r[ResultKey.COLLAPSED]] or scored
     best = None
     if healthy:
         order = {r["run_id"]: n for n, r in enumerate(runs)}  # ties: the first seed
@@ -130,16 +131,16 @@ def study_blocks(spec: StudySpec, state: dict[str, Any]) -> list[Any]:
         record = state["methods"][method]
         winner = record.get("winner") or {}
         test = record.get("test") or {}
-        acc = test.get("test_accuracy") or {}
+        acc = test.get(ResultKey.TEST_ACCURACY) or {}
         rows.append([
             method_label(method), str(record["search"].get("trials") or "-"),
             str(search.planned or "-"),
-            fmt.percent(winner.get("value")) if "accuracy" in spec.metric.name
+            fmt.percent(winner.get("value")) if EventField.ACCURACY in spec.metric.name
             or "f1" in spec.metric.name else fmt.plain(winner.get("value")),
             str(test.get("completed") or 0),
             _mean_std(acc),
         ])
-    percent = "accuracy" in spec.metric.name or "f1" in spec.metric.name
+    percent = EventField.ACCURACY in spec.metric.name or "f1" in spec.metric.name
     blocks.append(Table(["Method", "Search trials", "Planned",
                          f"Winner {spec.metric.name}" + (" %" if percent else ""),
                          "Confirm runs", "Test acc. %"], rows,

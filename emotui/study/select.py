@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from emotui.core.runstore import RunStore
+from emotui.core.vocabulary import ResultKey
 from emotui.sweep.metric import Metric
 from emotui.sweep.store import SweepPaths, read_trials
 from emotui.sweep.summary import trial_row
@@ -33,7 +34,7 @@ class Winner:
 
     def to_json(self) -> dict[str, Any]:
         return {"trial": self.trial, "run_id": self.run_id, "params": self.params,
-                "value": self.value, "seeds": self.seeds, "collapsed": self.collapsed,
+                "value": self.value, "seeds": self.seeds, ResultKey.COLLAPSED: self.collapsed,
                 "candidates": self.candidates, "trials": self.trial_ids}
 
 
@@ -51,7 +52,7 @@ def pick_winner(rows: list[dict[str, Any]], metric: Metric) -> Winner | None:
     """The winner among a search's trial rows (search_rows); None when no trial ran to its
     end with a value."""
     usable = candidates(rows)
-    healthy = [r for r in usable if not r["collapsed"]]
+    healthy = [r for r in usable if not r[ResultKey.COLLAPSED]]
     pool = healthy or usable
     if not pool:
         return None
@@ -79,4 +80,5 @@ def best_so_far(rows: list[dict[str, Any]], metric: Metric) -> dict[str, Any] | 
     """The best finished trial now (for `study status` while a search runs)."""
     winner = pick_winner(rows, metric)
     return None if winner is None else {"trial": winner.trial, "run_id": winner.run_id,
-                                        "value": winner.value, "collapsed": winner.collapsed}
+                                        "value": winner.value,
+                                        ResultKey.COLLAPSED: winner.collapsed}

@@ -25,9 +25,10 @@ from emotui.core import methods as registry
 from emotui.core.errors import ConfigError
 from emotui.core.seeds import parse_seeds
 from emotui.core.settings import suggest
+from emotui.core.vocabulary import Event, EventField
 from emotui.study.budget import Budget
 from emotui.sweep.distributions import DISCRETE, Distribution
-from emotui.sweep.metric import Metric, split_name
+from emotui.sweep.metric import Metric, metric_name, split_name
 from emotui.sweep.spec import (
     METHODS as SEARCH_METHODS,
     UNSET,
@@ -57,7 +58,7 @@ DATA_FIELDS = ("dataset_name", "dataset_config_name", "data_dir", "train_file",
 SELECTORS = ("method", registry.PEFT_FIELD)
 # Settings a confirmation run always has: it evaluates and predicts the test split.
 CONFIRM_FORCED = {"do_eval": True, "do_predict": True}
-DEFAULT_METRIC = {"name": "eval/accuracy", "goal": "maximize"}
+DEFAULT_METRIC = {"name": metric_name(Event.EVAL, EventField.ACCURACY), "goal": "maximize"}
 ID_STEM = re.compile(r"[^a-z0-9._-]+")
 
 
@@ -292,11 +293,11 @@ def _select(block: Any, source: str) -> Metric:
                               "select has metric and goal")
     name = str(block.get("metric") or DEFAULT_METRIC["name"])
     split, fld = split_name(name, f"{where}.metric")
-    if split != "eval":
+    if split != Event.EVAL:
         raise ConfigError(f"{where}.metric {name} is a {split} metric; a study picks its "
                           "winners on validation only: use eval/accuracy, eval/macro_f1 or "
                           "eval/loss")
-    goal = block.get("goal") or ("minimize" if fld == "loss" else "maximize")
+    goal = block.get("goal") or ("minimize" if fld == EventField.LOSS else "maximize")
     return Metric.parse({"name": name, "goal": goal}, f"{where}")
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from emotui.core.progress import makespan
 from emotui.core.runstore import RunStore, read_json
 from emotui.core.status import read_status
+from emotui.core.vocabulary import ResultKey
 from emotui.study import budget as money
 from emotui.study.select import best_so_far, search_rows
 from emotui.study.spec import StudySpec, from_json
@@ -70,7 +71,7 @@ def summarize_study(paths: StudyPaths, store: RunStore, *,
         spent_device += device_s
         for row in rows + confirm_rows:
             if row.get("run_id") and row["state"] == "completed":
-                device = (read_json(store.paths(row["run_id"]).results) or {}).get("device")
+                device = (read_json(store.paths(row["run_id"]).results) or {}).get(ResultKey.DEVICE)
                 if device:
                     devices.append(str(device))
         test = record.get("test") or {}
@@ -93,9 +94,9 @@ def summarize_study(paths: StudyPaths, store: RunStore, *,
                 "durations": _durations(store, confirm_rows),
                 **({"rows": confirm_rows} if trials else {}),
             },
-            "test": {key: test.get(key) for key in ("test_accuracy", "test_macro_f1",
-                                                    "eval_accuracy", "completed", "failed",
-                                                    "collapsed", "best_run", "source")}
+            "test": {key: test.get(key) for key in (
+                ResultKey.TEST_ACCURACY, ResultKey.TEST_MACRO_F1, ResultKey.EVAL_ACCURACY,
+                "completed", "failed", ResultKey.COLLAPSED, "best_run", "source")}
             if test else None,
             "export": record.get("export"),
         })

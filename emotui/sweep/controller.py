@@ -47,6 +47,7 @@ from emotui.core.lifecycle import (
     state_of,
 )
 from emotui.core.status import now, read_status
+from emotui.core.vocabulary import Event, EventField, ResultKey
 from emotui.launch import runs
 from emotui.sweep import hyperband as hb
 from emotui.sweep.launching import Handle, SweepInterrupted, TrialLauncher
@@ -528,18 +529,20 @@ def results_from_events(paths: RunPaths, events: list[dict[str, Any]]) -> dict[s
     config = load_config_dict(paths)
     out = empty_results(paths.run_id, config.get("method") or status.get("method"),
                         config.get("model_name_or_path"))
-    out["status"] = status.get("state")
-    evals = [e for e in events if e.get("split") == "eval"]
-    best_metric = config.get("metric_for_best_model") or "accuracy"
+    out[ResultKey.STATUS] = status.get("state")
+    evals = [e for e in events if e.get(EventField.SPLIT) == Event.EVAL]
+    best_metric = config.get("metric_for_best_model") or EventField.ACCURACY
     scored = [e for e in evals if isinstance(e.get(best_metric), (int, float))]
     if scored:
-        pick = min if best_metric == "loss" else max
+        pick = min if best_metric == EventField.LOSS else max
         best = pick(scored, key=lambda e: e[best_metric])
-        out.update(best_epoch=best.get("epoch"), eval_accuracy=best.get("accuracy"),
-                   eval_macro_f1=best.get("macro_f1"))
-    out["epochs_completed"] = len(evals)
+        out.update({ResultKey.BEST_EPOCH: best.get(EventField.EPOCH),
+                    ResultKey.EVAL_ACCURACY: best.get(EventField.ACCURACY),
+                    ResultKey.EVAL_MACRO_F1: best.get(EventField.MACRO_F1)})
+    out[ResultKey.EPOCHS_COMPLETED] = len(evals)
     out["early_stopped"] = True
-    out["collapsed"] = any("loss" in (e.get("nonfinite") or []) for e in events) or None
+    out[ResultKey.COLLAPSED] = any(EventField.LOSS in (e.get(EventField.NONFINITE) or [])
+                                   for e in events) or None
     return out
 
 

@@ -19,6 +19,7 @@ from emotui.core.progress import makespan
 from emotui.core.results import load_config_dict
 from emotui.core.runstore import RunStore, read_json
 from emotui.core.status import read_status
+from emotui.core.vocabulary import ResultKey
 
 # Settings that change the measured speed of the same model and method, preferred when matching.
 SPEED_SETTINGS = ("per_device_train_batch_size", "max_seq_length", "recipe", "pad_to_max_length")
@@ -94,11 +95,11 @@ def _measured_runs(store: RunStore) -> list[_Measured]:
     for paths in store:
         status = read_status(paths)
         results = read_json(paths.results) or {}
-        sps = results.get("train_samples_per_second")
+        sps = results.get(ResultKey.TRAIN_SAMPLES_PER_SECOND)
         if status.get("state") != "completed" or not isinstance(sps, (int, float)) or sps <= 0:
             continue
-        runtime = results.get("train_runtime_s")
-        epochs = results.get("epochs_completed")
+        runtime = results.get(ResultKey.TRAIN_RUNTIME_S)
+        epochs = results.get(ResultKey.EPOCHS_COMPLETED)
         per_epoch = (sps * runtime / epochs
                      if isinstance(runtime, (int, float)) and isinstance(epochs, (int, float))
                      and epochs > 0 else None)

@@ -14,21 +14,29 @@ from typing import Any
 
 from emotui.core.errors import ConfigError
 from emotui.core.setting_values import finite_number
+from emotui.core.vocabulary import Event, EventField, result_key
 
-SPLITS = ("eval", "test", "train")
-FIELDS = ("accuracy", "macro_f1", "loss")
+# A metric's split is the event it is read from (metrics.jsonl's split), its field the score.
+SPLITS = (Event.EVAL, Event.TEST, Event.TRAIN)
+FIELDS = EventField.SCORES
 GOALS = ("minimize", "maximize")
 # results.json keys holding a run's final value (best epoch for eval, the test pass for test).
-RESULT_KEYS = {
-    ("eval", "accuracy"): "eval_accuracy",
-    ("eval", "macro_f1"): "eval_macro_f1",
-    ("test", "accuracy"): "test_accuracy",
-    ("test", "macro_f1"): "test_macro_f1",
-}
+RESULT_KEYS = {(split, fld): result_key(split, fld)
+               for split in Event.SCORED for fld in (EventField.ACCURACY, EventField.MACRO_F1)}
+
+
+def metric_name(split: str, fld: str) -> str:
+    """A metric as sweep files and W&B name it: ``eval/accuracy``."""
+    return f"{split}/{fld}"
+
+
+def recorded(split: str, fld: str) -> bool:
+    """Whether emotui records this score of this event (a train event has only a loss)."""
+    return fld in FIELDS and not (split == Event.TRAIN and fld != EventField.LOSS)
 
 
 def known_names() -> list[str]:
-    return [f"{s}/{f}" for s in SPLITS for f in FIELDS if not (s == "train" and f != "loss")]
+    return [metric_name(s, f) for s in SPLITS for f in FIELDS if recorded(s, f)]
 
 
 @dataclass(frozen=True)
@@ -87,18 +95,19 @@ class Metric:
 
     def history(self, events: list[dict[str, Any]]) -> list[tuple[float, float]]:
         """(epoch, value) of each per-epoch event of this metric's split, in order."""
-        split = "eval" if self.split == "test" else self.split  # hyperband watches validation
+        # hyperband watches validation
+        split = Event.EVAL if self.split == Event.TEST else self.split
         out = []
         for event in events:
-            if event.get("split") != split:
+            if event.get(EventField.SPLIT) != split:
                 continue
             value = event.get(self.field)
             if value is None:
-                if self.field in (event.get("nonfinite") or []):
+                if self.field in (event.get(EventField.NONFINITE) or []):
                     value = math.nan
                 else:
                     continue
-            out.append((float(event.get("epoch") or len(out) + 1), float(value)))
+            out.append((float(event.get(EventField.EPOCH) or len(out) + 1), float(value)))
         return out
 
     def final_value(self, results: dict[str, Any] | None, events: list[dict[str, Any]]) -> float | None:
@@ -106,13 +115,13 @@ class Metric:
         key = RESULT_KEYS.get((self.split, self.field))
         if results and key and results.get(key) is not None:
             return float(results[key])
-        values = [e.get(self.field) for e in events if e.get("split") == self.split]
+        values = [e.get(self.field) for e in events if e.get(EventField.SPLIT) == self.split]
         values = [float(v) for v in values if isinstance(v, (int, float))]
         if not values:
             return None
-        if self.split == "test":
+        if self.split == Event.TEST:
             return values[-1]
-        if self.split == "train":
+        if self.split == Event.TRAIN:
             return values[-1]
         return max(values) if self.maximize else min(values)
 
@@ -126,11 +135,12 @@ def split_name(name: str, where: str) -> tuple[str, str]:
             prefix = split + sep
             if text.startswith(prefix):
                 fld = text[len(prefix):]
-                fld = {"f1": "macro_f1", "f1_macro": "macro_f1", "acc": "accuracy"}.get(fld, fld)
-                if fld in FIELDS and not (split == "train" and fld != "loss"):
+                fld = {"f1": EventField.MACRO_F1, "f1_macro": EventField.MACRO_F1,
+                       "acc": EventField.ACCURACY}.get(fld, fld)
+                if recorded(split, fld):
                     return split, fld
     if text in FIELDS:
-        return "eval", text
+        return Event.EVAL, text
     from emotui.core.config import suggest
 
     raise ConfigError(

@@ -13,6 +13,7 @@ from emotui.core.runstore import RunStore, read_json
 from emotui.core.lifecycle import ACTIVE, FINISHED, RunState, state_of
 from emotui.core.progress import live_elapsed, live_eta, makespan
 from emotui.core.status import heartbeat_age, read_status
+from emotui.core.vocabulary import Event, EventField, ResultKey
 from emotui.sweep.metric import Metric
 from emotui.sweep.store import (
     SweepPaths, controller_liveness, future_controller, read_trials,
@@ -45,15 +46,16 @@ def predicts_one_class(accuracy: Any, macro_f1: Any, n_labels: int) -> bool:
 def is_collapsed(results: dict[str, Any] | None, events: list[dict[str, Any]]) -> bool:
     """results.json's verdict (majority-class accuracy, NaN loss), a one-class predictor, or a
     non-finite loss in the events."""
-    if results and results.get("collapsed"):
+    if results and results.get(ResultKey.COLLAPSED):
         return True
     if results:
-        n = len(results.get("label_names") or [])
-        if predicts_one_class(results.get("eval_accuracy"), results.get("eval_macro_f1"), n):
+        n = len(results.get(ResultKey.LABEL_NAMES) or [])
+        if predicts_one_class(results.get(ResultKey.EVAL_ACCURACY),
+                              results.get(ResultKey.EVAL_MACRO_F1), n):
             return True
-        if results.get("collapsed") is not None:
+        if results.get(ResultKey.COLLAPSED) is not None:
             return False
-    return any("loss" in (e.get("nonfinite") or []) for e in events)
+    return any(EventField.LOSS in (e.get(EventField.NONFINITE) or []) for e in events)
 
 
 def reached_last_step(status: dict[str, Any]) -> bool:
@@ -66,7 +68,7 @@ def stopped_by_sentinel(status: dict[str, Any], results: dict[str, Any] | None) 
     """Whether the collapse sentinel stopped the run (it ends completed, with the sentinel's
     reason, before its last step): a trial that finished early, like one hyperband stopped,
     not a full trial. One flagged at its last step ran in full: collapsed, not stopped early."""
-    reason = (results or {}).get("collapse_reason") or status.get("reason")
+    reason = (results or {}).get(ResultKey.COLLAPSE_REASON) or status.get("reason")
     return status.get("state") == RunState.COMPLETED.value and \
         str(reason or "").startswith(COLLAPSE_REASON_PREFIX) and not reached_last_step(status)
 
@@ -84,8 +86,8 @@ def trial_row(store: RunStore, record: dict[str, Any], metric: Metric | None) ->
         "trial": record.get("index"), "run_id": record.get("run_id"),
         "params": record.get("params") or {}, "state": "planned", "reason": None,
         "value": None, "epochs": None, "early_stopped": False, "stopped_by": None,
-        "collapsed": False,
-        "eval_accuracy": None, "test_accuracy": None, "runtime_s": None,
+        ResultKey.COLLAPSED: False,
+        ResultKey.EVAL_ACCURACY: None, ResultKey.TEST_ACCURACY: None, "runtime_s": None,
         "wall_s": None, "eta_s": None,
     }
     if not record.get("run_id"):
@@ -107,19 +109,19 @@ def trial_row(store: RunStore, record: dict[str, Any], metric: Metric | None) ->
         if state == RunState.RUNNING and (age is None or age > 120):
             row["stale"] = True
     stopped_by = stopped_early_by(status, results)
-    row.update(
-        state=status.get("state"), reason=status.get("reason"),
-        early_stopped=stopped_by is not None, stopped_by=stopped_by,
-        collapsed=status.get("state") == RunState.COMPLETED.value and (
+    row.update({
+        "state": status.get("state"), "reason": status.get("reason"),
+        "early_stopped": stopped_by is not None, "stopped_by": stopped_by,
+        ResultKey.COLLAPSED: status.get("state") == RunState.COMPLETED.value and (
             is_collapsed(results, events)
             or str(status.get("reason") or "").startswith(COLLAPSE_REASON_PREFIX)),
-        epochs=status.get("epoch") if status.get("epoch") is not None else
-        len([e for e in events if e.get("split") == "eval"]),
-        eval_accuracy=(results or {}).get("eval_accuracy"),
-        test_accuracy=(results or {}).get("test_accuracy"),
-        runtime_s=(results or {}).get("train_runtime_s"),
-        wall_s=_wall_s(status), eta_s=live_eta(status, time.time()),
-    )
+        "epochs": status.get("epoch") if status.get("epoch") is not None else
+        len([e for e in events if e.get(EventField.SPLIT) == Event.EVAL]),
+        ResultKey.EVAL_ACCURACY: (results or {}).get(ResultKey.EVAL_ACCURACY),
+        ResultKey.TEST_ACCURACY: (results or {}).get(ResultKey.TEST_ACCURACY),
+        "runtime_s": (results or {}).get(ResultKey.TRAIN_RUNTIME_S),
+        "wall_s": _wall_s(status), "eta_s": live_eta(status, time.time()),
+    })
     if metric is not None:
         value = metric.final_value(results, events)
         row["value"] = None if value is None or math.isnan(value) else value
@@ -174,7 +176,7 @@ def summarize_sweep(sweep: SweepPaths, store: RunStore) -> dict[str, Any]:
         # collapsed (then the table marks it), never ahead of a trial that learned.
         scored = [r for r in rows if r["value"] is not None and r["state"] == "completed"
                   and not r["early_stopped"]]
-        healthy = [r for r in scored if not r["collapsed"]]
+        healthy = [r for r in scored if not r[ResultKey.COLLAPSED]]
         if healthy or scored:
             best = (healthy or scored)[0]
     controller, liveness = controller_liveness(sweep)

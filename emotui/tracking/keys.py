@@ -15,45 +15,52 @@ from typing import Any, Iterable, Mapping
 
 from emotui.core.methods import method_of
 from emotui.core.results import KEY_HYPERPARAMETERS, SUMMARY_METRICS
+from emotui.core.vocabulary import Event, EventField, ResultKey
 
 STEP_KEY = "train/global_step"
 EPOCH_KEY = "train/epoch"
 LINK_KEY = "emotui_run_id"  # config key tying a W&B run to its emotui run directory
-_EVENT_META = frozenset({"time", "split", "step", "nonfinite", "epoch"})
+# The events emotui logs to W&B, in the order history_to_events rebuilds them (system
+# telemetry is W&B's own).
+_LOGGED = (Event.TRAIN, Event.EVAL, Event.TEST)
+_EVENT_META = frozenset({EventField.TIME, EventField.SPLIT, EventField.STEP, EventField.NONFINITE,
+                         EventField.EPOCH})
 
 # emotui results.json key -> W&B summary key (what finish() writes).
 RESULTS_TO_SUMMARY = {
-    "eval_accuracy": "eval/accuracy",
-    "eval_macro_f1": "eval/macro_f1",
-    "test_accuracy": "test/accuracy",
-    "test_macro_f1": "test/macro_f1",
-    "best_epoch": "best_epoch",
-    "trainable_params": "trainable_params",
-    "total_params": "total_params",
-    "checkpoint_bytes": "checkpoint_bytes",
-    "train_runtime_s": "train_runtime",
-    "train_samples_per_second": "train_samples_per_second",
-    "eval_samples_per_second": "eval/samples_per_second",
-    "peak_gpu_memory_bytes": "peak_gpu_memory_bytes",
-    "epochs_completed": "epochs_completed",
-    "collapsed": "collapsed",
+    ResultKey.EVAL_ACCURACY: "eval/accuracy",
+    ResultKey.EVAL_MACRO_F1: "eval/macro_f1",
+    ResultKey.TEST_ACCURACY: "test/accuracy",
+    ResultKey.TEST_MACRO_F1: "test/macro_f1",
+    ResultKey.BEST_EPOCH: ResultKey.BEST_EPOCH,
+    ResultKey.TRAINABLE_PARAMS: ResultKey.TRAINABLE_PARAMS,
+    ResultKey.TOTAL_PARAMS: ResultKey.TOTAL_PARAMS,
+    ResultKey.CHECKPOINT_BYTES: ResultKey.CHECKPOINT_BYTES,
+    ResultKey.TRAIN_RUNTIME_S: "train_runtime",
+    ResultKey.TRAIN_SAMPLES_PER_SECOND: ResultKey.TRAIN_SAMPLES_PER_SECOND,
+    ResultKey.EVAL_SAMPLES_PER_SECOND: "eval/samples_per_second",
+    ResultKey.PEAK_GPU_MEMORY_BYTES: ResultKey.PEAK_GPU_MEMORY_BYTES,
+    ResultKey.EPOCHS_COMPLETED: ResultKey.EPOCHS_COMPLETED,
+    ResultKey.COLLAPSED: ResultKey.COLLAPSED,
 }
 
 # emotui summary column -> W&B summary keys that may hold it, best first. The later names are
 # what the study's train.py (HF Trainer + WandbCallback) and older transformers versions wrote.
 SUMMARY_CANDIDATES: dict[str, tuple[str, ...]] = {
-    "eval_accuracy": ("eval/accuracy", "eval_accuracy", "best/eval_accuracy"),
-    "eval_macro_f1": ("eval/macro_f1", "eval/f1_macro", "eval/f1", "eval_macro_f1"),
-    "test_accuracy": ("test/accuracy", "predict/accuracy", "test_accuracy"),
-    "test_macro_f1": ("test/macro_f1", "test/f1_macro", "test/f1", "test_macro_f1"),
-    "best_epoch": ("best_epoch",),
-    "trainable_params": ("trainable_params", "model/trainable_parameters", "trainable_parameters"),
-    "total_params": ("total_params", "model/num_parameters", "num_parameters"),
-    "checkpoint_bytes": ("checkpoint_bytes",),
-    "train_runtime_s": ("train_runtime", "train/train_runtime"),
-    "train_samples_per_second": ("train_samples_per_second", "train/train_samples_per_second"),
-    "peak_gpu_memory_bytes": ("peak_gpu_memory_bytes",),
-    "epoch": (EPOCH_KEY, "epoch", "epochs_completed"),
+    ResultKey.EVAL_ACCURACY: ("eval/accuracy", ResultKey.EVAL_ACCURACY, "best/eval_accuracy"),
+    ResultKey.EVAL_MACRO_F1: ("eval/macro_f1", "eval/f1_macro", "eval/f1", ResultKey.EVAL_MACRO_F1),
+    ResultKey.TEST_ACCURACY: ("test/accuracy", "predict/accuracy", ResultKey.TEST_ACCURACY),
+    ResultKey.TEST_MACRO_F1: ("test/macro_f1", "test/f1_macro", "test/f1", ResultKey.TEST_MACRO_F1),
+    ResultKey.BEST_EPOCH: (ResultKey.BEST_EPOCH,),
+    ResultKey.TRAINABLE_PARAMS: (ResultKey.TRAINABLE_PARAMS, "model/trainable_parameters",
+                                 "trainable_parameters"),
+    ResultKey.TOTAL_PARAMS: (ResultKey.TOTAL_PARAMS, "model/num_parameters", "num_parameters"),
+    ResultKey.CHECKPOINT_BYTES: (ResultKey.CHECKPOINT_BYTES,),
+    ResultKey.TRAIN_RUNTIME_S: ("train_runtime", "train/train_runtime"),
+    ResultKey.TRAIN_SAMPLES_PER_SECOND: (ResultKey.TRAIN_SAMPLES_PER_SECOND,
+                                         "train/train_samples_per_second"),
+    ResultKey.PEAK_GPU_MEMORY_BYTES: (ResultKey.PEAK_GPU_MEMORY_BYTES,),
+    "epoch": (EPOCH_KEY, EventField.EPOCH, ResultKey.EPOCHS_COMPLETED),
 }
 
 # W&B run state -> emotui RunState value.
@@ -80,9 +87,9 @@ def is_number(value: Any) -> bool:
 
 def event_to_wandb(event: Mapping[str, Any]) -> dict[str, Any]:
     """One metrics.jsonl event as a W&B log row: ``{split}/{metric}`` + step and epoch."""
-    split = str(event.get("split") or "train")
+    split = str(event.get(EventField.SPLIT) or Event.TRAIN)
     row: dict[str, Any] = {}
-    nonfinite = set(event.get("nonfinite") or ())
+    nonfinite = set(event.get(EventField.NONFINITE) or ())
     for key, value in event.items():
         if key in _EVENT_META:
             continue
@@ -92,10 +99,10 @@ def event_to_wandb(event: Mapping[str, Any]) -> dict[str, Any]:
             row[f"{split}/{key}"] = value
     if not row:
         return {}
-    if event.get("step") is not None:
-        row[STEP_KEY] = int(event["step"])
-    if is_number(event.get("epoch")):
-        row[EPOCH_KEY] = event["epoch"]
+    if event.get(EventField.STEP) is not None:
+        row[STEP_KEY] = int(event[EventField.STEP])
+    if is_number(event.get(EventField.EPOCH)):
+        row[EPOCH_KEY] = event[EventField.EPOCH]
     return row
 
 
@@ -106,12 +113,12 @@ def results_to_summary(results: Mapping[str, Any]) -> dict[str, Any]:
         value = results.get(key)
         if is_number(value) or isinstance(value, bool):
             summary[wandb_key] = value
-    per_class = results.get("per_class")
+    per_class = results.get(ResultKey.PER_CLASS)
     items: Iterable[tuple[str, Any]] = ()
     if isinstance(per_class, Mapping):
         items = per_class.items()
     elif isinstance(per_class, list):
-        names = results.get("label_names") or []
+        names = results.get(ResultKey.LABEL_NAMES) or []
         items = ((entry.get("label") or (names[i] if i < len(names) else str(i)), entry)
                  for i, entry in enumerate(per_class) if isinstance(entry, Mapping))
     for label, metrics in items:
@@ -223,13 +230,14 @@ def history_to_events(history: Iterable[Mapping[str, Any]]) -> list[dict[str, An
             if key.startswith("_") or "/" not in key or key in (STEP_KEY, EPOCH_KEY):
                 continue
             split, metric = key.split("/", 1)
-            if split in ("train", "eval", "test") and "/" not in metric and is_number(value):
+            if split in _LOGGED and "/" not in metric and is_number(value):
                 by_split.setdefault(split, {})[metric] = value
-        for split in ("train", "eval", "test"):
+        for split in _LOGGED:
             if split in by_split:
-                event = {"time": stamp, "split": split, "step": int(step or 0)}
+                event = {EventField.TIME: stamp, EventField.SPLIT: split,
+                         EventField.STEP: int(step or 0)}
                 if is_number(row.get(EPOCH_KEY)):
-                    event["epoch"] = row[EPOCH_KEY]
+                    event[EventField.EPOCH] = row[EPOCH_KEY]
                 event.update(by_split[split])
                 events.append(event)
     return events

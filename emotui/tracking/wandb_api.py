@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from emotui.core.errors import ConfigError, EmotuiError
 from emotui.core.runstore import atomic_write_json
+from emotui.core.vocabulary import Event
 from emotui.tracking.keys import STEP_KEY
 from emotui.tracking.settings import (
     base_url, explain_failure, has_credentials, reachable, resolve,
@@ -145,7 +146,8 @@ class PublicApiClient:
                     split = key.split("/", 1)[0]
                     merged = by_step.setdefault((row.get(STEP_KEY), split), {})
                     merged.update(row)
-            return [by_step[k] for k in sorted(by_step, key=lambda k: (k[0] or 0, k[1] != "train"))]
+            return [by_step[k] for k in sorted(by_step,
+                                               key=lambda k: (k[0] or 0, k[1] != Event.TRAIN))]
         except Exception as exc:  # noqa: BLE001 - as in fetch_runs
             raise WandbUnavailable(explain_failure(exc, url, self.timeout)) from None
 

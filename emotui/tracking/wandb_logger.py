@@ -18,6 +18,7 @@ from emotui.core.config import RunConfig
 from emotui.core.runstore import RunPaths
 from emotui.core.seeds import GROUP_FIELD
 from emotui.core.status import read_status
+from emotui.core.vocabulary import ResultKey
 from emotui.tracking import keys
 from emotui.tracking.settings import (
     DEFAULT_PROJECT, STATUS_KEY, WandbSettings, base_url, explain_failure, has_credentials,
@@ -193,8 +194,8 @@ class WandbLogger:
         )
 
     def _log_confusion_matrix(self, results: dict[str, Any]) -> None:
-        matrix = results.get("confusion_matrix")
-        names = results.get("label_names")
+        matrix = results.get(ResultKey.CONFUSION_MATRIX)
+        names = results.get(ResultKey.LABEL_NAMES)
         if not (isinstance(matrix, list) and matrix and isinstance(matrix[0], list)):
             return
         names = list(names) if names and len(names) == len(matrix) else [

@@ -31,6 +31,7 @@ from emotui.core.lifecycle import (
     record_failure,
 )
 from emotui.core.status import HEARTBEAT_INTERVAL_S, check_fence, touch_heartbeat, write_status
+from emotui.core.vocabulary import Event, EventField, ResultKey
 from emotui.train import runlog
 from emotui.train.errors import Preempted
 from emotui.train.reporting import (
@@ -119,7 +120,7 @@ def _train_claimed(config: RunConfig, paths: RunPaths, *, resume: bool,
                     results = run_default(config, paths, resume=resume, stop_event=stop_event,
                                           ticker=ticker)
             runlog.completed(results, ticker.elapsed())
-            mark_completed(paths, results.get("collapse_reason"), progress=1.0, eta_s=0)
+            mark_completed(paths, results.get(ResultKey.COLLAPSE_REASON), progress=1.0, eta_s=0)
             return results
         except Preempted as exc:
             runlog.stopped("preempted", f"stopped at step {exc.step}; the checkpoint saved "
@@ -212,9 +213,9 @@ def run_default(config: RunConfig, paths: RunPaths, *, resume: bool,
                 loop.restore_best()
             test = loop.evaluate("test")
             epoch = round(loop.state.global_step / loop.steps_per_epoch, 4)
-            reporter.event("test", loop.state.global_step, epoch=epoch,
-                                       loss=test["loss"], accuracy=test["accuracy"],
-                                       macro_f1=test["macro_f1"])
+            reporter.event(Event.TEST, loop.state.global_step, epoch=epoch,
+                           loss=test[EventField.LOSS], accuracy=test[EventField.ACCURACY],
+                           macro_f1=test[EventField.MACRO_F1])
             write_predictions(paths, dataset.splits["test"].texts, encoded["test"].labels,
                               test, dataset.label_names)
         checkpointer.cleanup()

@@ -29,6 +29,7 @@ from emotui.core.config import RunConfig
 from emotui.core.errors import ConfigError
 from emotui.core.general_settings import greater_is_better, logging_interval, plan_steps
 from emotui.core.progress import PassProgress
+from emotui.core.vocabulary import Event, EventField, ResultKey
 from emotui.train.batches import Encoded, collate, train_batches
 from emotui.train.checkpoint import Checkpointer, load_trainer_state, rng_state, set_rng_state
 from emotui.train.compiling import (
@@ -95,11 +96,11 @@ class LoopState:
             return round(pad / (pad + real), 4) if pad + real else None
 
         return {
-            "torch_compile": self.torch_compile,
-            "compile_s": round(self.compile_s, 2),
-            "train_pad_fraction": share(self.pad_tokens_trained, self.tokens_trained),
-            "eval_pad_fraction": share(self.eval_pad_tokens, self.eval_tokens),
-            "train_tokens_per_second": round(self.tokens_trained / self.train_runtime_s, 1)
+            ResultKey.TORCH_COMPILE: self.torch_compile,
+            ResultKey.COMPILE_S: round(self.compile_s, 2),
+            ResultKey.TRAIN_PAD_FRACTION: share(self.pad_tokens_trained, self.tokens_trained),
+            ResultKey.EVAL_PAD_FRACTION: share(self.eval_pad_tokens, self.eval_tokens),
+            ResultKey.TRAIN_TOKENS_PER_SECOND: round(self.tokens_trained / self.train_runtime_s, 1)
             if self.train_runtime_s > 0 else None,
         }
 
@@ -332,7 +333,7 @@ class TrainingLoop:
         seconds = max(now - window_start, 1e-9)
         padded = st.window_tokens + st.window_pad_tokens
         self.hooks.event(
-            "train", st.global_step, epoch=round(st.global_step / self.steps_per_epoch, 4),
+            Event.TRAIN, st.global_step, epoch=round(st.global_step / self.steps_per_epoch, 4),
             loss=loss, learning_rate=lr, grad_norm=grad_norm,
             samples_per_second=round(st.window_samples / seconds, 2),
             tokens_per_s=round(st.window_tokens / seconds, 1),
@@ -393,7 +394,7 @@ class TrainingLoop:
         with self._phase("predicting" if split == "test" else "evaluating"):
             loss, preds, probs = self.predict_split(enc, split)
         metrics = classification_metrics(enc.labels, preds, self.label_names)
-        metrics["loss"] = loss
+        metrics[EventField.LOSS] = loss
         metrics["predictions"] = preds
         metrics["probabilities"] = probs
         if not math.isfinite(loss):
@@ -406,13 +407,16 @@ class TrainingLoop:
             return None
         result = self.evaluate("validation")
         epoch = round(st.global_step / self.steps_per_epoch, 4)
-        summary = {"step": st.global_step, "epoch": epoch, "loss": result["loss"],
-                   "accuracy": result["accuracy"], "macro_f1": result["macro_f1"]}
+        summary = {EventField.STEP: st.global_step, EventField.EPOCH: epoch,
+                   EventField.LOSS: result[EventField.LOSS],
+                   EventField.ACCURACY: result[EventField.ACCURACY],
+                   EventField.MACRO_F1: result[EventField.MACRO_F1]}
         st.evals.append(summary)
         st.collapse_reason = st.collapse_reason or self.sentinel.check(st.evals, st.nonfinite_loss)
         st.last_eval_step = st.global_step
-        self.hooks.event("eval", st.global_step, epoch=epoch, loss=result["loss"],
-                         accuracy=result["accuracy"], macro_f1=result["macro_f1"])
+        self.hooks.event(Event.EVAL, st.global_step, epoch=epoch, loss=result[EventField.LOSS],
+                         accuracy=result[EventField.ACCURACY],
+                         macro_f1=result[EventField.MACRO_F1])
         value = result[self.config.metric_for_best_model]
         better = greater_is_better(self.config)
         improved = st.best_metric is None or (

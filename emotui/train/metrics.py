@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from emotui.core.vocabulary import EventField, ResultKey
+
 
 def confusion_matrix(labels: np.ndarray, preds: np.ndarray, num_labels: int) -> np.ndarray:
     """Rows: true label, columns: predicted label."""
@@ -38,11 +40,11 @@ def classification_metrics(labels, preds, label_names: list[str]) -> dict[str, A
         for i, name in enumerate(label_names)
     }
     return {
-        "accuracy": accuracy,
+        EventField.ACCURACY: accuracy,
         # Macro over all classes of the label set (as sklearn with labels=range(n)).
-        "macro_f1": float(f1.mean()) if n else 0.0,
-        "per_class": per_class,
-        "confusion_matrix": matrix.tolist(),
+        EventField.MACRO_F1: float(f1.mean()) if n else 0.0,
+        ResultKey.PER_CLASS: per_class,
+        ResultKey.CONFUSION_MATRIX: matrix.tolist(),
     }
 
 

@@ -30,6 +30,7 @@ from emotui.core.events import truncate_after_step
 from emotui.core.general_settings import greater_is_better, logging_interval, plan_steps
 from emotui.core.progress import PassProgress, WorkPlan
 from emotui.core.runstore import RunPaths
+from emotui.core.vocabulary import Event, EventField
 from emotui.train import runlog
 from emotui.train.errors import Preempted
 from emotui.train.reporting import (
@@ -41,6 +42,12 @@ from emotui.train.reporting import (
 from emotui.train.ticker import Position, PositionTicker
 
 log = logging.getLogger("emotui")
+
+def _trainer_key(prefix: str, name: str) -> str:
+    """HF Trainer's name for a metric it reports: its ``metric_key_prefix`` ("eval", "test",
+    "train" for speed), "_", the name (eval_loss, eval_accuracy, test_loss, train_runtime)."""
+    return f"{prefix}_{name}"
+
 
 # What the study's train.py did (run_classification.py defaults) where emotui's defaults differ.
 STUDY_PAD_TO_MAX_LENGTH = True
@@ -169,7 +176,7 @@ def make_callback(reporter, config: RunConfig, checkpointer, paths: RunPaths,
 
         def on_log(self, args, state, control, logs=None, **kw):
             logs = logs or {}
-            if "loss" not in logs or "eval_loss" in logs:
+            if "loss" not in logs or _trainer_key("eval", EventField.LOSS) in logs:
                 return
             now = time.perf_counter()
             samples = (state.global_step - self.window_step) * args.train_batch_size \
@@ -180,7 +187,8 @@ def make_callback(reporter, config: RunConfig, checkpointer, paths: RunPaths,
                 tokens = dict(tokens_per_s=round(rate * mean_text_tokens, 1),
                               pad_fraction=round(1 - mean_text_tokens / config.max_seq_length, 4))
             reporter.event(
-                "train", state.global_step, epoch=round(state.global_step / steps_per_epoch, 4),
+                Event.TRAIN, state.global_step,
+                epoch=round(state.global_step / steps_per_epoch, 4),
                 loss=float(logs["loss"]), learning_rate=logs.get("learning_rate"),
                 grad_norm=_float(logs.get("grad_norm")), samples_per_second=round(rate, 2),
                 **tokens,
@@ -191,14 +199,15 @@ def make_callback(reporter, config: RunConfig, checkpointer, paths: RunPaths,
         def on_evaluate(self, args, state, control, metrics=None, **kw):
             metrics = metrics or {}
             epoch = round(state.global_step / steps_per_epoch, 4)
-            summary = {"step": state.global_step, "epoch": epoch,
-                       "loss": _float(metrics.get("eval_loss")),
-                       "accuracy": metrics.get("eval_accuracy"),
-                       "macro_f1": metrics.get("eval_macro_f1")}
+            summary = {EventField.STEP: state.global_step, EventField.EPOCH: epoch,
+                       EventField.LOSS: _float(metrics.get(_trainer_key("eval", EventField.LOSS))),
+                       EventField.ACCURACY: metrics.get(_trainer_key("eval", EventField.ACCURACY)),
+                       EventField.MACRO_F1: metrics.get(_trainer_key("eval", EventField.MACRO_F1))}
             self.evals.append(summary)
-            self.eval_samples_per_second = metrics.get("eval_samples_per_second")
-            reporter.event("eval", state.global_step, epoch=epoch, loss=summary["loss"],
-                           accuracy=summary["accuracy"], macro_f1=summary["macro_f1"])
+            self.eval_samples_per_second = metrics.get(_trainer_key("eval", "samples_per_second"))
+            reporter.event(Event.EVAL, state.global_step, epoch=epoch,
+                           loss=summary[EventField.LOSS], accuracy=summary[EventField.ACCURACY],
+                           macro_f1=summary[EventField.MACRO_F1])
             key = config.metric_for_best_model
             better = greater_is_better(config)
             value = summary[key]
@@ -316,7 +325,7 @@ def run_reference(config: RunConfig, paths: RunPaths, *, resume: bool,
     def compute_metrics(prediction) -> dict[str, float]:
         preds = np.asarray(prediction.predictions).argmax(axis=-1)
         out = classification_metrics(prediction.label_ids, preds, dataset.label_names)
-        return {"accuracy": out["accuracy"], "macro_f1": out["macro_f1"]}
+        return {score: out[score] for score in (EventField.ACCURACY, EventField.MACRO_F1)}
 
     train_rows = len(splits["train"]) if "train" in splits else 0
     steps_per_epoch, total_steps = plan_steps(config, train_rows)
@@ -353,9 +362,9 @@ def run_reference(config: RunConfig, paths: RunPaths, *, resume: bool,
             output = trainer.train(resume_from_checkpoint=resume_from)
             if callback.preempted_at is not None:
                 raise Preempted(str(paths.root), callback.preempted_at)
-            state.train_runtime_s = float(output.metrics.get("train_runtime", 0.0))
-            state.samples_trained = int(round(output.metrics.get("train_samples_per_second", 0)
-                                              * state.train_runtime_s))
+            state.train_runtime_s = float(output.metrics.get(_trainer_key("train", "runtime"), 0.0))
+            speed = output.metrics.get(_trainer_key("train", "samples_per_second"), 0)
+            state.samples_trained = int(round(speed * state.train_runtime_s))
         state.global_step = trainer.state.global_step
         if callback.best is None and config.do_eval:
             trainer.evaluate()
@@ -376,11 +385,13 @@ def run_reference(config: RunConfig, paths: RunPaths, *, resume: bool,
             probs = torch.softmax(logits, dim=-1).numpy()
             preds = probs.argmax(axis=-1)
             test = classification_metrics(prediction.label_ids, preds, dataset.label_names)
-            test.update(loss=_float(prediction.metrics.get("test_loss")), predictions=preds,
-                        probabilities=probs)
-            reporter.event("test", state.global_step,
+            test.update({EventField.LOSS: _float(prediction.metrics.get(
+                _trainer_key("test", EventField.LOSS))),
+                "predictions": preds, "probabilities": probs})
+            reporter.event(Event.TEST, state.global_step,
                            epoch=round(state.global_step / steps_per_epoch, 4),
-                           loss=test["loss"], accuracy=test["accuracy"], macro_f1=test["macro_f1"])
+                           loss=test[EventField.LOSS], accuracy=test[EventField.ACCURACY],
+                           macro_f1=test[EventField.MACRO_F1])
             state.eval_runtime_s += elapsed
             state.eval_samples += len(splits["test"])
             write_predictions(paths, dataset.splits["test"].texts, dataset.splits["test"].labels,

@@ -25,6 +25,7 @@ from emotui.core.progress import WorkPlan
 from emotui.core.runstore import RunPaths, atomic_write_json, atomic_write_text
 from emotui.core.schema import RESULTS_SCHEMA, SCHEMA_KEY
 from emotui.core.status import check_fence, held_attempt, read_status, write_status
+from emotui.core.vocabulary import Event, EventField, ResultKey
 from emotui.train.runlog import RunLog
 from emotui.train.ticker import Position, PositionTicker
 
@@ -83,7 +84,7 @@ class RunReporter:
             return  # the ticker's thread: training's own next write stops the run
         with self._lock:
             if self.writer is not None:
-                self.writer.write("system", step, **sample)
+                self.writer.write(Event.SYSTEM, step, **sample)
 
     def follow(self, source: Callable[[], Position], total_steps: int,
                plan: WorkPlan | None = None) -> None:
@@ -106,7 +107,8 @@ class RunReporter:
         """After a logging step or an evaluation: the best evaluation so far into status.json
         (the position itself is the ticker's)."""
         best = state.best_eval or {}
-        self.ticker.note(eval_accuracy=best.get("accuracy"), eval_macro_f1=best.get("macro_f1"))
+        self.ticker.note(**{ResultKey.EVAL_ACCURACY: best.get(EventField.ACCURACY),
+                            ResultKey.EVAL_MACRO_F1: best.get(EventField.MACRO_F1)})
 
 
 def configure_library_logging() -> None:
@@ -159,7 +161,7 @@ def save_results(config: RunConfig, paths: RunPaths, state, test, encoded, label
     # Never from an attempt the run has moved on from, nor into a folder that is gone.
     check_fence(paths)
     results[SCHEMA_KEY] = RESULTS_SCHEMA
-    results["attempt"] = held_attempt(paths)
+    results[ResultKey.ATTEMPT] = held_attempt(paths)
     atomic_write_json(paths.results, results)
     return results
 
@@ -196,50 +198,52 @@ def assemble_results(config: RunConfig, paths: RunPaths, state, test, encoded, l
     best = state.best_eval or {}
     quality = test if test is not None else None
     collapsed = bool(state.nonfinite_loss or state.collapse_reason)
-    if best.get("accuracy") is not None and "validation" in encoded:
-        collapsed |= abs(best["accuracy"] - majority_rate(encoded["validation"].labels)) <= 0.01
+    if best.get(EventField.ACCURACY) is not None and "validation" in encoded:
+        majority = majority_rate(encoded["validation"].labels)
+        collapsed |= abs(best[EventField.ACCURACY] - majority) <= 0.01
     if test is not None:
-        collapsed |= abs(test["accuracy"] - majority_rate(encoded["test"].labels)) <= 0.01
+        majority = majority_rate(encoded["test"].labels)
+        collapsed |= abs(test[EventField.ACCURACY] - majority) <= 0.01
         # A diverged model may answer one class for everything that is not the majority class.
-        collapsed |= predicted_classes(test.get("confusion_matrix")) <= 1
+        collapsed |= predicted_classes(test.get(ResultKey.CONFUSION_MATRIX)) <= 1
     runtime = state.train_runtime_s
-    results.update(
-        status="completed",
-        best_epoch=_number(state.best_epoch),
-        eval_accuracy=best.get("accuracy"),
-        eval_macro_f1=best.get("macro_f1"),
-        eval_loss=best.get("loss"),
-        test_accuracy=test["accuracy"] if test else None,
-        test_macro_f1=test["macro_f1"] if test else None,
-        test_loss=test["loss"] if test else None,
-        per_class=quality["per_class"] if quality else None,
-        confusion_matrix=quality["confusion_matrix"] if quality else None,
-        label_names=list(label_names),
-        trainable_params=built.trainable_params,
-        total_params=built.total_params,
-        checkpoint_bytes=checkpoint_bytes,
-        train_runtime_s=round(runtime, 3) if config.do_train else None,
-        train_samples_per_second=round(state.samples_trained / runtime, 2)
+    results.update({
+        ResultKey.STATUS: "completed",
+        ResultKey.BEST_EPOCH: _number(state.best_epoch),
+        ResultKey.EVAL_ACCURACY: best.get(EventField.ACCURACY),
+        ResultKey.EVAL_MACRO_F1: best.get(EventField.MACRO_F1),
+        ResultKey.EVAL_LOSS: best.get(EventField.LOSS),
+        ResultKey.TEST_ACCURACY: test[EventField.ACCURACY] if test else None,
+        ResultKey.TEST_MACRO_F1: test[EventField.MACRO_F1] if test else None,
+        ResultKey.TEST_LOSS: test[EventField.LOSS] if test else None,
+        ResultKey.PER_CLASS: quality[ResultKey.PER_CLASS] if quality else None,
+        ResultKey.CONFUSION_MATRIX: quality[ResultKey.CONFUSION_MATRIX] if quality else None,
+        ResultKey.LABEL_NAMES: list(label_names),
+        ResultKey.TRAINABLE_PARAMS: built.trainable_params,
+        ResultKey.TOTAL_PARAMS: built.total_params,
+        ResultKey.CHECKPOINT_BYTES: checkpoint_bytes,
+        ResultKey.TRAIN_RUNTIME_S: round(runtime, 3) if config.do_train else None,
+        ResultKey.TRAIN_SAMPLES_PER_SECOND: round(state.samples_trained / runtime, 2)
         if runtime > 0 else None,
-        eval_samples_per_second=round(state.eval_samples / state.eval_runtime_s, 2)
+        ResultKey.EVAL_SAMPLES_PER_SECOND: round(state.eval_samples / state.eval_runtime_s, 2)
         if state.eval_runtime_s > 0 else None,
-        peak_gpu_memory_bytes=peak_memory,
-        epochs_completed=_number(round(state.global_step / steps_per_epoch, 4))
+        ResultKey.PEAK_GPU_MEMORY_BYTES: peak_memory,
+        ResultKey.EPOCHS_COMPLETED: _number(round(state.global_step / steps_per_epoch, 4))
         if config.do_train else 0,
-        collapsed=collapsed,
-        collapse_reason=state.collapse_reason,  # the sentinel stopped the run
-        global_steps=state.global_step,
-        num_virtual_tokens=built.num_virtual_tokens,
-        recipe=config.recipe,
-        device=device,
-        precision=precision,
-        evals=state.evals,
+        ResultKey.COLLAPSED: collapsed,
+        ResultKey.COLLAPSE_REASON: state.collapse_reason,  # the sentinel stopped the run
+        ResultKey.GLOBAL_STEPS: state.global_step,
+        ResultKey.NUM_VIRTUAL_TOKENS: built.num_virtual_tokens,
+        ResultKey.RECIPE: config.recipe,
+        ResultKey.DEVICE: device,
+        ResultKey.PRECISION: precision,
+        ResultKey.EVALS: state.evals,
         **state.speed_details(),  # compile seconds, padding share, tokens/s
-    )
+    })
     # The tracker's link (written to status.json when it started) belongs with the results too.
     status = read_status(paths)
     results.update({key: status.get(key) for key in ("wandb_run_id", "wandb_url")})
-    if results["collapsed"]:
+    if results[ResultKey.COLLAPSED]:
         log.warning("run looks collapsed (accuracy at the majority-class rate or a non-finite loss)")
     for key, value in list(results.items()):
         if isinstance(value, float) and not math.isfinite(value):

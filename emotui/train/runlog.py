@@ -15,6 +15,7 @@ from typing import Any, Mapping
 from emotui.core.config import RunConfig
 from emotui.core.general_settings import greater_is_better
 from emotui.core.progress import format_duration
+from emotui.core.vocabulary import Event, EventField, ResultKey
 
 log = logging.getLogger("emotui.run")
 
@@ -56,19 +57,19 @@ class RunLog:
 
     def event(self, event: Mapping[str, Any]) -> None:
         """The line for a metrics.jsonl event (train, eval, test); other splits have none."""
-        split = event.get("split")
-        if split == "train":
+        split = event.get(EventField.SPLIT)
+        if split == Event.TRAIN:
             self._train(event)
-        elif split == "eval":
+        elif split == Event.EVAL:
             self._eval(event)
-        elif split == "test":
-            log.info("test at step %d: accuracy %s, macro-F1 %s, loss %s", event["step"],
-                     _percent(event.get("accuracy")), _percent(event.get("macro_f1")),
-                     _loss(event.get("loss")))
+        elif split == Event.TEST:
+            log.info("test at step %d: accuracy %s, macro-F1 %s, loss %s", event[EventField.STEP],
+                     _percent(event.get(EventField.ACCURACY)),
+                     _percent(event.get(EventField.MACRO_F1)), _loss(event.get(EventField.LOSS)))
 
     def _train(self, event: Mapping[str, Any]) -> None:
         total = f"/{self.total_steps}" if self.total_steps else ""
-        parts = [f"loss {_loss(event.get('loss'))}"]
+        parts = [f"loss {_loss(event.get(EventField.LOSS))}"]
         if isinstance(event.get("learning_rate"), (int, float)):
             parts.append(f"lr {event['learning_rate']:.2e}")
         if isinstance(event.get("samples_per_second"), (int, float)):
@@ -86,12 +87,12 @@ class RunLog:
             self.best = dict(event)
         best = ""
         if self.best is not None:
-            shown = _loss if self.metric == "loss" else _percent
+            shown = _loss if self.metric == EventField.LOSS else _percent
             best = (f"; best {self.metric.replace('_', '-')} {shown(self.best[self.metric])} "
                     f"at epoch {_epoch(self.best.get('epoch'))}")
         log.info("eval at step %d, epoch %s: accuracy %s, macro-F1 %s, loss %s%s", event["step"],
-                 _epoch(event.get("epoch")), _percent(event.get("accuracy")),
-                 _percent(event.get("macro_f1")), _loss(event.get("loss")), best)
+                 _epoch(event.get("epoch")), _percent(event.get(EventField.ACCURACY)),
+                 _percent(event.get(EventField.MACRO_F1)), _loss(event.get(EventField.LOSS)), best)
 
 
 def describe_device(device) -> str:
@@ -110,12 +111,12 @@ def checkpoint_saved(kind: str, step: int) -> None:
 def completed(results: Mapping[str, Any], seconds: float) -> None:
     """The last line of a run that completed."""
     took = f"completed in {format_duration(seconds)}"
-    if results.get("collapse_reason"):
-        took += f" (stopped early: {results['collapse_reason']})"
-    if isinstance(results.get("test_accuracy"), (int, float)):
-        log.info("%s: test accuracy %s", took, _percent(results["test_accuracy"]))
-    elif isinstance(results.get("eval_accuracy"), (int, float)):
-        log.info("%s: eval accuracy %s", took, _percent(results["eval_accuracy"]))
+    if results.get(ResultKey.COLLAPSE_REASON):
+        took += f" (stopped early: {results[ResultKey.COLLAPSE_REASON]})"
+    if isinstance(results.get(ResultKey.TEST_ACCURACY), (int, float)):
+        log.info("%s: test accuracy %s", took, _percent(results[ResultKey.TEST_ACCURACY]))
+    elif isinstance(results.get(ResultKey.EVAL_ACCURACY), (int, float)):
+        log.info("%s: eval accuracy %s", took, _percent(results[ResultKey.EVAL_ACCURACY]))
     else:
         log.info("%s", took)
 

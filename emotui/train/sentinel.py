@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from emotui.core.results import COLLAPSE_REASON_PREFIX
+from emotui.core.vocabulary import EventField
 from emotui.train.metrics import majority_rate
 
 log = logging.getLogger("emotui")
@@ -47,7 +48,7 @@ class CollapseSentinel:
 
     def is_collapsed(self, evaluation: Mapping[str, Any]) -> bool:
         """Whether one evaluation ({"loss", "accuracy", ...}) looks collapsed."""
-        loss, accuracy = evaluation.get("loss"), evaluation.get("accuracy")
+        loss, accuracy = evaluation.get(EventField.LOSS), evaluation.get(EventField.ACCURACY)
         if loss is None or not math.isfinite(loss):
             return True
         return (self.threshold is not None and accuracy is not None
@@ -68,7 +69,7 @@ class CollapseSentinel:
         if not all(flags):
             return None
         latest = recent[-1]
-        loss, accuracy = latest.get("loss"), latest.get("accuracy")
+        loss, accuracy = latest.get(EventField.LOSS), latest.get(EventField.ACCURACY)
         if nonfinite_train_loss or loss is None or not math.isfinite(loss):
             what = "non-finite loss"
         else:

@@ -20,6 +20,7 @@ from emotui.core.results import backend_label  # noqa: F401
 from emotui.core.units import count, plain, plural, size  # noqa: F401
 # One rule for every accuracy a person reads: "81.40%" (percent below is the same function).
 from emotui.core.units import percent as percent_sign  # noqa: F401
+from emotui.core.vocabulary import ResultKey
 
 # Rich colours that read on both the light and the dark theme (DataTable cells are Rich text).
 STATE_STYLES = {
@@ -65,7 +66,7 @@ def stopping(row: dict[str, Any]) -> bool:
 
 def outcome(row: dict[str, Any]) -> str | None:
     """How a run ended, as people name it: its final state, or "collapsed"."""
-    return "collapsed" if collapsed(row) else row.get("status")
+    return ResultKey.COLLAPSED if collapsed(row) else row.get("status")
 
 
 def state_text(row: dict[str, Any]) -> Text:
@@ -76,7 +77,7 @@ def state_text(row: dict[str, Any]) -> Text:
     if row.get("still_stopping"):
         return Text(shown_state(row), style=STOPPING_STYLE)
     if collapsed(row):
-        return Text("collapsed", style=COLLAPSED_STYLE)
+        return Text(ResultKey.COLLAPSED, style=COLLAPSED_STYLE)
     label = state
     if state == "running" and row.get("phase") not in (None, "training"):
         label = str(row["phase"])  # starting, evaluating, predicting, saving
@@ -211,7 +212,7 @@ def hyperparameters(row: dict[str, Any]) -> str:
             if value is None and shown.field.endswith("num_virtual_tokens"):
                 # Left unset (text init), the count is the init text's length: the job
                 # records the one it used.
-                value = row.get("num_virtual_tokens")
+                value = row.get(ResultKey.NUM_VIRTUAL_TOKENS)
             if FIELDS[shown.field].type is bool:
                 if value in (True, "true"):
                     parts.append(shown.short)  # a switch: its name when on, nothing when off

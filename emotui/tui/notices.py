@@ -11,13 +11,14 @@ from __future__ import annotations
 from typing import Any, Iterable, Mapping
 
 from emotui.core.lifecycle import FINISHED, RunState, StateSet
+from emotui.core.vocabulary import ResultKey
 from emotui.tui import formatting as fmt
 
 # A run's job stopped: it finished, or the scheduler took it away (a requeue may bring it back).
 ENDINGS = StateSet({*FINISHED, RunState.PREEMPTED})
 LOCAL_SOURCES = (None, "local", "local+wandb")
-SEVERITY = {"completed": "information", "cancelled": "information", "collapsed": "warning",
-            "preempted": "warning", "failed": "error"}
+SEVERITY = {"completed": "information", "cancelled": "information",
+            ResultKey.COLLAPSED: "warning", "preempted": "warning", "failed": "error"}
 
 
 def run_endings(before: Mapping[str, Mapping[str, Any]],
@@ -40,8 +41,8 @@ def run_endings(before: Mapping[str, Mapping[str, Any]],
 def ending_notice(row: dict[str, Any], outcome: str) -> tuple[str, str, str]:
     """(title, message, severity) of the notification for a run that ended."""
     what = f"{row['run_id']} ({fmt.method_label(row.get('method'))})"
-    if outcome == "completed" and row.get("test_accuracy") is not None:
-        what += f": test accuracy {fmt.percent_sign(row['test_accuracy'])}"
+    if outcome == "completed" and row.get(ResultKey.TEST_ACCURACY) is not None:
+        what += f": test accuracy {fmt.percent_sign(row[ResultKey.TEST_ACCURACY])}"
     elif row.get("reason"):
         what += f": {row['reason']}"
     return f"Run {outcome}", what, SEVERITY.get(outcome, "information")

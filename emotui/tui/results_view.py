@@ -14,6 +14,7 @@ from typing import Any
 from rich.text import Text
 
 from emotui.core import confusion as cm
+from emotui.core.vocabulary import ResultKey
 from emotui.tui import formatting as fmt
 
 
@@ -31,21 +32,21 @@ class ResultsView:
 
 
 def results_view(results: dict[str, Any]) -> ResultsView:
-    note = (f"best epoch {results.get('best_epoch')} · test accuracy "
-            f"{fmt.percent_sign(results.get('test_accuracy'))} · test macro-F1 "
-            f"{fmt.percent_sign(results.get('test_macro_f1'))} · trainable params "
-            f"{fmt.count(results.get('trainable_params'))} · checkpoint "
-            f"{fmt.size(results.get('checkpoint_bytes'))}"
-            + ("\n[b red]collapsed: predicts (nearly) one class[/]" if results.get("collapsed")
-               else ""))
+    note = (f"best epoch {results.get(ResultKey.BEST_EPOCH)} · test accuracy "
+            f"{fmt.percent_sign(results.get(ResultKey.TEST_ACCURACY))} · test macro-F1 "
+            f"{fmt.percent_sign(results.get(ResultKey.TEST_MACRO_F1))} · trainable params "
+            f"{fmt.count(results.get(ResultKey.TRAINABLE_PARAMS))} · checkpoint "
+            f"{fmt.size(results.get(ResultKey.CHECKPOINT_BYTES))}"
+            + ("\n[b red]collapsed: predicts (nearly) one class[/]"
+               if results.get(ResultKey.COLLAPSED) else ""))
     # Scores as percentages, as every accuracy a person reads (core.units).
     per_class = [(str(name), *(fmt.percent_sign(scores.get(k)) for k in ("precision", "recall", "f1")),
                   str(scores.get("support")))
-                 for name, scores in (results.get("per_class") or {}).items()]
+                 for name, scores in (results.get(ResultKey.PER_CLASS) or {}).items()]
     view = ResultsView(note, per_class)
     matrix = [row if isinstance(row, list) else [] for row in
-              (results.get("confusion_matrix") or [])]
-    labels = cm.labels_for(matrix, results.get("label_names"))
+              (results.get(ResultKey.CONFUSION_MATRIX) or [])]
+    labels = cm.labels_for(matrix, results.get(ResultKey.LABEL_NAMES))
     if len(matrix) <= cm.WHOLE_MATRIX_MAX:
         view.confusion_title = "confusion matrix (rows: true, columns: predicted)"
         indices = list(range(len(matrix)))

@@ -12,6 +12,7 @@ from typing import Any
 from rich.text import Text
 
 from emotui.core.units import percent as percent_sign
+from emotui.core.vocabulary import EventField, ResultKey
 from emotui.tui import formatting as fmt
 
 # A phase's mark in the phase line: done, under way, skipped, still to come.
@@ -27,7 +28,7 @@ def metric_cell(name: str | None, value: Any) -> str:
     """An accuracy or F1 as a percentage (the header does not say %), a loss as a number."""
     if value is None:
         return "-"
-    if name and any(word in name for word in ("accuracy", "f1")):
+    if name and any(word in name for word in (EventField.ACCURACY, "f1")):
         return percent_sign(value)
     return f"{value:.4f}" if isinstance(value, float) else str(value)
 
@@ -212,7 +213,7 @@ def best_cell(m: dict[str, Any], metric: str) -> Text:
     text = Text(metric_cell(metric, best.get("value")))
     if best.get("run_id"):
         text.append(f" {str(best['run_id'])[-4:]}", style="dim")
-    if best.get("collapsed"):
+    if best.get(ResultKey.COLLAPSED):
         text.append(" collapsed", style=fmt.COLLAPSED_STYLE)
     return text
 
@@ -225,16 +226,16 @@ def method_notes(m: dict[str, Any]) -> Text:
         notes.append(("budget: search stopped", "yellow"))
     if m.get("select") and not m.get("winner"):
         notes.append((str(m["select"]), "bold red"))
-    if (m.get("winner") or {}).get("collapsed"):
+    if (m.get("winner") or {}).get(ResultKey.COLLAPSED):
         notes.append(("every search trial collapsed", "bold red"))
     test = m.get("test") or {}
     if test.get("failed"):
         notes.append((f"{test['failed']} confirm run{'s' if test['failed'] != 1 else ''} "
                       "failed", "bold red"))
-    if test.get("collapsed"):
-        notes.append((f"{test['collapsed']} confirm run{'s' if test['collapsed'] != 1 else ''}"
-                      " collapsed", "bold red"))
-    collapsed = sum(1 for row in m["search"].get("rows") or () if row.get("collapsed"))
+    if test.get(ResultKey.COLLAPSED):
+        n = test[ResultKey.COLLAPSED]
+        notes.append((f"{n} confirm run{'s' if n != 1 else ''} collapsed", "bold red"))
+    collapsed = sum(1 for row in m["search"].get("rows") or () if row.get(ResultKey.COLLAPSED))
     if collapsed:
         notes.append((f"{collapsed} search trial{'s' if collapsed != 1 else ''} collapsed",
                       "red"))
@@ -254,7 +255,7 @@ def method_cells(m: dict[str, Any], metric: str) -> list[Text | str]:
     stage, style = method_stage(m)
     search = Text(_trials(m["search"]), style=SEARCH_STATES.get(m["search"]["state"], ""))
     confirm = "-" if m["confirm"]["state"] == "skipped" else _trials(m["confirm"])
-    test = (m.get("test") or {}).get("test_accuracy")
+    test = (m.get("test") or {}).get(ResultKey.TEST_ACCURACY)
     return [Text(fmt.method_label(m["method"]), style="bold"), Text(stage, style=style), search,
             best_cell(m, metric), confirm, mean_std(test), method_notes(m)]
 
@@ -287,7 +288,8 @@ def trial_rows(m: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
 
 def trial_cells(part: str, row: dict[str, Any], metric: str,
                 winner: str | None) -> list[Text | str]:
-    state = fmt.state_text({"status": row.get("state"), "collapsed": row.get("collapsed"),
+    state = fmt.state_text({"status": row.get("state"),
+                            ResultKey.COLLAPSED: row.get(ResultKey.COLLAPSED),
                             "stale": row.get("stale")})
     if row.get("early_stopped"):
         state = Text(f"stopped ({row.get('stopped_by') or 'early'})", style="yellow")
@@ -298,7 +300,8 @@ def trial_cells(part: str, row: dict[str, Any], metric: str,
         run.append(" ★", style="bold green")
     settings = ", ".join(f"{k}={fmt.plain(v)}" for k, v in (row.get("params") or {}).items())
     return [run, part, str(row.get("trial")), state, metric_cell(metric, row.get("value")),
-            metric_cell("accuracy", row.get("test_accuracy")), Text(settings, style="dim")]
+            metric_cell(ResultKey.TEST_ACCURACY, row.get(ResultKey.TEST_ACCURACY)),
+            Text(settings, style="dim")]
 
 
 # -- notes, report, exports ----------------------------------------------------------------------

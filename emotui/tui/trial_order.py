@@ -6,12 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from emotui.core.errors import ConfigError
+from emotui.core.vocabulary import ResultKey
 from emotui.sweep.metric import RESULT_KEYS, Metric
 
 # s cycles through these; S reverses the one shown.
 SORTS = ("metric", "test", "started")
 # A sweep whose metric a row does not carry (a loss) is ranked by eval accuracy.
-FALLBACK = ("eval_accuracy", True)
+FALLBACK = (ResultKey.EVAL_ACCURACY, True)
 
 
 def metric_column(spec: dict[str, Any]) -> tuple[str, bool]:
@@ -32,7 +33,7 @@ def sort_column(sort: str, spec: dict[str, Any]) -> tuple[str, bool] | None:
     if sort == "metric":
         return metric_column(spec)
     if sort == "test":
-        return "test_accuracy", True
+        return ResultKey.TEST_ACCURACY, True
     return None
 
 

@@ -23,6 +23,7 @@ from emotui.core import methods
 from emotui.core.events import summary_events
 from emotui.core.run_names import legend_names
 from emotui.core.export import FILE_SUFFIXES, distinct_columns, export_rows
+from emotui.core.vocabulary import Event, EventField, ResultKey
 from emotui.tui import formatting as fmt
 from emotui.tui.commands import PaletteCommand
 from emotui.tui.messages import ComparisonExported, ComparisonLoaded, CurvesLoaded, ReportWritten
@@ -32,17 +33,19 @@ from emotui.tui.widgets.plots import draw, draw_pareto
 from emotui.tui.worker_errors import WorkerErrors
 
 EXPORT_FORMATS = (("CSV", "csv"), ("Markdown", "md"), ("LaTeX", "latex"), ("Typst", "typst"))
-METRIC_KEYS = ("best_epoch", "eval_accuracy", "eval_macro_f1", "test_accuracy", "test_macro_f1")
-COST_KEYS = ("trainable_params", "total_params", "checkpoint_bytes", "train_runtime_s",
-             "train_samples_per_second", "peak_gpu_memory_bytes")
+METRIC_KEYS = (ResultKey.BEST_EPOCH, ResultKey.EVAL_ACCURACY, ResultKey.EVAL_MACRO_F1,
+               ResultKey.TEST_ACCURACY, ResultKey.TEST_MACRO_F1)
+COST_KEYS = (ResultKey.TRAINABLE_PARAMS, ResultKey.TOTAL_PARAMS, ResultKey.CHECKPOINT_BYTES,
+             ResultKey.TRAIN_RUNTIME_S, ResultKey.TRAIN_SAMPLES_PER_SECOND,
+             ResultKey.PEAK_GPU_MEMORY_BYTES)
 # Config keys never worth a comparison row: ``peft_method`` says what the method row says, and
 # which settings a method's defaults filled in is bookkeeping, not a setting.
 SKIP_CONFIG = {"output_dir", "overwrite_output_dir", "disable_tqdm", "run_name",
                "extra_training_args", "peft_method", methods.DEFAULTS_FIELD}
-COST_FORMAT = {"trainable_params": fmt.count, "total_params": fmt.count,
-               "checkpoint_bytes": fmt.size, "peak_gpu_memory_bytes": fmt.size,
-               "train_runtime_s": fmt.duration,
-               "train_samples_per_second": lambda v: fmt.number(v, 1)}
+COST_FORMAT = {ResultKey.TRAINABLE_PARAMS: fmt.count, ResultKey.TOTAL_PARAMS: fmt.count,
+               ResultKey.CHECKPOINT_BYTES: fmt.size, ResultKey.PEAK_GPU_MEMORY_BYTES: fmt.size,
+               ResultKey.TRAIN_RUNTIME_S: fmt.duration,
+               ResultKey.TRAIN_SAMPLES_PER_SECOND: lambda v: fmt.number(v, 1)}
 
 
 def differing_keys(configs: list[dict[str, Any]], show_all: bool) -> list[str]:
@@ -91,15 +94,15 @@ def pareto_points(runs: list[dict[str, Any]]) -> tuple[list[ParetoPoint], list[i
     from emotui.report.pareto import pareto_front
     from emotui.report.seed_rows import configurations
 
-    keys = ("trainable_params", "test_accuracy", "eval_accuracy")
+    keys = (ResultKey.TRAINABLE_PARAMS, ResultKey.TEST_ACCURACY, ResultKey.EVAL_ACCURACY)
     rows = [{"run_id": r["run_id"], "method": r["config"].get("method") or r["row"].get("method"),
              "status": r["row"].get("status"),
              **{k: r["results"].get(k, r["row"].get(k)) for k in keys}} for r in runs]
-    metric = "test_accuracy" if any(row["test_accuracy"] is not None for row in rows) \
-        else "eval_accuracy"
+    tested = any(row[ResultKey.TEST_ACCURACY] is not None for row in rows)
+    metric = ResultKey.TEST_ACCURACY if tested else ResultKey.EVAL_ACCURACY
     points = []
     for config in configurations(rows, {r["run_id"]: r["config"] for r in runs}):
-        params, accuracy = config.stat("trainable_params").mean, config.stat(metric).mean
+        params, accuracy = config.stat(ResultKey.TRAINABLE_PARAMS).mean, config.stat(metric).mean
         if params is None or params <= 0 or accuracy is None:
             continue
         extra = f" +{len(config.runs) - 1}" if len(config.runs) > 1 else ""
@@ -176,8 +179,9 @@ class CompareScreen(WorkerErrors, Screen):
             # parsed (a metrics file may be hundreds of MB).
             events = summary_events(detail.metrics_path) if detail.metrics_path \
                 else detail.events
-            curves[rid] = [(e.get("epoch") or e["step"], e["accuracy"]) for e in events or []
-                           if e.get("split") == "eval" and e.get("accuracy") is not None]
+            curves[rid] = [(e.get("epoch") or e["step"], e[EventField.ACCURACY])
+                           for e in events or [] if e.get(EventField.SPLIT) == Event.EVAL
+                           and e.get(EventField.ACCURACY) is not None]
         self.post_message(ComparisonLoaded(runs))
         self.post_message(CurvesLoaded(curves))
 
@@ -241,7 +245,7 @@ class CompareScreen(WorkerErrors, Screen):
     def _cells(self, key: str, values: list[Any]) -> list[Any]:
         if key in COST_FORMAT:
             return [COST_FORMAT[key](v) for v in values]
-        if key in METRIC_KEYS and key != "best_epoch":
+        if key in METRIC_KEYS and key != ResultKey.BEST_EPOCH:
             numbers = [v for v in values if v is not None]
             best = max(numbers) if numbers else None
             return [Text(fmt.percent(v), style="bold green" if v == best and v is not None

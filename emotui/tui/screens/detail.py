@@ -20,6 +20,7 @@ from textual.worker import Worker, get_current_worker
 from emotui.core.events import CHUNK_BYTES, MetricsReader
 from emotui.core.lifecycle import CANCELLABLE
 from emotui.core.runstore import RunPaths
+from emotui.core.vocabulary import ResultKey
 from emotui.tui import control
 from emotui.tui import formatting as fmt
 from emotui.tui.commands import PaletteCommand
@@ -149,7 +150,7 @@ class RunDetailScreen(WorkerErrors, Screen):
         worker = get_current_worker()
         detail = self.source.detail(self.run_id)
         self.post_message(DetailLoaded(detail))
-        if detail.results.get("per_class"):
+        if detail.results.get(ResultKey.PER_CLASS):
             self.post_message(self._results_view(detail.results))
         series = MetricSeries()
         reader = MetricsReader(detail.metrics_path) if detail.metrics_path else None
@@ -160,7 +161,7 @@ class RunDetailScreen(WorkerErrors, Screen):
         # A new status, or a cancel asked for (the marker; status.json changes only once the
         # run has stopped), is repainted.
         status_seen = (detail.status.get("updated"), detail.row.get("cancel_requested"))
-        results_seen = bool(detail.results.get("per_class"))
+        results_seen = bool(detail.results.get(ResultKey.PER_CLASS))
         posted_at = 0.0
 
         def stopped() -> bool:
@@ -195,7 +196,7 @@ class RunDetailScreen(WorkerErrors, Screen):
             if seen != status_seen or (fresh.results and not detail.results):
                 status_seen, detail = seen, fresh
                 self.post_message(DetailLoaded(fresh))
-                if fresh.results.get("per_class") and not results_seen:
+                if fresh.results.get(ResultKey.PER_CLASS) and not results_seen:
                     results_seen = True
                     self.post_message(self._results_view(fresh.results))
 
@@ -214,15 +215,16 @@ class RunDetailScreen(WorkerErrors, Screen):
                 Syntax(detail.config_text, "yaml", theme="ansi_dark", background_color="default"))
         # Per-class results are laid out by the worker (ResultsReady), never here: a thousand
         # classes would hold the UI thread for seconds.
-        if not detail.results.get("per_class") and not detail.metrics_path \
-                and detail.results.get("test_accuracy") is not None:
+        if not detail.results.get(ResultKey.PER_CLASS) and not detail.metrics_path \
+                and detail.results.get(ResultKey.TEST_ACCURACY) is not None:
             # A tracker's run: its summary's metrics, no per-class table or confusion matrix.
             r = detail.results
             tracker = "trackio" if detail.row.get("source") == "trackio" else "W&B"
             self.query_one("#results-note", Static).update(
-                f"test accuracy {fmt.percent_sign(r.get('test_accuracy'))} · test macro-F1 "
-                f"{fmt.percent_sign(r.get('test_macro_f1'))} · eval accuracy "
-                f"{fmt.percent_sign(r.get('eval_accuracy'))} ({tracker} summary; per-class "
+                f"test accuracy {fmt.percent_sign(r.get(ResultKey.TEST_ACCURACY))} · "
+                f"test macro-F1 {fmt.percent_sign(r.get(ResultKey.TEST_MACRO_F1))} · "
+                f"eval accuracy {fmt.percent_sign(r.get(ResultKey.EVAL_ACCURACY))} "
+                f"({tracker} summary; per-class "
                 f"scores and the confusion matrix live in {tracker})")
 
     @on(MetricsArrived)
@@ -268,13 +270,13 @@ class RunDetailScreen(WorkerErrors, Screen):
             parts.append(f"{fmt.count(last['tokens_per_s'])} tokens/s")
         if last.get("pad_fraction") is not None:
             parts.append(f"{100 * float(last['pad_fraction']):.0f}% padding")
-        best = row.get("eval_accuracy")
+        best = row.get(ResultKey.EVAL_ACCURACY)
         if best is None and self.series.eval_acc:
             best = max(a for _, a in self.series.eval_acc)
         if best is not None:
             parts.append(f"best eval {fmt.percent_sign(best)}")
-        if row.get("test_accuracy") is not None:
-            parts.append(f"test {fmt.percent_sign(row['test_accuracy'])}")
+        if row.get(ResultKey.TEST_ACCURACY) is not None:
+            parts.append(f"test {fmt.percent_sign(row[ResultKey.TEST_ACCURACY])}")
         parts.append(fmt.backend_label(row))
         trackers = str(row.get("source") or "").split("+")
         if "wandb" in trackers:

@@ -16,6 +16,7 @@ from textual.widgets import Header, Static, Tree
 
 from emotui.core.lifecycle import FINISHED
 from emotui.core.runstore import read_json
+from emotui.core.vocabulary import ResultKey
 from emotui.tui import formatting as fmt
 from emotui.tui.commands import PaletteCommand
 from emotui.tui.messages import ReportWritten
@@ -63,10 +64,10 @@ def sweep_label(sweep_id: str, trials: list[dict[str, Any]], spec: dict[str, Any
     done = sum(1 for t in trials if t.get("status") in FINISHED)
     running = sum(1 for t in trials if t.get("status") == "running")
     total = planned_total(spec, trials)
-    scored = [t for t in trials if t.get("eval_accuracy") is not None]
+    scored = [t for t in trials if t.get(ResultKey.EVAL_ACCURACY) is not None]
     # A collapsed trial is "best" only when no trial learned (then it says so).
     healthy = [t for t in scored if not fmt.collapsed(t)]
-    best = max(healthy or scored, key=lambda t: t["eval_accuracy"]) if scored else None
+    best = max(healthy or scored, key=lambda t: t[ResultKey.EVAL_ACCURACY]) if scored else None
     collapsed = sum(1 for t in trials if fmt.collapsed(t))
     label = Text(sweep_id, style="bold")
     if spec.get("method"):
@@ -78,7 +79,8 @@ def sweep_label(sweep_id: str, trials: list[dict[str, Any]], spec: dict[str, Any
     else:
         label.append(f"  {done} done of {len(trials)} so far, {running} running")
     if best is not None:
-        label.append(f"  best {fmt.percent(best['eval_accuracy'])} ({best['run_id'][-4:]})"
+        label.append(f"  best {fmt.percent(best[ResultKey.EVAL_ACCURACY])} "
+                     f"({best['run_id'][-4:]})"
                      + (" collapsed" if fmt.collapsed(best) else ""),
                      style="bold red" if fmt.collapsed(best) else "green")
     if collapsed:
@@ -94,8 +96,8 @@ def trial_label(trial: dict[str, Any]) -> Text:
         else fmt.state_text(trial)
     state.pad_right(12 - len(state.plain))
     label.append_text(state)
-    label.append(f"eval {fmt.percent(trial.get('eval_accuracy')):>6}  "
-                 f"test {fmt.percent(trial.get('test_accuracy')):>6}")
+    label.append(f"eval {fmt.percent(trial.get(ResultKey.EVAL_ACCURACY)):>6}  "
+                 f"test {fmt.percent(trial.get(ResultKey.TEST_ACCURACY)):>6}")
     label.append(f"  {fmt.hyperparameters(trial)}", style="dim")
     return label
 
@@ -139,8 +141,9 @@ class SweepsScreen(WorkerErrors, Screen):
 
     def paint(self) -> None:
         sweeps = group_by_sweep(self.rows)
-        fingerprint = [(sid, [(t["run_id"], t.get("status"), t.get("eval_accuracy"),
-                               t.get("test_accuracy"), t.get("collapsed")) for t in trials])
+        fingerprint = [(sid, [(t["run_id"], t.get("status"), t.get(ResultKey.EVAL_ACCURACY),
+                               t.get(ResultKey.TEST_ACCURACY), t.get(ResultKey.COLLAPSED))
+                              for t in trials])
                        for sid, trials in sweeps.items()] + [(self.sort, self.sort_reverse)]
         if fingerprint == self._painted:
             return  # nothing changed: keep the tree (and its cursor) as it is

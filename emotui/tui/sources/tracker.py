@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 import yaml
 
 from emotui.core.lifecycle import IN_FLIGHT
+from emotui.core.vocabulary import ResultKey
 from emotui.tracking.keys import EPOCH_KEY, STEP_KEY, is_number, record_to_row
 from emotui.tracking.sources import record_detail
 from emotui.core.errors import EmotuiError
@@ -38,13 +39,13 @@ def tracker_row(record: dict[str, Any]) -> dict[str, Any] | None:
     row = record_to_row(record)
     if not row.get("run_id"):
         return None
-    row.setdefault("collapsed", (record.get("summary") or {}).get("collapsed"))
+    row.setdefault(ResultKey.COLLAPSED, (record.get("summary") or {}).get(ResultKey.COLLAPSED))
     row["stale"] = False
     if row.get("ended") is None and row.get("status") not in IN_FLIGHT:
         # W&B gives the start, not the end: a finished run's end is its start plus its
         # training time when the summary has one; otherwise its elapsed time is unknown ("-"),
         # not zero.
-        runtime = row.get("train_runtime_s")
+        runtime = row.get(ResultKey.TRAIN_RUNTIME_S)
         if row.get("started") is not None and is_number(runtime):
             row["ended"] = row["started"] + runtime
         else:

@@ -8,6 +8,10 @@ from typing import Any
 from textual_plotext import PlotextPlot
 
 from emotui.core.units import count
+from emotui.core.vocabulary import Event, EventField
+
+# The splits the loop tells apart without parsing a line (core.events.split_of).
+_TRAIN, _SYSTEM = Event.TRAIN.encode(), Event.SYSTEM.encode()
 
 
 # Training points kept per curve: a plot is at most a few hundred braille dots wide, so more
@@ -57,7 +61,7 @@ class MetricSeries:
         system: list[bytes] = []
         for line in lines:
             split = split_of(line)
-            if split == b"train":
+            if split == _TRAIN:
                 self._seen += 1
                 last_train = line
                 if (self._seen - 1) % self._stride == 0:
@@ -65,19 +69,20 @@ class MetricSeries:
                     if event is not None and event.get("step") is not None:
                         self._keep_train(event)
                         last_train = None
-            elif split == b"system":
+            elif split == _SYSTEM:
                 system.append(line)
             elif line.strip():
                 event = parse_line(line)
                 if event is not None:
-                    if event.get("split") == "train":
+                    if event.get(EventField.SPLIT) == Event.TRAIN:
                         self._seen += 1
                     self._add_event(event, counted=True)
         if last_train is not None:
             event = parse_line(last_train)
             if event is not None and event.get("step") is not None:
                 self.last_train = event
-                self._tail = (event["step"], event.get("loss"), event.get("learning_rate"))
+                self._tail = (event["step"], event.get(EventField.LOSS),
+                              event.get("learning_rate"))
         for line in system[-SYSTEM_SAMPLES:]:
             event = parse_line(line)
             if event is not None and event.get("step") is not None:
@@ -85,30 +90,30 @@ class MetricSeries:
         self._publish()
 
     def _add_event(self, event: dict[str, Any], counted: bool = False) -> None:
-        split, step = event.get("split"), event.get("step")
+        split, step = event.get(EventField.SPLIT), event.get("step")
         if step is None:
             return
-        if split == "train":
+        if split == Event.TRAIN:
             if not counted:
                 self._seen += 1
             if (self._seen - 1) % self._stride == 0:
                 self._keep_train(event)
             else:
                 self.last_train = event
-                self._tail = (step, event.get("loss"), event.get("learning_rate"))
-        elif split == "system":
+                self._tail = (step, event.get(EventField.LOSS), event.get("learning_rate"))
+        elif split == Event.SYSTEM:
             self.system.append(event)
-        elif split == "eval":
+        elif split == Event.EVAL:
             epoch = event.get("epoch") or step
-            if event.get("accuracy") is not None:
-                self.eval_acc.append((epoch, event["accuracy"]))
-            if event.get("macro_f1") is not None:
-                self.eval_f1.append((epoch, event["macro_f1"]))
+            if event.get(EventField.ACCURACY) is not None:
+                self.eval_acc.append((epoch, event[EventField.ACCURACY]))
+            if event.get(EventField.MACRO_F1) is not None:
+                self.eval_f1.append((epoch, event[EventField.MACRO_F1]))
 
     def _keep_train(self, event: dict[str, Any]) -> None:
         self.last_train = event
         self._tail = None
-        self._train.append((event["step"], event.get("loss"), event.get("learning_rate")))
+        self._train.append((event["step"], event.get(EventField.LOSS), event.get("learning_rate")))
         if len(self._train) > 2 * self.train_points:
             self._train = self._train[::2]
             self._stride *= 2

@@ -8,6 +8,7 @@ from typing import Any, Callable, Iterator, Mapping
 
 from rich.text import Text
 
+from emotui.core.vocabulary import ResultKey
 from emotui.tui import formatting as fmt
 
 Row = Mapping[str, Any]
@@ -35,10 +36,10 @@ COLUMNS = (
            _get("progress")),
     Column("eta", "ETA", lambda r, n: fmt.duration(fmt.eta(r, n)), fmt.eta),
     Column("epoch", "ep", lambda r, n: fmt.epoch_label(r), _get("epoch")),
-    Column("eval", "eval acc", lambda r, n: fmt.percent(r.get("eval_accuracy")),
-           _get("eval_accuracy")),
-    Column("test", "test acc", lambda r, n: fmt.percent(r.get("test_accuracy")),
-           _get("test_accuracy")),
+    Column("eval", "eval acc", lambda r, n: fmt.percent(r.get(ResultKey.EVAL_ACCURACY)),
+           _get(ResultKey.EVAL_ACCURACY)),
+    Column("test", "test acc", lambda r, n: fmt.percent(r.get(ResultKey.TEST_ACCURACY)),
+           _get(ResultKey.TEST_ACCURACY)),
     Column("elapsed", "elapsed", lambda r, n: fmt.duration(fmt.elapsed(r, n)), fmt.elapsed),
     Column("gpu", "GPU", lambda r, n: fmt.gpu_text(r), _get("gpu_util")),
     Column("hparams", "hyperparameters", lambda r, n: fmt.hyperparameters(r),
