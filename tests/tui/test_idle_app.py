@@ -11,6 +11,7 @@ import asyncio
 import time
 
 import pytest
+from textual.screen import Screen
 from fixture_store import RUNS, SWEEP_RUNS
 from tui_helpers import wait_for
 
@@ -103,3 +104,29 @@ async def test_a_slow_ui_thread_never_has_more_than_one_batch_waiting(
         await wait_for(pilot, lambda: len(painted) >= 8, timeout=30)
         await pilot.press("down")  # keys are still handled between batches
     assert max(waiting) == 1, waiting
+
+
+async def test_a_tab_switch_repaints_once_not_once_per_animation_frame(
+        fixture_runs, make_app, monkeypatch):
+    """Animations are off unless the user turns them on (TEXTUAL_ANIMATIONS): a tab's sliding
+    underline alone repainted the screen about twenty times per switch."""
+    monkeypatch.delenv("TEXTUAL_ANIMATIONS", raising=False)
+    # Each repaint of a screen (counted from before the screens bind their update timers).
+    updates = count_calls(monkeypatch, Screen, "_on_timer_update")
+    app = make_app(fixture_runs)
+    async with app.run_test(size=(160, 45)) as pilot:
+        assert app.animation_level == "none"
+        await wait_for(pilot, lambda: app.screen.query(RunTable)
+                       and app.screen.query_one(RunTable).row_count == ALL)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunDetailScreen))
+        await asyncio.sleep(0.5)
+        start = time.monotonic()
+        for key in "2121":
+            await pilot.press(key)
+            await asyncio.sleep(0.4)  # longer than the underline's animation (0.3 s)
+        repaints = [t for t in updates if t >= start]
+        assert len(repaints) <= 4 * 4, len(repaints)  # with the animation: about 80
+
+    monkeypatch.setenv("TEXTUAL_ANIMATIONS", "full")
+    assert make_app(fixture_runs).animation_level == "full"

@@ -45,6 +45,8 @@ from emotui.tui.worker_errors import RETRY_S, WorkerErrors
 STREAMS = ("stdout", "stderr")
 # Lines of each log kept and shown (the newest; the file holds the rest).
 LOG_LINES = 20000
+# While a large metrics file is read, how often the curves read so far are painted.
+CATCH_UP_REPAINT_S = 1.0
 # The four tab keys share one footer entry, so every action fits the footer.
 TABS = Binding.Group("Tabs", compact=True)
 
@@ -176,8 +178,9 @@ class RunDetailScreen(WorkerErrors, Screen):
                     series.clear()
                 if lines or reader.restarted:
                     series.add_lines(lines)
-                    # Catching up on a large file: the curves so far, a few times a second.
-                    if not catching_up or time.monotonic() - posted_at > 0.3:
+                    # Catching up on a large file: the curves so far, once a second (each
+                    # repaint rebuilds the plots on the UI thread, where keys wait for it).
+                    if not catching_up or time.monotonic() - posted_at > CATCH_UP_REPAINT_S:
                         self.post_message(MetricsArrived(self.run_id, series.snapshot()))
                         posted_at, news = time.monotonic(), True
             for name, tail in tails.items():
