@@ -6,9 +6,11 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from emotui.core.errors import ConfigError
+from emotui.core.runstore import RunPaths
 from emotui.core.vocabulary import Event, ResultKey
 
 DESCRIPTION = """\
@@ -118,7 +120,7 @@ def gather_rows(args: argparse.Namespace, notes: list[str] | None = None,
         # replica note), never for a CSV of every run.
         if isinstance(configs, RunConfigs):
             for row in rows:
-                configs.defer(str(row["run_id"]), store.root / str(row["run_id"]) / "config.yaml")
+                configs.defer(str(row["run_id"]), store.root)
 
     def remote_rows(records) -> list[dict[str, Any]]:
         rows = [record_to_row(record) for record in records]
@@ -172,15 +174,17 @@ class RunConfigs(dict):
         super().__init__()
         self._deferred: dict[str, Any] = {}
 
-    def defer(self, run_id: str, path: Any) -> None:
-        self._deferred[run_id] = path
+    def defer(self, run_id: str, store_root: Path) -> None:
+        """The run's config.yaml (under ``store_root``) is read if it is asked for: its path is
+        made then (100,000 paths made up front cost a second)."""
+        self._deferred[run_id] = store_root
 
     def _load(self, run_id: Any) -> None:
-        path = self._deferred.pop(run_id, None)
-        if path is not None and not dict.__contains__(self, run_id):
+        root = self._deferred.pop(run_id, None)
+        if root is not None and not dict.__contains__(self, run_id):
             from emotui.core.runview import read_yaml_object
 
-            config, _problem = read_yaml_object(path)
+            config, _problem = read_yaml_object(RunPaths(root / str(run_id)).config)
             self[run_id] = config or {}
 
     def __getitem__(self, run_id: Any) -> Any:
@@ -213,12 +217,28 @@ def choose_columns(rows: list[dict[str, Any]], requested: str | None) -> list[st
     columns = [c for c in LEAD_COLUMNS
                if c != "source" or len({r.get("source") for r in rows}) > 1]
     for key in KEY_HYPERPARAMETERS:
-        values = [r.get(key) for r in rows if r.get(key) is not None]
         # Show what tells the runs apart; the learning rate always (it is the study's axis).
-        if values and (key == "learning_rate" or len({str(v) for v in values}) > 1):
+        if _values_differ(rows, key, any_value=key == "learning_rate"):
             columns.append(key)
     columns += [c for c in METRIC_COLUMNS if any(r.get(c) is not None for r in rows)]
     return columns
+
+
+def _values_differ(rows: list[dict[str, Any]], key: str, *, any_value: bool = False) -> bool:
+    """Whether the rows hold two different values of ``key`` (with ``any_value``: one at
+    all); stops at the first difference."""
+    first = first_text = None
+    for row in rows:
+        value = row.get(key)
+        if value is None or value == first:
+            continue
+        if any_value:
+            return True
+        if first_text is None:
+            first, first_text = value, str(value)
+        elif str(value) != first_text:  # as a table shows them: 1 and 1.0 read the same
+            return True
+    return False
 
 
 def sort_rows(rows: list[dict[str, Any]], spec: str | None) -> list[dict[str, Any]]:

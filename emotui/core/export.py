@@ -157,7 +157,11 @@ def neutralised(text: str) -> str:
 
 def csv_cell(value: Any) -> Any:
     """A CSV cell: machine_value, text neutralised (numbers stay numbers)."""
-    value = machine_value(value)
+    kind = type(value)  # the common kinds first, as in tsv_cell
+    if (kind is int or kind is float) and math.isfinite(value):
+        return value
+    if kind is not str:
+        value = machine_value(value)
     if not isinstance(value, str):
         return value
     # The csv module quotes a cell holding "\n" but not one holding a lone "\r", which would

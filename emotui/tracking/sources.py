@@ -39,12 +39,11 @@ def local_rows(root: Path) -> list[dict[str, Any]]:
     (core.runindex: only the runs whose files changed since the last listing are read)."""
     from emotui.core.runindex import EXTRA_KEYS, store_rows
 
-    out = []
-    for row in store_rows(root, extras=True):
-        listed = {key: value for key, value in row.items() if key not in EXTRA_KEYS}
-        listed.update(source="local", name=None,
-                      **{key: row.get(key) for key in EXTRA_KEYS})
-        out.append(listed)
+    out = store_rows(root, extras=True)  # fresh dicts, this listing's own
+    for row in out:
+        row.update(source="local", name=None)
+        for key in EXTRA_KEYS:  # after source, as a tracker's rows have them
+            row[key] = row.pop(key, None)
     return out
 
 
