@@ -17,6 +17,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from emotui.tui.commands import EmotuiCommands, run_line
+from emotui.tui.key_order import KeyOrder
 from emotui.tui.memory import recall, remember
 from emotui.tui.messages import StudiesToPick
 from emotui.tui.sources import LocalRunSource, RunSource
@@ -25,8 +26,11 @@ from emotui.tui.worker_errors import WorkerErrors
 THEMES = ("textual-dark", "textual-light")  # t switches between them
 
 
-class EmotuiApp(WorkerErrors, App):
-    """Browse, launch, follow and compare runs of a run source."""
+class EmotuiApp(KeyOrder, WorkerErrors, App):
+    """Browse, launch, follow and compare runs of a run source.
+
+    Typed keys go out one at a time (tui/key_order.py): each reaches the widget that has the
+    cursor once the keys before it have taken effect."""
 
     CSS_PATH = "app.tcss"
     TITLE = "emotui"

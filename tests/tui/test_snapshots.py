@@ -153,8 +153,9 @@ def test_launch_form_80x24(snap_compare, fixture_runs, make_app):
         await pilot.press("n")
         await wait_for(pilot, lambda: isinstance(pilot.app.screen, LaunchScreen))
         await pilot.press("f3")
-        await wait_for(pilot, lambda: pilot.app.screen.query(
-            "#field-prompt_tuning_num_virtual_tokens"))
+        # The method's rows mounted and the cursor back in its field (keys wait till then).
+        await wait_for(pilot, lambda: pilot.app.screen.method == "prompt_tuning_text"
+                       and not pilot.app.keys_pending())
         pilot.app.screen.query_one("#field-prompt_tuning_num_virtual_tokens").focus()
         await _steady_cursor(pilot)
     assert snap_compare(make_app(fixture_runs), terminal_size=(80, 24), run_before=run_before)

@@ -7,7 +7,9 @@ check_range, build_config); submitting is the launch layer's (emotui.tui.control
 from __future__ import annotations
 
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
+from typing import Callable
 
 from rich.syntax import Syntax
 from textual import on, work
@@ -139,14 +141,13 @@ class LaunchScreen(WorkerErrors, Screen[str | None]):
         self.sub_title = self.app.store_label
         self._show_resources()
         self.refresh_preview()
-        # Typing goes into the first field at once, never into the screen's shortcuts.
-        if self.for_sweep:
-            self.query_one("#sweep-file", Input).focus()
-        else:
-            self.query_one(ConfigForm).focus_first()
-        self.call_after_refresh(self._note_initial_state)
-
-    def _note_initial_state(self) -> None:
+        # Typing goes into the first field at once, never into the screen's shortcuts: the
+        # cursor is there before the app sends this screen its first key (tui/key_order.py).
+        self.set_focus(self.query_one("#sweep-file", Input) if self.for_sweep
+                       else self.query_one(ConfigForm).first_field())
+        # Picking a method remounts the form's rows: keys typed meanwhile wait for them.
+        for button in self.query("#method RadioButton").results(RadioButton):
+            self.watch(button, "value", partial(self._method_picked, button.name), init=False)
         self._initial_state = self.form_state()
 
     def form_state(self) -> tuple:
@@ -170,15 +171,35 @@ class LaunchScreen(WorkerErrors, Screen[str | None]):
         # Values typed into fields the new method also has are kept; the rest start from the
         # new method's defaults (its learning rate).
         values = old.edited_values()
+        cursor = old.cursor_at(self.focused)
         form = ConfigForm(self.method, self.advanced, values, id="config-form")
-        await old.remove()
+        removed = old.remove()
+        parked = self.focused  # where Textual put the cursor when its field went
+        await removed
         await self.query_one("#launch-form").mount(form, after=self.query_one("#method"))
+        if cursor is not None and self.focused is parked:
+            # The cursor was in the form and nothing else took it meanwhile (a click): it goes
+            # back to its field (the method's first setting when the new method has no such
+            # field) before any key typed meanwhile is let go.
+            form.put_cursor(cursor)
         self.refresh_preview()
 
-    @on(RadioSet.Changed, "#method")
-    async def _method_changed(self, event: RadioSet.Changed) -> None:
-        self.method = event.pressed.name or methods.METHODS[0].name
-        await self._rebuild_form()
+    def _method_picked(self, name: str, pressed: bool) -> None:
+        """A method's button was pressed (f1-f10, enter or space in the picker, a click): its
+        rows replace the form's, and typed keys wait until they are mounted and the cursor is
+        back in its field. Not on RadioSet.Changed: RadioSet posts it with RadioButton.Changed
+        prevented, and a handler of it that awaits (the remount) spreads that to whatever else
+        is handled meanwhile (Textual's prevented messages are one stack for all widgets): f1
+        typed right after f5 picked no method."""
+        if pressed and name != self.method:
+            self.call_later(self._switch_method, name, self.app.hold_keys())
+
+    async def _switch_method(self, name: str, release_keys: Callable[[], None]) -> None:
+        try:
+            self.method = name
+            await self._rebuild_form()
+        finally:
+            release_keys()
 
     def action_method(self, index: int) -> None:
         buttons = list(self.query(RadioButton))

@@ -10,7 +10,7 @@ screen's Slurm rows too).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from textual import on
 from textual.app import ComposeResult
@@ -18,11 +18,21 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Static, Switch
+from textual.widgets.input import Selection
 
 from emotui.core import methods
 from emotui.core.config import FIELDS, RUN_SETTINGS, check_range, coerce_value
 from emotui.core.errors import ConfigError
 from emotui.core.settings import FieldSpec, as_text, form_specs, select_options
+
+
+class Cursor(NamedTuple):
+    """Where the cursor was in a form about to be remounted."""
+
+    field: str
+    following: tuple[str, ...]  # the fields after it, in order
+    text: str | None  # a text field's value and selection
+    selection: Selection | None
 
 
 def form_fields(method: str, advanced: bool) -> list[str]:
@@ -138,11 +148,43 @@ class ConfigForm(Widget):
         """The raw text of the fields changed from what they started as (their default)."""
         return {row.field_name: row.raw for row in self.rows() if row.changed}
 
-    def focus_first(self) -> None:
-        """Put the cursor in the first field."""
-        rows = self.rows()
-        if rows:
-            rows[0].query_one(f"#{field_id(rows[0].field_name)}").focus()
+    def field_widget(self, name: str) -> Widget:
+        return self.query_one(f"#{field_id(name)}")
+
+    def first_field(self) -> Widget:
+        """The input of the first field, which has the cursor when the form opens."""
+        return self.field_widget(self.rows()[0].field_name)
+
+    def cursor_at(self, widget: Widget | None) -> Cursor | None:
+        """Where the cursor is when ``widget`` has it: a field of this form, else None."""
+        row = self._row_of(widget) if widget is not None else None
+        if row is None:
+            return None
+        names = [r.field_name for r in self.rows()]
+        text = widget if isinstance(widget, Input) else None
+        return Cursor(row.field_name, tuple(names[names.index(row.field_name) + 1:]),
+                      text.value if text else None, text.selection if text else None)
+
+    def put_cursor(self, cursor: Cursor) -> None:
+        """The cursor back in a remounted form (another method's, all fields or common ones):
+        in its field, where it was in the text; when the form has no such field, in the first
+        of the same group (a method's settings: the new method's first), else in the next
+        field it has."""
+        names = [row.field_name for row in self.rows()]
+        group = FIELDS[cursor.field].group
+        name = cursor.field if cursor.field in names else next(
+            (n for n in names if FIELDS[n].group == group),
+            next((n for n in cursor.following if n in names), names[0]))
+        widget = self.field_widget(name)
+        if (isinstance(widget, Input) and name == cursor.field
+                and cursor.selection is not None and widget.value == cursor.text):
+            # Typing goes on where it was (a fresh focus would select the whole text).
+            widget.select_on_focus = False
+            widget.selection = cursor.selection
+            self.screen.set_focus(widget)
+            widget.call_later(setattr, widget, "select_on_focus", True)
+        else:
+            self.screen.set_focus(widget)
 
     def explicit(self) -> dict[str, Any]:
         """Changed fields as a settings layer for build_config (empty text means unset)."""
