@@ -45,8 +45,10 @@ from emotui.tui.worker_errors import RETRY_S, WorkerErrors
 STREAMS = ("stdout", "stderr")
 # Lines of each log kept and shown (the newest; the file holds the rest).
 LOG_LINES = 20000
-# While a large metrics file is read, how often the curves read so far are painted.
-CATCH_UP_REPAINT_S = 1.0
+# While a large metrics file is read, how often the curves read so far are painted: each paint
+# rebuilds the plots on the UI thread (up to ~150 ms on a loaded 2-core VM), where keys wait.
+# A 200 MB file is read in about 2 s, so it is painted at its first piece and at its end.
+CATCH_UP_REPAINT_S = 3.0
 # The four tab keys share one footer entry, so every action fits the footer.
 TABS = Binding.Group("Tabs", compact=True)
 
@@ -178,8 +180,7 @@ class RunDetailScreen(WorkerErrors, Screen):
                     series.clear()
                 if lines or reader.restarted:
                     series.add_lines(lines)
-                    # Catching up on a large file: the curves so far, once a second (each
-                    # repaint rebuilds the plots on the UI thread, where keys wait for it).
+                    # Catching up on a large file: the curves so far, now and then.
                     if not catching_up or time.monotonic() - posted_at > CATCH_UP_REPAINT_S:
                         self.post_message(MetricsArrived(self.run_id, series.snapshot()))
                         posted_at, news = time.monotonic(), True
