@@ -34,10 +34,15 @@ import os
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from emotui import __version__
+from emotui.core import results
 from emotui.core.compactrow import CompactRow
 from emotui.core.lifecycle import FINISHED
+from emotui.core.results import summary_from_files
 from emotui.core.runstore import RUN_ID_RE, RunPaths, atomic_write_text, unusable_store
+from emotui.core.runview import read_run
 from emotui.core.schema import INDEX_SCHEMA, SCHEMA_KEY
+from emotui.core.userconfig import user_cache_dir
 
 log = logging.getLogger("emotui")
 
@@ -73,9 +78,6 @@ def stamp_of(root: Path | str, run_id: str) -> str | None:
 def listing_row(paths: RunPaths, view: Any = None) -> dict[str, Any]:
     """The run's row as its files give it (core.results.summary_from_files) plus EXTRA_KEYS;
     ``view``: the run's core.runview.read_run when the caller has read it already."""
-    from emotui.core.results import summary_from_files
-    from emotui.core.runview import read_run
-
     view = view if view is not None else read_run(paths)
     row = summary_from_files(paths, view=view)
     status = view.status
@@ -95,8 +97,6 @@ def code_stamp() -> str:
     serve rows without a column it now shows. About 2 ms, once per process."""
     global _CODE_STAMP
     if _CODE_STAMP is None:
-        from emotui import __version__
-
         digest = hashlib.sha256(__version__.encode())
         for path in sorted(Path(__file__).parent.glob("*.py")):
             try:
@@ -108,8 +108,6 @@ def code_stamp() -> str:
 
 
 def index_path(root: Path, cache_dir: Path | None = None) -> Path:
-    from emotui.core.userconfig import user_cache_dir
-
     key = hashlib.sha256(str(root).encode("utf-8", "surrogateescape")).hexdigest()[:20]
     return (cache_dir or user_cache_dir()) / "runindex" / f"{key}.jsonl"
 
@@ -316,13 +314,11 @@ class RunIndex:
 def still_stopping_now(root: Path, row: Any) -> bool:
     """Whether the run is recorded finished but a live process still holds its claim (a cancel
     saving its checkpoint): asked now, never kept in the index."""
-    from emotui.core.results import still_stopping
-
     if row.get("status") not in FINISHED:
         return False
     folder = os.path.join(root, row["run_id"])
     return os.path.exists(os.path.join(folder, "claim.json")) and \
-        still_stopping(RunPaths(Path(folder)))
+        results.still_stopping(RunPaths(Path(folder)))
 
 
 def store_rows(root: Path, *, refresh: Callable[[list[RunPaths]], Any] | None = None,
