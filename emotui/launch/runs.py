@@ -56,7 +56,6 @@ from emotui.core.status import read_status, write_status
 from emotui.launch.base import job_attached
 from emotui.launch.monitor import refresh_runs
 from emotui.launch.registry import backend_spec, get_backend
-from emotui.train.preflight import check_before_run
 
 log = logging.getLogger("emotui")
 
@@ -152,6 +151,8 @@ def _wait_until_gone(paths: RunPaths, wait_s: float,
 def check_start(config: RunConfig, backend: str) -> None:
     """What a start must refuse before a run exists: an unknown backend, the model folder and
     data files training would fail on (train.preflight reads them, without torch)."""
+    from emotui.train.preflight import check_before_run  # lazy: keeps `emotui --help` fast (6 ms)
+
     backend_spec(backend)
     check_before_run(config)
 

