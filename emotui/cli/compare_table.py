@@ -19,6 +19,8 @@ from emotui.cli.tables import Column
 from emotui.core import methods
 from emotui.core.export import format_value, is_numeric_column
 from emotui.core.results import shown_state
+from emotui.report.seed_rows import std_column
+from emotui.report.select import SHORT_NAMES
 
 HEADERS = {
     "run_id": "run", "eval_accuracy": "eval acc", "eval_macro_f1": "eval F1",
@@ -36,8 +38,6 @@ BEST_MARKED = ("eval_accuracy", "test_accuracy", "eval_macro_f1", "test_macro_f1
 
 
 def header(column: str) -> str:
-    from emotui.report.select import SHORT_NAMES
-
     return HEADERS.get(column) or SHORT_NAMES.get(column) or column.replace("_", " ")
 
 
@@ -70,8 +70,6 @@ def spread(column: str, value: Any) -> str:
 
 
 def compare_columns(rows: list[dict[str, Any]], columns: list[str]) -> list[Column]:
-    from emotui.report.seed_rows import std_column
-
     chosen = set(columns)
     best = {c: max((r[c] for r in rows if isinstance(r.get(c), (int, float))), default=None)
             for c in BEST_MARKED}
