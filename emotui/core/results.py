@@ -9,7 +9,7 @@ from emotui.core.claim import claim_is_stale, read_claim
 from emotui.core.lifecycle import FINISHED
 from emotui.core.methods import shown_fields
 from emotui.core.runstore import RunPaths
-from emotui.core.runview import UNREADABLE, read_run
+from emotui.core.runview import UNREADABLE
 
 # Keys results.json always has (null when not applicable, e.g. peak GPU memory on CPU).
 RESULT_KEYS = (
@@ -106,7 +106,7 @@ def summary_from_files(paths: RunPaths, config: dict[str, Any] | None = None, *,
                        view: Any = None) -> dict[str, Any]:
     """summarize's row without what is live (``still_stopping``): a function of status.json,
     results.json and config.yaml alone (``view``: their core.runview.read_run, when read)."""
-    view = view if view is not None else read_run(paths, config)
+    view = view if view is not None else runview.read_run(paths, config)
     status, config = view.status, view.config
     results = view.results or {}
     row: dict[str, Any] = {

@@ -35,12 +35,11 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from emotui import __version__
-from emotui.core import results
+from emotui.core import results, runview
 from emotui.core.compactrow import CompactRow
 from emotui.core.lifecycle import FINISHED
 from emotui.core.results import summary_from_files
 from emotui.core.runstore import RUN_ID_RE, RunPaths, atomic_write_text, unusable_store
-from emotui.core.runview import read_run
 from emotui.core.schema import INDEX_SCHEMA, SCHEMA_KEY
 from emotui.core.userconfig import user_cache_dir
 
@@ -78,7 +77,7 @@ def stamp_of(root: Path | str, run_id: str) -> str | None:
 def listing_row(paths: RunPaths, view: Any = None) -> dict[str, Any]:
     """The run's row as its files give it (core.results.summary_from_files) plus EXTRA_KEYS;
     ``view``: the run's core.runview.read_run when the caller has read it already."""
-    view = view if view is not None else read_run(paths)
+    view = view if view is not None else runview.read_run(paths)
     row = summary_from_files(paths, view=view)
     status = view.status
     project = "/".join(p for p in (status.get("wandb_entity"), status.get("wandb_project")) if p)
