@@ -108,8 +108,8 @@ def write_report(spec: StudySpec, state: dict[str, Any], store: RunStore,
     written: list[Path] = []
     targets = {"pdf": ("typst", "report.typ", True), "md": ("markdown", "report.md", False),
                "html": ("html", "report.html", False)}
-    for fmt in spec.report_formats:
-        kind, name, pdf = targets[fmt]
+    for wanted in spec.report_formats:
+        kind, name, pdf = targets[wanted]
         written += write_one(report, kind, paths.report / name, pdf=pdf)
     return sorted(set(written))
 
