@@ -88,7 +88,7 @@ def handle(args: argparse.Namespace) -> int:
 
 def _start(store: Any, args: argparse.Namespace) -> int:
     # lazy: keeps `emotui --help` fast (24 ms)
-    from emotui.study.spec import load_study
+    from emotui.study.study_file import load_study
     from emotui.study.store import StudyStore
 
     spec = load_study(args.targets, confirm_seeds=args.confirm_seeds, overrides=args.overrides)

@@ -159,7 +159,7 @@ def plan_study(store: RunStore, study_file: Path, max_parallel: int = 1) -> tupl
     method and what they will cost (sweep.estimate); an EmotuiError for a bad study file."""
     # lazy: keeps the TUI's start fast (55 ms)
     from emotui.study.plan import estimate_study
-    from emotui.study.spec import load_study
+    from emotui.study.study_file import load_study
     from emotui.study.store import StudyStore
     from emotui.sweep.estimate import describe
 
@@ -196,7 +196,7 @@ def submit_study(store: RunStore, study_file: Path, backend: str,
     """
     # lazy: keeps the TUI's start fast (51 ms)
     from emotui.study.plan import check_inputs
-    from emotui.study.spec import load_study
+    from emotui.study.study_file import load_study
     from emotui.study.store import StudyStore, controller_alive
 
     if not backend_spec(backend).tui:
