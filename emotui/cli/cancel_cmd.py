@@ -9,6 +9,10 @@ from __future__ import annotations
 import argparse
 import json
 
+from emotui.core.runstore import RunStore
+from emotui.core.status import read_status
+from emotui.launch.runs import cancel
+
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     parser = sub.add_parser(
@@ -23,10 +27,6 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def handle(args: argparse.Namespace) -> int:
-    from emotui.core.runstore import RunStore
-    from emotui.core.status import read_status
-    from emotui.launch.runs import cancel
-
     store = RunStore(args.runs_dir)
     targets = []
     for ref in args.runs:  # every id checked before anything is cancelled

@@ -9,9 +9,17 @@ import time
 from pathlib import Path
 from typing import Any
 
+from emotui.cli.flags import DashValue
+from emotui.cli.tables import for_scripts, print_table
 from emotui.core.errors import ConfigError
 from emotui.core.runstore import RunPaths
 from emotui.core.vocabulary import Event, ResultKey
+from emotui.core.export import export_rows
+from emotui.core.results import KEY_HYPERPARAMETERS, row_collapsed
+from emotui.core.runstore import RunStore, atomic_write_text
+from emotui.core.runview import read_yaml_object
+from emotui.core.trackers import TRACKERS
+from emotui.tracking.trackers import tracker as load_tracker
 
 DESCRIPTION = """\
 Compare runs side by side: key hyperparameters, validation/test accuracy and macro-F1, size
@@ -43,8 +51,6 @@ LEAD_COLUMNS = ("run_id", "source", "method", "status", ResultKey.COLLAPSED)
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    from emotui.cli.flags import DashValue
-
     parser = sub.add_parser(
         "compare", parents=[common], help="compare runs (local, W&B offline, W&B project)",
         description=DESCRIPTION, epilog=EPILOG,
@@ -72,8 +78,6 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 def add_run_sources(parser: argparse.ArgumentParser, metavar: str, runs_help: str) -> None:
     """RUN..., --wandb and --refresh: where `emotui compare` and `emotui report` read runs from
     (gather_rows and report.gather take the same three)."""
-    from emotui.core.trackers import TRACKERS
-
     parser.add_argument("runs", metavar=metavar, nargs="*", help=runs_help)
     for spec in TRACKERS:  # --wandb ENTITY/PROJECT, --trackio PROJECT, ...
         parser.add_argument(f"--{spec.name}", metavar=spec.project_metavar, nargs="?", const="",
@@ -89,8 +93,7 @@ def gather_rows(args: argparse.Namespace, notes: list[str] | None = None,
     """(rows, warnings) from the named runs / offline paths / the W&B project; notes collects
     what is worth knowing but not a problem (the age of cached W&B rows); ``configs`` gets each
     run's full config by run id (what tells seed replicas apart)."""
-    from emotui.core.runstore import RunStore
-    from emotui.core.runview import read_yaml_object
+    # lazy: keeps `emotui --help` fast (11 ms)
     from emotui.tracking.keys import record_to_row
     from emotui.tracking.sources import (
         is_offline_path,
@@ -140,13 +143,10 @@ def gather_rows(args: argparse.Namespace, notes: list[str] | None = None,
     if not refs:
         local = local_rows(store.root)
         lazy_configs(local)
-    from emotui.core.trackers import TRACKERS
-
     for spec in TRACKERS:
         chosen = getattr(args, spec.name, None)
         if chosen is None:
             continue
-        from emotui.tracking.trackers import tracker as load_tracker
         from emotui.tracking.wandb_api import age_text
 
         tracker = load_tracker(spec.name)
@@ -158,8 +158,6 @@ def gather_rows(args: argparse.Namespace, notes: list[str] | None = None,
             notes.append(f"{tracker.label} runs of {runs.path} as cached "
                          f"{age_text(runs.fetched)}; --refresh fetches them again")
         remote += remote_rows(runs.records)
-    from emotui.core.results import row_collapsed
-
     rows = merge_rows(local, remote)
     for row in rows:
         row[ResultKey.COLLAPSED] = row_collapsed(row)
@@ -182,8 +180,6 @@ class RunConfigs(dict):
     def _load(self, run_id: Any) -> None:
         root = self._deferred.pop(run_id, None)
         if root is not None and not dict.__contains__(self, run_id):
-            from emotui.core.runview import read_yaml_object
-
             config, _problem = read_yaml_object(RunPaths(root / str(run_id)).config)
             self[run_id] = config or {}
 
@@ -204,8 +200,6 @@ class RunConfigs(dict):
 
 
 def choose_columns(rows: list[dict[str, Any]], requested: str | None) -> list[str]:
-    from emotui.core.results import KEY_HYPERPARAMETERS
-
     known = set().union(*(r.keys() for r in rows)) if rows else set(LEAD_COLUMNS)
     if requested:
         columns = [c.strip() for c in requested.split(",") if c.strip()]
@@ -257,7 +251,7 @@ def sort_rows(rows: list[dict[str, Any]], spec: str | None) -> list[dict[str, An
 
 
 def handle(args: argparse.Namespace) -> int:
-    from emotui.core.export import export_rows
+    # lazy: keeps `emotui --help` fast (27 ms)
     from emotui.core.rowfilter import filter_rows
 
     from emotui.report import seed_rows
@@ -305,7 +299,6 @@ def handle(args: argparse.Namespace) -> int:
         from rich.console import Console
 
         from emotui.cli.compare_table import compare_columns
-        from emotui.cli.tables import for_scripts, print_table
 
         console = Console()
         if not args.output and not for_scripts(console):
@@ -316,8 +309,6 @@ def handle(args: argparse.Namespace) -> int:
     text = export_rows(rows, columns, fmt)
     if args.output:
         from pathlib import Path
-
-        from emotui.core.runstore import atomic_write_text
 
         atomic_write_text(Path(args.output), text)
     else:

@@ -20,6 +20,8 @@ from emotui.core import methods
 from emotui.core.export import format_value, is_numeric_column
 from emotui.core.results import shown_state
 from emotui.core.vocabulary import ResultKey
+from emotui.report.seed_rows import std_column
+from emotui.report.select import SHORT_NAMES
 
 HEADERS = {
     "run_id": "run", ResultKey.EVAL_ACCURACY: "eval acc", ResultKey.EVAL_MACRO_F1: "eval F1",
@@ -40,8 +42,6 @@ BEST_MARKED = (ResultKey.EVAL_ACCURACY, ResultKey.TEST_ACCURACY, ResultKey.EVAL_
 
 
 def header(column: str) -> str:
-    from emotui.report.select import SHORT_NAMES
-
     return HEADERS.get(column) or SHORT_NAMES.get(column) or column.replace("_", " ")
 
 
@@ -74,8 +74,6 @@ def spread(column: str, value: Any) -> str:
 
 
 def compare_columns(rows: list[dict[str, Any]], columns: list[str]) -> list[Column]:
-    from emotui.report.seed_rows import std_column
-
     chosen = set(columns)
     best = {c: max((r[c] for r in rows if isinstance(r.get(c), (int, float))), default=None)
             for c in BEST_MARKED}

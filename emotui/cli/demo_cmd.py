@@ -16,6 +16,21 @@ import subprocess
 import sys
 import time
 
+from emotui.cli.demo_driver import (
+    LOG_FILE,
+    METHOD_RUNS,
+    STATE_FILE,
+    assets_root,
+    cancel_demo_runs,
+    demo_runs,
+    driver_alive,
+    read_state,
+)
+from emotui.core.errors import ConfigError
+from emotui.core.runstore import RunStore, atomic_write_json
+from emotui.core.status import read_status
+from emotui.launch.base import process_identity
+
 DESCRIPTION = """\
 Try emotui offline in one command: builds a tiny model and a labelled six-class dataset in
 <runs>/demo-assets (once, seconds on a laptop CPU), then starts, in the background, the four
@@ -25,8 +40,6 @@ shows them live: rows, loss and accuracy plots, logs, and a comparison once two 
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    from emotui.cli.demo_driver import METHOD_RUNS
-
     parser = sub.add_parser(
         "demo", parents=[common], help="try emotui: a tiny model, a few live runs and a sweep",
         description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -41,10 +54,6 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def handle(args: argparse.Namespace) -> int:
-    from emotui.cli.demo_driver import driver_alive, read_state
-    from emotui.core.errors import ConfigError
-    from emotui.core.runstore import RunStore
-
     store = RunStore(args.runs_dir)
     if args.stop:
         return stop(store)
@@ -66,7 +75,7 @@ def handle(args: argparse.Namespace) -> int:
 
 
 def build_assets(store) -> None:
-    from emotui.cli.demo_driver import assets_root
+    # lazy: keeps `emotui --help` fast (6 ms)
     from emotui.train.demo_assets import DemoAssets, build_demo_assets
 
     root = assets_root(store)
@@ -81,10 +90,6 @@ def build_assets(store) -> None:
 
 def start_driver(store, parallel: int) -> int:
     """The detached process that launches the demo's runs; returns its pid."""
-    from emotui.cli.demo_driver import LOG_FILE, STATE_FILE, assets_root
-    from emotui.core.runstore import atomic_write_json
-    from emotui.launch.base import process_identity
-
     root = assets_root(store)
     command = [sys.executable, "-m", "emotui.cli.demo_driver", "--runs-dir", str(store.root),
                "--parallel", str(parallel)]
@@ -99,8 +104,6 @@ def start_driver(store, parallel: int) -> int:
 
 
 def print_next_steps(store, parallel: int) -> None:
-    from emotui.cli.demo_driver import METHOD_RUNS, assets_root
-
     at_once = "one at a time" if parallel == 1 else f"{parallel} at a time"
     print(f"demo started: {len(METHOD_RUNS)} runs (full fine-tuning, LoRA, prompt tuning with "
           f"text\nand random init), {at_once}, then a 3-trial LoRA sweep; a few minutes in all.\n"
@@ -111,9 +114,6 @@ def print_next_steps(store, parallel: int) -> None:
 
 
 def stop(store) -> int:
-    from emotui.cli.demo_driver import cancel_demo_runs, demo_runs, driver_alive, read_state
-    from emotui.core.status import read_status
-
     state = read_state(store)
     if not state:
         print("no demo in this run store; start one with 'emotui demo'")

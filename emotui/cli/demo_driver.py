@@ -21,7 +21,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
+from emotui.core.config import build_config
+from emotui.core.lifecycle import ACTIVE, FINISHED
 from emotui.core.runstore import RunPaths, RunStore, atomic_write_json, read_json
+from emotui.core.status import read_status
+from emotui.launch import runs
+from emotui.launch.base import process_alive, process_identity
+from emotui.launch.monitor import refresh_runs
+from emotui.launch.runs import cancel
 
 ASSETS_FOLDER = "demo-assets"
 STATE_FILE = "demo-driver.json"
@@ -59,15 +66,11 @@ def read_state(store: RunStore) -> dict[str, Any]:
 
 
 def driver_alive(state: dict[str, Any]) -> bool:
-    from emotui.launch.base import process_alive
-
     return state.get("state") == "running" and bool(process_alive(state))
 
 
 def demo_runs(store: RunStore, state: dict[str, Any]) -> list[RunPaths]:
     """The runs the demo started: its method runs and its sweep's trials."""
-    from emotui.core.status import read_status
-
     ids = set(state.get("runs") or [])
     sweep_id = state.get("sweep_id")
     found = []
@@ -78,6 +81,7 @@ def demo_runs(store: RunStore, state: dict[str, Any]) -> list[RunPaths]:
 
 
 def data_settings(store: RunStore) -> dict[str, str]:
+    # lazy: keeps `emotui --help` fast (6 ms)
     from emotui.train.demo_assets import DemoAssets
 
     assets = DemoAssets(assets_root(store))
@@ -85,8 +89,6 @@ def data_settings(store: RunStore) -> dict[str, str]:
 
 
 def method_configs(store: RunStore) -> list[Any]:
-    from emotui.core.config import build_config
-
     configs = []
     for method, learning_rate in METHOD_RUNS:
         values = {**data_settings(store), **COMMON, "method": method,
@@ -110,15 +112,10 @@ class Driver:
         print(f"{time.strftime('%H:%M:%S')} {line}", flush=True)
 
     def active(self, runs: list[RunPaths]) -> list[RunPaths]:
-        from emotui.core.lifecycle import FINISHED
-        from emotui.launch.monitor import refresh_runs
-
         states = refresh_runs(runs)
         return [p for p in runs if states.get(p.run_id, {}).get("state") not in FINISHED]
 
     def run_methods(self) -> None:
-        from emotui.launch import runs
-
         launched: list[RunPaths] = []
         for config in method_configs(self.store):
             while len(self.active(launched)) >= self.parallel:
@@ -132,6 +129,7 @@ class Driver:
             time.sleep(POLL_S)
 
     def run_sweep(self) -> None:
+        # lazy: keeps `emotui --help` fast (32 ms)
         from emotui.sweep.launching import make_launcher
         from emotui.sweep.runner import open_sweep, run_sweep, save_sweep
 
@@ -146,8 +144,6 @@ class Driver:
         run_sweep(spec, paths, self.store, launcher, max_parallel=self.parallel, echo=self.echo)
 
     def run(self) -> int:
-        from emotui.launch.base import process_identity
-
         self.save(state="running", started=time.time(), parallel=self.parallel, runs=[],
                   sweep_id=None, **process_identity(os.getpid()))
         try:
@@ -167,10 +163,6 @@ class Driver:
 
 
 def cancel_demo_runs(store: RunStore, state: dict[str, Any]) -> list[tuple[str, str]]:
-    from emotui.core.lifecycle import ACTIVE
-    from emotui.core.status import read_status
-    from emotui.launch.runs import cancel
-
     going = [p for p in demo_runs(store, state) if read_status(p).get("state") in ACTIVE]
     return cancel(going) if going else []
 

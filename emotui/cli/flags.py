@@ -20,6 +20,10 @@ from emotui.core.config_files import read_yaml_mapping, split_sections
 from emotui.core.errors import quoted
 from emotui.core.general_settings import GROUPS
 from emotui.core.settings import FieldSpec, Schema
+from emotui.core.userconfig import user_layer
+from emotui.core.yaml_load import load_yaml
+from emotui.tracking.settings import WANDB_SETTINGS, run_choices_from
+from emotui.tracking.trackers import all_trackers
 
 # Keeps config values apart from the command's own options (RUN_SETTINGS' dest prefix).
 CONFIG_DEST_PREFIX = cfg.RUN_SETTINGS.dest_prefix
@@ -124,8 +128,6 @@ def flag_values(args: argparse.Namespace) -> dict[str, Any]:
 def _scalar(text: str, what: str) -> Any:
     import yaml
 
-    from emotui.core.yaml_load import load_yaml
-
     try:
         return load_yaml(text, what)
     except yaml.YAMLError:
@@ -136,8 +138,6 @@ def config_from_args(
     args: argparse.Namespace, extra_layers: list[tuple[str, dict[str, Any]]] | None = None,
 ) -> tuple[cfg.RunConfig, dict[str, Any]]:
     """Defaults < user config file < extra layers < --config file < flags -> (config, sections)."""
-    from emotui.core.userconfig import user_layer
-
     layers = [user_layer(), *(extra_layers or [])]
     sections: dict[str, Any] = {}
     if getattr(args, "config_file", None):
@@ -156,8 +156,6 @@ def config_from_args(
 
 def add_tracker_flags(parser: argparse.ArgumentParser) -> None:
     """Each tracker's settings as a group of flags (--wandb-project, --trackio-project, ...)."""
-    from emotui.tracking.trackers import all_trackers
-
     for tracker in all_trackers():
         group = parser.add_argument_group(
             f"{tracker.label} (with --report_to {tracker.name})", tracker.flags_help)
@@ -168,8 +166,6 @@ def tracker_status_fields(args: argparse.Namespace,
                           sections: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """What a new run's status.json starts with: each tracker's own choices (its flags over
     the --config file's section), under its status key (wandb_settings, trackio_settings)."""
-    from emotui.tracking.trackers import all_trackers
-
     fields: dict[str, Any] = {}
     for tracker in all_trackers():
         choices = tracker.run_choices(schema_flag_values(tracker.settings, args), sections,
@@ -182,8 +178,6 @@ def tracker_status_fields(args: argparse.Namespace,
 def wandb_run_choices(args: argparse.Namespace,
                       sections: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The run's own W&B choices: the --config file's wandb: section overridden by the flags."""
-    from emotui.tracking.settings import WANDB_SETTINGS, run_choices_from
-
     return run_choices_from(schema_flag_values(WANDB_SETTINGS, args), sections,
                             config_file=getattr(args, "config_file", None))
 

@@ -21,9 +21,10 @@ from rich.text import Text
 from emotui.cli.units import duration, percent
 from emotui.core.events import FileFollower, MetricsReader
 from emotui.core.layout import pack_plain
-from emotui.core.progress import live_elapsed, live_eta, phase_text
-from emotui.core.runstore import RunPaths
 from emotui.core.lifecycle import RunState, state_of
+from emotui.core.progress import live_elapsed, live_eta, phase_text
+from emotui.core.results import load_config_dict
+from emotui.core.runstore import RunPaths
 from emotui.core.status import read_status
 from emotui.core.vocabulary import Event, EventField, ResultKey
 
@@ -61,8 +62,6 @@ class RunProgress:
 
     def num_epochs(self) -> float | None:
         if not hasattr(self, "_num_epochs"):
-            from emotui.core.results import load_config_dict
-
             config = load_config_dict(self.paths)
             value = config.get("num_train_epochs")
             # max_steps > 0 ends the run before num_train_epochs: no epoch total to show.

@@ -15,21 +15,29 @@ import sys
 import time
 from typing import Any
 
-from emotui.cli.flags import flag_values
+from emotui.cli.flags import add_schema_flags, flag_values, schema_flag_values
+from emotui.cli.follow import follow_run
 from emotui.cli.inline_run import run_inline
+from emotui.cli.render import results_table
 from emotui.core.config import config_from_yaml
-from emotui.core.errors import ConfigError, EmotuiError
+from emotui.core.errors import ConfigError, EmotuiError, or_list
 from emotui.core.lifecycle import FINISHED
-from emotui.core.runstore import RunPaths, RunStore
+from emotui.core.runstore import RunPaths, RunStore, read_json
 from emotui.core.status import read_status
+from emotui.core.userconfig import load_user_config, user_config_path
 from emotui.launch import runs
-from emotui.launch.registry import backend_spec
+from emotui.launch.monitor import refresh_runs
+from emotui.launch.registry import (
+    DEFAULT_BACKEND,
+    backend_names,
+    backend_spec,
+    backend_specs,
+    backends_taking,
+    resource_settings,
+)
 
 
 def add_launch_flags(parser: argparse.ArgumentParser) -> None:
-    from emotui.core.errors import or_list
-    from emotui.launch.registry import DEFAULT_BACKEND, backend_names, backend_specs
-
     where = parser.add_argument_group(
         "where it runs",
         " ".join(f"{spec.name}{' (default)' if spec.name == DEFAULT_BACKEND else ''}: "
@@ -49,9 +57,6 @@ def add_launch_flags(parser: argparse.ArgumentParser) -> None:
                        help="with --resume: take over a run whose claim's time lies in the "
                        "future (a clock running ahead), so whether its holder lives cannot be "
                        "told; warns, and never overrules a live process on this machine")
-    from emotui.cli.flags import add_schema_flags
-    from emotui.launch.registry import resource_settings
-
     for resources in resource_settings():  # "slurm resources": --partition, --gpus, ...
         group = parser.add_argument_group(
             f"{resources.section} resources",
@@ -64,9 +69,6 @@ def add_launch_flags(parser: argparse.ArgumentParser) -> None:
 def resource_flag_values(args: argparse.Namespace) -> list[tuple[Any, dict[str, Any]]]:
     """(the ResourceSettings, its settings given as flags) for each kind of resources that got
     flags on this command line."""
-    from emotui.cli.flags import schema_flag_values
-    from emotui.launch.registry import resource_settings
-
     given = [(resources, schema_flag_values(resources.schema, args))
              for resources in resource_settings()]
     return [(resources, flags) for resources, flags in given if flags]
@@ -77,8 +79,6 @@ def _backend_setting(value: Any, source: str) -> str | None:
         return None
     if isinstance(value, dict):  # backend: {name: slurm}
         value = value.get("name")
-    from emotui.launch.registry import backend_names
-
     if value not in backend_names():
         raise ConfigError(f"backend (from {source}) must be one of: {', '.join(backend_names())}"
                           f"; got {value!r}")
@@ -90,15 +90,11 @@ def choose_backend(args: argparse.Namespace, sections: dict[str, Any],
     """--backend > --config 'backend:' > (a resumed run's own backend) > user config > inline."""
     if args.backend:
         return args.backend
-    from emotui.core.userconfig import load_user_config, user_config_path
-
     chosen = _backend_setting(sections.get("backend"), str(getattr(args, "config_file", "")))
     if chosen:
         return chosen
     if previous:
         return previous
-    from emotui.launch.registry import DEFAULT_BACKEND
-
     user = _backend_setting(load_user_config().get("backend"), str(user_config_path()))
     return user or DEFAULT_BACKEND
 
@@ -107,9 +103,6 @@ def resources_for(args: argparse.Namespace, backend: str, sections: dict[str, An
                   previous: dict[str, Any] | None = None):
     """The resources (the spec's ``resources.cls``) for a backend that takes them, from its
     config section and flags; refuses resources flags another backend takes."""
-    from emotui.core.errors import or_list
-    from emotui.launch.registry import backend_spec, backends_taking
-
     takes = backend_spec(backend).resources
     flags: dict[str, Any] = {}
     for resources, given in resource_flag_values(args):
@@ -199,9 +192,6 @@ def _report(args: argparse.Namespace, paths: RunPaths, status: dict[str, Any]) -
     elif final.get("state") == "completed":
         from rich.console import Console
 
-        from emotui.cli.render import results_table
-        from emotui.core.runstore import read_json
-
         results = read_json(paths.results)
         if results:
             Console().print(results_table(results))
@@ -216,10 +206,6 @@ def follow_detached(paths: RunPaths, *, json_output: bool = False,
     """Live progress (follow.py) until the run ends; the backend is asked every few seconds,
     so a job killed by the scheduler ends the display too."""
     from rich.console import Console
-
-    from emotui.cli.follow import follow_run
-    from emotui.core.status import read_status
-    from emotui.launch.monitor import refresh_runs
 
     last = [0.0]
 

@@ -14,9 +14,12 @@ import sys
 import textwrap
 
 from emotui import __version__
+from emotui.cli.flags import explain_argparse_error, join_dash_values, unknown_argument_message
+from emotui.cli.stdout_document import document_stdout
 from emotui.core.errors import EmotuiError
 from emotui.core.methods import METHODS
 from emotui.core.trackers import TRACKERS
+from emotui.launch.foreground import end_process_if_abandoned
 
 COMMANDS = (
     "emotui.cli.run_cmd",
@@ -42,16 +45,12 @@ class ArgumentParser(argparse.ArgumentParser):
     """argparse with one-line errors and 'did you mean' for unknown flags."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        from emotui.cli.flags import explain_argparse_error
-
         print(f"emotui: error: {explain_argparse_error(self, message)}", file=sys.stderr)
         raise SystemExit(2)
 
     def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
         # Each subcommand's parser gets its own arguments here: its values that start with '-'
         # (compare --sort -test_accuracy) are joined to their option first.
-        from emotui.cli.flags import join_dash_values
-
         if args is not None:
             args = join_dash_values(self, list(args))
         return super().parse_known_args(args, namespace)
@@ -127,22 +126,18 @@ def main(argv: list[str] | None = None) -> int:
     args, unknown = parser.parse_known_args(argv)
     if unknown:
         # Report against the subcommand's own flags, so the suggestion is one it accepts.
-        from emotui.cli.flags import unknown_argument_message
-
         sub = _subparser(parser, getattr(args, "command", None)) or parser
         print(f"emotui: error: {unknown_argument_message(sub, unknown[0])}", file=sys.stderr)
         return 2
     handler = getattr(args, "handler", None)
     try:
         if handler is None:
-            from emotui.tui.app import run_tui
+            from emotui.tui.app import run_tui  # lazy: only with no command (textual, the TUI)
 
             return run_tui(runs_dir=args.runs_dir, read_only=args.read_only,
                            projects={spec.name: getattr(args, spec.name) for spec in TRACKERS},
                            first_run=args.open_run)
         if _prints_a_document(args):
-            from emotui.cli.stdout_document import document_stdout
-
             with document_stdout():  # what libraries print goes to stderr
                 return int(handler(args) or 0)
         return int(handler(args) or 0)
@@ -152,8 +147,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("emotui: interrupted", file=sys.stderr)
         if program:
-            from emotui.launch.foreground import end_process_if_abandoned
-
             end_process_if_abandoned(130)  # a second Ctrl-C left training running in a thread
         return 130
     except BrokenPipeError:  # `emotui ls | head`

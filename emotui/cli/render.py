@@ -16,10 +16,11 @@ from emotui.cli import units
 from emotui.cli.follow import STATE_STYLES
 from emotui.cli.tables import Column, print_table
 from emotui.core import methods
-from emotui.core.results import backend_label, row_collapsed, shown_state
+from emotui.core.export import tsv_cell
 from emotui.core.layout import pack_plain
 from emotui.core.progress import live_elapsed, live_eta, phase_text
 from emotui.core.vocabulary import ResultKey
+from emotui.core.results import backend_label, row_collapsed, shown_state
 
 
 def results_table(results: dict[str, Any]) -> Group:
@@ -194,8 +195,6 @@ def flat_items(prefix: str, value: Any) -> Iterable[tuple[str, Any]]:
 
 def show_for_scripts(payload: dict[str, Any]) -> str:
     """`emotui show` piped: one `key<TAB>value` line per value, each whole (machine units)."""
-    from emotui.core.export import tsv_cell
-
     skip = {"status_detail", "config", "results", "stderr_tail", "run_dir"}
     lines = [f"{key}\t{tsv_cell(value)}" for key, value in payload.items() if key not in skip]
     for section in ("config", "results"):

@@ -10,12 +10,25 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from emotui.cli.render import (
+    config_lines,
+    position_line,
+    print_runs,
+    results_table,
+    run_header,
+    show_for_scripts,
+    with_live_times,
+)
+from emotui.cli.tables import for_scripts
 from emotui.core.errors import ConfigError, EmotuiError
+from emotui.core.lifecycle import FINISHED, STATE_NAMES, state_of
+from emotui.core.methods import applies
 from emotui.core.results import summarize
 from emotui.core.runstore import RunPaths, RunStore
-from emotui.core.lifecycle import FINISHED, STATE_NAMES, state_of
-from emotui.core.runview import UNREADABLE
+from emotui.core.runview import UNREADABLE, read_run
 from emotui.core.status import read_status
+from emotui.launch.base import stderr_tail
+from emotui.launch.monitor import refresh_runs, with_live_state
 from emotui.launch.runs import check_deletable, delete as delete_run
 
 
@@ -66,24 +79,16 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 def refresh_live_states(store: RunStore, runs: list[RunPaths]) -> dict[str, dict]:
     """Ask the launch backends for fresh states (one batched scheduler call per backend):
     {run_id: live status}, for launch.monitor.with_live_state."""
-    try:
-        from emotui.launch.monitor import refresh_runs
-    except ImportError:  # launch layer not installed in this build: files are the truth
-        return {}
     return refresh_runs(runs)
 
 
 def _with_live_state(rows: list[dict[str, Any]], live: dict[str, dict]) -> list[dict[str, Any]]:
-    try:
-        from emotui.launch.monitor import with_live_state
-    except ImportError:
-        return rows
     return with_live_state(rows, live)
 
 
 def handle_ls(args: argparse.Namespace) -> int:
     store = RunStore(args.runs_dir)
-    from emotui.cli.render import print_runs, with_live_times
+    # lazy: keeps `emotui --help` fast (4 ms)
     from emotui.core.runindex import store_rows
 
     # Finished runs' rows come from the run index unless their files changed; only the runs
@@ -113,8 +118,6 @@ def handle_ls(args: argparse.Namespace) -> int:
 
 
 def show_payload(paths: RunPaths) -> dict[str, Any]:
-    from emotui.core.runview import read_run
-
     # The row's hyperparameter columns are every method's (they are `ls`'s columns): one run
     # shows its own method's.
     payload = method_settings_only(summarize(paths))
@@ -124,8 +127,6 @@ def show_payload(paths: RunPaths) -> dict[str, Any]:
     payload["results"] = view.results
     payload["run_dir"] = str(paths.root)
     if payload.get("status") == "failed":
-        from emotui.launch.base import stderr_tail
-
         payload["stderr_tail"] = stderr_tail(paths, 20)
     return payload
 
@@ -135,8 +136,6 @@ def method_settings_only(values: Any) -> Any:
     every method's (an IA3 run's lora_r, prefix_num_virtual_tokens), none of which it used."""
     if not isinstance(values, dict):
         return values
-    from emotui.core.methods import applies
-
     method = values.get("method")
     return {key: value for key, value in values.items() if applies(key, method)}
 
@@ -145,16 +144,11 @@ def handle_show(args: argparse.Namespace) -> int:
     store = RunStore(args.runs_dir)
     paths = store.find(args.run)
     live = refresh_live_states(store, [paths])
-    from emotui.cli.render import with_live_times
-
     payload = with_live_times(_with_live_state([show_payload(paths)], live), time.time())[0]
     if args.json:
         print(json.dumps(payload, indent=2, default=str))
         return 0
     from rich.console import Console
-
-    from emotui.cli.render import position_line, results_table, run_header, show_for_scripts
-    from emotui.cli.tables import for_scripts
 
     console = Console()
     if for_scripts(console):
@@ -167,8 +161,6 @@ def handle_show(args: argparse.Namespace) -> int:
     if payload["results"]:
         console.print(results_table(payload["results"]))
     from rich.text import Text
-
-    from emotui.cli.render import config_lines
 
     for line in config_lines(payload["config"], console.width):
         # Text, not markup: values (prompt texts, paths) may hold square brackets.
@@ -282,7 +274,8 @@ def handle_predict(args: argparse.Namespace) -> int:
     paths = store.find(args.run)
     texts = read_texts(args)
     prompt = _streams_stdin(args) and args.file != "-"
-    # The function's own module: once imported, emotui.train.predict names that module.
+    # lazy: pulls torch. The function's own module: once imported, emotui.train.predict names
+    # that module.
     from emotui.train.predict import Predictor
 
     if prompt:

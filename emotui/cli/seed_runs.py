@@ -14,19 +14,20 @@ import json
 import sys
 from typing import Any
 
+from emotui.cli.flags import DashValue, config_from_args, flag_values, tracker_status_fields
 from emotui.cli.inline_run import run_inline
+from emotui.cli.launch_opts import choose_backend, resources_for
 from emotui.core.config import RunConfig
 from emotui.core.errors import ConfigError
 from emotui.core.runstore import RunStore
+from emotui.core.seeds import GROUP_FIELD, SEEDS_FLAG, new_group_id, parse_seeds, with_seed
 from emotui.core.status import read_status
 from emotui.core.vocabulary import ResultKey
 from emotui.launch import runs
-from emotui.core.seeds import GROUP_FIELD, SEEDS_FLAG, new_group_id, parse_seeds, with_seed
+from emotui.launch.registry import backend_spec
 
 
 def add_seeds_flag(parser: argparse.ArgumentParser) -> None:
-    from emotui.cli.flags import DashValue
-
     parser.add_argument(
         SEEDS_FLAG, metavar="S1,S2,...", default=None, action=DashValue,
         help="one run per seed (e.g. 1,2,3), grouped: the same settings but the seed. Inline "
@@ -36,8 +37,6 @@ def add_seeds_flag(parser: argparse.ArgumentParser) -> None:
 
 def check_request(args: argparse.Namespace) -> list[int]:
     """The seeds, or a one-line ConfigError for a combination a group cannot take."""
-    from emotui.cli.flags import flag_values
-
     if args.resume:
         raise ConfigError(f"--resume continues one run with its saved config; drop {SEEDS_FLAG} "
                           "(resume each run of a group by its id)")
@@ -52,10 +51,6 @@ def check_request(args: argparse.Namespace) -> list[int]:
 
 
 def run_seed_group(args: argparse.Namespace) -> int:
-    from emotui.cli.flags import config_from_args, tracker_status_fields
-    from emotui.cli.launch_opts import choose_backend, resources_for
-    from emotui.launch.registry import backend_spec
-
     seeds = check_request(args)
     config, sections = config_from_args(args)
     status_extra = tracker_status_fields(args, sections)
@@ -105,6 +100,7 @@ def train_group_inline(args: argparse.Namespace, store: RunStore, configs: list[
 
 def group_summary(group: str, members: list[dict[str, Any]]) -> str:
     """'group G: 3 runs, 3 completed; test accuracy 91.20 ± 0.50 % ...' after an inline group."""
+    # lazy: keeps `emotui --help` fast (24 ms)
     from emotui.report.select import Stat
 
     done = [r for r in members if r["status"] == "completed"]

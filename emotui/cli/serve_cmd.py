@@ -7,6 +7,8 @@ import shlex
 import sys
 
 from emotui.core.errors import ConfigError, EmotuiError
+from emotui.core.runstore import resolve_runs_dir
+from emotui.core.trackers import TRACKERS
 
 DESCRIPTION = """\
 Serve emotui's terminal UI to web browsers: every screen as in the terminal, each browser tab
@@ -28,8 +30,6 @@ examples:
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    from emotui.core.trackers import TRACKERS
-
     parser = sub.add_parser(
         "serve", parents=[common], help="serve the TUI to web browsers (textual-serve)",
         description=DESCRIPTION, epilog=EPILOG,
@@ -70,7 +70,7 @@ def app_command(root: str, *, read_only: bool, projects: dict[str, str]) -> str:
 
 
 def check_bind(host: str, *, allow_remote: bool) -> None:
-    from emotui.tui.serve import is_loopback
+    from emotui.tui.serve import is_loopback  # lazy: pulls textual-serve and aiohttp
 
     if not is_loopback(host) and not allow_remote:
         raise ConfigError(
@@ -83,9 +83,6 @@ def handle(args: argparse.Namespace) -> int:
     import os
     import socket
 
-    from emotui.core.runstore import resolve_runs_dir
-    from emotui.core.trackers import TRACKERS
-
     if not 0 < args.port < 65536:
         raise ConfigError(f"--port {args.port}: give a port between 1 and 65535")
     if args.max_sessions < 1:
@@ -97,7 +94,7 @@ def handle(args: argparse.Namespace) -> int:
     if root.exists() and not os.access(root, os.R_OK | os.X_OK):
         raise ConfigError(f"run store {root} is not readable; check its permissions")
 
-    from emotui.tui.serve import EmotuiServer, is_loopback
+    from emotui.tui.serve import EmotuiServer, is_loopback  # lazy: as in check_bind
 
     projects = {spec.name: getattr(args, spec.name) for spec in TRACKERS
                 if getattr(args, spec.name, None)}

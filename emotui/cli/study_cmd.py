@@ -9,7 +9,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from emotui.cli import sweep_cmd
+from emotui.cli.flags import add_tracker_flags
 from emotui.core.errors import ConfigError
+from emotui.core.runstore import RUN_ID_RE, RunStore, read_json
 
 DESCRIPTION = """\
 Run a study: a comparison of methods, end to end. For each method, search (a sweep), select
@@ -46,9 +49,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     )
     parser.add_argument("targets", nargs="+", metavar="FILE",
                         help="a study file, W&B sweep files, or resume / status / ls (+ STUDY)")
-    from emotui.cli.sweep_cmd import add_backend_flags
-
-    add_backend_flags(parser)
+    sweep_cmd.add_backend_flags(parser)
     parser.add_argument("--confirm-seeds", "--confirm_seeds", dest="confirm_seeds",
                         metavar="S1,S2,...", default=None,
                         help="seeds each method's winner is rerun with (overrides confirm: "
@@ -65,15 +66,11 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                         "cost estimate; start nothing")
     parser.add_argument("--json", action="store_true",
                         help="one JSON document on stdout (messages go to stderr)")
-    from emotui.cli.flags import add_tracker_flags
-
     add_tracker_flags(parser)
     parser.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
-    from emotui.core.runstore import RunStore
-
     store = RunStore(args.runs_dir)
     first, rest = args.targets[0], args.targets[1:]
     if first in ACTIONS and not Path(first).is_file():
@@ -90,9 +87,8 @@ def handle(args: argparse.Namespace) -> int:
 
 
 def _start(store: Any, args: argparse.Namespace) -> int:
-    from emotui.cli import sweep_cmd
-    from emotui.core.runstore import read_json
-    from emotui.study.spec import load_study
+    # lazy: keeps `emotui --help` fast (24 ms)
+    from emotui.study.study_file import load_study
     from emotui.study.store import StudyStore
 
     spec = load_study(args.targets, confirm_seeds=args.confirm_seeds, overrides=args.overrides)
@@ -123,8 +119,6 @@ def _start(store: Any, args: argparse.Namespace) -> int:
 def _study_id(name: str | None, spec: Any) -> str:
     if name is None:
         return spec.default_id()
-    from emotui.core.runstore import RUN_ID_RE
-
     if not RUN_ID_RE.match(name) or ".." in name or len(name) > 44:
         raise ConfigError(f"--name {name!r}: a study id has 3 to 44 lowercase letters, digits, "
                           "'.', '_' or '-'")
@@ -133,6 +127,7 @@ def _study_id(name: str | None, spec: Any) -> str:
 
 def _preflight(spec: Any) -> None:
     """The model folder and data files, checked before the study exists (study.plan)."""
+    # lazy: keeps `emotui --help` fast (43 ms)
     from emotui.study.plan import check_inputs
 
     check_inputs(spec)
@@ -141,7 +136,7 @@ def _preflight(spec: Any) -> None:
 def _check_launcher(args: argparse.Namespace, backend: str, parallel: int,
                     sections: dict[str, Any]) -> None:
     """The backend's settings (Slurm's partition, ...) checked before the study exists."""
-    from emotui.cli import sweep_cmd
+    # lazy: keeps `emotui --help` fast (4 ms)
     from emotui.sweep.launching import make_launcher
 
     sharing = sweep_cmd._sharing(args, backend)
@@ -151,6 +146,7 @@ def _check_launcher(args: argparse.Namespace, backend: str, parallel: int,
 
 def _dry_run(spec: Any, study_id: str, store: Any, parallel: int, exists: bool,
              args: argparse.Namespace) -> int:
+    # lazy: keeps `emotui --help` fast (47 ms)
     from emotui.study.plan import estimate_study
     from emotui.sweep.estimate import describe
 
@@ -186,8 +182,7 @@ def _estimate_json(estimate: Any) -> dict[str, Any]:
 
 
 def _resume(store: Any, ref: str, args: argparse.Namespace) -> int:
-    from emotui.cli import sweep_cmd
-    from emotui.core.runstore import read_json
+    # lazy: keeps `emotui --help` fast (47 ms)
     from emotui.study.store import StudyStore
     from emotui.study.summary import load_spec
 
@@ -215,7 +210,7 @@ def _resume(store: Any, ref: str, args: argparse.Namespace) -> int:
 def _drive(spec: Any, paths: Any, store: Any, args: argparse.Namespace, backend: str,
            parallel: int, sections: dict[str, Any], *, resumed: bool,
            trial_status: dict[str, Any]) -> int:
-    from emotui.cli import sweep_cmd
+    # lazy: keeps `emotui --help` fast (84 ms)
     from emotui.study.controller import StudyController
     from emotui.study.summary import summarize_study
     from emotui.sweep.launching import SweepInterrupted
@@ -246,6 +241,7 @@ def _drive(spec: Any, paths: Any, store: Any, args: argparse.Namespace, backend:
 
 
 def _status(store: Any, ref: str, args: argparse.Namespace) -> int:
+    # lazy: keeps `emotui --help` fast (51 ms)
     from emotui.study.store import StudyStore
     from emotui.study.summary import summarize_study
 
@@ -260,6 +256,7 @@ def _status(store: Any, ref: str, args: argparse.Namespace) -> int:
 
 
 def _ls(store: Any, args: argparse.Namespace) -> int:
+    # lazy: keeps `emotui --help` fast (51 ms)
     from emotui.study.summary import list_studies
 
     rows = list_studies(store)

@@ -8,7 +8,14 @@ import sys
 import time
 from typing import Any
 
-from emotui.core.errors import ConfigError
+from emotui.cli.flags import add_tracker_flags, tracker_status_fields
+from emotui.cli.follow import follow_run
+from emotui.cli.units import plain, plural
+from emotui.core.config_files import read_yaml_mapping, split_sections
+from emotui.core.errors import ConfigError, or_list
+from emotui.core.runstore import RunStore, read_json
+from emotui.launch.gpu_share import MPS_CHOICES, visible_gpus
+from emotui.launch.registry import backend_names, backend_spec, backend_specs
 
 DESCRIPTION = """\
 Run a W&B sweep file (method grid | random | bayes, metric, parameters, run_cap,
@@ -56,8 +63,6 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                         help="with resume: take the sweep over from a controller whose "
                         "controller.json's time lies in the future (a clock running ahead), so "
                         "whether it lives cannot be told; warns")
-    from emotui.cli.flags import add_tracker_flags
-
     add_tracker_flags(parser)  # W&B/trackio settings of the trials (and of the sweep, --controller wandb)
     parser.set_defaults(handler=handle)
 
@@ -65,18 +70,12 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 def add_backend_flags(parser: argparse.ArgumentParser) -> None:
     """--backend, --max-parallel, --trials-per-gpu and --mps, as `emotui sweep` and `emotui study`
     take them."""
-    from emotui.launch.registry import backend_names
-
     parser.add_argument("--backend", choices=backend_names(), default=None,
                         help="where trials run (default: inline, one at a time in this process; "
                         "local when --max-parallel > 1)")
     parser.add_argument("--max-parallel", "--max_parallel", dest="max_parallel", type=int,
                         default=None, metavar="N", help="trials running at once "
                         f"({', '.join(backend_names(detached=True))})")
-    from emotui.launch.gpu_share import MPS_CHOICES
-    from emotui.core.errors import or_list
-    from emotui.launch.registry import backend_specs
-
     pinning = tuple(s.name for s in backend_specs() if s.pins_gpus)
     packing = tuple(s.name for s in backend_specs() if s.packs_trials)
     parser.add_argument("--trials-per-gpu", "--trials_per_gpu", dest="trials_per_gpu", type=int,
@@ -94,8 +93,6 @@ def add_backend_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from emotui.core.runstore import RunStore
-
     store = RunStore(args.runs_dir)
     if args.target == "ls":
         return _ls(store, args)
@@ -130,8 +127,6 @@ def _trial_display():
     console = Console()
     if not console.is_terminal:
         return None
-    from emotui.cli.follow import follow_run
-
     def show(paths: Any, done: Any) -> None:
         follow_run(paths, console, done=done)
 
@@ -145,9 +140,6 @@ def _count(args: argparse.Namespace) -> int | None:
 
 
 def _backend(args: argparse.Namespace) -> tuple[str, int]:
-    from emotui.core.errors import or_list
-    from emotui.launch.registry import backend_names, backend_spec
-
     parallel = args.max_parallel
     if parallel is not None and parallel < 1:
         raise ConfigError(f"--max-parallel must be >= 1, got {parallel}")
@@ -159,6 +151,7 @@ def _backend(args: argparse.Namespace) -> tuple[str, int]:
         raise ConfigError(f"the {backend} backend runs one trial at a time; add --backend "
                           f"{or_list(backend_names(detached=True))} for --max-parallel > 1")
     if sharing is not None and parallel is None:
+        # lazy: keeps `emotui --help` fast (2 ms)
         from emotui.sweep.sharing import trials_at_once
 
         parallel = trials_at_once(backend, None, sharing, _gpus(backend, sharing))
@@ -167,6 +160,7 @@ def _backend(args: argparse.Namespace) -> tuple[str, int]:
 
 def _sharing(args: argparse.Namespace, backend: str) -> Any:
     """--trials-per-gpu / --mps checked for this backend (sweep.sharing); None when not given."""
+    # lazy: keeps `emotui --help` fast (2 ms)
     from emotui.sweep.sharing import check_sharing
 
     return check_sharing(backend, args.trials_per_gpu, args.mps)
@@ -174,25 +168,20 @@ def _sharing(args: argparse.Namespace, backend: str) -> Any:
 
 def _gpus(backend: str, sharing: Any) -> list[str]:
     """This machine's GPUs where the backend pins trials to them (else none are needed)."""
-    from emotui.launch.registry import backend_spec
-
     if sharing is None or not backend_spec(backend).pins_gpus:
         return []
-    from emotui.launch.gpu_share import visible_gpus
-
     return visible_gpus()
 
 
 def _sections(args: argparse.Namespace) -> dict[str, Any]:
     if not args.config_file:
         return {}
-    from emotui.core.config_files import read_yaml_mapping, split_sections
-
     _run, sections = split_sections(read_yaml_mapping(args.config_file))
     return sections
 
 
 def _start(store: Any, args: argparse.Namespace) -> int:
+    # lazy: keeps `emotui --help` fast (34 ms)
     from emotui.sweep.runner import open_sweep, save_sweep
 
     count = _count(args)
@@ -234,12 +223,11 @@ def _start(store: Any, args: argparse.Namespace) -> int:
 def _trial_status(args: argparse.Namespace) -> dict[str, Any]:
     """Fields every trial's status.json starts with: the tracker choices of --wandb-*,
     --trackio-* / --config."""
-    from emotui.cli.flags import tracker_status_fields
-
     return tracker_status_fields(args, _sections(args))
 
 
 def _resume(store: Any, ref: str, args: argparse.Namespace) -> int:
+    # lazy: keeps `emotui --help` fast (33 ms)
     from emotui.sweep.runner import load_saved
     from emotui.sweep.store import SweepStore
 
@@ -248,8 +236,6 @@ def _resume(store: Any, ref: str, args: argparse.Namespace) -> int:
     if args.overrides:
         raise ConfigError("--set cannot change a sweep being resumed; start a new one with "
                           "'emotui sweep FILE --set ...'")
-    from emotui.core.runstore import read_json
-
     previous = read_json(paths.controller) or {}
     if args.backend is None and args.max_parallel is None and args.trials_per_gpu is None:
         # Shared GPUs as before (controller.json), unless the command says otherwise.
@@ -264,6 +250,7 @@ def _resume(store: Any, ref: str, args: argparse.Namespace) -> int:
 
 def _drive(spec: Any, paths: Any, store: Any, args: argparse.Namespace, backend: str,
            parallel: int, count: int | None, *, resumed: bool) -> int:
+    # lazy: keeps `emotui --help` fast (33 ms)
     from emotui.sweep.launching import SweepInterrupted, make_launcher
     from emotui.sweep.runner import run_sweep
     from emotui.sweep.summary import summarize_sweep
@@ -284,8 +271,6 @@ def _drive(spec: Any, paths: Any, store: Any, args: argparse.Namespace, backend:
          + describe(backend, sharing, gpus) + ")")
     started = time.time()
     try:
-        from emotui.core.runstore import read_json
-
         saved = read_json(paths.spec) or {}
         ending = run_sweep(spec, paths, store, launcher, max_parallel=parallel, count=count,
                            echo=echo, trial_status=saved.get("trial_status") or {},
@@ -312,6 +297,7 @@ def _drive(spec: Any, paths: Any, store: Any, args: argparse.Namespace, backend:
 
 
 def _status(store: Any, ref: str, args: argparse.Namespace) -> int:
+    # lazy: keeps `emotui --help` fast (6 ms)
     from emotui.sweep.store import SweepStore
     from emotui.sweep.summary import summarize_sweep
 
@@ -327,6 +313,7 @@ def _status(store: Any, ref: str, args: argparse.Namespace) -> int:
 
 
 def _ls(store: Any, args: argparse.Namespace) -> int:
+    # lazy: keeps `emotui --help` fast (7 ms)
     from emotui.sweep.store import SweepStore
     from emotui.sweep.summary import summarize_sweep
 
@@ -357,8 +344,6 @@ def _print_plan(spec: Any, sweep_id: str, trials: list[dict[str, Any]], exists: 
                 starting: int) -> None:
     # Settings as every table shows them (core.units.plain: 2e-05, 0.002, 16), one rule for
     # every hyperparameter.
-    from emotui.cli.units import plain, plural
-
     total = spec.planned_total()
     print(f"sweep {sweep_id}: {spec.method}, "
           f"{'? trials' if total is None else plural(total, 'trial')} planned"
@@ -384,6 +369,7 @@ def _console() -> Any:
 
 
 def print_status(summary: dict[str, Any]) -> None:
+    # lazy: keeps `emotui --help` fast (1 ms)
     from emotui.cli.sweep_table import print_status as print_sweep_status
 
     print_sweep_status(_console(), summary)

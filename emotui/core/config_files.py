@@ -13,6 +13,7 @@ from typing import Any, Mapping
 
 from emotui.core.errors import ConfigError
 from emotui.core.trackers import TRACKERS
+from emotui.core.yaml_load import check_text_size, load_yaml
 
 # Sections of a --config file that belong to other layers (launch, each tracker: wandb:,
 # trackio:), not to RunConfig.
@@ -23,8 +24,6 @@ def read_yaml_mapping(path: Path, what: str = "config file") -> dict[str, Any]:
     """A YAML file whose top level is a mapping, or a one-line ConfigError (also for one
     too large once its aliases are expanded: core.yaml_load)."""
     import yaml
-
-    from emotui.core.yaml_load import check_text_size, load_yaml
 
     path = Path(path).expanduser()
     try:

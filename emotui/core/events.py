@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from emotui.core.vocabulary import Event, EventField
+from emotui.core.runstore import RunPaths, atomic_write_text, open_for_append
 
 
 def _clean(value: Any) -> Any:
@@ -37,8 +38,6 @@ class MetricsWriter:
     """Appends events to metrics.jsonl; each line is written and flushed whole."""
 
     def __init__(self, path: Path):
-        from emotui.core.runstore import open_for_append
-
         self.path = Path(path)
         # Never through a link: a metrics.jsonl replaced by one is refused (LinkedRunFile).
         self._fh = open_for_append(self.path, text=True)
@@ -90,8 +89,6 @@ def truncate_after_step(path: Path, step: int) -> int:
         (dropped if later else kept_lines).append(line)
     if not dropped and (not raw or raw.endswith(b"\n")):
         return 0
-    from emotui.core.runstore import atomic_write_text
-
     set_aside(path, dropped, f"past step {step}, where the run resumes")
     kept = list(parse_lines(kept_lines))
     atomic_write_text(path, "".join(json.dumps(e) + "\n" for e in kept))
@@ -125,8 +122,6 @@ def set_aside(path: Path, lines: list[bytes], why: str) -> None:
     caller removes them, so a kill in between leaves them twice, never nowhere."""
     if not lines:
         return
-    from emotui.core.runstore import RunPaths, open_for_append
-
     side = RunPaths(Path(path).parent).metrics_set_aside
     header = {"set_aside": round(time.time(), 3), "why": why, "lines": len(lines)}
     data = (json.dumps(header) + "\n").encode() + b"".join(

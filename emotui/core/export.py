@@ -21,7 +21,9 @@ import json
 import math
 from typing import Any, Callable, Iterable
 
+from emotui.core import units
 from emotui.core.errors import ConfigError
+from emotui.core.progress import format_duration
 
 FORMATS = ("csv", "tsv", "md", "latex", "typst", "json")
 FORMAT_ALIASES = {"markdown": "md", "tex": "latex", "typ": "typst"}
@@ -93,9 +95,6 @@ def column_formatter(rows: list[dict[str, Any]], column: str) -> Callable[[Any],
     parameters as counts (22.7M), bytes as sizes (91.6 MB), seconds as durations (4m12s); any
     other number with the same decimals down the column, or in scientific notation with one
     decimal where one of them is below 0.001 (learning rates: 2.0e-05)."""
-    from emotui.core import units
-    from emotui.core.progress import format_duration
-
     if not is_numeric_column(rows, column):
         return format_value
     if column.endswith(("_accuracy", "_macro_f1", "_f1")):

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from emotui.core import runview
 from emotui.core.claim import claim_is_stale, read_claim
 from emotui.core.lifecycle import FINISHED
 from emotui.core.methods import shown_fields
 from emotui.core.runstore import RunPaths
 from emotui.core.vocabulary import ResultKey
+from emotui.core.runview import UNREADABLE
 
 # Keys results.json always has (null when not applicable, e.g. peak GPU memory on CPU).
 RESULT_KEYS = (
@@ -88,9 +90,7 @@ def backend_label(row: dict[str, Any]) -> str:
 
 def load_config_dict(paths: RunPaths) -> dict[str, Any]:
     """config.yaml as a mapping; {} when absent or not a mapping (core.runview says why)."""
-    from emotui.core.runview import read_yaml_object
-
-    config, _problem = read_yaml_object(paths.config)
+    config, _problem = runview.read_yaml_object(paths.config)
     return config or {}
 
 
@@ -110,9 +110,7 @@ def summary_from_files(paths: RunPaths, config: dict[str, Any] | None = None, *,
                        view: Any = None) -> dict[str, Any]:
     """summarize's row without what is live (``still_stopping``): a function of status.json,
     results.json and config.yaml alone (``view``: their core.runview.read_run, when read)."""
-    from emotui.core.runview import UNREADABLE, read_run
-
-    view = view if view is not None else read_run(paths, config)
+    view = view if view is not None else runview.read_run(paths, config)
     status, config = view.status, view.config
     results = view.results or {}
     row: dict[str, Any] = {

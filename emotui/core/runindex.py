@@ -34,10 +34,14 @@ import os
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from emotui import __version__
+from emotui.core import results, runview
 from emotui.core.compactrow import CompactRow
 from emotui.core.lifecycle import FINISHED
+from emotui.core.results import summary_from_files
 from emotui.core.runstore import RUN_ID_RE, RunPaths, atomic_write_text, unusable_store
 from emotui.core.schema import INDEX_SCHEMA, SCHEMA_KEY
+from emotui.core.userconfig import user_cache_dir
 
 log = logging.getLogger("emotui")
 
@@ -73,10 +77,7 @@ def stamp_of(root: Path | str, run_id: str) -> str | None:
 def listing_row(paths: RunPaths, view: Any = None) -> dict[str, Any]:
     """The run's row as its files give it (core.results.summary_from_files) plus EXTRA_KEYS;
     ``view``: the run's core.runview.read_run when the caller has read it already."""
-    from emotui.core.results import summary_from_files
-    from emotui.core.runview import read_run
-
-    view = view if view is not None else read_run(paths)
+    view = view if view is not None else runview.read_run(paths)
     row = summary_from_files(paths, view=view)
     status = view.status
     project = "/".join(p for p in (status.get("wandb_entity"), status.get("wandb_project")) if p)
@@ -95,8 +96,6 @@ def code_stamp() -> str:
     serve rows without a column it now shows. About 2 ms, once per process."""
     global _CODE_STAMP
     if _CODE_STAMP is None:
-        from emotui import __version__
-
         digest = hashlib.sha256(__version__.encode())
         for path in sorted(Path(__file__).parent.glob("*.py")):
             try:
@@ -108,8 +107,6 @@ def code_stamp() -> str:
 
 
 def index_path(root: Path, cache_dir: Path | None = None) -> Path:
-    from emotui.core.userconfig import user_cache_dir
-
     key = hashlib.sha256(str(root).encode("utf-8", "surrogateescape")).hexdigest()[:20]
     return (cache_dir or user_cache_dir()) / "runindex" / f"{key}.jsonl"
 
@@ -336,13 +333,11 @@ class RunIndex:
 def still_stopping_now(root: Path, row: Any) -> bool:
     """Whether the run is recorded finished but a live process still holds its claim (a cancel
     saving its checkpoint): asked now, never kept in the index."""
-    from emotui.core.results import still_stopping
-
     if row.get("status") not in FINISHED:
         return False
     folder = f"{root}{os.sep}{row['run_id']}"
     return os.path.exists(f"{folder}{os.sep}claim.json") and \
-        still_stopping(RunPaths(Path(folder)))
+        results.still_stopping(RunPaths(Path(folder)))
 
 
 def store_rows(root: Path, *, refresh: Callable[[list[RunPaths]], Any] | None = None,

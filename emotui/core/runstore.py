@@ -26,6 +26,7 @@ from typing import Any, Iterator
 
 from emotui.core.errors import ConfigError, EmotuiError, RunNotFound
 from emotui.core.methods import run_id_tag
+from emotui.core.processes import process_alive
 
 RUNS_DIR_ENV = "EMOTUI_RUNS_DIR"
 DEFAULT_RUNS_DIR = "runs"
@@ -148,8 +149,6 @@ def remove_stray_temporaries(folder: Path, *, stale_after_s: float) -> None:
     """Delete the temporaries (temporary_for) writers killed mid-write left in ``folder``:
     those of gone processes on this machine, and any other machine's older than
     ``stale_after_s``. A write in progress is never touched."""
-    from emotui.core.processes import process_alive
-
     host = socket.gethostname()
     try:
         entries = [e for e in folder.iterdir() if _TEMPORARY.match(e.name)]

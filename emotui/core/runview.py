@@ -18,10 +18,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from emotui.core.config import FIELDS
 from emotui.core.errors import quoted
 from emotui.core.runstore import RunPaths
 from emotui.core.schema import RESULTS_SCHEMA, SCHEMA_KEY, STATUS_SCHEMA, newer_than_known
 from emotui.core.vocabulary import ResultKey
+from emotui.core.yaml_load import YamlTooLarge, load_yaml
 
 # The state a row shows for a run whose files cannot be read as emotui wrote them.
 UNREADABLE = "unreadable"
@@ -196,8 +198,6 @@ def read_yaml_object(path: os.PathLike) -> tuple[dict[str, Any] | None, str | No
     text, problem = _read_text(path)
     if text is None:
         return None, problem
-    from emotui.core.yaml_load import YamlTooLarge, load_yaml
-
     try:
         value = load_yaml(text, name)
     except YamlTooLarge as exc:  # a YAML bomb (core.yaml_load)
@@ -294,8 +294,6 @@ def _config_fields() -> dict[str, str]:
     """config.yaml's fields and their types, from the run config schema (core.config)."""
     global _CONFIG_FIELDS
     if _CONFIG_FIELDS is None:
-        from emotui.core.config import FIELDS
-
         kinds = {bool: _BOOL, int: _INTEGER, float: _NUMBER, str: _TEXT, dict: _MAPPING,
                  list: _LIST}
         _CONFIG_FIELDS = {name: kinds[spec.type] for name, spec in FIELDS.items()

@@ -24,6 +24,7 @@ from typing import Any, Mapping
 
 from emotui.core.errors import ConfigError, listed, quoted
 from emotui.core.setting_values import INT_LIMIT, suggest
+from emotui.core.training_args_table import TYPES
 
 TABLE_FILE = Path(__file__).with_name("training_args_table.py")
 _KIND_WORDS = {"bool": "true or false", "int": "a whole number", "float": "a number",
@@ -35,8 +36,6 @@ def check_value(key: str, value: Any, source: str) -> Any:
     """``value`` for TrainingArguments' ``key`` if its type is one transformers declares (an
     integral float for an int becomes an int); else a one-line ConfigError naming the key and
     the layer it came from. Non-finite numbers are refused anywhere in the value."""
-    from emotui.core.training_args_table import TYPES
-
     where = f"{key} (from {source})"
     _refuse_non_finite(value, where)
     declared = TYPES.get(key)
@@ -145,7 +144,7 @@ def generate_table() -> str:
 
     import transformers
 
-    from emotui.core.config import EXTRA_TRAINING_ARGS
+    from emotui.core.config import EXTRA_TRAINING_ARGS  # lazy: core.config imports this module
 
     fields = {f.name: f.type for f in dataclasses.fields(transformers.TrainingArguments)}
     lines = [

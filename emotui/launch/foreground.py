@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import emotui.train
 from emotui.core.claim import claim_run
 from emotui.core.config import RunConfig
 from emotui.core.lifecycle import interrupted_reason, mark_cancelled
@@ -32,6 +33,7 @@ from emotui.core.runlogs import RunLogFiles
 from emotui.core.runstore import RunPaths
 from emotui.core.status import write_status
 from emotui.launch.base import clear_launch_leftovers, process_identity
+from emotui.train.errors import Preempted
 
 WAIT_INTERVAL_S = 0.2
 
@@ -90,9 +92,7 @@ def run_in_foreground(paths: RunPaths, config: RunConfig, *, resume: bool = Fals
 
     def work() -> None:
         try:
-            train = train_fn
-            if train is None:
-                from emotui.train import train
+            train = train_fn if train_fn is not None else emotui.train.train
             run.results = train(config, paths.root, resume=resume, stop_event=stop)
         except BaseException as exc:  # noqa: BLE001 - handed to the main thread
             run.error = exc
@@ -163,8 +163,6 @@ def end_process_if_abandoned(code: int) -> None:
 def _log_traceback(paths: RunPaths, error: BaseException) -> None:
     """A failure's traceback in the run's stderr.log, where the failure message points
     (`emotui logs RUN --stderr`), as a detached job's stderr would hold it."""
-    from emotui.train.errors import Preempted
-
     if not isinstance(error, Exception) or isinstance(error, Preempted):
         return  # a stop that was asked for, not a failure
     try:

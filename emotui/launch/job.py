@@ -36,10 +36,10 @@ from typing import Any
 
 import submitit
 
+import emotui.train
 from emotui.core.checkpoints import resume_problem, start_over
 from emotui.core.claim import CLAIM_STALE_S, RunClaimed, claim_run
-from emotui.core.runlogs import RunLogFiles
-from emotui.core.runstore import RunPaths, open_for_append
+from emotui.core.config import config_from_yaml
 from emotui.core.lifecycle import (
     RunState,
     end_run,
@@ -48,6 +48,8 @@ from emotui.core.lifecycle import (
     record_failure,
     set_state,
 )
+from emotui.core.runlogs import RunLogFiles
+from emotui.core.runstore import RunPaths, open_for_append
 from emotui.core.status import (
     RunFolderGone,
     StaleAttempt,
@@ -64,6 +66,7 @@ from emotui.launch.base import (
     write_exit,
 )
 from emotui.launch.slurm_states import time_limit_end
+from emotui.train import Preempted
 
 log = logging.getLogger("emotui.launch.job")
 
@@ -214,15 +217,13 @@ def _run_job(paths: RunPaths, *, resume: bool | None, backend: str, requeue_sign
     log.info("job start: run %s on %s (backend %s%s, resume=%s)", paths.run_id, here["host"],
              backend, f", job {job_id}" if job_id else "", resume)
 
-    from emotui.core.config import config_from_yaml
-
     try:
         config = config_from_yaml(paths.config)
-        from emotui.train import Preempted, train
     except BaseException as exc:
         return _fail(paths, exc, log_outcome=True)
     try:
-        results = train(config, paths.root, resume=bool(resume), stop_event=stopper.event)
+        results = emotui.train.train(config, paths.root, resume=bool(resume),
+                                     stop_event=stopper.event)
     except Preempted:
         return _stopped(paths, stopper, requeue_signal)
     except BaseException as exc:

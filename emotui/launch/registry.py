@@ -10,6 +10,7 @@ own module is imported only when it is used.
 
 from __future__ import annotations
 
+from emotui.core.config import suggest
 from emotui.core.errors import ConfigError
 from emotui.launch.base import Backend, BackendSpec
 from emotui.launch.resources import SLURM_RESOURCES, ResourceSettings
@@ -69,8 +70,6 @@ def backend_spec(name: str) -> BackendSpec:
     ones otherwise."""
     spec = REGISTRY.get(name)
     if spec is None:
-        from emotui.core.config import suggest
-
         names = backend_names()
         raise ConfigError(f"unknown backend '{name}'; choose one of: {', '.join(names)}"
                           + suggest(str(name), names))

@@ -33,7 +33,7 @@ from dataclasses import asdict, dataclass
 from functools import partial
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from emotui.core.errors import ConfigError
+from emotui.core.errors import ConfigError, EmotuiError
 from emotui.core.setting_values import finite_number
 from emotui.core.settings import (
     MERGE_EXTEND,
@@ -44,6 +44,7 @@ from emotui.core.settings import (
     layer_settings,
     setting,
 )
+from emotui.core.userconfig import user_layer, user_section
 
 # (source, mapping or None), lowest precedence first: what ResourceSettings.merge takes.
 Layers = Sequence[tuple[str, "Mapping[str, Any] | None"]]
@@ -74,8 +75,6 @@ class ResourceSettings:
         """Defaults < user config ``<section>:`` < --config ``<section>:`` < flags (or the
         TUI's form). ``previous``: a resumed run's last submission, which stands in for the
         user config."""
-        from emotui.core.userconfig import user_layer
-
         base = ("the run's last submission", previous) if previous is not None \
             else user_layer(self.section)
         return self.merge([base, (f"{config_source} ({self.section}:)", config_section),
@@ -87,11 +86,7 @@ class ResourceSettings:
 
     def user_defaults(self) -> dict[str, str]:
         """The user config's ``<section>:`` values as form text ({} when unreadable)."""
-        from emotui.core.errors import EmotuiError
-
         try:
-            from emotui.core.userconfig import user_section
-
             section = user_section(self.section)
         except (ImportError, EmotuiError):
             return {}

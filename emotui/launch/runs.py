@@ -36,6 +36,7 @@ from emotui.core.claim import (
 )
 from emotui.core.config import RunConfig
 from emotui.core.errors import BackendError, ConfigError, EmotuiError
+from emotui.core.events import set_aside_all
 from emotui.core.lifecycle import (
     ACTIVE,
     CANCELLABLE,
@@ -48,7 +49,6 @@ from emotui.core.lifecycle import (
     state_of,
 )
 from emotui.core.processes import process_alive
-from emotui.core.events import set_aside_all
 from emotui.core.runstore import (
     RunPaths, RunStore, refuse_linked_files, refuse_linked_folder,
 )
@@ -151,7 +151,7 @@ def _wait_until_gone(paths: RunPaths, wait_s: float,
 def check_start(config: RunConfig, backend: str) -> None:
     """What a start must refuse before a run exists: an unknown backend, the model folder and
     data files training would fail on (train.preflight reads them, without torch)."""
-    from emotui.train.preflight import check_before_run
+    from emotui.train.preflight import check_before_run  # lazy: keeps `emotui --help` fast (6 ms)
 
     backend_spec(backend)
     check_before_run(config)

@@ -163,7 +163,7 @@ def _retry_pending_cancels(active: Sequence[tuple[RunPaths, dict]],
                and s["job_id"] in queue and queue[s["job_id"]]["state"] not in FINAL_STATES]
     if not pending:
         return {}
-    from emotui.launch.slurm_pack import cancel_plan
+    from emotui.launch.slurm_pack import cancel_plan  # lazy: pulls submitit
 
     problem = _scancel(cancel_plan(pending))
     return {paths.run_id: write_status(paths, fence=attempt_of(status), cancel_pending=problem)
@@ -190,6 +190,7 @@ class SlurmBackend(Backend):
     def submit(self, paths: RunPaths, *, resume: bool = False,
                resources: SlurmResources | None = None) -> dict:
         """One sbatch job (job name = run id; submitit's files and logs in the run's launch/)."""
+        # lazy: these pull submitit
         from emotui.launch import slurm_pack
         from emotui.launch.job import SlurmEntry
 
@@ -228,6 +229,7 @@ class SlurmBackend(Backend):
         ``trials_per_job`` K > 1: each array task trains K runs at once on its GPU, with CUDA
         MPS unless ``mps`` is off (launch.slurm_pack).
         """
+        # lazy: these pull submitit
         from emotui.launch import slurm_pack
         from emotui.launch.job import SlurmEntry
 
@@ -352,7 +354,7 @@ class SlurmBackend(Backend):
         unreachable) the cancel is pending, not failed: the runs stay as they are, with
         ``cancel_pending`` in status.json, every refresh tries scancel again, and the notes
         returned say so."""
-        from emotui.launch.slurm_pack import cancel_plan
+        from emotui.launch.slurm_pack import cancel_plan  # lazy: pulls submitit
 
         for paths, _status in runs:
             mark_cancel_requested(paths)

@@ -36,6 +36,7 @@ from emotui.core.errors import BackendError
 from emotui.core.lifecycle import ACTIVE
 from emotui.core.runstore import RunPaths
 from emotui.core.status import read_status
+from emotui.launch import job
 from emotui.launch.gpu_share import MpsDaemon
 
 # After the time-limit signal (90 s before the limit), how long task 0 waits for the other
@@ -122,14 +123,12 @@ class SlurmPack(submitit.helpers.Checkpointable):
         self.attempts = list(attempts) if attempts is not None else [None] * len(self.run_dirs)
 
     def __call__(self) -> dict[str, Any] | None:
-        from emotui.launch.job import run_job
-
         rank = task_rank()
         if rank >= len(self.run_dirs):
             return None  # the last job of an array may hold fewer trials than tasks
-        return run_job(self.run_dirs[rank], resume=self.resume, backend="slurm", redirect=True,
-                       requeue_signal=signal.SIGUSR2, watch_cancel=True,
-                       attempt=self.attempts[rank])
+        return job.run_job(self.run_dirs[rank], resume=self.resume, backend="slurm",
+                           redirect=True, requeue_signal=signal.SIGUSR2, watch_cancel=True,
+                           attempt=self.attempts[rank])
 
     def checkpoint(self, *args: Any, **kwargs: Any) -> submitit.helpers.DelayedSubmission:
         # Called in task 0 only, after its own checkpoint: the requeue must not cut the

@@ -9,7 +9,7 @@ from typing import Any
 
 from emotui.core.errors import ConfigError
 from emotui.core.vocabulary import Event, ResultKey
-from emotui.report import tables
+from emotui.report import cost_figure, figures, tables
 from emotui.report.blocks import Caution, Figure, Heading, Paragraph, Report
 from emotui.report.gather import Gathered
 from emotui.report.labels import method_label, method_order
@@ -28,6 +28,7 @@ from emotui.report.select import (
     split_by_scope,
     unpickable_methods,
 )
+from emotui.sweep.summary import summarize_sweep
 
 PARETO_CAUTION = ("The Pareto fronts are drawn on test accuracy: they show the trade-off "
                   "between accuracy and cost, they pick nothing. Every configuration in this "
@@ -161,8 +162,6 @@ def _section_blocks(section: Section, draw: bool, *, level: int, suffix: str) ->
 
 
 def _figures(section: Section, level: int, suffix: str) -> list[Any]:
-    from emotui.report import cost_figure, figures
-
     blocks: list[Any] = []
     tested = [c for c in section.configs if c.stat(ResultKey.TEST_ACCURACY).mean is not None]
     for cost, xlabel, column, name, what in (
@@ -215,8 +214,6 @@ def _figures(section: Section, level: int, suffix: str) -> list[Any]:
 
 
 def _sweep_blocks(gathered: Gathered) -> list[Any]:
-    from emotui.sweep.summary import summarize_sweep
-
     blocks: list[Any] = []
     for sweep in gathered.sweeps:
         summary = summarize_sweep(sweep, gathered.store)

@@ -11,12 +11,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from emotui.core.errors import RunNotFound
+from emotui.core.errors import EmotuiError, RunNotFound
 from emotui.core.events import summary_events
 from emotui.core.results import SUMMARY_METRICS
 from emotui.core.runstore import RunPaths, RunStore, read_json
 from emotui.core.runview import read_yaml_object
 from emotui.core.vocabulary import Event, EventField, ResultKey
+from emotui.core.status import read_status
+from emotui.sweep.store import SweepStore, read_trials
+from emotui.sweep.summary import is_collapsed
+from emotui.tracking import keys
+from emotui.tracking.keys import LINK_KEY
+from emotui.tracking.sources import (
+    is_offline_path,
+    local_row,
+    merge_rows,
+    offline_runs,
+    record_detail,
+)
+from emotui.tracking.trackers import tracker
+from emotui.tracking.wandb_api import age_text
 
 EventLoader = Callable[[], list[dict[str, Any]]]
 
@@ -69,8 +83,6 @@ class ReportRun:
 
     @property
     def collapsed(self) -> bool:
-        from emotui.sweep.summary import is_collapsed
-
         return is_collapsed(self.results, self.events if self.source == "local" else [])
 
 
@@ -84,8 +96,6 @@ class Gathered:
 
 
 def local_run(paths: RunPaths) -> ReportRun:
-    from emotui.tracking.sources import local_row
-
     # config.yaml read once for the row and the report; one that is not a mapping is left to
     # the row to read again and report (core.runview), as `emotui compare` does.
     config, problem = read_yaml_object(paths.config)
@@ -107,9 +117,6 @@ def local_run(paths: RunPaths) -> ReportRun:
 def remote_run(record: dict[str, Any], history: list[dict[str, Any]] | None = None,
                history_loader: Callable[[], list[dict[str, Any]]] | None = None) -> ReportRun:
     """A W&B run (offline file or project record); curves from its history when there is one."""
-    from emotui.tracking import keys
-    from emotui.tracking.sources import record_detail
-
     detail = record_detail(record, history)
     row = detail["row"]
     results = dict(detail["results"])
@@ -159,9 +166,6 @@ def _resolve_ref(ref: str, store: RunStore, sweeps: Any) -> tuple[str, Any]:
 
 def sweep_run_ids(sweep: Any, store: RunStore) -> list[str]:
     """A sweep's trial runs: its trial records, and any run whose status names the sweep."""
-    from emotui.core.status import read_status
-    from emotui.sweep.store import read_trials
-
     ids = [str(r["run_id"]) for r in read_trials(sweep) if r.get("run_id")]
     for paths in store:
         if paths.run_id not in ids and read_status(paths).get("sweep_id") == sweep.sweep_id:
@@ -173,10 +177,6 @@ def gather(store: RunStore, refs: list[str], *, wandb: str | None = None,
            refresh: bool = False, trackers: dict[str, str] | None = None) -> Gathered:
     """Every run the references name (all local runs when none), the runs of W&B (``wandb``)
     or any tracker's projects (``trackers``: tracker name -> project) merged in."""
-    from emotui.sweep.store import SweepStore
-    from emotui.tracking.keys import LINK_KEY
-    from emotui.tracking.sources import is_offline_path, merge_rows, offline_runs
-
     sweeps = SweepStore(store.root)
     local: dict[str, ReportRun] = {}
     remote: dict[str, ReportRun] = {}
@@ -234,10 +234,6 @@ def _metrics(run: ReportRun) -> dict[str, Any]:
 
 def _project_runs(name: str, path: str, refresh: bool,
                   gathered: Gathered) -> list[ReportRun]:
-    from emotui.core.errors import EmotuiError
-    from emotui.tracking.trackers import tracker
-    from emotui.tracking.wandb_api import age_text
-
     found = tracker(name)
     project = found.project(path)
     loaded = project.load(refresh=refresh)

@@ -26,6 +26,7 @@ def figure_dir_name(document: Path) -> str:
 
 
 def render(report: Report, fmt: str, document: Path) -> Rendered:
+    # lazy: keeps `emotui --help` fast (the three renderers: 4 ms)
     if fmt == "markdown":
         from emotui.report.render_markdown import render as render_markdown
 

@@ -17,6 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from emotui.core.vocabulary import ResultKey
+from emotui.core.config import RunConfig
+from emotui.core.export import format_value
+from emotui.core.methods import applies
 from emotui.report.gather import ReportRun
 
 # What a seed varies: runs that differ only here are repetitions of one configuration.
@@ -149,8 +152,6 @@ class Configuration:
 
 
 def _config_fields() -> set[str]:
-    from emotui.core.config import RunConfig
-
     return {f.name for f in dataclasses.fields(RunConfig)}
 
 
@@ -172,8 +173,6 @@ def settings_of(run: ReportRun, fields: set[str] | None = None) -> dict[str, Any
     """The run's settings that make it this configuration (seeds, bookkeeping and other methods'
     settings left out). A setting its config does not record (an older emotui, another tool's
     W&B run, a missing config.yaml) is left out too: unknown, not a difference."""
-    from emotui.core.methods import applies
-
     fields = fields if fields is not None else _config_fields()
     skip = set(SEED_KEYS) | set(BOOKKEEPING_KEYS)
     # Another method's settings (an IA3 run's lora_r) change nothing this run learns.
@@ -291,8 +290,6 @@ def describe_settings(config: Configuration, differences: Differences,
                       limit: int | None = None) -> str:
     """"lr=0.001, r=8": the settings that tell the configuration apart (Differences.of), short
     names first; with ``limit``, at most that many and "+N more" for the rest."""
-    from emotui.core.export import format_value
-
     parts = []
     for key in differences.of(config):
         value = config.settings.get(key)

@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from emotui.core.vocabulary import ResultKey
+from emotui.core.confusion import WHOLE_MATRIX_MAX, most_confused
+from emotui.core.export import format_value
 from emotui.report import formatting as fmt
 from emotui.report.blocks import Table
 from emotui.report.labels import method_label
@@ -139,8 +141,6 @@ def sweep_table(summary: dict[str, Any]) -> Table:
 
 
 def _param(value: Any) -> str:
-    from emotui.core.export import format_value
-
     return format_value(value) or fmt.MISSING
 
 
@@ -148,8 +148,6 @@ def confused_pairs_tables(panels: list[tuple[str, list[list[int]], list[str]]]
                           ) -> list[Table]:
     """For each confusion matrix too large to read cell by cell (core.confusion), the pairs
     most often confused: what its heatmap cannot say."""
-    from emotui.core.confusion import WHOLE_MATRIX_MAX, most_confused
-
     out = []
     for title, matrix, names in panels:
         if len(names) <= WHOLE_MATRIX_MAX:

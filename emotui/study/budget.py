@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from emotui.core.errors import ConfigError
+from emotui.core.lifecycle import ACTIVE, state_of
 from emotui.core.runstore import RunStore
 from emotui.core.setting_values import finite_number
 from emotui.core.settings import suggest
@@ -136,8 +137,6 @@ def run_device_seconds(store: RunStore, run_id: str, *, trials_per_gpu: int = 1,
         return 0.0
     end = status.get("ended")
     if not isinstance(end, (int, float)):
-        from emotui.core.lifecycle import ACTIVE, state_of
-
         live = state_of(status) in ACTIVE
         end = (at or time.time()) if live else status.get("updated")
     if not isinstance(end, (int, float)):

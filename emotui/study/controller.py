@@ -23,9 +23,12 @@ from collections.abc import Callable
 from typing import Any
 
 from emotui.core.errors import ConfigError
+from emotui.core.progress import format_duration
 from emotui.core.runstore import RunStore, atomic_write_text, read_json
 from emotui.core.status import now
 from emotui.core.vocabulary import Event, EventField, ResultKey, result_key
+from emotui.launch.gpu_share import visible_gpus
+from emotui.launch.registry import backend_spec
 from emotui.study import budget as money
 from emotui.study.outcome import export_winner, test_results, write_report
 from emotui.study.select import pick_winner, search_rows
@@ -37,6 +40,8 @@ from emotui.study.store import (
     controller_alive,
     write_controller,
 )
+from emotui.sweep.launching import SweepInterrupted, make_launcher
+from emotui.sweep.runner import open_sweep, run_sweep, save_sweep
 from emotui.sweep.store import SweepPaths, SweepStore, read_trials
 
 BEAT_S = 5.0  # controller.json's heartbeat (sweep.store: stale after 60 s)
@@ -105,8 +110,6 @@ class StudyController:
             ending = "interrupted"
             raise
         except Exception as exc:
-            from emotui.sweep.launching import SweepInterrupted
-
             ending = "interrupted" if isinstance(exc, SweepInterrupted) else "failed"
             self.state.log(f"study {ending}: {exc}" if ending == "failed" else "interrupted")
             raise
@@ -147,8 +150,6 @@ class StudyController:
         sweeps/ folder, its state an ordinary sweep's."""
         import yaml
 
-        from emotui.sweep.runner import open_sweep, save_sweep
-
         file = self.paths.sweep_file(sweep_id)
         if not file.exists():
             atomic_write_text(file, yaml.safe_dump(sweep, sort_keys=False, allow_unicode=True))
@@ -158,9 +159,6 @@ class StudyController:
 
     def _drive(self, spec: Any, sweep_paths: SweepPaths,
                stop_planning: Callable[[], str | None] | None = None) -> str:
-        from emotui.sweep.launching import make_launcher
-        from emotui.sweep.runner import run_sweep
-
         launcher = make_launcher(self.backend, max_parallel=self.max_parallel,
                                  sections=self.sections, train_fn=self.train_fn,
                                  sharing=self.sharing, gpus=self.gpus,
@@ -215,8 +213,6 @@ class StudyController:
     def _runs_per_device(self) -> int:
         """How many runs share one GPU: --trials-per-gpu where GPUs are shared (pinned here, or
         packed into Slurm jobs); 1 otherwise (with no GPU here, K changes nothing)."""
-        from emotui.launch.registry import backend_spec
-
         if self.sharing is None:
             return 1
         shared = bool(self.gpus) or backend_spec(self.backend).packs_trials
@@ -271,13 +267,9 @@ class StudyController:
 
     def _unit(self) -> str:
         """GPU-hours, or CPU-hours when the study's runs so far trained on a CPU."""
-        from emotui.launch.registry import backend_spec
-
         if self.gpus or backend_spec(self.backend).resources is not None:
             return "GPU-hours"
         try:
-            from emotui.launch.gpu_share import visible_gpus
-
             return "GPU-hours" if visible_gpus() else "CPU-hours"
         except Exception:  # noqa: BLE001 - no way to tell: say GPU-hours, as the file does
             return "GPU-hours"
@@ -389,7 +381,8 @@ class StudyController:
         if not self.spec.export:
             return "no export asked for (export: false)"
         try:
-            import emotui.train.export  # noqa: F401 - the train layer's exporter (emotui export)
+            # lazy: the train layer's exporter (emotui export) is optional: probed here
+            import emotui.train.export  # noqa: F401
         except ImportError:
             reason = ("this emotui has no exporter (emotui.train.export); each method's best "
                       "run stays in its run folder")
@@ -418,6 +411,4 @@ def _pid() -> int:
 
 
 def _duration(seconds: float) -> str:
-    from emotui.core.progress import format_duration
-
     return format_duration(seconds)

@@ -13,14 +13,23 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from emotui.core import methods
 from emotui.core.errors import ConfigError
+from emotui.core.events import read_all
+from emotui.core.results import load_config_dict
 from emotui.core.runstore import RunStore, read_json
 from emotui.core.status import read_status
 from emotui.core.vocabulary import EventField, ResultKey
+from emotui.report import formatting as fmt
+from emotui.report.blocks import Caution, Heading, Paragraph, Table
+from emotui.report.document import build_report
+from emotui.report.gather import gather
+from emotui.report.labels import method_label
+from emotui.report.output import write_report as write_one
 from emotui.study.spec import StudySpec
 from emotui.study.store import StudyPaths
+from emotui.sweep.store import SweepStore
 from emotui.sweep.summary import is_collapsed
-from emotui.core.events import read_all
 
 STAT_KEYS = (ResultKey.TEST_ACCURACY, ResultKey.TEST_MACRO_F1, ResultKey.EVAL_ACCURACY,
              ResultKey.EVAL_MACRO_F1, ResultKey.TRAIN_RUNTIME_S)
@@ -39,8 +48,6 @@ def run_result(store: RunStore, run_id: str) -> dict[str, Any]:
     paths = store.paths(run_id)
     status = read_status(paths)
     results = read_json(paths.results) or {}
-    from emotui.core.results import load_config_dict
-
     config = load_config_dict(paths)
     out = {"run_id": run_id, "state": status.get("state"), "seed": config.get("seed"),
            ResultKey.COLLAPSED: is_collapsed(results, read_all(paths.metrics))}
@@ -80,11 +87,6 @@ def write_report(spec: StudySpec, state: dict[str, Any], store: RunStore,
     """The report of the study's confirm runs (a method without confirm: its winner), with its
     search sweeps' tables, in the study's formats, into report/. ConfigError when no run
     finished."""
-    from emotui.report.document import build_report
-    from emotui.report.gather import gather
-    from emotui.report.output import write_report as write_one
-    from emotui.sweep.store import SweepStore
-
     refs = []
     for method in spec.methods:
         record = state["methods"][method]
@@ -107,18 +109,14 @@ def write_report(spec: StudySpec, state: dict[str, Any], store: RunStore,
     written: list[Path] = []
     targets = {"pdf": ("typst", "report.typ", True), "md": ("markdown", "report.md", False),
                "html": ("html", "report.html", False)}
-    for fmt in spec.report_formats:
-        kind, name, pdf = targets[fmt]
+    for wanted in spec.report_formats:
+        kind, name, pdf = targets[wanted]
         written += write_one(report, kind, paths.report / name, pdf=pdf)
     return sorted(set(written))
 
 
 def study_blocks(spec: StudySpec, state: dict[str, Any]) -> list[Any]:
     """The report's first section: what the study did, per method, and its notes."""
-    from emotui.report import formatting as fmt
-    from emotui.report.blocks import Caution, Heading, Paragraph, Table
-    from emotui.report.labels import method_label
-
     seeds = ", ".join(str(s) for s in spec.confirm_seeds)
     blocks: list[Any] = [Heading("Study"), Paragraph(
         f"Study {state['study_id']} searched {len(spec.methods)} method"
@@ -176,13 +174,13 @@ def export_winner(store: RunStore, run_id: str, method: str, dest: Path,
     merged into the base model where peft can (``merged`` None or True), as an adapter where it
     cannot or where ``merged`` is False. Written beside ``dest`` and renamed into place, so
     ``dest`` is complete or absent whenever the study stops."""
-    from emotui.core.methods import get
+    # lazy: the exporter is optional (the study skips its export phase without it)
     from emotui.train.export import export_run
 
     dest.parent.mkdir(parents=True, exist_ok=True)
     for stale in dest.parent.glob(".*"):  # left by a killed study (ours and the exporter's)
         shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() else stale.unlink()
-    adapter = merged is False and get(method).peft_method is not None
+    adapter = merged is False and methods.get(method).peft_method is not None
     staging = dest.parent / f".{dest.name}.{os.getpid()}.partial"
     try:
         export_run(store.paths(run_id), staging, False if adapter else None)

@@ -18,6 +18,7 @@ from emotui.study.spec import StudySpec
 from emotui.sweep.estimate import SweepEstimate, estimate_trials
 from emotui.sweep.runner import DRY_RUN_LISTED, dry_run
 from emotui.sweep.spec import parse_sweep, representative_values
+from emotui.train.preflight import check_before_run
 
 
 @dataclass
@@ -95,8 +96,6 @@ def check_inputs(spec: StudySpec) -> None:
     """Each method's first trial against the model folder and data files (train.preflight):
     one line, nothing stored; what `emotui study` and the TUI's launch refuse before a study
     exists."""
-    from emotui.train.preflight import check_before_run
-
     seen = set()
     for search in spec.methods.values():
         config, _ = search.spec.trial_config(representative_values(search.spec))

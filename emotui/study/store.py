@@ -29,7 +29,13 @@ from pathlib import Path
 from typing import Any
 
 from emotui.core.errors import ConfigError, RunNotFound
-from emotui.core.runstore import RUN_ID_RE, atomic_write_json, atomic_write_text, read_json
+from emotui.core.runstore import (
+    RUN_ID_RE,
+    atomic_write_json,
+    atomic_write_text,
+    read_json,
+    unusable_store,
+)
 from emotui.core.status import now
 from emotui.sweep import store as sweep_store
 
@@ -181,8 +187,6 @@ def create_study_dir(paths: StudyPaths, spec_json: dict[str, Any], sources: list
             shutil.rmtree(staging, ignore_errors=True)  # another process made it meanwhile
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)
-        from emotui.core.runstore import unusable_store
-
         raise unusable_store(paths.root.parent.parent, exc) from None
 
 

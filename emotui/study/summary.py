@@ -10,6 +10,8 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
+from emotui.core.errors import ConfigError, EmotuiError
+from emotui.core.lifecycle import FINISHED
 from emotui.core.progress import makespan
 from emotui.core.runstore import RunStore, read_json
 from emotui.core.status import read_status
@@ -17,13 +19,14 @@ from emotui.core.vocabulary import ResultKey
 from emotui.study import budget as money
 from emotui.study.select import best_so_far, search_rows
 from emotui.study.spec import StudySpec, from_json
-from emotui.study.store import PHASES, StudyPaths, controller_alive, read_state
+from emotui.study.store import PHASES, StudyPaths, StudyStore, controller_alive, read_state
+from emotui.sweep.estimate import estimate_trials
+from emotui.sweep.runner import dry_run
+from emotui.sweep.spec import parse_sweep, representative_values
 from emotui.sweep.store import SweepStore, read_trials
 
 
 def load_spec(paths: StudyPaths) -> StudySpec:
-    from emotui.core.errors import ConfigError
-
     data = read_json(paths.spec)
     if data is None:
         raise ConfigError(f"{paths.root} holds no study (spec.json missing or unreadable)")
@@ -31,8 +34,6 @@ def load_spec(paths: StudyPaths) -> StudySpec:
 
 
 def _finished(rows: list[dict[str, Any]]) -> int:
-    from emotui.core.lifecycle import FINISHED
-
     return sum(1 for r in rows if r["state"] in FINISHED)
 
 
@@ -203,9 +204,6 @@ def _median(values: list[float]) -> float | None:
 
 
 def _estimated(spec: StudySpec, sweep_spec: Any, store: RunStore) -> float | None:
-    from emotui.sweep.estimate import estimate_trials
-    from emotui.sweep.runner import dry_run
-
     trials = dry_run(sweep_spec, None, count=None, max_parallel=1, limit=1)
     estimate = estimate_trials(trials, store, 1)
     done = estimate.estimated
@@ -213,8 +211,6 @@ def _estimated(spec: StudySpec, sweep_spec: Any, store: RunStore) -> float | Non
 
 
 def _estimated_confirm(spec: StudySpec, method: str, store: RunStore) -> float | None:
-    from emotui.sweep.spec import parse_sweep, representative_values
-
     search = spec.methods[method].spec
     values = search.parameter_values(representative_values(search))
     confirm = parse_sweep(spec.confirm_sweep(method, values), source="confirm")
@@ -231,9 +227,6 @@ def unreadable_reason(paths: StudyPaths, exc: BaseException) -> str:
 def list_studies(store: RunStore) -> list[dict[str, Any]]:
     """One row per study in the store, oldest first; a study that cannot be read says why
     (its row's phase is "unreadable"), and never hides the others."""
-    from emotui.core.errors import EmotuiError
-    from emotui.study.store import StudyStore
-
     rows = []
     for paths in StudyStore(store.root):
         try:

@@ -30,14 +30,6 @@ from emotui.core import checkpoints
 from emotui.core.config import RunConfig
 from emotui.core.errors import ConfigError
 from emotui.core.events import MetricsReader, read_all
-from emotui.core.results import empty_results
-from emotui.core.runstore import (
-    RunPaths,
-    RunStore,
-    atomic_write_json,
-    new_run_id,
-    read_json,
-)
 from emotui.core.lifecycle import (
     FINISHED,
     RunState,
@@ -45,6 +37,14 @@ from emotui.core.lifecycle import (
     ended_unrecorded,
     mark_cancelled,
     state_of,
+)
+from emotui.core.results import empty_results, load_config_dict
+from emotui.core.runstore import (
+    RunPaths,
+    RunStore,
+    atomic_write_json,
+    new_run_id,
+    read_json,
 )
 from emotui.core.status import now, read_status
 from emotui.core.vocabulary import Event, EventField, ResultKey
@@ -169,8 +169,6 @@ class SweepController:
         self.echo(f"warning: {record['warning']}")
         record = dict(record)
         if record.get("run_id"):
-            from emotui.core.results import load_config_dict
-
             config = load_config_dict(self.store.paths(record["run_id"]))
             record["params"] = {p.key: config[p.key] for p in self.spec.swept()
                                 if p.key in config}
@@ -524,8 +522,6 @@ class SweepController:
 def results_from_events(paths: RunPaths, events: list[dict[str, Any]]) -> dict[str, Any]:
     """results.json for a trial stopped early: its best evaluated epoch, nothing else invented."""
     status = read_status(paths)
-    from emotui.core.results import load_config_dict
-
     config = load_config_dict(paths)
     out = empty_results(paths.run_id, config.get("method") or status.get("method"),
                         config.get("model_name_or_path"))

@@ -15,7 +15,9 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
+from emotui.core.config import suggest
 from emotui.core.errors import ConfigError
+from emotui.core.setting_values import finite_number
 
 # distribution -> (required keys, optional keys with defaults)
 DISTRIBUTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
@@ -47,8 +49,6 @@ GRID_OK = ("constant", "categorical", "int_uniform", "q_uniform")
 def _number(value: Any, where: str) -> float | int:
     """A YAML number (PyYAML reads 2e-5 as a string, so strings that parse are numbers too),
     finite (core.setting_values.finite_number)."""
-    from emotui.core.setting_values import finite_number
-
     return finite_number(value, where)
 
 
@@ -78,8 +78,6 @@ class Distribution:
             kind = infer_kind(block, where)
         kind = DISTRIBUTION_ALIASES.get(str(kind), str(kind))
         if kind not in DISTRIBUTIONS:
-            from emotui.core.config import suggest
-
             raise ConfigError(
                 f"{where}: unknown distribution '{kind}'{suggest(kind, DISTRIBUTIONS)}; "
                 f"known: {', '.join(DISTRIBUTIONS)}"

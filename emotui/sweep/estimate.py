@@ -20,6 +20,7 @@ from emotui.core.results import load_config_dict
 from emotui.core.runstore import RunStore, read_json
 from emotui.core.status import read_status
 from emotui.core.vocabulary import ResultKey
+from emotui.train.data import local_files, read_table
 
 # Settings that change the measured speed of the same model and method, preferred when matching.
 SPEED_SETTINGS = ("per_device_train_batch_size", "max_seq_length", "recipe", "pad_to_max_length")
@@ -138,8 +139,6 @@ def find_basis(config: Mapping[str, Any], measured: list[_Measured]) -> Basis | 
 def count_train_examples(config: Mapping[str, Any], measured: list[_Measured]) -> int | None:
     """Examples per epoch: the local training file's rows, else what an earlier run on the same
     data trained per epoch; capped by max_train_samples. None when neither is known."""
-    from emotui.train.data import local_files, read_table
-
     count: float | None = None
     view = SimpleNamespace(**{k: config.get(k) for k in
                               ("train_file", "validation_file", "test_file", "data_dir")},

@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from emotui.core.config import suggest
 from emotui.core.errors import ConfigError
 from emotui.core.setting_values import finite_number
 from emotui.core.vocabulary import Event, EventField, result_key
@@ -141,8 +142,6 @@ def split_name(name: str, where: str) -> tuple[str, str]:
                     return split, fld
     if text in FIELDS:
         return Event.EVAL, text
-    from emotui.core.config import suggest
-
     raise ConfigError(
         f"{where}: unknown metric '{raw}'{suggest(raw, known_names())}; emotui records "
         f"{', '.join(known_names())}"

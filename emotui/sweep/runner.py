@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Any
 from emotui.core.errors import ConfigError
 from emotui.core.runstore import RunStore, read_json
 from emotui.core.schema import SWEEP_SCHEMA, newer_than_known
+from emotui.core.yaml_load import load_yaml
 from emotui.sweep.controller import Planner, SweepController, swept_values
+from emotui.sweep.estimate import estimate_trials
 from emotui.sweep.launching import TrialLauncher
 from emotui.sweep.search import grid_point, random_point
 from emotui.sweep.spec import SweepSpec, load_sweep, parse_overrides, parse_sweep
@@ -55,8 +57,6 @@ def save_sweep(spec: SweepSpec, paths: SweepPaths, file: str | Path, overrides: 
 
 def load_saved(paths: SweepPaths) -> SweepSpec:
     """The spec of an existing sweep, re-validated from its saved copy of the file."""
-    from emotui.core.yaml_load import load_yaml
-
     saved = read_json(paths.spec)
     if saved is None:
         raise ConfigError(f"{paths.root} holds no sweep (spec.json missing)")
@@ -111,8 +111,6 @@ def estimate_dry_run(spec: SweepSpec, paths: SweepPaths | None, store: RunStore,
     """What `emotui sweep FILE --dry-run` (and the TUI's estimate) show: the first
     DRY_RUN_LISTED trials a run would start now (dry_run), how many it would start
     (trials_to_start), and what the listed ones will cost (sweep.estimate)."""
-    from emotui.sweep.estimate import estimate_trials
-
     trials, starting = _planned(spec, paths, count=count, max_parallel=max_parallel,
                                 limit=DRY_RUN_LISTED)
     return trials, starting, estimate_trials(trials, store, max_parallel)

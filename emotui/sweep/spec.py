@@ -27,8 +27,9 @@ from typing import Any
 from emotui.core import config as cfg
 from emotui.core import methods
 from emotui.core.config_files import read_yaml_mapping
-from emotui.core.errors import ConfigError
+from emotui.core.errors import ConfigError, quoted
 from emotui.core.setting_values import above_max, below_min
+from emotui.core.yaml_load import load_yaml
 from emotui.sweep.distributions import DISCRETE, GRID_OK, Distribution
 from emotui.sweep.metric import Metric
 # early_terminate's block; imported from here too (sweep files are read here).
@@ -48,8 +49,6 @@ UNSET = object()  # `--set key=` on a field without an empty value: fall back to
 
 def _shown(value: Any) -> str:
     """A value as an error quotes it: its start, never all of it."""
-    from emotui.core.errors import quoted
-
     return quoted(value)
 
 
@@ -206,8 +205,6 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
             out[key] = None if (key in cfg.FIELDS and cfg.is_nullable(key)) else UNSET
         elif key in cfg.EXTRA_TRAINING_ARGS:
             import yaml
-
-            from emotui.core.yaml_load import load_yaml
 
             try:
                 out[key] = load_yaml(value, f"--set {raw_key.strip()}")

@@ -34,14 +34,20 @@ from typing import Any
 
 from emotui.core.clock import age_of, ahead_by, quiet_for
 from emotui.core.errors import ConfigError, RunNotFound
+from emotui.core.lifecycle import RunState
 from emotui.core.processes import process_alive, process_identity
+from emotui.core.results import load_config_dict
 from emotui.core.runstore import (
     RUN_ID_RE,
+    RunStore,
     atomic_write_json,
     atomic_write_text,
     read_json,
+    unusable_store,
 )
+from emotui.core.runview import read_json_object
 from emotui.core.schema import SCHEMA_KEY, SWEEP_SCHEMA
+from emotui.core.status import read_status
 
 log = logging.getLogger("emotui")
 
@@ -123,8 +129,6 @@ def create_sweep_dir(paths: SweepPaths, source_text: str, spec_json: dict[str, A
     try:
         paths.trials.mkdir(parents=True, exist_ok=True)
     except OSError as exc:  # the run store is a file, read-only, not ours
-        from emotui.core.runstore import unusable_store
-
         raise unusable_store(paths.root.parent.parent, exc) from None
     atomic_write_text(paths.source, source_text)
     atomic_write_json(paths.spec, dict(spec_json, **{SCHEMA_KEY: SWEEP_SCHEMA}))
@@ -163,8 +167,6 @@ def _trial_record(path: Path, index: int) -> dict[str, Any] | None:
 
 def _unreadable_why(path: Path, index: int) -> str:
     """What is wrong with trial record ``path``, naming it as trials/NNNN.json."""
-    from emotui.core.runview import read_json_object
-
     record, problem = read_json_object(path)
     if problem is None and record is not None:
         problem = f"{path.name} names trial {record.get('index')!r}, not {index}"
@@ -178,11 +180,6 @@ def rebuild_trial(paths: SweepPaths, index: int, why: str) -> dict[str, Any]:
     the swept values its config.yaml holds, when it was created. With no such run (the trial
     was planned, its run never created) the record has no run id. ``warning`` says what was
     done, in one line."""
-    from emotui.core.lifecycle import RunState
-    from emotui.core.results import load_config_dict
-    from emotui.core.runstore import RunStore
-    from emotui.core.status import read_status
-
     where = f"sweep {paths.sweep_id}: {why}"
     found = []
     for run in RunStore(paths.root.parent.parent):

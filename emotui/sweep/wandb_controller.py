@@ -19,10 +19,14 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+import emotui.train
 from emotui.core.config import normalize_key
 from emotui.core.errors import ConfigError
 from emotui.core.runstore import RunStore
+from emotui.core.yaml_load import load_yaml
+from emotui.launch import backend_spec, runs
 from emotui.sweep.spec import SweepSpec
+from emotui.tracking.settings import base_url, has_credentials, reachable
 
 OFFLINE_HINT = "run it offline with --controller offline"
 
@@ -33,8 +37,6 @@ def preflight() -> None:
     if mode in ("disabled", "offline", "dryrun"):
         raise ConfigError(f"W&B is {mode} here (WANDB_MODE={mode}), so a W&B sweep cannot be "
                           f"created; {OFFLINE_HINT}")
-    from emotui.tracking.settings import base_url, has_credentials, reachable
-
     if not has_credentials():
         raise ConfigError("no W&B API key (set WANDB_API_KEY or run 'wandb login'); "
                           f"{OFFLINE_HINT}")
@@ -62,8 +64,6 @@ def run_wandb_sweep(spec: SweepSpec, store: RunStore, *, backend: str, max_paral
         print(json.dumps(sweep_config, indent=2, default=str))
         return 0
     preflight()
-    from emotui.launch import backend_spec
-
     if backend_spec(backend).detached:
         raise ConfigError(f"--controller wandb runs its agent inline in this process; start one "
                           f"'emotui sweep FILE --controller wandb' per GPU (or use --controller "
@@ -95,8 +95,6 @@ def agent_params() -> dict[str, Any]:  # pragma: no cover - needs a W&B agent
     and sets WANDB_RUN_ID/WANDB_SWEEP_ID, so the training's own ``wandb.init`` (emotui.tracking)
     attaches to the agent's run: reading the file avoids a second, competing ``wandb.init``.
     """
-    from emotui.core.yaml_load import load_yaml
-
     path = os.environ.get("WANDB_SWEEP_PARAM_PATH")
     if path and os.path.exists(path):
         with open(path, encoding="utf-8") as fh:
@@ -110,13 +108,10 @@ def agent_params() -> dict[str, Any]:  # pragma: no cover - needs a W&B agent
 
 def agent_trial(spec: SweepSpec, store: RunStore, sweep_path: str) -> None:  # pragma: no cover
     """One W&B agent trial: W&B's suggested values -> a validated RunConfig -> train."""
-    from emotui.launch import runs
-    from emotui.train import train
-
     values = {normalize_key(k): v for k, v in agent_params().items()}
     values = {k: v for k, v in values.items() if k in spec.parameters}
     config, _ = spec.trial_config(values)
     config.report_to = "wandb"  # the agent's run must receive the metric
     paths = runs.create(store, config, backend="inline", sweep_id=sweep_path,
                         wandb_run_id=os.environ.get("WANDB_RUN_ID"))
-    train(config, paths.root)
+    emotui.train.train(config, paths.root)

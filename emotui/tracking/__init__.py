@@ -8,6 +8,8 @@ from typing import Any, Protocol
 
 from emotui.core.config import RunConfig
 from emotui.core.runstore import RunPaths
+from emotui.core.trackers import reported_to
+from emotui.tracking.trackers import tracker
 
 
 class RunLogger(Protocol):
@@ -59,9 +61,6 @@ class FanOutLogger:
 
 def open_logger(config: RunConfig, paths: RunPaths) -> RunLogger:
     """The loggers of the trackers ``report_to`` names (emotui.core.trackers), one or several."""
-    from emotui.core.trackers import reported_to
-    from emotui.tracking.trackers import tracker
-
     loggers = [tracker(spec.name).logger(config, paths) for spec in reported_to(config.report_to)]
     if not loggers:
         return NullLogger()

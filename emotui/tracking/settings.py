@@ -20,6 +20,7 @@ from urllib.parse import urlparse
 
 from emotui.core.errors import ConfigError
 from emotui.core.settings import Schema, layer_settings, setting
+from emotui.core.userconfig import user_layer
 
 DEFAULT_PROJECT = "emotui"
 STATUS_KEY = "wandb_settings"
@@ -99,8 +100,6 @@ def _env_layer(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
 def resolve(run_choices: Mapping[str, Any] | None = None, *, user: Mapping[str, Any] | None = None,
             environ: Mapping[str, str] | None = None) -> WandbSettings:
     """The effective settings: user config < environment < the run's own choices."""
-    from emotui.core.userconfig import user_layer
-
     user_config = user_layer("wandb") if user is None else ("user config", user)
     return layer_settings(WANDB_SETTINGS, [
         user_config, ("the environment", _env_layer(environ)),

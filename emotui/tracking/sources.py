@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from emotui.core.results import SUMMARY_METRICS, summarize
+from emotui.core.runindex import EXTRA_KEYS, store_rows
 from emotui.core.runstore import RunPaths
 from emotui.core.runview import read_checked_status
 from emotui.tracking import keys
@@ -37,8 +38,6 @@ def local_row(paths: RunPaths, config: dict[str, Any] | None = None) -> dict[str
 def local_rows(root: Path) -> list[dict[str, Any]]:
     """local_row() of every run of the store at ``root``, oldest first, through the run index
     (core.runindex: only the runs whose files changed since the last listing are read)."""
-    from emotui.core.runindex import EXTRA_KEYS, store_rows
-
     out = store_rows(root, extras=True)  # fresh dicts, this listing's own
     for row in out:
         row.update(source="local", name=None)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol
 
 from emotui.core.settings import Schema, layer_settings
+from emotui.core.trackers import TRACKERS, tracker_spec
 
 if TYPE_CHECKING:
     from emotui.core.config import RunConfig
@@ -81,12 +82,8 @@ class Tracker:
 
 def tracker(name: str) -> Tracker:
     """The tracker registered under ``name`` (its module imported now)."""
-    from emotui.core.trackers import tracker_spec
-
     return importlib.import_module(tracker_spec(name).module).TRACKER
 
 
 def all_trackers() -> list[Tracker]:
-    from emotui.core.trackers import TRACKERS
-
     return [tracker(spec.name) for spec in TRACKERS]

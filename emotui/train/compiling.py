@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from emotui.core.general_settings import AUTO_COMPILE_MIN_STEPS
+from emotui.core.userconfig import user_cache_dir
 
 log = logging.getLogger("emotui")
 
@@ -50,8 +51,6 @@ def compile_cache_dir() -> Path:
     # Inductor writes its own default (a temporary folder) into the variable once it has used it.
     if explicit and os.path.abspath(explicit) != os.path.abspath(default_cache_dir()):
         return Path(explicit)
-    from emotui.core.userconfig import user_cache_dir
-
     return user_cache_dir() / "compile"
 
 

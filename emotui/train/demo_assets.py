@@ -14,6 +14,7 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
+from emotui.core.method_settings import DEFAULT_PROMPT_INIT_TEXT
 from emotui.train.data import EMOTION_LABELS
 
 # Bump when what build_demo_assets makes changes: an older folder is then rebuilt.
@@ -189,8 +190,6 @@ def build_demo_assets(root: Path) -> DemoAssets:
     write_data(assets.data_dir)
     rng = random.Random(1234)
     corpus = [sentence(rng, EMOTION_LABELS[i % len(EMOTION_LABELS)]) for i in range(3000)]
-    from emotui.core.method_settings import DEFAULT_PROMPT_INIT_TEXT
-
     corpus.append(DEFAULT_PROMPT_INIT_TEXT)
     # Separate sentences (another seed) for the warm-up: the demo's test set stays unseen.
     threads = torch.get_num_threads()

@@ -36,12 +36,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from emotui.core import methods
-from emotui.core.config import RunConfig
-from emotui.core.errors import ConfigError, EmotuiError
+from emotui import __version__
+from emotui.core import checkpoints, methods
+from emotui.core.config import RunConfig, config_from_yaml
+from emotui.core.errors import ConfigError, DataError, EmotuiError
+from emotui.core.lifecycle import ACTIVE, RunState, state_of
 from emotui.core.model_card import ADAPTER, FULL, MERGED, CardFacts, is_local, loader_code, \
     model_card
-from emotui.core.runstore import RunPaths, temporary_for
+from emotui.core.results import load_config_dict
+from emotui.core.runstore import RunPaths, read_json, temporary_for
+from emotui.core.status import read_status
+from emotui.train.data import local_files
+from emotui.train.reporting import configure_library_logging
 
 MARKER = "emotui_export.json"
 CARD = "README.md"
@@ -117,8 +123,6 @@ def plan_export(paths: RunPaths, out: Path | None, merged: bool | None, *,
                 force: bool = False) -> ExportPlan:
     """The checks that need no model: a completed run with a best checkpoint, a method that
     ``merged`` fits, a target folder that is new, empty, or (``force``) an earlier export."""
-    from emotui.core.config import config_from_yaml
-
     status = _completed_status(paths)
     if not paths.config.is_file():
         raise EmotuiError(f"run {paths.run_id} has no config.yaml: it cannot be exported")
@@ -135,9 +139,6 @@ def plan_export(paths: RunPaths, out: Path | None, merged: bool | None, *,
 
 
 def _completed_status(paths: RunPaths) -> dict[str, Any]:
-    from emotui.core.lifecycle import ACTIVE, RunState, state_of
-    from emotui.core.status import read_status
-
     status = read_status(paths)
     state = state_of(status)
     rid = paths.run_id
@@ -199,8 +200,7 @@ def _replaces(target: Path, named: str, force: bool) -> bool:
 
 
 def _write(plan: ExportPlan) -> ExportResult:
-    from emotui.train.predict import load_for_inference, probabilities
-    from emotui.train.reporting import configure_library_logging
+    from emotui.train.predict import load_for_inference, probabilities  # lazy: pulls torch
 
     configure_library_logging()
     config, paths = plan.config, plan.paths
@@ -246,7 +246,7 @@ def _write(plan: ExportPlan) -> ExportResult:
 
 
 def _label_names(paths: RunPaths) -> list[str]:
-    from emotui.train.checkpoint import LABELS_FILE
+    from emotui.train.checkpoint import LABELS_FILE  # lazy: pulls torch
 
     file = paths.checkpoint_best / LABELS_FILE
     try:
@@ -323,7 +323,7 @@ def _save_model(plan: ExportPlan, model, folder: Path, labels: list[str],
         _set_labels(merged.config, labels)
         merged.save_pretrained(folder)
         return None
-    from emotui.train.builders import prefix_argument
+    from emotui.train.builders import prefix_argument  # lazy: pulls torch
 
     peft_config = model.peft_config[model.active_adapter]
     peft_config.base_model_name_or_path = base
@@ -367,10 +367,6 @@ def _loader(plan: ExportPlan, labels: list[str], prefix_argument: str | None):
 
 def _write_card(plan: ExportPlan, folder: Path, labels: list[str], base: str,
                 loader: str) -> None:
-    from emotui import __version__
-    from emotui.core import checkpoints
-    from emotui.core.runstore import read_json
-
     results = read_json(plan.paths.results) or {}
     step = checkpoints.sealed_step(plan.paths.checkpoint_best)
     facts = CardFacts(
@@ -389,15 +385,10 @@ def _write_card(plan: ExportPlan, folder: Path, labels: list[str], base: str,
 
 
 def _config_dict(plan: ExportPlan) -> dict[str, Any]:
-    from emotui.core.results import load_config_dict
-
     return load_config_dict(plan.paths)
 
 
 def _data_sources(config: RunConfig) -> list[tuple[str, str]]:
-    from emotui.core.errors import DataError
-    from emotui.train.data import local_files
-
     try:
         files = local_files(config)
     except DataError:  # its data_dir is gone since: name it as given

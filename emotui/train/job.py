@@ -15,13 +15,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from emotui.core.config import RunConfig
-from emotui.train.hub import go_offline_if_unreachable
-from emotui.core.events import truncate_after_step
 from emotui.core import checkpoints
 from emotui.core.claim import claim_run
-from emotui.core.progress import WorkPlan
-from emotui.core.runstore import RunPaths
+from emotui.core.config import RunConfig
+from emotui.core.events import truncate_after_step
 from emotui.core.lifecycle import (
     failure_reason,
     mark_cancelled,
@@ -30,10 +27,14 @@ from emotui.core.lifecycle import (
     mark_running,
     record_failure,
 )
+from emotui.core.progress import WorkPlan
+from emotui.core.runstore import RunPaths
 from emotui.core.status import HEARTBEAT_INTERVAL_S, check_fence, touch_heartbeat, write_status
 from emotui.core.vocabulary import Event, EventField, ResultKey
 from emotui.train import runlog
+from emotui.train.data import load_splits
 from emotui.train.errors import Preempted
+from emotui.train.hub import go_offline_if_unreachable
 from emotui.train.reporting import (
     configure_library_logging,
     open_reporter,
@@ -112,7 +113,7 @@ def _train_claimed(config: RunConfig, paths: RunPaths, *, resume: bool,
             go_offline_if_unreachable(config)
             with ticker:
                 if config.recipe == "reference":
-                    from emotui.train.reference import run_reference
+                    from emotui.train.reference import run_reference  # lazy: pulls torch
 
                     results = run_reference(config, paths, resume=resume, stop_event=stop_event,
                                             ticker=ticker)
@@ -143,8 +144,8 @@ def run_default(config: RunConfig, paths: RunPaths, *, resume: bool,
     import torch
     from transformers import set_seed
 
+    # lazy: these pull torch
     from emotui.train.checkpoint import Checkpointer
-    from emotui.train.data import load_splits
     from emotui.train.loop import TrainingLoop, resolve_device
     from emotui.train.model import build_model
     from emotui.train.token_cache import encode_splits

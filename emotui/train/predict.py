@@ -8,8 +8,14 @@ from typing import Any
 
 from emotui.core.config import config_from_yaml
 from emotui.core.errors import EmotuiError
+from emotui.core.lifecycle import ACTIVE, state_of
 from emotui.core.runstore import RunPaths
-from emotui.train.checkpoint import ADAPTER_WEIGHTS, LABELS_FILE
+from emotui.core.status import read_status
+from emotui.train.batches import collate, encode, eval_batches
+from emotui.train.checkpoint import ADAPTER_WEIGHTS, LABELS_FILE, load_weights
+from emotui.train.loop import resolve_device
+from emotui.train.model import build_model
+from emotui.train.reporting import configure_library_logging
 
 
 class Predictor:
@@ -24,9 +30,6 @@ class Predictor:
             raise EmotuiError(_no_checkpoint_message(paths))
         if not paths.config.is_file():
             raise EmotuiError(f"run {paths.run_id} has no config.yaml; it cannot be loaded")
-        from emotui.train.reporting import configure_library_logging
-        from emotui.train.loop import resolve_device
-
         self.config = config_from_yaml(paths.config)
         self.label_names = json.loads(labels_file.read_text(encoding="utf-8"))
         self.batch_size = batch_size
@@ -63,8 +66,6 @@ def probabilities(model, tokenizer, texts: list[str], max_seq_length: int, devic
     ``emotui export``'s check of the exported folder compare)."""
     import torch
 
-    from emotui.train.batches import collate, encode, eval_batches
-
     enc = encode(tokenizer, texts, [0] * len(texts), max_seq_length)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     probs = torch.empty((len(texts), model.config.num_labels))
@@ -80,9 +81,6 @@ def probabilities(model, tokenizer, texts: list[str], max_seq_length: int, devic
 def _no_checkpoint_message(paths: RunPaths) -> str:
     """Why there is nothing to predict with: an active run has not evaluated yet; a run that
     ended without a checkpoint never will."""
-    from emotui.core.lifecycle import ACTIVE, state_of
-    from emotui.core.status import read_status
-
     status = read_status(paths)
     state = state_of(status)
     if state is None or state in ACTIVE:
@@ -101,9 +99,6 @@ def load_for_inference(config, folder: Path, label_names: list[str]):
     """
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    from emotui.train.checkpoint import load_weights
-    from emotui.train.model import build_model
 
     if (folder / ADAPTER_WEIGHTS).is_file():
         built = build_model(config, label_names)

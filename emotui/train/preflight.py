@@ -14,8 +14,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from emotui.core import methods
 from emotui.core.config import RunConfig
 from emotui.core.errors import ConfigError
+from emotui.train.data import load_splits, local_files
 
 # Files any one of which holds a tokenizer's vocabulary (fast, BPE, WordPiece, SentencePiece).
 TOKENIZER_FILES = ("tokenizer.json", "vocab.json", "vocab.txt", "spiece.model",
@@ -99,8 +101,6 @@ def virtual_tokens(config: RunConfig) -> tuple[str, int] | None:
     (prompt tuning, prefix tuning, P-tuning: the text's position ids start after them); None
     where the method has none or only a tokenizer knows how many (a text-init prompt without a
     set length: its builder checks)."""
-    from emotui.core import methods
-
     spec = methods.find(config.method)
     for name in spec.owns if spec is not None else ():
         value = getattr(config, name, None)
@@ -134,7 +134,5 @@ def _check_positions(config: RunConfig, folder: Path) -> None:
 def check_data(config: RunConfig) -> None:
     """Local data files read as training reads them (emotui.train.data: the same checks, the
     same messages); a Hub dataset is left to training."""
-    from emotui.train.data import load_splits, local_files
-
     if local_files(config):
         load_splits(config)

@@ -23,16 +23,21 @@ from typing import Any
 import numpy as np
 import torch
 
+from emotui.core.checkpoints import start_over
 from emotui.core.config import RunConfig
 from emotui.core.errors import ConfigError
-from emotui.core.checkpoints import start_over
 from emotui.core.events import truncate_after_step
 from emotui.core.general_settings import greater_is_better, logging_interval, plan_steps
 from emotui.core.progress import PassProgress, WorkPlan
 from emotui.core.runstore import RunPaths
 from emotui.core.vocabulary import Event, EventField
 from emotui.train import runlog
+from emotui.train.checkpoint import Checkpointer, prompt_encoder_weights
+from emotui.train.data import load_splits
 from emotui.train.errors import Preempted
+from emotui.train.loop import LoopState
+from emotui.train.metrics import classification_metrics
+from emotui.train.model import build_model
 from emotui.train.reporting import (
     configure_library_logging,
     open_reporter,
@@ -286,12 +291,6 @@ def trainer_checkpoint(hf_dir: Path, marker_path: Path) -> tuple[Path, int] | No
 def run_reference(config: RunConfig, paths: RunPaths, *, resume: bool,
                   stop_event: threading.Event | None, ticker: PositionTicker) -> dict[str, Any]:
     from transformers import PrinterCallback, ProgressCallback, Trainer, set_seed
-
-    from emotui.train.checkpoint import Checkpointer, prompt_encoder_weights
-    from emotui.train.data import load_splits
-    from emotui.train.loop import LoopState
-    from emotui.train.metrics import classification_metrics
-    from emotui.train.model import build_model
 
     configure_library_logging()
     set_seed(config.seed)

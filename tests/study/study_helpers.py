@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from emotui.core.runstore import RunStore
-from emotui.study.spec import load_study
+from emotui.study.study_file import load_study
 from emotui.study.store import StudyStore, create_study_dir
 
 # Two methods, two learning rates each, 2 epochs; the stand-in ignores the data.

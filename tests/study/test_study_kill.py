@@ -30,7 +30,7 @@ DRIVER = textwrap.dedent("""\
     import study_fakes
     from study_fakes import StandInTrain, stand_in_exporter
     from emotui.core.runstore import RunStore
-    from emotui.study.spec import load_study
+    from emotui.study.study_file import load_study
     from emotui.study.store import StudyStore, create_study_dir
     import emotui.study.controller as controller
 

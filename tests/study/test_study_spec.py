@@ -11,7 +11,8 @@ import pytest
 
 from emotui.core.errors import ConfigError
 from emotui.study.budget import Budget, parse_duration
-from emotui.study.spec import from_json, load_study
+from emotui.study.spec import from_json
+from emotui.study.study_file import load_study
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -26,7 +26,7 @@ from emotui.core.runstore import RunStore, atomic_write_json, atomic_write_text
 from emotui.core.status import write_status
 from emotui.study.outcome import test_results
 from emotui.study.select import pick_winner, search_rows
-from emotui.study.spec import load_study
+from emotui.study.study_file import load_study
 from emotui.study.store import PHASES, StudyStore, create_study_dir
 from emotui.sweep.controller import swept_values
 from emotui.sweep.runner import open_sweep, save_sweep

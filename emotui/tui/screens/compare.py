@@ -21,9 +21,11 @@ from textual_plotext import PlotextPlot
 
 from emotui.core import methods
 from emotui.core.events import summary_events
-from emotui.core.run_names import legend_names
 from emotui.core.export import FILE_SUFFIXES, distinct_columns, export_rows
 from emotui.core.vocabulary import Event, EventField, ResultKey
+from emotui.core.run_names import legend_names
+from emotui.report.pareto import pareto_front
+from emotui.report.seed_rows import configurations
 from emotui.tui import formatting as fmt
 from emotui.tui.commands import PaletteCommand
 from emotui.tui.messages import ComparisonExported, ComparisonLoaded, CurvesLoaded, ReportWritten
@@ -91,9 +93,6 @@ def pareto_points(runs: list[dict[str, Any]]) -> tuple[list[ParetoPoint], list[i
     """(points, indices of the points on the Pareto front, the accuracy used): test accuracy,
     or validation accuracy where no run has a test accuracy yet. The grouping and the front
     are the report's own (report.select, report.pareto)."""
-    from emotui.report.pareto import pareto_front
-    from emotui.report.seed_rows import configurations
-
     keys = (ResultKey.TRAINABLE_PARAMS, ResultKey.TEST_ACCURACY, ResultKey.EVAL_ACCURACY)
     rows = [{"run_id": r["run_id"], "method": r["config"].get("method") or r["row"].get("method"),
              "status": r["row"].get("status"),

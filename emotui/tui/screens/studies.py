@@ -13,11 +13,12 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static
 from textual.worker import get_current_worker
 
+from emotui.study.summary import list_studies
 from emotui.tui import study_format as show
 from emotui.tui.commands import PaletteCommand
 from emotui.tui.messages import StudiesListed, wait_until_handled
-from emotui.tui.widgets.footer import KeysFooter
 from emotui.tui.screens.polling import PollingScreen
+from emotui.tui.widgets.footer import KeysFooter
 from emotui.tui.worker_errors import WorkerErrors
 
 
@@ -64,8 +65,6 @@ class StudiesScreen(WorkerErrors, PollingScreen, Screen):
     def poll_studies(self) -> None:
         """`emotui study ls`'s rows, posted when they changed (an unchanged store posts
         nothing), each once the previous one is painted."""
-        from emotui.study.summary import list_studies
-
         worker = get_current_worker()
 
         def stopped() -> bool:

@@ -21,13 +21,15 @@ from textual.widgets import DataTable, Header, Static
 from textual.worker import get_current_worker
 
 from emotui.core.errors import EmotuiError
-from emotui.tui import formatting as fmt
+from emotui.study.store import StudyStore
+from emotui.study.summary import summarize_study, unreadable_reason
+from emotui.tui import control, formatting as fmt
 from emotui.tui import study_format as show
 from emotui.tui.commands import PaletteCommand
 from emotui.tui.messages import StudyRead, StudyReportReady, wait_until_handled
 from emotui.tui.outcomes import deliver
-from emotui.tui.widgets.footer import KeysFooter
 from emotui.tui.screens.polling import PollingScreen
+from emotui.tui.widgets.footer import KeysFooter
 from emotui.tui.worker_errors import WorkerErrors
 
 
@@ -85,9 +87,6 @@ class StudyScreen(WorkerErrors, PollingScreen, Screen):
     def poll_study(self) -> None:
         """`emotui study status`'s summary with each method's trials, posted when it changed
         (a study at rest posts nothing), each once the previous one is painted."""
-        from emotui.study.store import StudyStore
-        from emotui.study.summary import summarize_study, unreadable_reason
-
         worker = get_current_worker()
         store = self.app.source.store
 
@@ -233,6 +232,7 @@ class StudyScreen(WorkerErrors, PollingScreen, Screen):
             self.notify("Move the cursor to a method with two or more trials first.",
                         severity="warning")
             return
+        # lazy: a screen loads when first opened (114 ms)
         from emotui.tui.screens.compare import CompareScreen
 
         self.app.push_screen(CompareScreen(runs))
@@ -247,8 +247,6 @@ class StudyScreen(WorkerErrors, PollingScreen, Screen):
     def write_report(self, stamp: str) -> None:
         """The study's own report when it is finished, else `emotui report` of its sweeps so
         far (drawing the figures takes a few seconds)."""
-        from emotui.tui import control
-
         try:
             files, written = control.study_report(self.app.source.store, self.study_id, stamp,
                                                   self.app.source.capabilities.refusal)

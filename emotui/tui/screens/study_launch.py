@@ -21,6 +21,7 @@ from textual.widgets.option_list import Option
 
 from emotui.core.errors import EmotuiError
 from emotui.launch.registry import backend_specs
+from emotui.tui import control
 from emotui.tui.launch_once import LaunchOnce
 from emotui.tui.memory import recall, remember
 from emotui.tui.messages import StudyFilesFound, StudyPlanned, StudyStarted
@@ -164,8 +165,6 @@ class StudyLaunchScreen(WorkerErrors, ModalScreen[str | None]):
 
     @work(thread=True, name="plan-study", group="plan", exclusive=True, exit_on_error=False)
     def plan_study(self, file: str, parallel: int) -> None:
-        from emotui.tui import control
-
         try:
             study_id, lines = control.plan_study(self.app.source.store, Path(file), parallel)
         except EmotuiError as exc:
@@ -214,8 +213,6 @@ class StudyLaunchScreen(WorkerErrors, ModalScreen[str | None]):
 
     @work(thread=True, name="launch-study", group="launch", exit_on_error=False)
     def launch_study(self, file: Path, backend: str, parallel: int) -> None:
-        from emotui.tui import control
-
         outcome = self._launch_once(lambda: control.submit_study(
             self.app.source.store, file, backend, parallel))
         if outcome is not None:

