@@ -31,6 +31,16 @@ def suggest(name: str, candidates: Iterable[str], cutoff: float = 0.6) -> str:
     return f"; did you mean '{close[0]}'?" if close else ""
 
 
+def refuse_unknown_keys(block: Iterable[Any], allowed: Iterable[str], where: str,
+                        holds: str) -> None:
+    """One line for the first key of ``block`` (a mapping read from a file) that is not
+    ``allowed``: where, the key, a 'did you mean', and ``holds`` (what the block may hold)."""
+    allowed = tuple(allowed)
+    for key in block:
+        if key not in allowed:
+            raise ConfigError(f"{where}: unknown key '{key}'{suggest(str(key), allowed)}; {holds}")
+
+
 def coerce(spec: FieldSpec, value: Any, source: str) -> Any:
     """Turn a raw value (a string from a flag, a YAML scalar) into the field's type, or raise."""
     typ = spec.type

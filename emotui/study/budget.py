@@ -21,8 +21,7 @@ from typing import Any
 from emotui.core.errors import ConfigError
 from emotui.core.lifecycle import ACTIVE, state_of
 from emotui.core.runstore import RunStore
-from emotui.core.setting_values import finite_number
-from emotui.core.settings import suggest
+from emotui.core.setting_values import finite_number, refuse_unknown_keys
 from emotui.core.status import read_status
 
 KEYS = ("gpu_hours", "cpu_hours", "wall_time")
@@ -68,10 +67,8 @@ class Budget:
             return cls()
         if not isinstance(block, dict):
             raise ConfigError(f"{where} must be a mapping such as {{gpu_hours: 4, wall_time: 8h}}")
-        for key in block:
-            if key not in KEYS:
-                raise ConfigError(f"{where}: unknown key '{key}'{suggest(str(key), KEYS)}; a "
-                                  "budget has gpu_hours (or cpu_hours) and wall_time")
+        refuse_unknown_keys(block, KEYS, where,
+                            "a budget has gpu_hours (or cpu_hours) and wall_time")
         if "gpu_hours" in block and "cpu_hours" in block:
             raise ConfigError(f"{where}: gpu_hours and cpu_hours are the same budget (device "
                               "hours; CPU-hours on a CPU); give one")

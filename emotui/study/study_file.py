@@ -18,6 +18,7 @@ from emotui.core import config as cfg
 from emotui.core import methods as registry
 from emotui.core.errors import ConfigError
 from emotui.core.seeds import parse_seeds
+from emotui.core.setting_values import refuse_unknown_keys
 from emotui.core.settings import suggest
 from emotui.core.vocabulary import Event, EventField
 from emotui.study.budget import Budget
@@ -117,10 +118,8 @@ def study_of_sweep_files(loaded: list[tuple[str, dict[str, Any]]], *,
 
 def parse_study(data: Mapping[str, Any], *, source: str, pinned: dict[str, Any] | None = None,
                 confirm_seeds: list[int] | None = None) -> StudySpec:
-    for key in data:
-        if key not in TOP_KEYS:
-            raise ConfigError(f"{source}: unknown key '{key}'{suggest(str(key), TOP_KEYS)}; a "
-                              f"study file has {', '.join(TOP_KEYS)}")
+    refuse_unknown_keys(data, TOP_KEYS, source,
+                        f"a study file has {', '.join(TOP_KEYS)}")
     name = _name(data.get("name"), source)
     metric = _select(data.get("select"), source)
     settings = _search_settings(data.get("search"), source)
@@ -182,10 +181,8 @@ def _select(block: Any, source: str) -> Metric:
     if not isinstance(block, dict):
         raise ConfigError(f"{where} must be a mapping such as {{metric: eval/accuracy, goal: "
                           "maximize}")
-    for key in block:
-        if key not in SELECT_KEYS:
-            raise ConfigError(f"{where}: unknown key '{key}'{suggest(str(key), SELECT_KEYS)}; "
-                              "select has metric and goal")
+    refuse_unknown_keys(block, SELECT_KEYS, where,
+                        "select has metric and goal")
     name = str(block.get("metric") or DEFAULT_METRIC["name"])
     split, fld = split_name(name, f"{where}.metric")
     if split != Event.EVAL:
@@ -202,10 +199,8 @@ def _search_settings(block: Any, source: str) -> SearchSettings:
         return SearchSettings()
     if not isinstance(block, dict):
         raise ConfigError(f"{where} must be a mapping such as {{method: grid, trials: 12}}")
-    for key in block:
-        if key not in SEARCH_KEYS:
-            raise ConfigError(f"{where}: unknown key '{key}'{suggest(str(key), SEARCH_KEYS)}; "
-                              f"search has {', '.join(SEARCH_KEYS)}")
+    refuse_unknown_keys(block, SEARCH_KEYS, where,
+                        f"search has {', '.join(SEARCH_KEYS)}")
     out = SearchSettings()
     if block.get("method") is not None:
         out.method = str(block["method"]).strip().lower()
@@ -391,10 +386,8 @@ def _report(block: Any, source: str) -> tuple[tuple[str, ...], str | None]:
     if not isinstance(block, dict):
         raise ConfigError(f"{where} must be false, a list of formats ({', '.join(REPORT_FORMATS)}) "
                           "or a mapping with formats and title")
-    for key in block:
-        if key not in REPORT_KEYS:
-            raise ConfigError(f"{where}: unknown key '{key}'{suggest(str(key), REPORT_KEYS)}; "
-                              "report has formats and title")
+    refuse_unknown_keys(block, REPORT_KEYS, where,
+                        "report has formats and title")
     formats = block.get("formats", list(REPORT_FORMATS))
     formats = [formats] if isinstance(formats, str) else formats
     if not isinstance(formats, list):
@@ -419,10 +412,8 @@ def _export(block: Any, source: str) -> tuple[bool, bool | None]:
         return False, None
     if not isinstance(block, dict):
         raise ConfigError(f"{where} must be true, false or a mapping such as {{merged: true}}")
-    for key in block:
-        if key not in EXPORT_KEYS:
-            raise ConfigError(f"{where}: unknown key '{key}'{suggest(str(key), EXPORT_KEYS)}; "
-                              "export has merged (PEFT adapters merged into the model)")
+    refuse_unknown_keys(block, EXPORT_KEYS, where,
+                        "export has merged (PEFT adapters merged into the model)")
     merged = block.get("merged")
     if merged is not None and not isinstance(merged, bool):
         raise ConfigError(f"{where}.merged must be true or false, got {merged!r}")

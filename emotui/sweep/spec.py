@@ -29,6 +29,7 @@ from emotui.core import methods
 from emotui.core.config_files import read_yaml_mapping
 from emotui.core.errors import ConfigError, quoted
 from emotui.core.setting_values import above_max, below_min
+from emotui.core.setting_values import refuse_unknown_keys
 from emotui.core.yaml_load import load_yaml
 from emotui.sweep.distributions import DISCRETE, GRID_OK, Distribution
 from emotui.sweep.metric import Metric
@@ -217,12 +218,9 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
 
 def parse_sweep(data: Mapping[str, Any], *, source: str = "sweep file",
                 overrides: Mapping[str, Any] | None = None) -> SweepSpec:
-    for key in data:
-        if key not in TOP_LEVEL_KEYS:
-            raise ConfigError(
-                f"{source}: unknown key '{key}'{cfg.suggest(str(key), TOP_LEVEL_KEYS)}; a W&B sweep "
-                "file has method, parameters, metric, run_cap, early_terminate, program, command"
-            )
+    refuse_unknown_keys(data, TOP_LEVEL_KEYS, source,
+                        "a W&B sweep file has method, parameters, metric, run_cap, "
+                        "early_terminate, program, command")
     method = data.get("method")
     if method is None:
         raise ConfigError(f"{source}: method is missing; give grid, random or bayes")
