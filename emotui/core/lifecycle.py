@@ -1,5 +1,6 @@
-"""A run's life, owned in one place: creating a run, which state may follow which, how an error
-reads as a failure reason, and the named sets of states every other module tests against.
+"""A run's life, owned in one place: creating a run, which state may follow which, recording
+its end (in the words of core.failure_reasons for an error; on a full disk too, with the space
+core.disk_reserve set aside), and the named sets of states every other module tests against.
 
     (new) -> queued -> running -> completed | failed | cancelled | preempted
     preempted -> queued | running       requeue: the same run id continues from its checkpoint
@@ -12,10 +13,8 @@ every change of ``state`` goes through the functions here, which check it agains
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
-import re
 import shutil
 import socket
 from collections.abc import Iterable, Iterator
@@ -24,10 +23,10 @@ from enum import Enum
 from typing import Any
 
 from emotui.core.config import RunConfig, dump_config
+from emotui.core.disk_reserve import DISK_FULL, give_back_disk_reserve, set_aside_disk_reserve
 from emotui.core.errors import ConfigError, DataError, EmotuiError
-from emotui.core.runstore import (
-    RunPaths, RunStore, atomic_write_text, read_json, write_synced,
-)
+from emotui.core.failure_reasons import failure_reason
+from emotui.core.runstore import RunPaths, RunStore, atomic_write_text, read_json
 from emotui.core.status import (
     NO_FENCE,
     attempt_of,
@@ -194,7 +193,7 @@ def mark_running(paths: RunPaths, **extra: Any) -> dict[str, Any]:
         ended=None,
         **extra,
     ))
-    _set_aside_disk_reserve(paths)
+    set_aside_disk_reserve(paths)
     return running
 
 
@@ -288,7 +287,7 @@ def end_run(paths: RunPaths, state: RunState | str, reason: str | None, *,
         try:
             written = update_status(paths, changes, fence=fence, check=allowed)
         except OSError as exc:
-            if exc.errno not in DISK_FULL or not _give_back_disk_reserve(paths):
+            if exc.errno not in DISK_FULL or not give_back_disk_reserve(paths):
                 raise
             written = update_status(paths, changes, fence=fence, check=allowed)
     except OSError as exc:
@@ -297,36 +296,8 @@ def end_run(paths: RunPaths, state: RunState | str, reason: str | None, *,
         return dict(read_status(paths), **{k: v.value if isinstance(v, Enum) else v
                                            for k, v in changes.items()})
     if written.written:
-        _give_back_disk_reserve(paths)  # ended: nothing is left to record
+        give_back_disk_reserve(paths)  # ended: nothing is left to record
     return written.status
-
-
-# A full disk or quota: what the disk reserve is for.
-DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
-# Set aside by a job as it starts (status.json and exit.json are a few KiB).
-DISK_RESERVE_BYTES = 128 * 1024
-
-
-def _set_aside_disk_reserve(paths: RunPaths) -> None:
-    """Fill the run's disk reserve (when a run is created, and again as each attempt starts),
-    so a run whose disk fills up can still record how it ended."""
-    try:
-        # "x": created here, never through a symbolic link in its place.
-        write_synced(paths.disk_reserve, bytes(DISK_RESERVE_BYTES), "x")
-    except FileExistsError:
-        return
-    except OSError as exc:
-        log.warning("run %s: no disk space set aside to record its end (%s)", paths.run_id, exc)
-        _give_back_disk_reserve(paths)
-
-
-def _give_back_disk_reserve(paths: RunPaths) -> bool:
-    """Delete the run's disk reserve; whether there was one to delete."""
-    try:
-        paths.disk_reserve.unlink()
-    except OSError:  # none (FileNotFoundError), or a store that cannot be written
-        return False
-    return True
 
 
 def mark_completed(paths: RunPaths, reason: str | None = None, **fields: Any) -> dict[str, Any]:
@@ -388,52 +359,6 @@ def results_of_attempt(paths: RunPaths, attempt: int | None) -> dict[str, Any] |
     return results
 
 
-# -- failure reasons ---------------------------------------------------------------------------
-
-_ALLOCATION = re.compile(r"Tried to allocate [\d.]+ ?[KMGT]i?B", re.IGNORECASE)
-_SMALLER_BATCHES = "lower --per_device_train_batch_size or --max_seq_length"
-
-
-def failure_reason(error: BaseException, run_id: str | None = None) -> str:
-    """The one line status.json keeps as ``reason`` for a run that ``error`` ended.
-
-    EmotuiError: its own message (already one line, saying what to do). Out of disk, host or GPU
-    memory: what ran out and what to change. Ctrl-C: interrupted, and how to resume. Anything
-    else: the exception's type and the last line of its message (a traceback's last line says
-    the most).
-    """
-    resume = f"emotui run --resume {run_id}" if run_id else "emotui run --resume RUN"
-    if isinstance(error, EmotuiError):
-        return str(error)
-    if isinstance(error, KeyboardInterrupt):
-        return interrupted_reason(run_id=run_id)
-    last = _last_line(error)
-    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
-        where = f" writing {error.filename}" if error.filename else ""
-        return (f"out of disk space ({error.strerror or last}{where}); free some space, then "
-                f"resume with: {resume}")
-    if isinstance(error, MemoryError):
-        return f"out of host memory (MemoryError); ask for more memory or {_SMALLER_BATCHES}"
-    if type(error).__name__ == "OutOfMemoryError" or "out of memory" in last.lower():
-        # torch's CUDA/MPS out-of-memory errors, recognised by name and message: core never
-        # imports torch.
-        allocation = _ALLOCATION.search(str(error))
-        detail = f": {allocation.group(0)}" if allocation else ""
-        return f"out of GPU memory ({type(error).__name__}{detail}); {_SMALLER_BATCHES}"
-    return f"{type(error).__name__}: {last}" if last else type(error).__name__
-
-
-def interrupted_reason(how: str | None = None, run_id: str | None = None) -> str:
-    """A run stopped from its terminal: how (Ctrl-C, SIGTERM) and, given its id, how to go on."""
-    text = f"interrupted ({how})" if how else "interrupted"
-    return f"{text}; resume with: emotui run --resume {run_id}" if run_id else text
-
-
-def _last_line(error: BaseException) -> str:
-    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
-    return lines[-1] if lines else ""
-
-
 # -- creating a run, and cleaning up after bad input -------------------------------------------
 
 
@@ -463,7 +388,7 @@ def create_run(store: RunStore, config: RunConfig, *, backend: str, run_id: str 
         if not existing:
             discard_run(paths)
         raise
-    _set_aside_disk_reserve(paths)  # from here on, a full disk cannot keep its end unrecorded
+    set_aside_disk_reserve(paths)  # from here on, a full disk cannot keep its end unrecorded
     return paths
 
 

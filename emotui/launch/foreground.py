@@ -28,7 +28,8 @@ from typing import Any
 import emotui.train
 from emotui.core.claim import claim_run
 from emotui.core.config import RunConfig
-from emotui.core.lifecycle import interrupted_reason, mark_cancelled
+from emotui.core.failure_reasons import interrupted_reason
+from emotui.core.lifecycle import mark_cancelled
 from emotui.core.runlogs import RunLogFiles
 from emotui.core.runstore import RunPaths
 from emotui.core.status import write_status

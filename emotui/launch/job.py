@@ -40,10 +40,10 @@ import emotui.train
 from emotui.core.checkpoints import resume_problem, start_over
 from emotui.core.claim import CLAIM_STALE_S, RunClaimed, claim_run
 from emotui.core.config import config_from_yaml
+from emotui.core.failure_reasons import failure_reason
 from emotui.core.lifecycle import (
     RunState,
     end_run,
-    failure_reason,
     mark_cancelled,
     record_failure,
     set_state,

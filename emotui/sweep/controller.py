@@ -1,4 +1,5 @@
-"""The offline sweep controller: plans trials, launches them, prunes with hyperband, resumes.
+"""The offline sweep controller: plans trials (``planner.py``), launches them, prunes with
+hyperband (a pruned trial's record: ``early_stop.py``), resumes.
 
 One controller drives a sweep at a time. Everything it knows is on disk (``store.py``), so a
 controller that is killed can be started again (``emotui sweep resume``, or the same ``emotui
@@ -13,14 +14,13 @@ sweep FILE`` command) and picks up where it was:
   ``ended_unrecorded``): that is a guess, not an end the run recorded;
 - a planned trial whose run never started is started.
 
-New trials come from the grid / random / bayes planner (``search.py``) until the grid is done,
+New trials come from the grid / random / bayes planner (``planner.py``) until the grid is done,
 ``run_cap`` is reached, ``--count`` new trials were started, or a trial met the metric's target.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,49 +28,20 @@ from typing import Any
 
 from emotui.core import checkpoints
 from emotui.core.config import RunConfig
-from emotui.core.errors import ConfigError
 from emotui.core.events import MetricsReader, read_all
-from emotui.core.lifecycle import (
-    FINISHED,
-    RunState,
-    discard_run,
-    ended_unrecorded,
-    mark_cancelled,
-    state_of,
-)
-from emotui.core.results import empty_results, load_config_dict
-from emotui.core.runstore import (
-    RunPaths,
-    RunStore,
-    atomic_write_json,
-    new_run_id,
-    read_json,
-)
+from emotui.core.lifecycle import FINISHED, RunState, discard_run, ended_unrecorded, state_of
+from emotui.core.runstore import RunPaths, RunStore, new_run_id, read_json
 from emotui.core.status import now, read_status
-from emotui.core.vocabulary import Event, EventField, ResultKey
 from emotui.launch import runs
 from emotui.sweep import hyperband as hb
+from emotui.sweep.early_stop import record_early_stop
 from emotui.sweep.launching import Handle, SweepInterrupted, TrialLauncher
-from emotui.sweep.search import BayesSearch, grid_point, random_point
+from emotui.sweep.planner import Planner, replanned, swept_values
 from emotui.sweep.spec import SweepSpec
-from emotui.sweep.store import (
-    SweepPaths,
-    controller_alive,
-    controller_liveness,
-    future_controller,
-    read_trials,
-    write_controller,
-    write_trial,
-)
+from emotui.sweep.store import SweepPaths, read_trials, take_over, write_controller, write_trial
 from emotui.sweep.summary import stopped_early_by
 
 CONTROLLER_BEAT_S = 5.0
-
-
-def sweep_seed(sweep_id: str) -> int:
-    import hashlib
-
-    return int(hashlib.sha256(sweep_id.encode()).hexdigest()[:8], 16)
 
 
 @dataclass
@@ -84,30 +55,6 @@ class TrialState:
     @property
     def index(self) -> int:
         return int(self.record["index"])
-
-
-class Planner:
-    """Where the next new trial's values come from."""
-
-    def __init__(self, spec: SweepSpec, sweep_id: str, journal: Any):
-        self.spec = spec
-        self.seed = sweep_seed(sweep_id)
-        self.bayes = BayesSearch(spec, sweep_id, journal, self.seed) if spec.method == "bayes" \
-            else None
-
-    def next(self, index: int) -> tuple[dict[str, Any], int | None] | None:
-        if self.spec.method == "grid":
-            point = grid_point(self.spec, index)
-            return None if point is None else (point, None)
-        if self.spec.method == "random":
-            return random_point(self.spec, index, self.seed), None
-        number, values = self.bayes.ask()
-        return values, number
-
-
-def swept_values(spec: SweepSpec, values: dict[str, Any]) -> dict[str, Any]:
-    swept = {p.key for p in spec.swept()}
-    return {k: v for k, v in values.items() if k in swept}
 
 
 class SweepController:
@@ -163,23 +110,9 @@ class SweepController:
 
     def _repair(self, record: dict[str, Any]) -> dict[str, Any]:
         """A trial record rebuilt because its file was unreadable (sweep.store.read_trials):
-        say so, take the swept values from its run's config (this spec names them), or plan
-        them again when no run names the trial (grid and random plan the same values for the
-        same index; bayes cannot, so the trial is replaced by a new one), and write it back."""
+        say so, fill in its swept values (planner.replanned) and write it back."""
         self.echo(f"warning: {record['warning']}")
-        record = dict(record)
-        if record.get("run_id"):
-            config = load_config_dict(self.store.paths(record["run_id"]))
-            record["params"] = {p.key: config[p.key] for p in self.spec.swept()
-                                if p.key in config}
-        elif self.spec.method in ("grid", "random"):
-            planned = self.planner.next(int(record["index"]))
-            if planned is None:
-                record["state"] = "lost"
-            else:
-                record["params"] = swept_values(self.spec, planned[0])
-        else:
-            record["state"] = "lost"
+        record = replanned(dict(record), self.spec, self.planner, self.store)
         write_trial(self.sweep, record)
         return record
 
@@ -219,24 +152,7 @@ class SweepController:
 
     def run(self) -> str:
         """Drive the sweep until nothing is left to do; returns how it ended."""
-        other = controller_alive(self.sweep, force=self.force)
-        if other and other.get("pid") != os.getpid():
-            ahead = future_controller(other)
-            unknown = "" if ahead is None else (
-                f"; its controller.json's time lies {ahead:.0f} s in the future (a clock running "
-                "ahead?), so whether it lives cannot be told: if it is gone, take the sweep over "
-                f"with emotui sweep resume {self.sweep.sweep_id} --force")
-            raise ConfigError(
-                f"sweep {self.sweep.sweep_id} is being run by pid {other.get('pid')} on "
-                f"{other.get('host')}; watch it with 'emotui sweep status {self.sweep.sweep_id}'"
-                + unknown)
-        if self.force:
-            info, liveness = controller_liveness(self.sweep)
-            if liveness == "unknown":
-                self.echo(f"warning: --force: taking sweep {self.sweep.sweep_id} over from pid "
-                          f"{info.get('pid')} on {info.get('host')}, whose controller.json's "
-                          f"time lies {future_controller(info) or 0:.0f} s in the future; if "
-                          "that controller still runs, stop it there")
+        take_over(self.sweep, force=self.force, echo=self.echo)
         sharing = self.launcher.sharing.fields() if self.launcher.sharing else \
             {"trials_per_gpu": None, "mps": None}
         self._beat(force=True, state="running", backend=self.launcher.name,
@@ -459,7 +375,7 @@ class SweepController:
             discard_run(trial.paths)
             raise outcome.error  # type: ignore[misc]
         if outcome.kind == "early_stopped":
-            self._mark_early_stopped(trial, outcome.reason or "early-stopped")
+            record_early_stop(trial.paths, outcome.reason or "early-stopped")
         self._settle(trial)
 
     def _hyperband_reason(self, trial: TrialState) -> str | None:
@@ -473,20 +389,11 @@ class SweepController:
             return None  # nothing to save by stopping a trial that has finished its epochs
         return decision.reason(self.spec.metric)
 
-    def _mark_early_stopped(self, trial: TrialState, reason: str) -> None:
-        """A pruned trial: cancelled (finished, never resumed) with early_stopped and results.
-        One that completed before the stop landed stays completed (core.lifecycle.end_run)."""
-        paths = trial.paths
-        events = read_all(paths.metrics)
-        mark_cancelled(paths, reason, early_stopped=True)
-        if read_json(paths.results) is None:
-            atomic_write_json(paths.results, results_from_events(paths, events))
-
     def _settle(self, trial: TrialState, announce: bool = True) -> None:
         """Record a finished trial's value; tell bayes; check the target."""
         if trial.handle is not None and trial.handle.stop_reason and \
                 not read_status(trial.paths).get("early_stopped"):
-            self._mark_early_stopped(trial, trial.handle.stop_reason)
+            record_early_stop(trial.paths, trial.handle.stop_reason)
         status = read_status(trial.paths)
         results = read_json(trial.paths.results)
         value = None
@@ -517,29 +424,6 @@ class SweepController:
             self.target_hit = trial.index
             self.echo(f"target {self.spec.metric.name} {self.spec.metric.target:g} reached by "
                       f"trial {trial.index}: no new trials")
-
-
-def results_from_events(paths: RunPaths, events: list[dict[str, Any]]) -> dict[str, Any]:
-    """results.json for a trial stopped early: its best evaluated epoch, nothing else invented."""
-    status = read_status(paths)
-    config = load_config_dict(paths)
-    out = empty_results(paths.run_id, config.get("method") or status.get("method"),
-                        config.get("model_name_or_path"))
-    out[ResultKey.STATUS] = status.get("state")
-    evals = [e for e in events if e.get(EventField.SPLIT) == Event.EVAL]
-    best_metric = config.get("metric_for_best_model") or EventField.ACCURACY
-    scored = [e for e in evals if isinstance(e.get(best_metric), (int, float))]
-    if scored:
-        pick = min if best_metric == EventField.LOSS else max
-        best = pick(scored, key=lambda e: e[best_metric])
-        out.update({ResultKey.BEST_EPOCH: best.get(EventField.EPOCH),
-                    ResultKey.EVAL_ACCURACY: best.get(EventField.ACCURACY),
-                    ResultKey.EVAL_MACRO_F1: best.get(EventField.MACRO_F1)})
-    out[ResultKey.EPOCHS_COMPLETED] = len(evals)
-    out["early_stopped"] = True
-    out[ResultKey.COLLAPSED] = any(EventField.LOSS in (e.get(EventField.NONFINITE) or [])
-                                   for e in events) or None
-    return out
 
 
 def _short(value: Any) -> str:

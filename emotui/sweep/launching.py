@@ -32,19 +32,13 @@ from pathlib import Path
 from typing import Any
 
 from emotui.core.config import RunConfig
-from emotui.core.lifecycle import (
-    ACTIVE,
-    RunState,
-    interrupted_reason,
-    mark_cancelled,
-    never_started,
-)
+from emotui.core.failure_reasons import interrupted_reason
+from emotui.core.lifecycle import ACTIVE, RunState, mark_cancelled, never_started
 from emotui.core.runstore import RunPaths
 from emotui.core.status import read_status
-from emotui.launch import backend_spec
+from emotui.launch import backend_spec, runs
 from emotui.launch.foreground import ForegroundRun, TrainFn, run_in_foreground
 from emotui.launch.gpu_share import visible_gpus
-from emotui.launch import runs
 from emotui.launch.monitor import reattach_run, refresh_runs
 from emotui.sweep.sharing import GpuPlacement, TrialSharing, check_sharing
 from emotui.train import Preempted

@@ -15,7 +15,8 @@ from emotui.core.errors import ConfigError
 from emotui.core.runstore import RunStore, read_json
 from emotui.core.schema import SWEEP_SCHEMA, newer_than_known
 from emotui.core.yaml_load import load_yaml
-from emotui.sweep.controller import Planner, SweepController, swept_values
+from emotui.sweep.controller import SweepController
+from emotui.sweep.planner import Planner, swept_values
 from emotui.sweep.estimate import estimate_trials
 from emotui.sweep.launching import TrialLauncher
 from emotui.sweep.search import grid_point, random_point

@@ -27,7 +27,7 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -264,6 +264,30 @@ def future_controller(info: dict[str, Any]) -> float | None:
         return ahead_by(float(info.get("updated") or 0))
     except (TypeError, ValueError):
         return None
+
+
+def take_over(paths: SweepPaths, *, force: bool, echo: Callable[[str], None]) -> None:
+    """Before this process drives the sweep: a one-line ConfigError when another controller
+    drives it, or may (its controller.json's time lies in the future) unless ``force``; with
+    ``force``, a warning through ``echo`` naming the controller taken over."""
+    other = controller_alive(paths, force=force)
+    if other and other.get("pid") != os.getpid():
+        ahead = future_controller(other)
+        unknown = "" if ahead is None else (
+            f"; its controller.json's time lies {ahead:.0f} s in the future (a clock running "
+            "ahead?), so whether it lives cannot be told: if it is gone, take the sweep over "
+            f"with emotui sweep resume {paths.sweep_id} --force")
+        raise ConfigError(
+            f"sweep {paths.sweep_id} is being run by pid {other.get('pid')} on "
+            f"{other.get('host')}; watch it with 'emotui sweep status {paths.sweep_id}'"
+            + unknown)
+    if force:
+        info, liveness = controller_liveness(paths)
+        if liveness == "unknown":
+            echo(f"warning: --force: taking sweep {paths.sweep_id} over from pid "
+                 f"{info.get('pid')} on {info.get('host')}, whose controller.json's time lies "
+                 f"{future_controller(info) or 0:.0f} s in the future; if that controller "
+                 "still runs, stop it there")
 
 
 # The fencing token of each sweep this process drives (write_controller), by its folder.

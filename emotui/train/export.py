@@ -21,8 +21,8 @@ the folder; ``--force`` replaces only a folder holding one).
 Everything is written into a temporary folder beside the target; before it is renamed into
 place, the card's own loading lines run on it and must reproduce the run's predictions (those
 of ``emotui predict``) on up to 32 of its test texts. Anything that fails leaves nothing behind.
-Checks that need no model (the run's state, the method against ``merged``, the target folder)
-come before torch is imported.
+Checks that need no model (the run's state, the method against ``merged``, the target folder:
+``export_plan``) come before torch is imported.
 """
 
 from __future__ import annotations
@@ -37,19 +37,17 @@ from pathlib import Path
 from typing import Any
 
 from emotui import __version__
-from emotui.core import checkpoints, methods
-from emotui.core.config import RunConfig, config_from_yaml
+from emotui.core import checkpoints
+from emotui.core.config import RunConfig
 from emotui.core.errors import ConfigError, DataError, EmotuiError
-from emotui.core.lifecycle import ACTIVE, RunState, state_of
 from emotui.core.model_card import ADAPTER, FULL, MERGED, CardFacts, is_local, loader_code, \
     model_card
 from emotui.core.results import load_config_dict
 from emotui.core.runstore import RunPaths, read_json, temporary_for
-from emotui.core.status import read_status
 from emotui.train.data import local_files
+from emotui.train.export_plan import MARKER, ExportPlan, plan_export
 from emotui.train.reporting import configure_library_logging
 
-MARKER = "emotui_export.json"
 CARD = "README.md"
 PROBE_TEXTS = 32  # test texts the exported folder must classify as the run does
 TOLERANCE = 1e-3  # largest difference in any class probability the check accepts
@@ -94,20 +92,6 @@ class ExportResult:
                 "checked_texts": self.checked_texts, "max_difference": self.max_difference}
 
 
-@dataclass(frozen=True)
-class ExportPlan:
-    """What an export of a run will write, decided before anything heavy loads."""
-
-    paths: RunPaths
-    config: RunConfig
-    config_text: str
-    status: dict[str, Any]
-    spec: methods.MethodSpec
-    kind: str
-    target: Path
-    replace: bool
-
-
 def export_run(paths: RunPaths, out: Path | None = None, merged: bool | None = None, *,
                force: bool = False) -> ExportResult:
     """Write the best checkpoint of the completed run ``paths`` as a Hugging Face model folder
@@ -117,83 +101,6 @@ def export_run(paths: RunPaths, out: Path | None = None, merged: bool | None = N
     ``out``. Bad input raises a one-line EmotuiError before anything is written."""
     plan = plan_export(paths, out, merged, force=force)
     return _write(plan)
-
-
-def plan_export(paths: RunPaths, out: Path | None, merged: bool | None, *,
-                force: bool = False) -> ExportPlan:
-    """The checks that need no model: a completed run with a best checkpoint, a method that
-    ``merged`` fits, a target folder that is new, empty, or (``force``) an earlier export."""
-    status = _completed_status(paths)
-    if not paths.config.is_file():
-        raise EmotuiError(f"run {paths.run_id} has no config.yaml: it cannot be exported")
-    config = config_from_yaml(paths.config)
-    spec = methods.get(config.method)
-    kind = _kind(paths.run_id, spec, merged)
-    if not paths.checkpoint_best.is_dir():
-        raise EmotuiError(f"run {paths.run_id} completed without a best checkpoint "
-                          f"({paths.checkpoint_best} is missing): there is nothing to export")
-    target = Path(out).expanduser().absolute() if out is not None else paths.export
-    named = f"--out {target}" if out is not None else f"the export folder {target}"
-    return ExportPlan(paths, config, paths.config.read_text(encoding="utf-8"), status, spec,
-                      kind, target, _replaces(target, named, force))
-
-
-def _completed_status(paths: RunPaths) -> dict[str, Any]:
-    status = read_status(paths)
-    state = state_of(status)
-    rid = paths.run_id
-    if state is RunState.COMPLETED:
-        return status
-    if state is None:
-        raise EmotuiError(f"run {rid} has no readable status.json: only a completed run can be "
-                          "exported (emotui ls --state completed lists them)")
-    if state is RunState.PREEMPTED:
-        raise EmotuiError(f"run {rid} is preempted: only a completed run can be exported; "
-                          f"resume it first (emotui run --resume {rid})")
-    if state in ACTIVE:
-        raise EmotuiError(f"run {rid} is {state}: only a completed run can be exported; wait "
-                          f"for it to finish (emotui logs -f {rid})")
-    reason = f" ({status['reason']})" if status.get("reason") else ""
-    raise EmotuiError(f"run {rid} {state}{reason}: only a completed run can be exported; pick "
-                      "one with emotui ls --state completed")
-
-
-def _kind(run_id: str, spec: methods.MethodSpec, merged: bool | None) -> str:
-    if spec.peft_method is None:
-        if merged is False:
-            raise ConfigError(f"run {run_id} trained {spec.label}: the whole model, no adapter "
-                              "to export; drop --no-merged")
-        return FULL
-    if spec.mergeable:
-        return ADAPTER if merged is False else MERGED
-    if merged:
-        raise ConfigError(f"run {run_id} trained {spec.label}: peft cannot merge it into the "
-                          "base weights; drop --merged to export the adapter (it names its base)")
-    return ADAPTER
-
-
-def _replaces(target: Path, named: str, force: bool) -> bool:
-    """Whether the export replaces a folder at ``target`` (refused unless it is an earlier
-    export and ``force``); False when ``target`` is absent or an empty folder. ``named``: the
-    folder as messages name it."""
-    if not target.exists():
-        return False
-    if not target.is_dir():
-        raise ConfigError(f"{named} is a file; give --out DIR, a new or empty folder")
-    try:
-        empty = next(target.iterdir(), None) is None
-    except OSError as exc:
-        raise ConfigError(f"{named} cannot be read ({exc.strerror or exc}); give --out DIR, "
-                          "another folder") from None
-    if empty:
-        return False
-    if not force:
-        raise ConfigError(f"{named} exists and is not empty; give --out DIR, a new or empty "
-                          "folder, or add --force to replace an earlier export there")
-    if not (target / MARKER).is_file():
-        raise ConfigError(f"{named} holds files emotui export did not write; --force replaces "
-                          "an earlier export only: give --out DIR, a new or empty folder")
-    return True
 
 
 # --- writing ---------------------------------------------------------------------------------

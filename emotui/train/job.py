@@ -19,8 +19,8 @@ from emotui.core import checkpoints
 from emotui.core.claim import claim_run
 from emotui.core.config import RunConfig
 from emotui.core.events import truncate_after_step
+from emotui.core.failure_reasons import failure_reason
 from emotui.core.lifecycle import (
-    failure_reason,
     mark_cancelled,
     mark_completed,
     mark_preempted,

@@ -7,8 +7,8 @@ clipping, and no host-device synchronisation per step: the loss is summed on the
 only at logging steps. Evaluation runs in large length-sorted batches. ``torch_compile``
 (emotui.train.compiling) compiles the model's layers for long GPU runs.
 
-The loop owns the training position (``LoopState``) so it can stop at any optimizer step,
-checkpoint, and resume on the very next batch of the same epoch order.
+The loop owns the training position (``LoopState``, in loop_state.py) so it can stop at any
+optimizer step, checkpoint, and resume on the very next batch of the same epoch order.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import math
 import threading
 import time
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from typing import Any, Callable, ContextManager, Protocol
 
 import numpy as np
@@ -29,7 +29,7 @@ from emotui.core.config import RunConfig
 from emotui.core.errors import ConfigError
 from emotui.core.general_settings import greater_is_better, logging_interval, plan_steps
 from emotui.core.progress import PassProgress
-from emotui.core.vocabulary import Event, EventField, ResultKey
+from emotui.core.vocabulary import Event, EventField
 from emotui.train.batches import Encoded, collate, train_batches
 from emotui.train.checkpoint import Checkpointer, load_trainer_state, rng_state, set_rng_state
 from emotui.train.compiling import (
@@ -41,6 +41,7 @@ from emotui.train.compiling import (
     uses_cuda_graphs,
 )
 from emotui.train.errors import Preempted
+from emotui.train.loop_state import LoopState
 from emotui.train.metrics import classification_metrics
 from emotui.train.sentinel import CollapseSentinel
 
@@ -55,54 +56,6 @@ class LoopHooks(Protocol):
     def progress(self, state: "LoopState", total_steps: int) -> None: ...
 
     def phase(self, name: str) -> ContextManager[None]: ...
-
-
-@dataclass
-class LoopState:
-    """Where training stands; saved in checkpoints/last/trainer_state.pt."""
-
-    global_step: int = 0
-    epoch: int = 0  # index of the epoch in progress
-    batch_in_epoch: int = 0  # micro-batches of that epoch already consumed
-    best_metric: float | None = None
-    best_step: int | None = None
-    best_epoch: float | None = None
-    best_eval: dict[str, Any] | None = None
-    last_eval_step: int | None = None
-    nonfinite_loss: bool = False
-    collapse_reason: str | None = None  # set by the collapse sentinel: training stops
-    train_runtime_s: float = 0.0
-    samples_trained: int = 0
-    eval_runtime_s: float = 0.0
-    eval_samples: int = 0
-    # Logging window carried over a resume, so the next train event covers the same steps.
-    window_loss_sum: float = 0.0
-    window_steps: int = 0
-    window_samples: int = 0
-    window_tokens: int = 0  # text tokens (not padding) of the window's batches
-    window_pad_tokens: int = 0
-    evals: list[dict[str, Any]] = field(default_factory=list)
-    # Where the time went, for results.json.
-    torch_compile: bool = False
-    compile_s: float = 0.0  # compiling (and recompiling for new shapes), across resumes
-    tokens_trained: int = 0
-    pad_tokens_trained: int = 0
-    eval_tokens: int = 0
-    eval_pad_tokens: int = 0
-
-    def speed_details(self) -> dict[str, Any]:
-        """results.json details: compile time, padding share, text tokens per second."""
-        def share(pad: int, real: int) -> float | None:
-            return round(pad / (pad + real), 4) if pad + real else None
-
-        return {
-            ResultKey.TORCH_COMPILE: self.torch_compile,
-            ResultKey.COMPILE_S: round(self.compile_s, 2),
-            ResultKey.TRAIN_PAD_FRACTION: share(self.pad_tokens_trained, self.tokens_trained),
-            ResultKey.EVAL_PAD_FRACTION: share(self.eval_pad_tokens, self.eval_tokens),
-            ResultKey.TRAIN_TOKENS_PER_SECOND: round(self.tokens_trained / self.train_runtime_s, 1)
-            if self.train_runtime_s > 0 else None,
-        }
 
 
 def resolve_device() -> torch.device:

@@ -35,7 +35,7 @@ from emotui.train import runlog
 from emotui.train.checkpoint import Checkpointer, prompt_encoder_weights
 from emotui.train.data import load_splits
 from emotui.train.errors import Preempted
-from emotui.train.loop import LoopState
+from emotui.train.loop_state import LoopState
 from emotui.train.metrics import classification_metrics
 from emotui.train.model import build_model
 from emotui.train.reporting import (

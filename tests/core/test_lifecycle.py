@@ -14,6 +14,7 @@ import emotui
 from emotui.core import lifecycle
 from emotui.core.config import RunConfig, build_config, config_from_yaml
 from emotui.core.errors import ConfigError, DataError, EmotuiError
+from emotui.core.failure_reasons import failure_reason, interrupted_reason
 from emotui.core.lifecycle import (
     ACTIVE,
     CANCELLABLE,
@@ -26,8 +27,6 @@ from emotui.core.lifecycle import (
     create_run,
     deletable,
     end_run,
-    failure_reason,
-    interrupted_reason,
     kept_unless_resumed,
     mark_cancelled,
     mark_completed,

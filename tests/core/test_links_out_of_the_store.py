@@ -11,7 +11,8 @@ import pytest
 from toy_runs import new_run, toy_config
 
 from emotui.core.events import MetricsWriter
-from emotui.core.lifecycle import RunState, _set_aside_disk_reserve, set_state
+from emotui.core.disk_reserve import set_aside_disk_reserve
+from emotui.core.lifecycle import RunState, set_state
 from emotui.core.runlogs import RunLogFiles
 from emotui.core.runstore import (
     LinkedRunFile,
@@ -78,7 +79,7 @@ def test_the_heartbeat_and_the_disk_reserve_never_write_through_a_link(run, outs
     run.disk_reserve.unlink(missing_ok=True)
     dangling = outside.with_name("reserve")
     _linked(run.disk_reserve, dangling)
-    _set_aside_disk_reserve(run)
+    set_aside_disk_reserve(run)
     assert not dangling.exists()
     _untouched(outside, mtime)
 

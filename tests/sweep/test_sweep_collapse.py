@@ -121,7 +121,7 @@ parameters:
   dataset_name: {value: null}
 """)
     run_sweep(spec, paths, store, inline_launcher(CollapsingTrain()))
-    from emotui.sweep.controller import Planner
+    from emotui.sweep.planner import Planner
 
     study = Planner(spec, paths.sweep_id, paths.journal).bayes.study
     assert [t.state for t in study.get_trials(deepcopy=False)] == [TrialState.PRUNED] * 3

@@ -19,7 +19,8 @@ from toy_runs import new_run, toy_config, toy_settings
 from emotui.core import methods
 from emotui.core.errors import ConfigError, EmotuiError
 from emotui.train import predict, train
-from emotui.train.export import MARKER, ExportFailed, export_run
+from emotui.train.export import ExportFailed, export_run
+from emotui.train.export_plan import MARKER
 
 LABELS = ["sadness", "joy", "love", "anger", "fear", "surprise"]
 

@@ -28,7 +28,7 @@ from emotui.study.outcome import test_results
 from emotui.study.select import pick_winner, search_rows
 from emotui.study.study_file import load_study
 from emotui.study.store import PHASES, StudyStore, create_study_dir
-from emotui.sweep.controller import swept_values
+from emotui.sweep.planner import swept_values
 from emotui.sweep.runner import open_sweep, save_sweep
 from emotui.sweep.spec import grid_point
 from emotui.sweep.store import write_trial

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from rich.syntax import Syntax
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -24,6 +23,7 @@ from emotui.core.vocabulary import ResultKey
 from emotui.tui import control
 from emotui.tui import formatting as fmt
 from emotui.tui.commands import PaletteCommand
+from emotui.tui.detail_format import summary_text
 from emotui.tui.messages import (
     DetailLoaded,
     LogLinesArrived,
@@ -251,51 +251,11 @@ class RunDetailScreen(WorkerErrors, Screen):
     # --- painting -----------------------------------------------------------------------------
 
     def _paint_summary(self) -> None:
-        row, now = self.row, self.app.clock()
-        if not row:
+        if not self.row:
             return
-        first: list[Text | str] = [
-            fmt.phase_state(row), fmt.method_label(row.get("method")),
-            fmt.progress_bar(row.get("progress"))]
-        epochs = row.get("num_train_epochs")
-        first.append(f"epoch {fmt.epoch_label(row)}" + (f"/{epochs:g}" if isinstance(
-            epochs, (int, float)) else ""))
-        first.append(f"elapsed {fmt.duration(fmt.elapsed(row, now))}")
-        eta = fmt.eta(row, now)
-        if eta is not None:
-            first.append(Text(f"ETA {fmt.duration(eta)}", style="bold"))
-        parts = []
-        if row.get("step") is not None and row.get("total_steps"):
-            parts.append(f"step {row['step']}/{row['total_steps']}")
-        last = self.series.last_train
-        rate = last.get("samples_per_second") or row.get("samples_per_second")
-        if rate:
-            parts.append(f"{rate:.0f} samples/s")
-        if last.get("tokens_per_s"):
-            parts.append(f"{fmt.count(last['tokens_per_s'])} tokens/s")
-        if last.get("pad_fraction") is not None:
-            parts.append(f"{100 * float(last['pad_fraction']):.0f}% padding")
-        best = row.get(ResultKey.EVAL_ACCURACY)
-        if best is None and self.series.eval_acc:
-            best = max(a for _, a in self.series.eval_acc)
-        if best is not None:
-            parts.append(f"best eval {fmt.percent_sign(best)}")
-        if row.get(ResultKey.TEST_ACCURACY) is not None:
-            parts.append(f"test {fmt.percent_sign(row[ResultKey.TEST_ACCURACY])}")
-        parts.append(fmt.backend_label(row))
-        trackers = str(row.get("source") or "").split("+")
-        if "wandb" in trackers:
-            parts.append(f"W&B {row.get('wandb_url') or row.get('wandb_project') or ''}".strip())
-        if "trackio" in trackers:
-            parts.append(f"trackio {row.get('trackio_project') or ''}".strip())
-        if row.get("reason"):
-            parts.append(f"reason: {row['reason']}")
         summary = self.query_one("#detail-summary", Static)
         width = summary.content_region.width or self.app.size.width
-        text = fmt.pack(first, width, "  ")
-        text.append("\n")
-        text.append_text(fmt.pack(parts, width, " · "))
-        summary.update(text)
+        summary.update(summary_text(self.row, self.series, self.app.clock(), width))
 
     def _paint_plots(self) -> None:
         self.query_one(PlotGrid).paint(self.series)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -15,10 +15,6 @@ from textual.screen import Screen
 from textual.widgets import Header, Input, Select, Static
 from textual.worker import Worker, get_current_worker
 
-from emotui.core.lifecycle import CANCELLABLE, deletable
-from emotui.core.results import shown_state
-from emotui.core.runstore import RunStore
-from emotui.tui import control
 from emotui.tui import formatting as fmt
 from emotui.tui.commands import PaletteCommand
 from emotui.tui.messages import (
@@ -28,9 +24,9 @@ from emotui.tui.messages import (
     RunControlled,
     wait_until_handled,
 )
-from emotui.tui.outcomes import control_outcome, notify_controlled, notify_report, report_outcome
 from emotui.tui.notices import ending_notice, run_endings
-from emotui.tui.screens.confirm import ConfirmScreen, named_runs
+from emotui.tui.outcomes import notify_controlled, notify_report, report_outcome
+from emotui.tui.screens.run_actions import RunActions
 from emotui.tui.widgets.footer import KeysFooter
 from emotui.tui.widgets.run_table import COLUMN_KEYS, COLUMNS, RunTable
 from emotui.tui.worker_errors import RETRY_S, WorkerErrors
@@ -39,8 +35,9 @@ _SORTABLE = COLUMN_KEYS[1:]
 _LABELS = {c.key: c.label for c in COLUMNS}
 
 
-class RunsScreen(WorkerErrors, Screen):
-    """Every run of the source, updated in place as the run directories change."""
+class RunsScreen(RunActions, WorkerErrors, Screen):
+    """Every run of the source, updated in place as the run directories change; the actions on
+    the chosen runs (cancel, resume, delete) are RunActions'."""
 
     BINDINGS = [
         Binding("enter", "open", "Open"),
@@ -410,24 +407,6 @@ class RunsScreen(WorkerErrors, Screen):
         self.query_one(RunTable).clear_selection()
         self._paint_status()
 
-    def _controllable(self, allowed: bool) -> bool:
-        """Whether every chosen run can be acted on: the source allows the action (``allowed``,
-        one of its capabilities) and each run is one of its controllable runs (not a W&B row)."""
-        if not allowed:
-            self.notify(self.source.capabilities.refusal
-                        or "Runs of this source cannot be controlled from here.",
-                        severity="warning")
-            return False
-        read_only = [rid for rid in self.query_one(RunTable).chosen()
-                     if not self.source.is_controllable(rid)]
-        if read_only:
-            shown = read_only[0] if len(read_only) == 1 else f"{len(read_only)} of the chosen runs"
-            self.notify(f"{shown}: a W&B or trackio run without a local run directory is read-only "
-                        "here "
-                        "(cancel, resume and delete act on local runs).", severity="warning")
-            return False
-        return True
-
     def action_refresh_remote(self) -> None:
         if not self.source.capabilities.can_refresh:
             self.notify("No W&B or trackio project is shown (emotui --wandb ENTITY/PROJECT, "
@@ -437,104 +416,7 @@ class RunsScreen(WorkerErrors, Screen):
         self.refresh_now()
         self.notify("Refreshing the tracker's runs…", title="Tracker")
 
-    # --- control actions (a thread worker each: cancel may wait for a job; a message per run) --
-
-    @work(thread=True, name="cancel-runs", group="control", exit_on_error=False)
-    def cancel_runs(self, store: RunStore, run_ids: list[str]) -> None:
-        self._control_each("Cancel", lambda rid: control.cancel(store.paths(rid)), run_ids)
-
-    @work(thread=True, name="resume-runs", group="control", exit_on_error=False)
-    def resume_runs(self, store: RunStore, run_ids: list[str]) -> None:
-        self._control_each("Resume", lambda rid: control.resume(store.paths(rid)), run_ids)
-
-    @work(thread=True, name="delete-runs", group="control", exit_on_error=False)
-    def delete_runs(self, store: RunStore, run_ids: list[str]) -> None:
-        self._control_each("Deleted", lambda rid: control.delete(store, rid), run_ids)
-
-    def _control_each(self, verb: str, act: Callable[[str], str | None],
-                      run_ids: list[str]) -> None:
-        """Act on each run in turn (on the worker's thread); one RunControlled message each."""
-        for rid in run_ids:
-            self.post_message(control_outcome(verb, rid, lambda: act(rid)))
-
     @on(RunControlled)
     def _run_controlled(self, message: RunControlled) -> None:
         notify_controlled(self, message)
         self.refresh_now()
-
-    def _state(self, run_id: str) -> str | None:
-        return self.all_rows.get(run_id, {}).get("status")
-
-    def action_cancel_run(self) -> None:
-        """Cancel asks first, naming the runs: one stray key must not stop hours of training.
-        A run that is not working (or already stopping) has nothing to cancel: no question."""
-        if not self._controllable(self.source.capabilities.can_cancel):
-            return
-        chosen = self.query_one(RunTable).chosen()
-        if not chosen:
-            return
-        # What lives is cancelled, whatever the record says: a run recorded as ended whose
-        # process still runs (still_stopping) is stopped too (launch.runs.cancel).
-        working = [rid for rid in chosen
-                   if (self._state(rid) in CANCELLABLE
-                       and not fmt.stopping(self.all_rows.get(rid, {})))
-                   or self.all_rows.get(rid, {}).get("still_stopping")]
-        if not working:
-            rid = chosen[0]
-            state = "stopping" if fmt.stopping(self.all_rows.get(rid, {})) else self._state(rid)
-            what = f"{rid} is {state}" if len(chosen) == 1 else \
-                f"none of the {len(chosen)} selected runs is queued or running"
-            self.notify(f"{what}; nothing to cancel.", title="Cancel")
-            return
-        subject, listing = named_runs(working)
-        skipped = [rid for rid in chosen if rid not in working]
-        note = ""
-        if len(skipped) == 1:
-            note = f" Not queued or running, left as it is: {skipped[0]}."
-        elif skipped:
-            note = f" {len(skipped)} selected runs are not queued or running: left as they are."
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self._selection_used()
-                self.cancel_runs(self.source.store, working)
-
-        self.app.push_screen(ConfirmScreen(
-            f"Cancel {subject}? A running job is stopped (its last checkpoint stays; r resumes "
-            f"it).{note}{listing}", "Cancel run"), answered)
-
-    def action_resume_run(self) -> None:
-        if not self._controllable(self.source.capabilities.can_resume):
-            return
-        chosen = self.query_one(RunTable).chosen()
-        stopping = [rid for rid in chosen if fmt.stopping(self.all_rows.get(rid, {}))]
-        if stopping:
-            self.notify(f"{stopping[0]} is still stopping; resume it once it has stopped.",
-                        title="Resume", severity="warning")
-            return
-        if chosen:
-            self._selection_used()
-            self.resume_runs(self.source.store, chosen)
-
-    def action_delete_run(self) -> None:
-        if not self._controllable(self.source.capabilities.can_delete):
-            return
-        chosen = self.query_one(RunTable).chosen()
-        if not chosen:
-            return
-        busy = [r for r in chosen if not deletable(self.all_rows.get(r, {}).get("status"))
-                or self.all_rows.get(r, {}).get("still_stopping")]
-        if busy:
-            self.notify(f"{busy[0]} is {shown_state(self.all_rows[busy[0]])}; cancel it first.",
-                        title="Not deleted", severity="error")
-            return
-        subject, listing = named_runs(chosen)
-        files = "its files" if len(chosen) == 1 else "their files"
-        question = f"Delete {subject} and all {files} (checkpoints, logs, metrics)?{listing}"
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self._selection_used()
-                self.delete_runs(self.source.store, chosen)
-
-        self.app.push_screen(ConfirmScreen(question), answered)

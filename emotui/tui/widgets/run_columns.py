@@ -1,5 +1,6 @@
-"""The run table's columns (what each shows of a row, and what it sorts on) and the names of
-its rows as DataTable gave them (tui/widgets/run_table.py draws them)."""
+"""The run table's columns (what each shows of a row, what it sorts on, and the order a sort by
+one puts the rows in) and the names of its rows as DataTable gave them
+(tui/widgets/run_table.py draws them)."""
 
 from __future__ import annotations
 
@@ -48,6 +49,7 @@ COLUMNS = (
     Column("reason", "reason", lambda r, n: r.get("reason") or "", _get("reason")),
 )
 COLUMN_KEYS = tuple(c.key for c in COLUMNS)
+_BY_KEY = {c.key: c for c in COLUMNS}
 
 # Below this width (an 80-column terminal) the columns stand in order of importance, so what
 # fits on screen is what a person picks a run by: its state, method and accuracies, how long it
@@ -62,6 +64,23 @@ _NARROW = tuple(COLUMN_KEYS.index(key) for key in NARROW_ORDER)
 def column_order(width: int) -> tuple[int, ...]:
     """The indices of COLUMNS in the order a table ``width`` cells wide shows them."""
     return _NARROW if 0 < width < NARROW_WIDTH else _WIDE
+
+
+def sorted_run_ids(rows: Mapping[str, Row], column: str, reverse: bool,
+                   now: float) -> list[str]:
+    """The run ids of ``rows`` in ``column``'s order (``reverse``: descending); runs whose value
+    is empty last in either direction."""
+    raw = _BY_KEY[column].raw
+    # In the order the rows came (as DataTable kept them), so empty values keep theirs.
+    keyed = [(fmt.sort_key(raw(row, now)), rid) for rid, row in rows.items()]
+    # Ties broken by run id, newest first, whatever the direction: newest first, then a
+    # stable sort on the value (reverse=True keeps equal values in their order too).
+    present = sorted((kv for kv in keyed if kv[0][0] < 2), key=lambda kv: kv[1], reverse=True)
+    present = sorted(present, key=lambda kv: kv[0], reverse=reverse)
+    empty = [kv for kv in keyed if kv[0][0] == 2]
+    return [rid for _, rid in [*present, *empty]]
+
+
 SELECTED_MARK = Text("●", style="bold cyan")
 
 

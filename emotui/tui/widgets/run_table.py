@@ -24,7 +24,6 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from emotui.tui import formatting as fmt
 from emotui.tui.widgets.run_columns import (  # noqa: F401  (COLUMN_KEYS: the screen's import)
     COLUMN_KEYS,
     COLUMNS,
@@ -36,9 +35,9 @@ from emotui.tui.widgets.run_columns import (  # noqa: F401  (COLUMN_KEYS: the sc
     as_text,
     column_order,
     one_line,
+    sorted_run_ids,
 )
 
-_BY_KEY = {c.key: c for c in COLUMNS}
 _INDEX = {c.key: i for i, c in enumerate(COLUMNS)}
 PADDING = 1  # a space either side of each cell, as DataTable draws them
 # Rendered cells kept for lines scrolled away and back (a screenful is about 50 rows).
@@ -439,15 +438,5 @@ class RunTable(ScrollView, can_focus=True):
 
     def resort(self) -> None:
         """Re-order rows by the sort column; empty values stay last in either direction."""
-        current = self.current_id
-        raw, now = _BY_KEY[self.sort_column].raw, self.clock()
-        rows = self.rows_by_id
-        # In the order the rows came (as DataTable kept them), so empty values keep theirs.
-        keyed = [(fmt.sort_key(raw(row, now)), rid) for rid, row in rows.items()]
-        # Ties broken by run id, newest first, whatever the direction: newest first, then a
-        # stable sort on the value (reverse=True keeps equal values in their order too).
-        present = sorted((kv for kv in keyed if kv[0][0] < 2), key=lambda kv: kv[1],
-                         reverse=True)
-        present = sorted(present, key=lambda kv: kv[0], reverse=self.sort_reverse)
-        empty = [kv for kv in keyed if kv[0][0] == 2]
-        self._set_order([rid for _, rid in [*present, *empty]], keep=current)
+        self._set_order(sorted_run_ids(self.rows_by_id, self.sort_column, self.sort_reverse,
+                                       self.clock()), keep=self.current_id)
