@@ -17,7 +17,8 @@ from emotui.core.runstore import RunStore
 from emotui.study.spec import StudySpec
 from emotui.sweep.estimate import SweepEstimate, estimate_trials
 from emotui.sweep.runner import DRY_RUN_LISTED, dry_run
-from emotui.sweep.spec import parse_sweep, representative_values
+from emotui.sweep.space import representative_values
+from emotui.sweep.spec import parse_sweep
 from emotui.train.preflight import check_before_run
 
 

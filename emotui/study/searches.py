@@ -21,7 +21,8 @@ from emotui.core.setting_values import refuse_unknown_keys
 from emotui.study.spec import MethodSearch
 from emotui.sweep.distributions import DISCRETE, Distribution
 from emotui.sweep.metric import Metric
-from emotui.sweep.spec import UNSET, SweepSpec, parse_sweep, representative_values
+from emotui.sweep.space import representative_values
+from emotui.sweep.spec import UNSET, SweepSpec, parse_sweep
 
 METHOD_KEYS = ("parameters", "sweep", "trials", "confirm")
 # The run settings that name the data: the study's `data:` replaces a method's own.

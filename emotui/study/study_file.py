@@ -38,8 +38,9 @@ from emotui.study.spec import (
     StudySpec,
 )
 from emotui.sweep.metric import Metric, split_name
+from emotui.sweep.space import representative_values
 from emotui.sweep.spec import METHODS as SEARCH_METHODS
-from emotui.sweep.spec import Hyperband, parse_overrides, parse_sweep, representative_values
+from emotui.sweep.spec import Hyperband, parse_overrides, parse_sweep
 
 TOP_KEYS = ("name", "description", "model", "data", "fixed", "methods", "search", "select",
             "confirm", "budget", "report", "export")

@@ -22,7 +22,8 @@ from emotui.study.spec import StudySpec, from_json
 from emotui.study.store import PHASES, StudyPaths, StudyStore, controller_alive, read_state
 from emotui.sweep.estimate import estimate_trials
 from emotui.sweep.runner import dry_run
-from emotui.sweep.spec import parse_sweep, representative_values
+from emotui.sweep.space import representative_values
+from emotui.sweep.spec import parse_sweep
 from emotui.sweep.store import SweepStore, read_trials
 
 

@@ -11,7 +11,8 @@ from typing import Any
 
 from emotui.core.results import load_config_dict
 from emotui.core.runstore import RunStore
-from emotui.sweep.search import BayesSearch, grid_point, random_point
+from emotui.sweep.search import BayesSearch, random_point
+from emotui.sweep.space import grid_point
 from emotui.sweep.spec import SweepSpec
 
 

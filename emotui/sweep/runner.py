@@ -16,10 +16,11 @@ from emotui.core.runstore import RunStore, read_json
 from emotui.core.schema import SWEEP_SCHEMA, newer_than_known
 from emotui.core.yaml_load import load_yaml
 from emotui.sweep.controller import SweepController
-from emotui.sweep.planner import Planner, swept_values
 from emotui.sweep.estimate import estimate_trials
 from emotui.sweep.launching import TrialLauncher
-from emotui.sweep.search import grid_point, random_point
+from emotui.sweep.planner import Planner, swept_values
+from emotui.sweep.search import random_point
+from emotui.sweep.space import grid_point
 from emotui.sweep.spec import SweepSpec, load_sweep, parse_overrides, parse_sweep
 from emotui.sweep.store import SweepPaths, SweepStore, create_sweep_dir, read_trials
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from emotui.sweep.distributions import Distribution
-from emotui.sweep.spec import SweepSpec, grid_point  # noqa: F401  (the planner's grid)
+from emotui.sweep.spec import SweepSpec
 
 
 

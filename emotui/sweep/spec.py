@@ -8,18 +8,17 @@ checked against the run config schema (``emotui.core.config``: FIELDS, the study
 range-checked with the schema's own ``coerce_value``/``check_range``, continuous distributions must
 stay inside a field's range (the same bound check, ``emotui.core.setting_values``) and give
 integers for integer fields, and ``trial_config`` builds every trial's full ``RunConfig``
-through ``build_config`` so the combination rules apply too.
+through ``build_config`` so the combination rules apply too (to each trial the sweep may run,
+before anything launches: ``space.validate_combinations``, beside the grid's points).
 """
 
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import math
-import random
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,7 @@ from emotui.core.setting_values import refuse_unknown_keys
 from emotui.core.yaml_load import load_yaml
 from emotui.sweep.distributions import DISCRETE, GRID_OK, Distribution
 from emotui.sweep.metric import Metric
+from emotui.sweep.space import validate_combinations
 # early_terminate's block; imported from here too (sweep files are read here).
 from emotui.sweep.hyperband import Hyperband  # noqa: F401
 
@@ -389,74 +389,3 @@ def check_trial_config(spec: SweepSpec, chosen: Mapping[str, Any],
                 f"{spec.source}: parameter {raw_key} = {want!r} did not reach the trial's config "
                 f"(it holds {have!r}); please report this"
             )
-
-
-def _grid_params(spec: SweepSpec) -> list[Parameter]:
-    """Parameters in name order, as W&B's grid search orders them (the last varies fastest)."""
-    return sorted(spec.parameters.values(), key=lambda p: p.raw_key)
-
-
-def grid_points(spec: SweepSpec) -> Iterator[dict[str, Any]]:
-    """Every point of a grid, in order (lazily: a grid may hold millions)."""
-    params = _grid_params(spec)
-    names = [p.key for p in params]
-    ranges = [range(p.dist.grid_count()) for p in params]
-    for combo in itertools.product(*ranges):
-        yield {name: p.dist.grid_value(i) for name, p, i in zip(names, params, combo)}
-
-
-def grid_point(spec: SweepSpec, index: int) -> dict[str, Any] | None:
-    """The index-th point of grid_points, computed directly; None past the end."""
-    params = _grid_params(spec)
-    if index < 0 or index >= spec.grid_size():
-        return None
-    out: dict[str, Any] = {}
-    for p in reversed(params):
-        index, digit = divmod(index, p.dist.grid_count())
-        out[p.key] = p.dist.grid_value(digit)
-    return {p.key: out[p.key] for p in params}
-
-
-def representative_values(spec: SweepSpec) -> dict[str, Any]:
-    """One point of the search space (first value / lower end) for up-front combination checks."""
-    out = {}
-    for key, p in spec.parameters.items():
-        if p.dist.kind in DISCRETE or p.dist.kind in ("int_uniform", "q_uniform"):
-            out[key] = p.dist.grid_value(0) if p.dist.grid_count() else p.dist.args.get("min")
-        else:  # continuous: one draw from a fixed seed (inside the support by construction)
-            out[key] = p.dist.sample(random.Random(0))
-    return out
-
-
-# A grid up to this size is checked point by point before anything starts; a larger one value
-# by value (each value of each parameter, the others at their first value), so checking a grid
-# of millions takes as long as checking its parameters.
-GRID_CHECK_LIMIT = 256
-# Beyond this many values a parameter's check takes its ends (int_uniform 1..1000000).
-VALUES_CHECK_LIMIT = 64
-
-
-def _values_to_check(dist: Distribution) -> list[Any]:
-    count = dist.grid_count()
-    picks = range(count) if count <= VALUES_CHECK_LIMIT else (0, count - 1)
-    return [dist.grid_value(i) for i in picks]
-
-
-def validate_combinations(spec: SweepSpec) -> None:
-    """Every grid trial (or, for random/bayes and large grids, each discrete value) builds a
-    valid RunConfig that holds every parameter's value."""
-    if spec.method == "grid" and spec.grid_size() <= GRID_CHECK_LIMIT:
-        for values in grid_points(spec):
-            spec.trial_config(values)
-        return
-    base = representative_values(spec)
-    # Continuous parameters: try both ends of their support where finite.
-    for key, p in spec.parameters.items():
-        if p.dist.kind in DISCRETE or spec.method == "grid":
-            for value in _values_to_check(p.dist):
-                spec.trial_config({**base, key: value})
-        else:
-            lo, hi, _ = p.dist.support()
-            for end in (lo, hi):
-                if math.isfinite(end) and end != 0:
-                    spec.trial_config({**base, key: end})

@@ -21,7 +21,8 @@ from emotui.core.lifecycle import create_run
 from emotui.core.method_settings import LoraSettings, flat_names
 from emotui.core.results import summarize
 from emotui.core.runstore import RunStore
-from emotui.sweep.spec import grid_points, load_sweep, parse_sweep
+from emotui.sweep.space import grid_points
+from emotui.sweep.spec import load_sweep, parse_sweep
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -106,7 +106,7 @@ def test_a_sweeps_seed_values_are_replicas_of_one_configuration(tmp_path):
     """`seed: values: [...]` makes one trial per seed; compare/report fold them (their configs
     differ only by seed)."""
     from emotui.core.lifecycle import create_run
-    from emotui.sweep.search import grid_point
+    from emotui.sweep.space import grid_point
     from emotui.sweep.spec import load_sweep
 
     file = tmp_path / "seeds.yaml"

@@ -11,7 +11,8 @@ import pytest
 
 from emotui.core import methods
 from emotui.core.config_files import read_yaml_mapping
-from emotui.sweep.spec import grid_points, load_sweep
+from emotui.sweep.space import grid_points
+from emotui.sweep.spec import load_sweep
 
 REPO = Path(__file__).resolve().parents[2]
 SWEEPS = REPO / "sweep_configs"

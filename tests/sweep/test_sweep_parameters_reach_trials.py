@@ -14,7 +14,8 @@ from emotui.core.errors import ConfigError
 from emotui.core.runstore import RunStore
 from emotui.sweep.distributions import Distribution
 from emotui.sweep.runner import dry_run, open_sweep, run_sweep, save_sweep
-from emotui.sweep.spec import check_trial_config, grid_point, grid_points, parse_sweep
+from emotui.sweep.space import grid_point, grid_points
+from emotui.sweep.spec import check_trial_config, parse_sweep
 from emotui.sweep.store import read_trials
 
 # One parameter per spelling; each trial must hold each of these (or one of the swept values).

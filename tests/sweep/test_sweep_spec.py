@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from emotui.core.errors import ConfigError
-from emotui.sweep.spec import grid_points, load_sweep
+from emotui.sweep.space import grid_points
+from emotui.sweep.spec import load_sweep
 
 REPO = Path(__file__).resolve().parents[2]
 LRS = [2e-5, 2e-4, 2e-3, 2e-2]

@@ -26,11 +26,11 @@ from emotui.core.runstore import RunStore, atomic_write_json, atomic_write_text
 from emotui.core.status import write_status
 from emotui.study.outcome import test_results
 from emotui.study.select import pick_winner, search_rows
-from emotui.study.study_file import load_study
 from emotui.study.store import PHASES, StudyStore, create_study_dir
+from emotui.study.study_file import load_study
 from emotui.sweep.planner import swept_values
 from emotui.sweep.runner import open_sweep, save_sweep
-from emotui.sweep.spec import grid_point
+from emotui.sweep.space import grid_point
 from emotui.sweep.store import write_trial
 
 FAR_FUTURE = 4102444800.0  # 2100-01-01: a heartbeat that never goes stale
