@@ -165,7 +165,11 @@ def test_a_job_whose_folder_vanished_stops_without_recreating_it(runs_dir, tiny_
         wait_until(lambda: train_steps(paths), 240, "training to write metrics")
         import shutil
 
-        shutil.rmtree(paths.root)
+        # Gone at once: a rename out of the store, then the delete (rmtree alone races the
+        # job's writes: a file it creates meanwhile fails the rmdir with "not empty").
+        gone = runs_dir.parent / f"deleted-{paths.run_id}"
+        os.rename(paths.root, gone)
+        shutil.rmtree(gone, ignore_errors=True)
         _out, err = job.communicate(timeout=120)
     finally:
         if job.poll() is None:
