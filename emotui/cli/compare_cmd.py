@@ -158,7 +158,8 @@ def gather_rows(args: argparse.Namespace, notes: list[str] | None = None,
             notes.append(f"{tracker.label} runs of {runs.path} as cached "
                          f"{age_text(runs.fetched)}; --refresh fetches them again")
         remote += remote_rows(runs.records)
-    rows = merge_rows(local, remote)
+    # The local rows are this listing's own (fresh dicts): merged in place, not copied.
+    rows = merge_rows(local, remote) if remote else local
     for row in rows:
         row[ResultKey.COLLAPSED] = row_collapsed(row)
     return rows, warnings
@@ -200,8 +201,8 @@ class RunConfigs(dict):
 
 
 def choose_columns(rows: list[dict[str, Any]], requested: str | None) -> list[str]:
-    known = set().union(*(r.keys() for r in rows)) if rows else set(LEAD_COLUMNS)
     if requested:
+        known = set().union(*(r.keys() for r in rows)) if rows else set(LEAD_COLUMNS)
         columns = [c.strip() for c in requested.split(",") if c.strip()]
         unknown = [c for c in columns if c not in known]
         if unknown and rows:
@@ -218,12 +219,32 @@ def choose_columns(rows: list[dict[str, Any]], requested: str | None) -> list[st
     return columns
 
 
+# Rows looked at first for two different values: a column that differs mostly does so early,
+# and only one that does not is read whole (25 columns of 100,000 rows are half a second).
+_PROBE_ROWS = 512
+
+
 def _values_differ(rows: list[dict[str, Any]], key: str, *, any_value: bool = False) -> bool:
-    """Whether the rows hold two different values of ``key`` (with ``any_value``: one at
-    all); stops at the first difference."""
+    """Whether the rows hold two different values of ``key`` as a table shows them (with
+    ``any_value``: one at all)."""
+    if len(rows) > _PROBE_ROWS and _differ(rows[:_PROBE_ROWS], key, any_value):
+        return True
+    return _differ(rows, key, any_value)
+
+
+def _differ(rows: list[dict[str, Any]], key: str, any_value: bool) -> bool:
+    values = [row.get(key) for row in rows]
+    try:
+        distinct = set(values)  # in C: a column that holds one value is the common case
+    except TypeError:  # an unhashable value (a list from a W&B config): one by one below
+        pass
+    else:
+        distinct.discard(None)
+        if any_value or len(distinct) < 2:
+            return any_value and bool(distinct)
+        values = list(distinct)  # unequal values; the texts tell (1 and "1" read the same)
     first = first_text = None
-    for row in rows:
-        value = row.get(key)
+    for value in values:
         if value is None or value == first:
             continue
         if any_value:
@@ -263,7 +284,9 @@ def handle(args: argparse.Namespace) -> int:
         print(f"emotui: warning: {warning}", file=sys.stderr)
     for note in notes:
         print(f"emotui: {note}", file=sys.stderr)
-    known = set().union(*(r.keys() for r in rows)) if rows else None
+    # The columns a --filter or --sort may name (every key of 100,000 rows: asked only then).
+    known = set().union(*(r.keys() for r in rows)) if rows and (args.filter or args.sort) \
+        else None
     rows = filter_rows(rows, args.filter, known)
     if args.by_seed:
         rows = seed_rows.fold_by_seed(rows, configs)

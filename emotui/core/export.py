@@ -19,6 +19,7 @@ import csv
 import io
 import json
 import math
+import operator
 from typing import Any, Callable, Iterable
 
 from emotui.core import units
@@ -157,8 +158,12 @@ def neutralised(text: str) -> str:
 def csv_cell(value: Any) -> Any:
     """A CSV cell: machine_value, text neutralised (numbers stay numbers)."""
     kind = type(value)  # the common kinds first, as in tsv_cell
-    if (kind is int or kind is float) and math.isfinite(value):
-        return value
+    if value is None:
+        return ""
+    if kind is int or (kind is float and math.isfinite(value)):
+        return value  # an int is always finite (and may be too large for isfinite)
+    if kind is str and not value.startswith(FORMULA_STARTS) and "\r" not in value:
+        return value  # most text: nothing to neutralise, no line break to rewrite
     if kind is not str:
         value = machine_value(value)
     if not isinstance(value, str):
@@ -172,9 +177,50 @@ def to_csv(rows: list[dict[str, Any]], columns: list[str]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow([csv_cell(c) for c in columns])
-    for row in rows:
-        writer.writerow([csv_cell(row.get(c)) for c in columns])
+    if not columns:
+        writer.writerows([] for _ in rows)
+    else:  # column by column: see _plain_numbers
+        writer.writerows(zip(*map(_csv_column, _columns_of(rows, columns))))
     return out.getvalue()
+
+
+def _columns_of(rows: list[Any], columns: list[str]) -> list[list[Any]]:
+    """The rows' values column by column, None where a row lacks one. A row that has every
+    column gives them in one call (itemgetter, in C), a tenth of the time of a get per cell."""
+    if len(columns) == 1:  # (itemgetter of one key gives the value, not a 1-tuple)
+        return [[row.get(columns[0]) for row in rows]]
+    get = operator.itemgetter(*columns)
+    table = []
+    for row in rows:
+        try:
+            table.append(get(row))
+        except KeyError:
+            table.append(tuple(row.get(c) for c in columns))
+    return [list(column) for column in zip(*table)] if table else [[] for _ in columns]
+
+
+def _csv_column(values: list[Any]) -> list[Any]:
+    plain = _plain_numbers(values)
+    return plain if plain is not None else list(map(csv_cell, values))
+
+
+_NUMBER_KINDS = {int, float, type(None)}
+
+
+def _plain_numbers(values: list[Any]) -> list[Any] | None:
+    """A column of finite numbers and blanks as machine_value gives it (None -> ""), or None
+    when it holds anything else. Most of a listing's cells are such columns (metrics, counts):
+    100,000 runs are over a million cells, and a column checked at once in C (the kinds, one
+    sum) saves a call per cell."""
+    if not set(map(type, values)) <= _NUMBER_KINDS:
+        return None  # bool is its own kind: "true"/"false" take the general way
+    numbers = [v for v in values if v is not None]
+    try:
+        if not math.isfinite(math.fsum(numbers)):  # an inf or nan among them (or a sum so
+            return None                            # large it overflows: the general way too)
+    except OverflowError:  # an int too large for a float
+        return None
+    return values if len(numbers) == len(values) else ["" if v is None else v for v in values]
 
 
 def tsv_cell(value: Any) -> str:
@@ -184,7 +230,7 @@ def tsv_cell(value: Any) -> str:
     kind = type(value)
     if value is None:
         return ""
-    if (kind is int or kind is float) and math.isfinite(value):
+    if kind is int or (kind is float and math.isfinite(value)):
         return str(value)
     if kind is not str:
         value = machine_value(value)
@@ -198,8 +244,18 @@ def tsv_cell(value: Any) -> str:
 def to_tsv(rows: list[dict[str, Any]], columns: list[str]) -> str:
     """Tab-separated, one line per row, every value whole: for cut, awk, sort and pandas."""
     lines = ["\t".join(tsv_cell(c) for c in columns)]
-    lines += ["\t".join(tsv_cell(row.get(c)) for c in columns) for row in rows]
+    if not columns:
+        lines += ["" for _ in rows]
+    else:  # column by column: see _plain_numbers
+        lines += map("\t".join, zip(*map(_tsv_column, _columns_of(rows, columns))))
     return "\n".join(lines) + "\n"
+
+
+def _tsv_column(values: list[Any]) -> list[str]:
+    plain = _plain_numbers(values)
+    if plain is None:
+        return list(map(tsv_cell, values))
+    return list(map(str, plain))  # "" stays ""
 
 
 def to_json(rows: list[dict[str, Any]], columns: list[str]) -> str:

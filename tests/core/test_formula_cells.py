@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from emotui.cli.tables import Column, tsv
-from emotui.core.export import FORMULA_STARTS, export_rows, neutralised, tsv_cell
+from emotui.core.export import FORMULA_STARTS, csv_cell, export_rows, neutralised, tsv_cell
 
 FORMULA_TEXT = st.builds(lambda start, rest: start + rest, st.sampled_from(FORMULA_STARTS),
                          st.text(max_size=30))
@@ -81,3 +81,31 @@ def test_piped_tables_neutralise_their_cells():
                Column("value", "value", lambda r: str(r["value"]), numeric=True)]
     text = tsv(columns, [{"reason": '=HYPERLINK("http://x","y")', "value": -0.25}])
     assert text.splitlines()[1] == "'=HYPERLINK(\"http://x\",\"y\")\t-0.25"
+
+
+# A table is written column by column (a column of plain numbers at once): whatever the mix of
+# kinds in a column, each cell is what csv_cell / tsv_cell make of it alone.
+CELLS = st.one_of(st.none(), st.booleans(), NUMBERS, st.floats(), FORMULA_TEXT,
+                  st.text(max_size=12), st.integers(min_value=10**300, max_value=10**301),
+                  st.lists(st.integers(), max_size=2))
+ROWS = st.lists(st.dictionaries(st.sampled_from("abcd"), CELLS, max_size=4), max_size=8)
+
+
+def cell_by_cell(rows, columns, fmt):
+    if fmt == "tsv":
+        lines = ["\t".join(tsv_cell(c) for c in columns)]
+        lines += ["\t".join(tsv_cell(row.get(c)) for c in columns) for row in rows]
+        return "\n".join(lines) + "\n"
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([csv_cell(c) for c in columns])
+    for row in rows:
+        writer.writerow([csv_cell(row.get(c)) for c in columns])
+    return out.getvalue()
+
+
+@settings(max_examples=300, deadline=None)
+@given(ROWS, st.lists(st.sampled_from("abcde"), max_size=5, unique=True))
+def test_a_table_is_written_as_its_cells_one_by_one(rows, columns):
+    for fmt in ("csv", "tsv"):
+        assert export_rows(rows, columns, fmt) == cell_by_cell(rows, columns, fmt)
