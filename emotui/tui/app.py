@@ -51,7 +51,8 @@ class EmotuiApp(KeyOrder, WorkerErrors, App):
 
     def __init__(self, source: RunSource, *, clock: Callable[[], float] = time.time,
                  export_dir: Path | None = None, poll_interval: float = 1.0,
-                 store_label: str | None = None, first_run: str | None = None):
+                 store_label: str | None = None, first_run: str | None = None,
+                 freeze_heap: bool = False):
         super().__init__()
         self.source = source
         # A run whose detail opens over the home screen (emotui --open RUN; emotui serve's
@@ -61,6 +62,10 @@ class EmotuiApp(KeyOrder, WorkerErrors, App):
         self.store_label = store_label or source.label
         # One clock for elapsed times and ETAs: tests freeze it so snapshots are stable.
         self.clock = clock
+        # Whether this process is the TUI's own (run_tui): then what it holds once the home
+        # screen is loaded is moved out of the garbage collector's walks (core/heap.py). Not
+        # for an app among others in one process (tests), whose freeze would keep theirs.
+        self.freeze_heap = freeze_heap
         self.export_dir = Path(export_dir) if export_dir else default_export_dir(source)
         self.poll_interval = poll_interval
         # The theme chosen last time (t), kept in the user's state folder.
@@ -268,6 +273,6 @@ def run_tui(runs_dir: str | None = None, wandb: str | None = None, *,
         raise ConfigError(f"run store {root} is not readable; check its permissions")
     # A store that does not exist yet is shown empty; launching the first run creates it.
     app = EmotuiApp(make_source(root, wandb, projects=projects, read_only=read_only),
-                    first_run=first_run)
+                    first_run=first_run, freeze_heap=True)
     app.run()
     return app.return_code or 0

@@ -130,3 +130,34 @@ async def test_a_tab_switch_repaints_once_not_once_per_animation_frame(
 
     monkeypatch.setenv("TEXTUAL_ANIMATIONS", "full")
     assert make_app(fixture_runs).animation_level == "full"
+
+
+async def test_the_tuis_own_process_freezes_its_heap_once_the_table_is_loaded(
+        fixture_runs, make_app, monkeypatch):
+    """A full garbage collection walked every object the TUI holds (55-65 ms, every second
+    or so while keys came): the TUI's own process moves what it holds once the home screen is
+    loaded out of the collector's sight (core/heap.py). Not an app among others in a process
+    (these tests), whose freeze would keep theirs for good."""
+    frozen: list[int] = []
+    monkeypatch.setattr(runs_screen.heap, "freeze_long_lived", lambda: frozen.append(1))
+    for own_process in (True, False):
+        frozen.clear()
+        app = make_app(fixture_runs)
+        app.freeze_heap = own_process
+        async with app.run_test(size=(120, 30)) as pilot:
+            await wait_for(pilot, lambda: app.screen.query(RunTable)
+                           and app.screen.query_one(RunTable).row_count == ALL
+                           and not app.screen.scanning)
+            await pilot.pause(0.3)
+            app.screen.refresh_now()  # later polls take nothing more in
+            await pilot.pause(0.5)
+        assert len(frozen) == (1 if own_process else 0)
+
+
+def test_run_tui_is_the_tuis_own_process(monkeypatch, tmp_path):
+    from emotui.tui import app as app_module
+
+    made = []
+    monkeypatch.setattr(app_module.EmotuiApp, "run", lambda self: made.append(self))
+    app_module.run_tui(str(tmp_path / "runs"))
+    assert made and made[0].freeze_heap

@@ -15,6 +15,7 @@ from textual.screen import Screen
 from textual.widgets import Header, Input, Select, Static
 from textual.worker import Worker, get_current_worker
 
+from emotui.core import heap
 from emotui.tui import formatting as fmt
 from emotui.tui.commands import PaletteCommand
 from emotui.tui.messages import (
@@ -162,6 +163,10 @@ class RunsScreen(RunActions, WorkerErrors, Screen):
             self.scanning = False
             if not table.default_order:
                 table.resort()
+            # What the app holds from now on lives as long as it does (core/heap.py): once
+            # the table is on screen, the collector stops walking it at every full pass.
+            if self.app.freeze_heap:
+                self.call_after_refresh(heap.freeze_long_lived)
         self._paint_status()
 
     def _tick(self) -> None:
