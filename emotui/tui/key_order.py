@@ -18,6 +18,7 @@ widgets keys go to (the launch form's rows, after a method is picked) holds the 
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from typing import Callable
 
@@ -38,9 +39,13 @@ class KeyOrder:
         self._in_flight_key: events.Event | None = None
         self._key_timer = None
         self._holds = 0
+        # When the user last typed (time.monotonic): workers doing long work in pieces pause
+        # right after it, so the key is handled without sharing the interpreter.
+        self.input_at = 0.0
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, (events.Key, events.Paste)) and not event.is_forwarded:
+            self.input_at = time.monotonic()
             self._typed.append(event)
             await self._feed()
             return

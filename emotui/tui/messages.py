@@ -34,6 +34,8 @@ class MetricsArrived(Message):
 
     run_id: str
     series: Any  # tui.widgets.plots.MetricSeries, a copy the worker no longer touches
+    # Its charts as tui.widgets.plot_grid.PlotGrid.prebuild made them on the worker's thread.
+    charts: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

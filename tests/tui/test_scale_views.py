@@ -15,11 +15,13 @@ from tui_helpers import wait_for
 
 from emotui.core import runview
 from emotui.core.confusion import BLOCK_LABELS, TOP_PAIRS
+from emotui.core.events import MetricsReader
 from emotui.tui import results_view as results_view_module
 from emotui.tui.screens import detail as detail_screen
 from emotui.tui.screens.detail import RunDetailScreen
 from emotui.tui.sources import LocalRunSource
-from emotui.tui.widgets.plots import TRAIN_POINTS
+from emotui.tui.widgets.plot_grid import PlotGrid
+from emotui.tui.widgets.plots import TRAIN_POINTS, Chart, MetricPlot
 from emotui.tui.widgets.run_table import RunTable
 
 pytestmark = pytest.mark.anyio
@@ -133,16 +135,26 @@ async def test_a_large_metrics_file_is_read_off_the_ui_thread_and_thinned(
         tmp_path, make_app, monkeypatch):
     root = tmp_path / "runs"
     rid, last = write_big_run(root, 80_000)
-    monkeypatch.setattr(detail_screen, "CHUNK_BYTES", 256 * 1024)  # several pieces
+    monkeypatch.setattr(detail_screen, "PIECE_BYTES", 256 * 1024)  # several pieces
     painted: list[int] = []
-    original = RunDetailScreen._paint_plots
+    prebuilt: list[set[str]] = []
+    original = PlotGrid.paint
 
-    def paint(self):
+    def paint(self, series, built=None):
         assert threading.current_thread() is threading.main_thread()
-        painted.append(len(self.series.loss))
-        return original(self)
+        painted.append(len(series.loss))
+        prebuilt.append(set(built or ()))
+        return original(self, series, built)
 
-    monkeypatch.setattr(RunDetailScreen, "_paint_plots", paint)
+    monkeypatch.setattr(PlotGrid, "paint", paint)
+    built_on: list[threading.Thread] = []
+    build = Chart.build
+
+    def chart_build(self, key):
+        built_on.append(threading.current_thread())
+        return build(self, key)
+
+    monkeypatch.setattr(Chart, "build", chart_build)
     app = make_app(root)
     async with app.run_test(size=(120, 36)) as pilot:
         table = app.screen.query_one(RunTable)
@@ -154,11 +166,56 @@ async def test_a_large_metrics_file_is_read_off_the_ui_thread_and_thinned(
         screen = app.screen
         assert len(painted) > 2  # the curves so far, then the rest
         assert max(painted) <= 2 * TRAIN_POINTS + 1  # never the file's 80,000 points
+        # The run goes on: its new points come with their charts built by the worker, for the
+        # size the plots are shown at; the UI thread only shows them.
+        built_on.clear()
+        with open(root / rid / "metrics.jsonl", "a") as fh:
+            for step in range(last + 1, last + 11):
+                fh.write(json.dumps({"split": "train", "step": step, "loss": 1.0 / step,
+                                     "learning_rate": 1e-3}) + "\n")
+        await wait_for(pilot, lambda: screen.series.loss[-1][0] == last + 10, timeout=30)
+        await pilot.pause()
+        assert prebuilt[-1] == {"plot-loss", "plot-eval", "plot-lr"}
+        plots = list(screen.query(MetricPlot))
+        assert all(p._built is not None and p._built[0] == p.chart_key for p in plots)
+        assert len(built_on) == 3 and threading.main_thread() not in built_on
         assert len(screen.series.eval_acc) == 80  # every evaluation
         t = time.perf_counter()
         await pilot.press("2")
         await pilot.press("1")
         assert time.perf_counter() - t < 5
+
+
+async def test_catching_up_on_a_large_file_pauses_while_a_key_is_handled(
+        tmp_path, make_app, monkeypatch):
+    """A key typed while the worker reads a large file has the interpreter to itself: the
+    worker reads no further piece until INPUT_QUIET_S after it, then goes on."""
+    root = tmp_path / "runs"
+    write_big_run(root, 40_000)
+    monkeypatch.setattr(detail_screen, "PIECE_BYTES", 16 * 1024)  # ~150 pieces
+    monkeypatch.setattr(detail_screen, "INPUT_QUIET_S", 0.5)
+    reads: list[float] = []
+    read_complete = MetricsReader.read_complete
+
+    def slow_read(self, size):
+        reads.append(time.monotonic())
+        time.sleep(0.005)  # a slow disk: the catch-up lasts about a second
+        return read_complete(self, size)
+
+    monkeypatch.setattr(MetricsReader, "read_complete", slow_read)
+    app = make_app(root)
+    async with app.run_test(size=(120, 36)) as pilot:
+        table = app.screen.query_one(RunTable)
+        await wait_for(pilot, lambda: table.row_count == 1)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: len(reads) >= 5, timeout=30)
+        await pilot.press("2")
+        typed_at = app.input_at
+        assert typed_at > reads[0]
+        await wait_for(pilot, lambda: reads[-1] > typed_at + 0.5, timeout=30)
+        later = [t for t in reads if t > typed_at]
+        assert later and min(later) >= typed_at + 0.5 - 0.01
+        assert later[-1] - later[0] > 0  # and it read on after the pause
 
 
 async def test_a_thousand_classes_show_the_most_confused_pairs(tmp_path, make_app,

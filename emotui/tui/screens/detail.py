@@ -16,7 +16,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Header, Input, Log, Static, TabbedContent, TabPane
 from textual.worker import Worker, get_current_worker
 
-from emotui.core.events import CHUNK_BYTES, MetricsReader
+from emotui.core.events import MetricsReader
 from emotui.core.lifecycle import CANCELLABLE
 from emotui.core.runstore import RunPaths
 from emotui.core.vocabulary import ResultKey
@@ -47,9 +47,16 @@ STREAMS = ("stdout", "stderr")
 # Lines of each log kept and shown (the newest; the file holds the rest).
 LOG_LINES = 20000
 # While a large metrics file is read, how often the curves read so far are painted: each paint
-# rebuilds the plots on the UI thread (up to ~150 ms on a loaded 2-core VM), where keys wait.
-# A 200 MB file is read in about 2 s, so it is painted at its first piece and at its end.
+# costs the worker its charts (about 150 ms for three, 2-core VM), time not spent reading. A
+# 200 MB file is read in about 2 s, so it is painted at its first piece and at its end.
 CATCH_UP_REPAINT_S = 3.0
+# The metrics file is read this much at a time: a piece is ~5 ms of the worker's time (2-core
+# VM), the most a key typed meanwhile waits for the interpreter (see INPUT_QUIET_S).
+PIECE_BYTES = 2**20
+# While catching up on a large file, the worker pauses until this long after the latest key:
+# its handling (~20 ms) and the frame after it have the interpreter to themselves. Short, so
+# keys typed one after another slow the catch-up by a fraction, never stop it.
+INPUT_QUIET_S = 0.06
 # The four tab keys share one footer entry, so every action fits the footer.
 TABS = Binding.Group("Tabs", compact=True)
 
@@ -121,6 +128,7 @@ class RunDetailScreen(WorkerErrors, Screen):
         # Shown only for a matrix too large to show whole (tui/results_view.py).
         self.query_one("#pairs-title", Static).display = False
         self.query_one("#confused-pairs", DataTable).display = False
+        self._grid = self.query_one(PlotGrid)  # for the worker too: no DOM query off this thread
         self._paint_plots()
         self.follow_run()
         # Elapsed counts up and the ETA down between the job's position refreshes.
@@ -158,10 +166,17 @@ class RunDetailScreen(WorkerErrors, Screen):
         if detail.results.get(ResultKey.PER_CLASS):
             self.post_message(self._results_view(detail.results))
         series = MetricSeries()
+        grid = self._grid
+
+        def post_curves() -> None:
+            # The charts are built here, not on the UI thread, where keys would wait for them.
+            snapshot = series.snapshot()
+            self.post_message(MetricsArrived(self.run_id, snapshot, grid.prebuild(snapshot)))
+
         reader = MetricsReader(detail.metrics_path) if detail.metrics_path else None
         if reader is None and detail.events:
             series.add(list(detail.events))
-            self.post_message(MetricsArrived(self.run_id, series.snapshot()))
+            post_curves()
         tails = {name: TextTail(path) for name, path in detail.log_paths.items()}
         # A new status, or a cancel asked for (the marker; status.json changes only once the
         # run has stopped), is repainted.
@@ -175,7 +190,7 @@ class RunDetailScreen(WorkerErrors, Screen):
         while not stopped():
             news = catching_up = False
             if reader is not None:
-                lines = reader.read_complete(CHUNK_BYTES).splitlines()
+                lines = reader.read_complete(PIECE_BYTES).splitlines()
                 catching_up = reader.more
                 if reader.restarted:
                     series.clear()
@@ -183,7 +198,7 @@ class RunDetailScreen(WorkerErrors, Screen):
                     series.add_lines(lines)
                     # Catching up on a large file: the curves so far, now and then.
                     if not catching_up or time.monotonic() - posted_at > CATCH_UP_REPAINT_S:
-                        self.post_message(MetricsArrived(self.run_id, series.snapshot()))
+                        post_curves()
                         posted_at, news = time.monotonic(), True
             for name, tail in tails.items():
                 lines = tail.poll()
@@ -193,6 +208,11 @@ class RunDetailScreen(WorkerErrors, Screen):
             if news and not wait_until_handled(self, stopped):
                 return
             if catching_up:
+                # Keys first: a piece takes the worker ~20 ms of the interpreter, which the
+                # UI thread, handling a key just typed, would otherwise share with it.
+                quiet = INPUT_QUIET_S - (time.monotonic() - self.app.input_at)
+                if quiet > 0 and self._stop.wait(min(quiet, INPUT_QUIET_S)):
+                    return
                 continue
             if self._stop.wait(self.poll_interval):
                 return
@@ -235,7 +255,7 @@ class RunDetailScreen(WorkerErrors, Screen):
     @on(MetricsArrived)
     def _paint_metrics(self, message: MetricsArrived) -> None:
         self.series = message.series
-        self._paint_plots()
+        self._grid.paint(self.series, message.charts)
         self._paint_summary()
         self.query_one(TelemetryStrip).show_samples(self.series.system)
 
@@ -258,7 +278,7 @@ class RunDetailScreen(WorkerErrors, Screen):
         summary.update(summary_text(self.row, self.series, self.app.clock(), width))
 
     def _paint_plots(self) -> None:
-        self.query_one(PlotGrid).paint(self.series)
+        self._grid.paint(self.series)
 
     def action_next_plot(self) -> None:
         """On a short terminal (80x24) the plots are shown one at a time: the next one."""

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Iterable
 
+from rich.text import Text
 from textual_plotext import PlotextPlot
+from textual_plotext.plot import Plot
 
 from emotui.core import events as core_events
 from emotui.core.events import split_of
@@ -135,20 +138,58 @@ class MetricSeries:
         return copy
 
 
+# What a chart is built for: the plot's (width, height) and plotext theme name.
+ChartKey = tuple[tuple[int, int], str]
+
+
+@dataclass(frozen=True)
+class Chart:
+    """What one plot shows, built into text on any thread: each build draws on a plotext
+    figure of its own, so a worker can build what the UI thread then only shows."""
+
+    title: str
+    xlabel: str
+    series: tuple[tuple[str, list[tuple[float, float]]], ...]
+    percent: bool = False
+
+    def build(self, key: ChartKey) -> Text:
+        (width, height), theme = key
+        plt = Plot()
+        configure(plt, self.title, self.xlabel, self.series, self.percent)
+        plt.plotsize(width, height)
+        plt._set_size(width, height)  # as PlotextPlot.render does (textual-plotext issue 5)
+        plt.theme(theme)
+        return Text.from_ansi(plt.build())
+
+
 class MetricPlot(PlotextPlot):
-    """A plot that builds its chart once per change (of its data, size or theme): plotext
-    draws in pure Python, and Textual asks for a render again whenever the plot is shown
-    (a tab switch) or its screen repaints around it."""
+    """A plot of one Chart, built once per change of its chart, size or theme: plotext draws
+    in pure Python (about 50 ms for 2,000 points on a 2-core VM), and Textual asks for a render
+    again whenever the plot is shown (a tab switch) or its screen repaints around it. A chart
+    built elsewhere for the size and theme it is laid out with (``show(chart, built)``, the
+    detail screen's worker) is shown as it is; any other is built here."""
 
     def __init__(self, **kwargs: Any):
         super().__init__(**kwargs)
-        self.version = 0  # draw() moves it on
-        self._built: tuple[tuple, Any] | None = None
+        self.chart: Chart | None = None
+        # The size and theme of the last render, read by a worker to build the next chart
+        # for: None until the plot has been laid out once.
+        self.chart_key: ChartKey | None = None
+        self._built: tuple[ChartKey, Text] | None = None
+
+    def show(self, chart: Chart, built: tuple[ChartKey, Text] | None = None) -> None:
+        """Show ``chart``; ``built``: it built already, for the key it names."""
+        self.chart = chart
+        self._built = built
+        self.refresh()
 
     def render(self) -> Any:
-        key = (self.size, self.app.theme, self.theme, self.version)
+        if self.chart is None:
+            return super().render()
+        key = ((self.size.width, self.size.height), self._get_plotext_theme_name(self.app.theme))
+        self.chart_key = key
         if self._built is None or self._built[0] != key:
-            self._built = (key, super().render())
+            self._built = (key, self.chart.build(key))
         return self._built[1]
 
 
@@ -165,12 +206,21 @@ def percent_ticks(low: float, high: float, most: int = 5) -> tuple[list[float], 
 
 def draw(widget: PlotextPlot, title: str, xlabel: str,
          series: list[tuple[str, list[tuple[float, float]]]], percent: bool = False) -> None:
-    """Replace the widget's curves (each (label, points)) and repaint it. ``percent``: the y
-    values are fractions, labelled as percentages, with room above them for the legend (drawn
-    top left, where it would cover a rising accuracy curve)."""
+    """Replace the widget's curves (each (label, points)) and repaint it (see configure)."""
     plt = widget.plt
     plt.clear_data()
     plt.clear_figure()
+    configure(plt, title, xlabel, series, percent)
+    widget.refresh()
+
+
+def configure(plt: Plot, title: str, xlabel: str,
+              series: Iterable[tuple[str, list[tuple[float, float]]]],
+              percent: bool = False) -> None:
+    """Set a cleared plotext figure to show the curves (each (label, points)). ``percent``: the
+    y values are fractions, labelled as percentages, with room above them for the legend (drawn
+    top left, where it would cover a rising accuracy curve)."""
+    series = list(series)
     plt.title(title)
     plt.xlabel(xlabel)
     drawn = False
@@ -190,9 +240,6 @@ def draw(widget: PlotextPlot, title: str, xlabel: str,
         top = high + 0.6 * span
         plt.ylim(low - 0.05 * span, top)
         plt.yticks(*percent_ticks(low - 0.05 * span, top))
-    if isinstance(widget, MetricPlot):
-        widget.version += 1
-    widget.refresh()
 
 
 def _decade_ticks(low: float, high: float) -> tuple[list[float], list[str]]:
