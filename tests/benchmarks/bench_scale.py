@@ -6,8 +6,9 @@ classes. Run: uv run python tests/benchmarks/bench_scale.py [--quick]
    peak RSS; the TUI's first rows, all rows and RSS with every row loaded, with the run index
    in the user cache (warm) and without it (cold);
 2. runs with a 20 MB and a 200 MB metrics.jsonl (--quick: 20 MB): the TUI's detail screen in a
-   real terminal (tmux), the time until its plots hold the whole run and the key-to-screen
-   latency (tab switches) while it is open; `emotui report` of the run, wall time and peak RSS;
+   terminal of its own (a pty, tests/benchmarks/pty_app.py), the time until its plots hold the
+   whole run and the key-to-screen latency (tab switches) while it is open; `emotui report`
+   of the run, wall time and peak RSS;
 3. a run with 1,000 classes: the detail screen's Results tab and `emotui report`.
 
 Without options: the whole table (1k/10k/100k runs, 20/200 MB; long, and 1.6 GB of /tmp for
@@ -41,9 +42,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
-TMUX = shutil.which("tmux")
 
 sys.path.insert(0, str(Path(__file__).parent))
+from pty_app import PtyApp  # noqa: E402
 from scale_stores import load, make_metrics_run, make_store  # noqa: E402
 
 
@@ -192,61 +193,40 @@ def in_process(script: str, args: list[str], env: dict[str, str], timeout: float
     return result, peak, note
 
 
-# --- tmux: key-to-screen latency on the detail screen -----------------------------------------
-
-class Tmux:
-    def __init__(self, command: str, width: int = 160, height: int = 50):
-        self.socket = f"emotui-bench-scale-{os.getpid()}"
-        self.run("new-session", "-d", "-s", "b", "-x", str(width), "-y", str(height), command)
-
-    def run(self, *args: str) -> str:
-        return subprocess.run([TMUX, "-L", self.socket, *args], capture_output=True,
-                              text=True).stdout
-
-    def text(self) -> str:
-        return self.run("capture-pane", "-p", "-t", "b")
-
-    def wait(self, test, timeout: float) -> float | None:
-        start = time.perf_counter()
-        while time.perf_counter() - start < timeout:
-            if test(self.text()):
-                return time.perf_counter() - start
-            time.sleep(0.003)
-        return None
-
-    def close(self) -> None:
-        self.run("kill-server")
-
+# --- key-to-screen latency on the detail screen ------------------------------------------------
 
 def detail_latency(env: Env, store: Path, rid: str, keys: int, timeout: float) -> dict:
-    """Open the run's detail screen in a real terminal, then switch tabs ``keys`` times:
-    each time from send-keys to the other tab on screen."""
-    command = (f"env PYTHONPATH={env.code} "
-               f"EMOTUI_CACHE_DIR={env.cache_root / 'tmux'} EMOTUI_STATE_DIR="
-               f"{env.cache_root / 'state'} TERM=xterm-256color {PYTHON} -m emotui "
-               f"--runs-dir {store}")
-    pane = Tmux(command)
+    """Open the run's detail screen in a terminal of its own (pty_app.PtyApp), then, from its
+    first plot on, switch tabs ``keys`` times: each time from the key written to the terminal
+    to the other tab's text written by the app."""
+    command = [PYTHON, "-m", "emotui", "--runs-dir", str(store)]
+    app = PtyApp(command, env.env("pty"))
     out: dict = {}
+
+    def plotted(seen: bytes) -> bool:
+        at = seen.rfind(b"training loss")
+        return at >= 0 and b"no data yet" not in seen[at:at + 40]
+
     try:
-        if pane.wait(lambda t: rid in t, 60) is None:
+        if app.wait(rid, 0, 60) is None:
             return {"note": "run not listed"}
         time.sleep(0.5)
-        pane.run("send-keys", "-t", "b", "Enter")
-        shown = pane.wait(lambda t: "training loss" in t and "no data yet" not in t.split(
-            "training loss", 1)[1][:20], timeout)
-        out["first_plot_s"] = shown
+        mark = app.mark()
+        sent = app.send(b"\r")
+        shown = app.wait_for(plotted, mark, timeout)
+        out["first_plot_s"] = shown - sent if shown is not None else None
         if shown is None:
             out["note"] = f"no plot in {timeout:.0f} s"
         latencies = []
         on_logs = False
         for _ in range(keys):
-            key, target = ("1", "training loss") if on_logs else ("2", "search the log")
-            t = time.perf_counter()
-            pane.run("send-keys", "-t", "b", key)
-            took = pane.wait(lambda text: target in text, timeout)
-            latencies.append(took if took is not None else float("inf"))
+            key, target = (b"1", "training loss") if on_logs else (b"2", "search the log")
+            mark = app.mark()
+            sent = app.send(key)
+            at = app.wait(target, mark, timeout)
+            latencies.append(at - sent if at is not None else float("inf"))
             on_logs = not on_logs
-            if took is None:
+            if at is None:
                 break
             time.sleep(0.05 + random.random() * 0.1)
         finite = sorted(latencies)
@@ -255,7 +235,7 @@ def detail_latency(env: Env, store: Path, rid: str, keys: int, timeout: float) -
         out["p95_ms"] = 1000 * finite[max(0, int(round(0.95 * len(finite))) - 1)]
         out["max_ms"] = 1000 * finite[-1]
     finally:
-        pane.close()
+        app.close()
     return out
 
 
@@ -299,12 +279,11 @@ def bench_metrics(env: Env, work: Path, sizes: list[int], timeout: float,
     print(f"\n## {env.label}: a run's metrics.jsonl (code: {env.code})")
     print("| metrics.jsonl | what | figure | peak RSS | load |")
     print("|---:|---|---|---:|---|")
-    if TMUX:
-        # What a tab switch costs with a small file (Textual's own work on this machine now):
-        # the figures below less these are what the file's size adds.
-        store = work / "metrics-1"
-        rid = make_metrics_run(store, 1)
-        _print_latency("1 MB (baseline)", detail_latency(env, store, rid, keys, 60))
+    # What a tab switch costs with a small file (Textual's own work on this machine now): the
+    # figures below less these are what the file's size adds.
+    store = work / "metrics-1"
+    rid = make_metrics_run(store, 1)
+    _print_latency("1 MB (baseline)", detail_latency(env, store, rid, keys, 60))
     for mb in sizes:
         store = work / f"metrics-{mb}"
         rid = make_metrics_run(store, mb)
@@ -314,9 +293,8 @@ def bench_metrics(env: Env, work: Path, sizes: list[int], timeout: float,
         plots = fmt_s(result.get("plots_s")) if result else f"none ({note})"
         print(f"| {mb} MB | TUI detail: plots hold the whole run | {plots} | "
               f"{peak:.0f} MB | {load()} |", flush=True)
-        if TMUX:
-            _print_latency(f"{mb} MB", detail_latency(env, store, rid, keys,
-                                                      timeout=min(timeout, 60)))
+        _print_latency(f"{mb} MB", detail_latency(env, store, rid, keys,
+                                                  timeout=min(timeout, 60)))
         cmd = [PYTHON, "-m", "emotui", "--runs-dir", str(store), "report", rid, "--format",
                "html", "--out", str(work / f"report-{mb}.html")]
         wall, peak, note = timed(cmd, env.env("metrics"), timeout, memory_cap_gb=6)
@@ -326,12 +304,12 @@ def bench_metrics(env: Env, work: Path, sizes: list[int], timeout: float,
 
 def _print_latency(what: str, lat: dict) -> None:
     if "p95_ms" in lat:
-        print(f"| {what} | TUI detail in tmux: key-to-screen (tab switches, {lat['keys']} keys "
-              f"from the first plot on) | median {lat['median_ms']:.0f} ms, p95 "
+        print(f"| {what} | TUI detail in a terminal: key-to-screen (tab switches, "
+              f"{lat['keys']} keys from the first plot on) | median {lat['median_ms']:.0f} ms, p95 "
               f"{lat['p95_ms']:.0f} ms, max {lat['max_ms']:.0f} ms; first plot "
               f"{fmt_s(lat.get('first_plot_s'))} | | {load()} |", flush=True)
     else:
-        print(f"| {what} | TUI detail in tmux | {lat} | | {load()} |", flush=True)
+        print(f"| {what} | TUI detail in a terminal | {lat} | | {load()} |", flush=True)
 
 
 def bench_classes(env: Env, work: Path, timeout: float) -> None:
