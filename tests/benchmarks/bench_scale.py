@@ -369,7 +369,7 @@ def main() -> None:
     if "stores" in only:
         bench_stores(env, args.work, sizes, args.timeout)
     if "metrics" in only:
-        bench_metrics(env, args.work, mbs, args.timeout, 10 if args.quick else 20)
+        bench_metrics(env, args.work, mbs, args.timeout, 10 if args.quick else 40)
     if "classes" in only:
         bench_classes(env, args.work, min(args.timeout, 300))
 

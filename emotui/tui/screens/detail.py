@@ -53,9 +53,10 @@ CATCH_UP_REPAINT_S = 3.0
 # The metrics file is read this much at a time: a piece is ~5 ms of the worker's time (2-core
 # VM), the most a key typed meanwhile waits for the interpreter (see INPUT_QUIET_S).
 PIECE_BYTES = 2**20
-# While catching up on a large file, the worker pauses until this long after the latest key:
-# its handling (~20 ms) and the frame after it have the interpreter to themselves. Short, so
-# keys typed one after another slow the catch-up by a fraction, never stop it.
+# Before each piece of a large file and each building of the charts, the worker waits until
+# this long after the latest typed key: its handling (~20 ms) and the frame after it have the
+# interpreter to themselves. Short, so keys typed one after another slow the catch-up by a
+# fraction, never stop it.
 INPUT_QUIET_S = 0.06
 # The four tab keys share one footer entry, so every action fits the footer.
 TABS = Binding.Group("Tabs", compact=True)
@@ -168,10 +169,18 @@ class RunDetailScreen(WorkerErrors, Screen):
         series = MetricSeries()
         grid = self._grid
 
+        def keys_first() -> bool:
+            # Work the UI thread would share the interpreter with (a piece of the file, the
+            # charts) waits until INPUT_QUIET_S after the latest typed key. False: closed.
+            quiet = INPUT_QUIET_S - (time.monotonic() - self.app.input_at)
+            return quiet <= 0 or not self._stop.wait(quiet)
+
         def post_curves() -> None:
             # The charts are built here, not on the UI thread, where keys would wait for them.
-            snapshot = series.snapshot()
-            self.post_message(MetricsArrived(self.run_id, snapshot, grid.prebuild(snapshot)))
+            if keys_first():
+                snapshot = series.snapshot()
+                self.post_message(MetricsArrived(self.run_id, snapshot,
+                                                 grid.prebuild(snapshot)))
 
         reader = MetricsReader(detail.metrics_path) if detail.metrics_path else None
         if reader is None and detail.events:
@@ -208,10 +217,7 @@ class RunDetailScreen(WorkerErrors, Screen):
             if news and not wait_until_handled(self, stopped):
                 return
             if catching_up:
-                # Keys first: a piece takes the worker ~20 ms of the interpreter, which the
-                # UI thread, handling a key just typed, would otherwise share with it.
-                quiet = INPUT_QUIET_S - (time.monotonic() - self.app.input_at)
-                if quiet > 0 and self._stop.wait(min(quiet, INPUT_QUIET_S)):
+                if not keys_first():
                     return
                 continue
             if self._stop.wait(self.poll_interval):
