@@ -311,3 +311,19 @@ def test_compare_csv_reads_no_config_from_an_indexed_store(tmp_path, capsys, mon
     assert main(["--runs-dir", str(root), "compare", "--format", "csv"]) == 0
     assert capsys.readouterr().out == first
     assert read == []
+
+
+def test_index_lines_are_parsed_in_batches_a_broken_line_costing_only_itself(monkeypatch):
+    monkeypatch.setattr(runindex, "_LINES_PER_PARSE", 100)
+    lines, expected = [], []
+    for i in range(450):
+        if i == 120:
+            lines.append(b'["r120", "s", 0, \n')  # torn: its own entry is None
+            expected.append(None)
+        elif i == 200:
+            lines += [b"\n"] * 150  # blank lines, a whole batch of them: no entries
+        else:
+            lines.append(json.dumps([f"r{i}", "s", 0, i]).encode() + b"\n")
+            expected.append(i)
+    entries = list(runindex._entries_of(iter(lines)))
+    assert [e if e is None else e[3] for e in entries] == expected
