@@ -46,15 +46,20 @@ def write_runs(root: Path, n: int) -> list[str]:
     return ids
 
 
-def counting(monkeypatch, target, name) -> list:
-    calls = []
-    original = getattr(target, name)
+def spy(monkeypatch, owner, name: str, record) -> None:
+    """owner.name, with record(*args) called before each call."""
+    original = getattr(owner, name)
 
-    def counted(*args, **kwargs):
-        calls.append(args)
+    def recorded(*args, **kwargs):
+        record(*args, **kwargs)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(target, name, counted)
+    monkeypatch.setattr(owner, name, recorded)
+
+
+def counting(monkeypatch, target, name) -> list:
+    calls: list = []
+    spy(monkeypatch, target, name, lambda *args, **_: calls.append(args))
     return calls
 
 
@@ -138,23 +143,15 @@ async def test_a_large_metrics_file_is_read_off_the_ui_thread_and_thinned(
     monkeypatch.setattr(detail_screen, "PIECE_BYTES", 256 * 1024)  # several pieces
     painted: list[int] = []
     prebuilt: list[set[str]] = []
-    original = PlotGrid.paint
 
-    def paint(self, series, built=None):
+    def paint(grid, series, built=None):
         assert threading.current_thread() is threading.main_thread()
         painted.append(len(series.loss))
         prebuilt.append(set(built or ()))
-        return original(self, series, built)
 
-    monkeypatch.setattr(PlotGrid, "paint", paint)
+    spy(monkeypatch, PlotGrid, "paint", paint)
     built_on: list[threading.Thread] = []
-    build = Chart.build
-
-    def chart_build(self, key):
-        built_on.append(threading.current_thread())
-        return build(self, key)
-
-    monkeypatch.setattr(Chart, "build", chart_build)
+    spy(monkeypatch, Chart, "build", lambda *_: built_on.append(threading.current_thread()))
     app = make_app(root)
     async with app.run_test(size=(120, 36)) as pilot:
         table = app.screen.query_one(RunTable)
@@ -195,14 +192,12 @@ async def test_catching_up_on_a_large_file_pauses_while_a_key_is_handled(
     monkeypatch.setattr(detail_screen, "PIECE_BYTES", 16 * 1024)  # ~150 pieces
     monkeypatch.setattr(detail_screen, "INPUT_QUIET_S", 0.5)
     reads: list[float] = []
-    read_complete = MetricsReader.read_complete
 
-    def slow_read(self, size):
+    def slow_read(*_):
         reads.append(time.monotonic())
         time.sleep(0.005)  # a slow disk: the catch-up lasts about a second
-        return read_complete(self, size)
 
-    monkeypatch.setattr(MetricsReader, "read_complete", slow_read)
+    spy(monkeypatch, MetricsReader, "read_complete", slow_read)
     app = make_app(root)
     async with app.run_test(size=(120, 36)) as pilot:
         table = app.screen.query_one(RunTable)
