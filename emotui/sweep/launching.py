@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from emotui.core import heap
 from emotui.core.config import RunConfig
 from emotui.core.failure_reasons import interrupted_reason
 from emotui.core.lifecycle import ACTIVE, RunState, mark_cancelled, never_started
@@ -222,6 +223,7 @@ class TrialLauncher:
         # A resumed trial is a new attempt of its run (launch.runs), trained here.
         run = runs.resume(paths, backend=self.name, allowed=None, train_here=train_here) \
             if resume else train_here(paths)
+        heap.give_back_freed()  # this process trains the next trial too (core/heap.py)
         if run.interrupted:
             # Stopped from the terminal, as `emotui run` is: recorded cancelled (resumable);
             # the controller resumes it with the sweep.

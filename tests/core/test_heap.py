@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import gc
+import os
+import platform
 import subprocess
 import sys
 import textwrap
 import threading
+
+import pytest
 
 from emotui.core import heap
 
@@ -70,3 +74,33 @@ def test_the_long_lived_heap_is_frozen_once():
                           timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok"
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc" or not os.path.exists("/proc/self/status"),
+                    reason="malloc_trim is glibc's; resident memory read from /proc")
+def test_freed_memory_goes_back_to_the_system():
+    # In a process of its own: resident memory is the whole process's.
+    code = textwrap.dedent("""
+        import gc
+        from emotui.core import heap
+
+        def rss_mb():
+            with open("/proc/self/status") as fh:
+                line = next(l for l in fh if l.startswith("VmRSS"))
+            return int(line.split()[1]) / 1024
+
+        gc.disable()  # the blocks below are freed by reference counting alone
+        base = rss_mb()
+        blocks = [bytearray(64 * 1024) for _ in range(4000)]  # 250 MB from malloc's heap
+        keep = blocks[-1]  # the heap's top stays in use: only a trim gives the rest back
+        del blocks
+        freed = rss_mb()
+        heap.give_back_freed()
+        print(round(freed - base), round(rss_mb() - base))
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    held, after = map(int, done.stdout.split())
+    assert held > 200  # freed, but kept by the allocator
+    assert after < 50  # handed back

@@ -251,3 +251,18 @@ def test_one_class_predictor_is_flagged_collapsed():
                "collapsed": False}
     assert not is_collapsed(healthy, [])
     assert is_collapsed(None, [{"split": "train", "loss": None, "nonfinite": ["loss"]}])
+
+
+def test_an_inline_controller_gives_back_a_trials_memory_before_the_next(tmp_path, monkeypatch):
+    """Trials trained in the controller's own process one after another: after each, what it
+    freed goes back to the system (core.heap.give_back_freed), or the process grows a trial's
+    worth of allocator memory per trial."""
+    from emotui.sweep import launching
+
+    spec, paths, store = _sweep(tmp_path, GRID)
+    fake = FakeTrain()
+    given_back: list[int] = []
+    monkeypatch.setattr(launching.heap, "give_back_freed",
+                        lambda: given_back.append(len(fake.calls)))
+    assert run_sweep(spec, paths, store, inline_launcher(fake)) == "finished"
+    assert given_back == [1, 2, 3, 4]  # after each trial, before the next starts
