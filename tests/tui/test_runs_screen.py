@@ -57,6 +57,48 @@ async def test_filter_by_text_state_and_method(fixture_runs, make_app):
         assert {k.value for k in table_of(app).rows} == {"251120-091500-full-ab2c"}
 
 
+async def test_typing_in_the_filter_of_a_large_store_looks_only_at_what_it_can_match(
+        fixture_runs, make_app, monkeypatch):
+    """Above FILTER_SETTLE_ROWS runs a burst of typing refilters once, when it pauses (or at
+    enter); typing on looks only at the rows shown; each row's text is built once."""
+    from emotui.tui.screens import runs as runs_screen
+
+    monkeypatch.setattr(runs_screen, "FILTER_SETTLE_ROWS", 3)  # the fixture store is "large"
+    refilters: list[int] = []
+    refilter = runs_screen.RunsScreen.refilter
+    monkeypatch.setattr(runs_screen.RunsScreen, "refilter",
+                        lambda self: refilters.append(1) or refilter(self))
+    looked_at: list[str] = []  # the rows a refilter's predicate was asked about
+    matcher = runs_screen.RunsScreen._matcher
+
+    def counting_matcher(self, chosen=None):
+        match = matcher(self, chosen)
+        return lambda row: looked_at.append(row["run_id"]) or match(row)
+
+    monkeypatch.setattr(runs_screen.RunsScreen, "_matcher", counting_matcher)
+    app = make_app(fixture_runs)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_for(pilot, lambda: table_of(app).row_count == ALL)
+        screen = app.screen
+        looked_at.clear()
+        await pilot.press("slash", *"lora")
+        assert table_of(app).row_count == ALL and not refilters  # still typing
+        await wait_for(pilot, lambda: refilters)
+        assert len(refilters) == 1 and len(looked_at) == ALL
+        loras = {k.value for k in table_of(app).rows}
+        assert loras and all("-lora-" in rid for rid in loras)
+        texts = dict(screen._hay)
+        assert len(texts) == ALL  # each row's text, built once
+        looked_at.clear()
+        await pilot.press(*"-st", "enter")  # enter: at once
+        assert len(refilters) == 2
+        assert {k.value for k in table_of(app).rows} == {r for r in loras if "-lora-st" in r}
+        assert sorted(looked_at) == sorted(loras)  # only the rows shown were looked at
+        assert all(screen._hay[rid] is texts[rid] for rid in texts)  # with the texts built
+        await pilot.press("slash", "end", "backspace", "backspace", "backspace", "enter")
+        assert {k.value for k in table_of(app).rows} == loras  # widened: every row again
+
+
 async def test_sort_by_column_keeps_the_cursor_on_its_run(fixture_runs, make_app):
     app = make_app(fixture_runs)
     async with app.run_test(size=(120, 30)) as pilot:

@@ -33,6 +33,13 @@ from emotui.tui.widgets.run_table import COLUMN_KEYS, COLUMNS, RunTable
 from emotui.tui.worker_errors import RETRY_S, WorkerErrors
 
 _SORTABLE = COLUMN_KEYS[1:]
+# Above this many runs, typing in the filter refilters when the typing pauses this long (or at
+# enter), not at every key: a pass over 100,000 rows takes a fair part of a second.
+FILTER_SETTLE_ROWS = 5000
+FILTER_SETTLE_S = 0.15
+# The row fields the text filter looks in (besides the method's label and the state shown).
+_FILTERED_FIELDS = ("run_id", "status", "method", "reason", "model_name_or_path", "backend",
+                    "job_id", "sweep_id", "source", "name")
 _LABELS = {c.key: c.label for c in COLUMNS}
 
 
@@ -67,6 +74,10 @@ class RunsScreen(RunActions, WorkerErrors, Screen):
         self.scanning = True
         self._wake = threading.Event()
         self._closing = False
+        self._shown_filter: tuple | None = None  # the filter the table's rows were chosen by
+        self._refilter_timer = None
+        # run id -> (row, its filter text): built once per row, not at every key typed.
+        self._hay: dict[str, tuple[dict, str]] = {}
 
     @property
     def source(self):
@@ -142,6 +153,7 @@ class RunsScreen(RunActions, WorkerErrors, Screen):
         table = self.query_one(RunTable)
         for rid in batch.removed:
             self.all_rows.pop(rid, None)
+            self._hay.pop(rid, None)
         table.drop(batch.removed)
         for notice in batch.notices:
             self.notify(notice, title="Tracker", severity="warning", timeout=8)
@@ -180,11 +192,27 @@ class RunsScreen(RunActions, WorkerErrors, Screen):
 
     # --- filters and sort ---------------------------------------------------------------------
 
-    def _matcher(self):
-        """A predicate for the current filters (read once, applied to many rows)."""
+    def _filter(self) -> tuple:
+        """The filters as set now: (state, method, the text's words)."""
         state = self.query_one("#filter-state", Select).value
         method = self.query_one("#filter-method", Select).value
-        words = self.query_one("#filter-text", Input).value.strip().lower().split()
+        words = tuple(self.query_one("#filter-text", Input).value.strip().lower().split())
+        return state, method, words
+
+    def _matcher(self, chosen: tuple | None = None):
+        """A predicate for the filters (read once, applied to many rows)."""
+        state, method, words = chosen if chosen is not None else self._filter()
+        hays = self._hay
+
+        def hay_of(row: dict) -> str:
+            kept = hays.get(row["run_id"])
+            if kept is not None and kept[0] is row:
+                return kept[1]
+            hay = (" ".join(str(row.get(k) or "") for k in _FILTERED_FIELDS) + " "
+                   + fmt.method_label(row.get("method")) + " "
+                   + fmt.state_text(row).plain).lower()
+            hays[row["run_id"]] = (row, hay)
+            return hay
 
         def matches(row: dict) -> bool:
             if state is not Select.NULL and row.get("status") != state:
@@ -192,37 +220,63 @@ class RunsScreen(RunActions, WorkerErrors, Screen):
             if method is not Select.NULL and row.get("method") != method:
                 return False
             if words:
-                hay = " ".join(str(row.get(k) or "") for k in (
-                    "run_id", "status", "method", "reason", "model_name_or_path", "backend",
-                    "job_id", "sweep_id", "source", "name")) + " " \
-                    + fmt.method_label(row.get("method")) + " " + fmt.state_text(row).plain
-                hay = hay.lower()
+                hay = hay_of(row)
                 return all(word in hay for word in words)
             return True
 
         return matches
 
+    def _narrows(self, chosen: tuple) -> bool:
+        """Whether every row the filters ``chosen`` let through is shown now (they ask what the
+        shown rows' filter asked, and more): typing on in the filter box."""
+        if self._shown_filter is None:
+            return False
+        state, method, words = chosen
+        was_state, was_method, was_words = self._shown_filter
+        return (was_state in (Select.NULL, state) and was_method in (Select.NULL, method)
+                and all(any(old in word for word in words) for old in was_words))
+
     def refilter(self) -> None:
         """Rebuild the visible rows after a filter change (a user action, not a live update)."""
+        if self._refilter_timer is not None:
+            self._refilter_timer.stop()
+            self._refilter_timer = None
         table = self.query_one(RunTable)
         current = table.current_id
-        table.clear()
-        table.rows_by_id.clear()
-        match = self._matcher()
-        table.show([r for r in sorted(self.all_rows.values(), key=lambda r: r["run_id"],
-                                      reverse=True) if match(r)])
-        table.resort()
+        chosen = self._filter()
+        match = self._matcher(chosen)
+        if self._narrows(chosen):
+            # Only the rows shown can still match: they are looked at, in their order.
+            table.hide([rid for rid, row in table.rows_by_id.items() if not match(row)])
+        else:
+            table.clear()
+            table.rows_by_id.clear()
+            table.show([r for r in sorted(self.all_rows.values(), key=lambda r: r["run_id"],
+                                          reverse=True) if match(r)])
+            table.resort()
+        self._shown_filter = chosen
         if current is not None and current in table.rows:
             table.move_cursor(row=table.get_row_index(current), animate=False)
         self._paint_status()
 
     @on(Input.Changed, "#filter-text")
+    def _filter_text_changed(self) -> None:
+        if len(self.all_rows) <= FILTER_SETTLE_ROWS:
+            self.refilter()
+            return
+        # A large store: once the typing pauses (the text typed shows meanwhile).
+        if self._refilter_timer is not None:
+            self._refilter_timer.stop()
+        self._refilter_timer = self.set_timer(FILTER_SETTLE_S, self.refilter)
+
     @on(Select.Changed)
     def _filter_changed(self) -> None:
         self.refilter()
 
     @on(Input.Submitted, "#filter-text")
     def _filter_done(self) -> None:
+        if self._refilter_timer is not None:
+            self.refilter()  # what was typed last, now
         self.query_one(RunTable).focus()
 
     def action_focus_filter(self) -> None:

@@ -176,13 +176,19 @@ class RunTable(ScrollView, can_focus=True):
         return added
 
     def drop(self, run_ids: list[str]) -> None:
+        """Rows of runs that are gone: no longer shown, nor selected."""
+        self.selected.difference_update(run_ids)
+        self.hide(run_ids)
+
+    def hide(self, run_ids: list[str]) -> None:
+        """Rows a filter no longer lets through: no longer shown; selected ones stay selected
+        (the status line counts them as hidden)."""
         gone = {rid for rid in run_ids if rid in self.rows_by_id}
         if not gone:
             return
         current = self.current_id
         for rid in gone:
             self.rows_by_id.pop(rid, None)
-            self.selected.discard(rid)
             self._cells.pop(rid, None)
         self._set_order([rid for rid in self._order if rid not in gone], keep=current)
 
