@@ -41,6 +41,17 @@ def refuse_unknown_keys(block: Iterable[Any], allowed: Iterable[str], where: str
             raise ConfigError(f"{where}: unknown key '{key}'{suggest(str(key), allowed)}; {holds}")
 
 
+def mapping_block(block: Any, allowed: Iterable[str], where: str, *, must_be: str,
+                  holds: str) -> dict[str, Any]:
+    """``block`` (read from a file) as the mapping it must be: one line when it is something
+    else ("``where`` must be ``must_be``") or holds a key not ``allowed``
+    (refuse_unknown_keys, with ``holds``)."""
+    if not isinstance(block, dict):
+        raise ConfigError(f"{where} must be {must_be}")
+    refuse_unknown_keys(block, allowed, where, holds)
+    return block
+
+
 def coerce(spec: FieldSpec, value: Any, source: str) -> Any:
     """Turn a raw value (a string from a flag, a YAML scalar) into the field's type, or raise."""
     typ = spec.type

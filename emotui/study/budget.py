@@ -21,7 +21,7 @@ from typing import Any
 from emotui.core.errors import ConfigError
 from emotui.core.lifecycle import ACTIVE, state_of
 from emotui.core.runstore import RunStore
-from emotui.core.setting_values import finite_number, refuse_unknown_keys
+from emotui.core.setting_values import finite_number, mapping_block
 from emotui.core.status import read_status
 
 KEYS = ("gpu_hours", "cpu_hours", "wall_time")
@@ -65,10 +65,8 @@ class Budget:
     def parse(cls, block: Any, where: str) -> Budget:
         if block is None:
             return cls()
-        if not isinstance(block, dict):
-            raise ConfigError(f"{where} must be a mapping such as {{gpu_hours: 4, wall_time: 8h}}")
-        refuse_unknown_keys(block, KEYS, where,
-                            "a budget has gpu_hours (or cpu_hours) and wall_time")
+        mapping_block(block, KEYS, where, must_be="a mapping such as {gpu_hours: 4, wall_time: 8h}",
+                      holds="a budget has gpu_hours (or cpu_hours) and wall_time")
         if "gpu_hours" in block and "cpu_hours" in block:
             raise ConfigError(f"{where}: gpu_hours and cpu_hours are the same budget (device "
                               "hours; CPU-hours on a CPU); give one")

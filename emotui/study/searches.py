@@ -17,7 +17,7 @@ from typing import Any, Mapping
 from emotui.core import config as cfg
 from emotui.core import methods as registry
 from emotui.core.errors import ConfigError
-from emotui.core.setting_values import refuse_unknown_keys
+from emotui.core.setting_values import mapping_block
 from emotui.study.spec import MethodSearch
 from emotui.sweep.distributions import DISCRETE, Distribution
 from emotui.sweep.metric import Metric
@@ -56,12 +56,11 @@ def method_entry(block: Any, where: str
         return None, "defaults", {}, None
     if isinstance(block, str):
         block = {"sweep": block}
-    if not isinstance(block, dict):
-        raise ConfigError(f"{where} must be empty (the method's defaults), the path of a W&B "
-                          "sweep file, or a mapping with parameters: or sweep:")
-    refuse_unknown_keys(block, METHOD_KEYS, where,
-                        "a method has parameters (W&B style) or sweep (a W&B sweep file), "
-                        "trials, and confirm (settings its confirm runs change)")
+    mapping_block(block, METHOD_KEYS, where,
+                  must_be="empty (the method's defaults), the path of a W&B sweep file, or a "
+                  "mapping with parameters: or sweep:",
+                  holds="a method has parameters (W&B style) or sweep (a W&B sweep file), "
+                  "trials, and confirm (settings its confirm runs change)")
     trials = positive_count(block["trials"], f"{where}.trials", "trials") \
         if block.get("trials") is not None else None
     if block.get("parameters") is not None and block.get("sweep") is not None:

@@ -18,7 +18,7 @@ from emotui.core import config as cfg
 from emotui.core import methods as registry
 from emotui.core.errors import ConfigError
 from emotui.core.seeds import parse_seeds
-from emotui.core.setting_values import refuse_unknown_keys
+from emotui.core.setting_values import mapping_block, refuse_unknown_keys
 from emotui.core.settings import suggest
 from emotui.core.vocabulary import Event, EventField
 from emotui.study.budget import Budget
@@ -179,11 +179,9 @@ def _select(block: Any, source: str) -> Metric:
         block = {"metric": DEFAULT_METRIC["name"], "goal": DEFAULT_METRIC["goal"]}
     elif isinstance(block, str):
         block = {"metric": block}
-    if not isinstance(block, dict):
-        raise ConfigError(f"{where} must be a mapping such as {{metric: eval/accuracy, goal: "
-                          "maximize}")
-    refuse_unknown_keys(block, SELECT_KEYS, where,
-                        "select has metric and goal")
+    mapping_block(block, SELECT_KEYS, where,
+                  must_be="a mapping such as {metric: eval/accuracy, goal: maximize}",
+                  holds="select has metric and goal")
     name = str(block.get("metric") or DEFAULT_METRIC["name"])
     split, fld = split_name(name, f"{where}.metric")
     if split != Event.EVAL:
@@ -198,10 +196,8 @@ def _search_settings(block: Any, source: str) -> SearchSettings:
     where = f"{source} search"
     if block is None:
         return SearchSettings()
-    if not isinstance(block, dict):
-        raise ConfigError(f"{where} must be a mapping such as {{method: grid, trials: 12}}")
-    refuse_unknown_keys(block, SEARCH_KEYS, where,
-                        f"search has {', '.join(SEARCH_KEYS)}")
+    mapping_block(block, SEARCH_KEYS, where, must_be="a mapping such as {method: grid, trials: 12}",
+                  holds=f"search has {', '.join(SEARCH_KEYS)}")
     out = SearchSettings()
     if block.get("method") is not None:
         out.method = str(block["method"]).strip().lower()
@@ -384,11 +380,10 @@ def _report(block: Any, source: str) -> tuple[tuple[str, ...], str | None]:
         return (), None
     if isinstance(block, (list, str)):
         block = {"formats": block}
-    if not isinstance(block, dict):
-        raise ConfigError(f"{where} must be false, a list of formats ({', '.join(REPORT_FORMATS)}) "
-                          "or a mapping with formats and title")
-    refuse_unknown_keys(block, REPORT_KEYS, where,
-                        "report has formats and title")
+    mapping_block(block, REPORT_KEYS, where,
+                  must_be=f"false, a list of formats ({', '.join(REPORT_FORMATS)}) or a mapping "
+                  "with formats and title",
+                  holds="report has formats and title")
     formats = block.get("formats", list(REPORT_FORMATS))
     formats = [formats] if isinstance(formats, str) else formats
     if not isinstance(formats, list):
@@ -411,10 +406,9 @@ def _export(block: Any, source: str) -> tuple[bool, bool | None]:
         return True, None
     if block is False:
         return False, None
-    if not isinstance(block, dict):
-        raise ConfigError(f"{where} must be true, false or a mapping such as {{merged: true}}")
-    refuse_unknown_keys(block, EXPORT_KEYS, where,
-                        "export has merged (PEFT adapters merged into the model)")
+    mapping_block(block, EXPORT_KEYS, where,
+                  must_be="true, false or a mapping such as {merged: true}",
+                  holds="export has merged (PEFT adapters merged into the model)")
     merged = block.get("merged")
     if merged is not None and not isinstance(merged, bool):
         raise ConfigError(f"{where}.merged must be true or false, got {merged!r}")
