@@ -68,6 +68,6 @@ def handle(args: argparse.Namespace) -> int:
         raise ConfigError(f"--follow is for --backend {or_list(backend_names(detached=True))} "
                           f"({backend} runs always show their progress)")
     resources_for(args, backend, sections)  # Slurm flags on an inline run: a one-line error
-    runs.check_start(config, backend)  # the model folder and data files: last, they are read
+    runs.check_start(config, backend, store)  # the model and data: last, they are read
     paths = runs.create(store, config, backend=backend, **wandb_choices)
     return run_inline(paths, config, json_output=args.json, quiet=args.quiet)

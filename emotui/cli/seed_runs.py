@@ -57,7 +57,7 @@ def run_seed_group(args: argparse.Namespace) -> int:
     store = RunStore(args.runs_dir)
     backend = choose_backend(args, sections)
     resources = resources_for(args, backend, sections)  # wrong Slurm flags: nothing created
-    runs.check_start(config, backend)  # the model folder and data files: last, they are read
+    runs.check_start(config, backend, store)  # the model and data: last, they are read
     configs = [with_seed(config, seed) for seed in seeds]
     status_extra[GROUP_FIELD] = new_group_id(config.method)
     if backend_spec(backend).detached:

@@ -336,12 +336,17 @@ class RunStore:
     def paths(self, run_id: str) -> RunPaths:
         return RunPaths(self.root / validate_run_id(run_id))
 
-    def create(self, method: str, run_id: str | None = None) -> RunPaths:
-        """Make a new, empty run directory with a fresh id (or the given one)."""
+    def open_root(self) -> None:
+        """The store's folder, made if it is not there yet: one line (unusable_store) when it
+        cannot be (a file in its place, no permission, a read-only filesystem)."""
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise unusable_store(self.root, exc) from None
+
+    def create(self, method: str, run_id: str | None = None) -> RunPaths:
+        """Make a new, empty run directory with a fresh id (or the given one)."""
+        self.open_root()
         for _ in range(100):
             rid = validate_run_id(run_id) if run_id else new_run_id(method)
             root = self.root / rid

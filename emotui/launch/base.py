@@ -66,6 +66,9 @@ class BackendSpec:
     pins_gpus: bool = False
     # ... or submit_many(trials_per_job=K, mps=) runs K runs inside each job on its GPU.
     packs_trials: bool = False
+    # The run trains on the machine that starts it: what this machine cannot reach (the
+    # Hugging Face Hub), the run cannot either (launch.runs.check_start refuses it at once).
+    this_machine: bool = True
 
     @property
     def title(self) -> str:

@@ -32,6 +32,7 @@ REGISTRY: dict[str, BackendSpec] = {spec.name: spec for spec in (
         "slurm", label="sbatch job", help="an sbatch job (submitit)",
         factory="emotui.launch.slurm:SlurmBackend", detached=True, arrays=True, requeues=True,
         poll_interval_s=5.0, resources=SLURM_RESOURCES, packs_trials=True,
+        this_machine=False,
     ),
 )}
 

@@ -148,13 +148,23 @@ def _wait_until_gone(paths: RunPaths, wait_s: float,
 # -- starting --------------------------------------------------------------------------------------
 
 
-def check_start(config: RunConfig, backend: str) -> None:
+def check_start(config: RunConfig, backend: str, store: RunStore | None = None) -> None:
     """What a start must refuse before a run exists: an unknown backend, the model folder and
-    data files training would fail on (train.preflight reads them, without torch)."""
+    data files training would fail on (train.preflight reads them, without torch); on this
+    machine, last (after the store, whose own problem comes first), a Hub it cannot reach for
+    a name its cache lacks (train.hub.unloadable_here)."""
     from emotui.train.preflight import check_before_run  # lazy: keeps `emotui --help` fast (6 ms)
 
-    backend_spec(backend)
+    spec = backend_spec(backend)
     check_before_run(config)
+    if spec.this_machine:
+        if store is not None:
+            store.open_root()
+        from emotui.train.hub import unloadable_here  # lazy: keeps `emotui --help` fast
+
+        problem = unloadable_here(config)
+        if problem is not None:
+            raise ConfigError(problem)
 
 
 def create(store: RunStore, config: RunConfig, *, backend: str, run_id: str | None = None,
@@ -197,7 +207,7 @@ def start(store: RunStore, config: RunConfig, *, backend: str, resources: Any = 
     """Check, create and submit one run to a detached backend: (its paths, its status). If
     anything fails, no run is left behind."""
     if not checked:
-        check_start(config, backend)
+        check_start(config, backend, store)
     paths = create(store, config, backend=backend, **status_fields)
     try:
         status = submit(paths, backend=backend, resources=resources, env=env)
@@ -216,7 +226,7 @@ def start_many(store: RunStore, configs: Sequence[RunConfig], *, backend: str,
     ``label``, e.g. "group G") keep running."""
     if not checked:
         for config in configs:
-            check_start(config, backend)
+            check_start(config, backend, store)
     created: list[RunPaths] = []
     try:
         for config in configs:

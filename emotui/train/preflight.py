@@ -5,7 +5,8 @@ prints a run id and leaves nothing behind.
 
 Light on purpose: JSON, CSV and parquet readers only (emotui.train.data), never torch or
 transformers, so the CLI calls it without loading them. A Hub model or dataset is left to
-training (reaching the Hub is training's job).
+training (reaching the Hub is training's job), but for one case launch.runs.check_start refuses
+at once on this machine: a Hub out of reach and a name the local cache lacks (train/hub.py).
 """
 
 from __future__ import annotations

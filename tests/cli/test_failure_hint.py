@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import emotui.train
+import emotui.train.hub
 
 
 def fail_deep_inside(config, run_dir, *, resume=False, stop_event=None):
@@ -18,6 +19,8 @@ def fail_deep_inside(config, run_dir, *, resume=False, stop_event=None):
 def test_the_hint_names_a_log_with_the_traceback(cli, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(emotui.train, "train", fail_deep_inside)
+    # Training is stood in: it loads nothing, so no Hub needs reaching for roberta-base.
+    monkeypatch.setattr(emotui.train.hub, "unloadable_here", lambda config: None)
     result = cli("run", "-q")
     assert result.code == 1, result.err
     line = result.err.strip().splitlines()[-1]

@@ -50,7 +50,8 @@ class GroupBackend(Backend):
 @pytest.fixture
 def grouped_backend(monkeypatch):
     spec = BackendSpec("grouped", label="test double", help="records submit_many",
-                       factory=f"{__name__}:GroupBackend", detached=True, arrays=True)
+                       factory=f"{__name__}:GroupBackend", detached=True, arrays=True,
+                       this_machine=False)  # it loads nothing: no Hub to reach
     monkeypatch.setitem(registry.REGISTRY, spec.name, spec)
     monkeypatch.setattr(GroupBackend, "FAIL_AFTER", None)
     SUBMITTED.clear()

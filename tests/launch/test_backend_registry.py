@@ -43,7 +43,8 @@ class RecordingBackend(Backend):
 def recording_backend(monkeypatch):
     """One registry entry is all it takes to add a backend."""
     spec = BackendSpec("recording", label="test double", help="records what it is given",
-                       factory=f"{__name__}:RecordingBackend", detached=True)
+                       factory=f"{__name__}:RecordingBackend", detached=True,
+                       this_machine=False)  # it loads nothing: no Hub to reach
     monkeypatch.setitem(registry.REGISTRY, spec.name, spec)
     SUBMITTED.clear()
     return spec
