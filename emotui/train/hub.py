@@ -29,11 +29,7 @@ OFFLINE_VARIABLES = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFL
 
 def needs_hub(config: RunConfig) -> bool:
     """Whether loading this run's model or data would ask the Hub for anything."""
-    names = [config.model_name_or_path, config.tokenizer_name, config.config_name]
-    if any(name and not Path(name).expanduser().exists() for name in names):
-        return True
-    local_data = config.train_file or config.validation_file or config.test_file or config.data_dir
-    return bool(config.dataset_name) and not local_data
+    return bool(hub_names(config))
 
 
 def hub_unreachable(endpoint: str | None = None, timeout: float = PROBE_TIMEOUT_S) -> str | None:
@@ -80,7 +76,7 @@ def hub_names(config: RunConfig) -> list[tuple[str, str]]:
     local_data = config.train_file or config.validation_file or config.test_file or config.data_dir
     if config.dataset_name and not local_data:
         found.append(("dataset", config.dataset_name))
-    return list(dict.fromkeys(found))
+    return found
 
 
 def in_local_cache(what: str, name: str, config: RunConfig) -> bool:
@@ -103,7 +99,8 @@ def unloadable_here(config: RunConfig) -> str | None:
     """One line when this run needs the Hub, the Hub is out of reach from this machine (offline
     mode, or no connection) and a name the run loads from it is not in the local cache; None
     when it may load."""
-    if not needs_hub(config):
+    names = hub_names(config)
+    if not names:
         return None
     if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true"):
         problem: str | None = "HF_HUB_OFFLINE is set"
@@ -111,7 +108,7 @@ def unloadable_here(config: RunConfig) -> str | None:
         problem = hub_unreachable()
     if problem is None:
         return None
-    for what, name in hub_names(config):
+    for what, name in names:
         if in_local_cache(what, name, config):
             continue
         if what == "dataset":

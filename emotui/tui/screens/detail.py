@@ -288,7 +288,7 @@ class RunDetailScreen(WorkerErrors, Screen):
 
     def action_next_plot(self) -> None:
         """On a short terminal (80x24) the plots are shown one at a time: the next one."""
-        self.query_one(PlotGrid).next_plot()
+        self._grid.next_plot()
 
     @on(ResultsReady)
     def _paint_results(self, message: ResultsReady) -> None:
